@@ -1,0 +1,1 @@
+//! Benchmarks of sre-harness: see `benches/` and the README.

@@ -1,0 +1,1 @@
+//! sre-context: skeleton, see README.md.

@@ -1,0 +1,185 @@
+//! `AgentEvent`: every step of the loop, for progress display, audit and tracing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::agent::StopCause;
+use crate::budget::BudgetVerdict;
+use crate::hook::{HookAction, HookEvent};
+use crate::model::StopReason;
+use crate::usage::Usage;
+
+/// One event, tagged with the agent and session that emitted it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AgentEvent {
+    /// Agent name (`parent/child` for subagents).
+    pub agent: String,
+    /// Session id.
+    pub session_id: String,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[non_exhaustive]
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A session started (`startup`) or was resumed (`resume`).
+    SessionStarted {
+        /// `startup` or `resume`.
+        source: String,
+    },
+    /// A turn (one model call) starts.
+    TurnStarted {
+        /// Turn number, 1-based.
+        turn: u32,
+    },
+    /// A request is about to be sent.
+    ModelRequest {
+        /// Turn number.
+        turn: u32,
+        /// Messages in the request.
+        messages: usize,
+    },
+    /// Streamed answer text.
+    TextDelta {
+        /// The text.
+        text: String,
+    },
+    /// The model answered.
+    ModelResponse {
+        /// Turn number.
+        turn: u32,
+        /// Reported usage.
+        usage: Usage,
+        /// Why it stopped.
+        stop_reason: StopReason,
+        /// Wall time of the call.
+        #[serde(with = "duration_ms")]
+        duration: Duration,
+        /// The answer's text (tool calls excluded).
+        text: String,
+    },
+    /// A model call is retried by a retry layer.
+    ModelRetry {
+        /// Attempt number that failed, 1-based.
+        attempt: u32,
+        /// Why.
+        error: String,
+        /// Wait before the next attempt.
+        #[serde(with = "duration_ms")]
+        delay: Duration,
+    },
+    /// A tool call starts (after PreToolUse hooks allowed it).
+    ToolStarted {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments it runs with.
+        input: Value,
+    },
+    /// A tool call finished.
+    ToolFinished {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Whether the result is an error.
+        is_error: bool,
+        /// Wall time.
+        #[serde(with = "duration_ms")]
+        duration: Duration,
+        /// The full output (before offloading).
+        output: Arc<str>,
+        /// What entered the transcript (differs when offloaded or withheld).
+        recorded: Arc<str>,
+    },
+    /// A hook decided (only decisions other than a plain continue, and every failure).
+    HookDecision {
+        /// Event.
+        event: HookEvent,
+        /// Hook name, or `merged` for the merged decision.
+        hook: String,
+        /// The action.
+        action: HookAction,
+        /// Additional context, if any.
+        additional_context: Vec<String>,
+    },
+    /// A hook failed (crash, timeout...).
+    HookFailed {
+        /// Event.
+        event: HookEvent,
+        /// Hook name.
+        hook: String,
+        /// What went wrong.
+        error: String,
+    },
+    /// A Stop hook rejected the answer; the reason went back to the agent.
+    StopRejected {
+        /// The reason.
+        reason: String,
+        /// Rejections so far in this run.
+        count: u32,
+    },
+    /// The budget pruned or compacted.
+    BudgetAction {
+        /// What was done.
+        verdict: BudgetVerdict,
+        /// Estimated tokens before.
+        tokens_before: u64,
+        /// Estimated tokens after.
+        tokens_after: u64,
+        /// Note.
+        note: String,
+    },
+    /// A dynamic layer changed; its new text was appended at the tail.
+    LayerChanged {
+        /// Layer name.
+        layer: String,
+    },
+    /// Something was wrong but the run could go on (e.g. a torn transcript line discarded).
+    Warning {
+        /// What.
+        message: String,
+    },
+    /// The run ended with an answer (or a limit).
+    Finished {
+        /// How it ended.
+        cause: StopCause,
+        /// The final answer, if any.
+        answer: Option<String>,
+    },
+}
+
+mod duration_ms {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+}
+
+/// Receives events. Must be cheap and must not block: forward to a channel for slow work.
+pub trait EventSink: Send + Sync {
+    /// Take one event.
+    fn emit(&self, event: AgentEvent);
+}
+
+impl<F: Fn(AgentEvent) + Send + Sync> EventSink for F {
+    fn emit(&self, event: AgentEvent) {
+        self(event)
+    }
+}
+
+impl EventSink for tokio::sync::mpsc::UnboundedSender<AgentEvent> {
+    fn emit(&self, event: AgentEvent) {
+        // A closed receiver means nobody listens any more; that is not an error of the run.
+        let _ = self.send(event);
+    }
+}

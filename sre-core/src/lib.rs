@@ -1,0 +1,83 @@
+//! # sre-core
+//!
+//! The contracts of sre-harness and the one agent loop written against them.
+//!
+//! Each contract is a small, object-safe trait in its own module, so a host assembles its
+//! own harness from the parts it wants:
+//!
+//! | contract | module | implemented by |
+//! |---|---|---|
+//! | [`Model`] | [`model`] | providers, retry layers, [`ScriptedModel`] |
+//! | [`Tool`] / [`TypedTool`] | [`tool`], [`typed_tool`] | `sre-tools`, `sre-mcp`, `sre-py`, subagents |
+//! | [`Hook`] | [`hook`] | `sre-hooks`, closures |
+//! | [`MemoryStore`] | [`memory`] | `sre-memory` |
+//! | [`ContextLayer`] | [`layer`] | `sre-context` |
+//! | [`ContextBudget`] | [`budget`] | `sre-context` |
+//! | [`SessionStore`] | [`session`] | [`JsonlSessionStore`], [`InMemorySessionStore`] |
+//! | [`Agent`] | [`agent`] | [`AgentLoop`] |
+//!
+//! ## The loop
+//! Build the request (tools sorted by name, the system prompt, context layers in fixed
+//! order, the append-only transcript); ask the budget whether to prune or compact; call the
+//! model; append the assistant message; run PreToolUse hooks, the tool calls of the turn
+//! concurrently (bounded), PostToolUse hooks, and record the results (offloading large ones
+//! at record time); repeat. When the model stops calling tools, run Stop hooks and either
+//! finish or feed the rejection back, bounded by max rejections and max turns. Every step
+//! is persisted before the next one starts and emits an [`AgentEvent`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sre_core::{Agent, AgentLoop, ScriptedModel, Session};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let model = Arc::new(ScriptedModel::from_yaml("turns:\n  - final: All good.\n").unwrap());
+//! let agent = AgentLoop::builder(model).build().unwrap();
+//! let outcome = agent.run(&Session::new("demo"), "Is the service healthy?").await.unwrap();
+//! assert_eq!(outcome.answer.as_deref(), Some("All good."));
+//! # });
+//! ```
+
+pub mod agent;
+pub mod agent_loop;
+pub mod budget;
+pub mod error;
+pub mod event;
+pub mod hook;
+pub mod layer;
+pub mod memory;
+pub mod message;
+pub mod model;
+pub mod prompt;
+mod run;
+#[cfg(feature = "scripted")]
+pub mod scripted;
+pub mod session;
+pub mod subagent;
+pub mod text;
+pub mod tool;
+mod tool_calls;
+pub mod typed_tool;
+pub mod usage;
+
+pub use agent::{Agent, Outcome, Session, StopCause};
+pub use agent_loop::{AgentLoop, AgentLoopBuilder};
+pub use budget::{BudgetVerdict, BudgetView, ContextBudget, ReportedPrompt, Rewrite};
+pub use error::{Error, ModelError, Result};
+pub use event::{AgentEvent, EventKind, EventSink};
+pub use hook::{Approver, Hook, HookAction, HookDecision, HookEvent, HookInput, HookPayload, merge_decisions};
+pub use layer::ContextLayer;
+pub use memory::{MemoryHit, MemoryStore};
+pub use message::{ContentBlock, Message, Role};
+pub use model::{Model, ModelInfo, ModelRequest, ModelResponse, Pricing, StopReason, StreamEvent, SystemBlock, ToolSpec};
+pub use prompt::canonical_prompt;
+pub use run::MemoryCommand;
+#[cfg(feature = "scripted")]
+pub use scripted::ScriptedModel;
+pub use session::{Durability, InMemorySessionStore, JsonlSessionStore, SessionRecord, SessionStore};
+pub use subagent::SubagentOptions;
+pub use tool::{OutputOffload, Tool, ToolContext, ToolError, ToolOutput};
+pub use typed_tool::{TypedTool, typed_tool};
+pub use usage::{SharedLedger, Usage, UsageLedger};
+
+/// Re-exported so hosts and tool crates use the same token type.
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,130 @@
+//! The `Tool` contract and the context a tool call receives.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::EventSink;
+use crate::model::ToolSpec;
+use crate::usage::SharedLedger;
+
+/// What a tool call returns when it ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolOutput {
+    /// Text the model will see (before offloading of large outputs).
+    pub content: String,
+    /// Whether the call failed in a way the model should react to (e.g. a non-zero exit).
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    /// A successful result.
+    pub fn ok(content: impl Into<String>) -> Self {
+        ToolOutput { content: content.into(), is_error: false }
+    }
+
+    /// A failed result the model sees.
+    pub fn error(content: impl Into<String>) -> Self {
+        ToolOutput { content: content.into(), is_error: true }
+    }
+}
+
+/// Why a tool call did not produce an output.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolError {
+    /// The model should see this and react (bad arguments, path outside the workspace,
+    /// command failed to start...). Becomes an `is_error` tool result.
+    #[error("{0}")]
+    Invalid(String),
+    /// The run must stop (e.g. the host's storage failed). Becomes an `Err` of the run.
+    #[error("fatal: {0}")]
+    Fatal(String),
+    /// The call was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Where large tool outputs go instead of the transcript.
+///
+/// The loop calls [`OutputOffload::offload`] once, when a result is recorded, for every result
+/// larger than [`OutputOffload::threshold_bytes`]; the returned preview (head, tail, path,
+/// sizes, a hint to grep it) is what enters the transcript. Tools may also call it directly.
+#[async_trait]
+pub trait OutputOffload: Send + Sync {
+    /// Results strictly larger than this many bytes are offloaded.
+    fn threshold_bytes(&self) -> usize;
+
+    /// Store `content` produced by `tool` and return the preview the model sees instead.
+    async fn offload(&self, tool: &str, tool_use_id: &str, content: &str) -> Result<String, ToolError>;
+}
+
+/// Everything a tool call may need besides its input.
+#[derive(Clone)]
+pub struct ToolContext {
+    /// Session of the calling agent.
+    pub session_id: String,
+    /// Name of the calling agent.
+    pub agent_name: String,
+    /// Turn number (1-based model call count) that asked for this call.
+    pub turn: u32,
+    /// Id of this call.
+    pub tool_use_id: String,
+    /// Cancelled when the run is cancelled; long-running tools must honour it.
+    pub cancel: CancellationToken,
+    /// Where to put large outputs, if the host configured a place.
+    pub offload: Option<Arc<dyn OutputOffload>>,
+    /// The usage ledger of the agent tree (subagent tools record into it).
+    pub ledger: SharedLedger,
+    /// The run's event sink, if any (subagent tools forward their children's events).
+    pub events: Option<Arc<dyn EventSink>>,
+}
+
+impl ToolContext {
+    /// A context for calling a tool outside an agent loop (tests, scripts).
+    pub fn detached(tool_use_id: impl Into<String>) -> Self {
+        ToolContext {
+            session_id: "detached".into(),
+            agent_name: "detached".into(),
+            turn: 0,
+            tool_use_id: tool_use_id.into(),
+            cancel: CancellationToken::new(),
+            offload: None,
+            ledger: SharedLedger::default(),
+            events: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ToolContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("session_id", &self.session_id)
+            .field("agent_name", &self.agent_name)
+            .field("turn", &self.turn)
+            .field("tool_use_id", &self.tool_use_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tool the model can call.
+///
+/// Object safe: the loop holds tools as `Arc<dyn Tool>`. For tools with a typed argument
+/// struct, implement [`TypedTool`](crate::TypedTool) instead and wrap it with
+/// [`typed_tool`](crate::typed_tool), which derives the schema and validates input.
+#[async_trait]
+pub trait Tool: Send + Sync {
+    /// Name, description and input schema.
+    fn spec(&self) -> &ToolSpec;
+
+    /// Whether the tool changes the world (files, services). Informational for hooks and
+    /// approval policies; defaults to `false`.
+    fn is_mutating(&self) -> bool {
+        false
+    }
+
+    /// Run the call.
+    async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
+}

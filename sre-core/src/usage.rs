@@ -1,0 +1,115 @@
+//! Token usage and the usage/cost ledger of an agent tree.
+
+use std::collections::BTreeMap;
+use std::ops::{Add, AddAssign};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Pricing;
+
+/// Tokens of one model call, as the provider reported them.
+///
+/// `input_tokens` counts prompt tokens that were neither read from nor written to the
+/// provider's prompt cache; the whole prompt is `input + cache_read + cache_write`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Uncached prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Prompt tokens served from the provider's cache.
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the provider's cache.
+    pub cache_write_tokens: u64,
+}
+
+impl Usage {
+    /// All prompt tokens (uncached + cache read + cache write).
+    pub fn prompt_tokens(&self) -> u64 {
+        self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+
+    /// Cost in US dollars under `pricing`.
+    pub fn cost_usd(&self, pricing: &Pricing) -> f64 {
+        let m = 1_000_000.0;
+        self.input_tokens as f64 * pricing.input_per_mtok / m
+            + self.output_tokens as f64 * pricing.output_per_mtok / m
+            + self.cache_read_tokens as f64 * pricing.cache_read_per_mtok / m
+            + self.cache_write_tokens as f64 * pricing.cache_write_per_mtok / m
+    }
+}
+
+impl Add for Usage {
+    type Output = Usage;
+    fn add(self, o: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens + o.input_tokens,
+            output_tokens: self.output_tokens + o.output_tokens,
+            cache_read_tokens: self.cache_read_tokens + o.cache_read_tokens,
+            cache_write_tokens: self.cache_write_tokens + o.cache_write_tokens,
+        }
+    }
+}
+
+impl AddAssign for Usage {
+    fn add_assign(&mut self, o: Usage) {
+        *self = *self + o;
+    }
+}
+
+/// Usage of one agent of the tree.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentUsage {
+    /// Model calls made.
+    pub requests: u64,
+    /// Summed token usage.
+    pub usage: Usage,
+    /// Summed cost in US dollars.
+    pub cost_usd: f64,
+}
+
+/// Usage per agent (keyed by agent name, e.g. `investigator`, `investigator/db-pool`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageLedger {
+    /// Per-agent rows.
+    pub agents: BTreeMap<String, AgentUsage>,
+}
+
+impl UsageLedger {
+    /// Record one model call of `agent`.
+    pub fn record(&mut self, agent: &str, usage: Usage, pricing: &Pricing) {
+        let row = self.agents.entry(agent.to_string()).or_default();
+        row.requests += 1;
+        row.usage += usage;
+        row.cost_usd += usage.cost_usd(pricing);
+    }
+
+    /// The sum over all agents.
+    pub fn total(&self) -> AgentUsage {
+        let mut t = AgentUsage::default();
+        for row in self.agents.values() {
+            t.requests += row.requests;
+            t.usage += row.usage;
+            t.cost_usd += row.cost_usd;
+        }
+        t
+    }
+}
+
+/// A ledger shared by every agent of one tree (a parent and its subagents).
+#[derive(Clone, Debug, Default)]
+pub struct SharedLedger(Arc<Mutex<UsageLedger>>);
+
+impl SharedLedger {
+    /// Record one model call of `agent`.
+    pub fn record(&self, agent: &str, usage: Usage, pricing: &Pricing) {
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        guard.record(agent, usage, pricing);
+    }
+
+    /// A copy of the ledger as it is now.
+    pub fn snapshot(&self) -> UsageLedger {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

@@ -1,0 +1,1 @@
+//! sre-hooks: skeleton, see README.md.

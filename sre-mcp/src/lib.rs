@@ -1,0 +1,1 @@
+//! sre-mcp: skeleton, see README.md.

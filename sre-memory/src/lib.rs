@@ -1,0 +1,1 @@
+//! sre-memory: skeleton, see README.md.

@@ -1,0 +1,1 @@
+//! sre-py: skeleton, see README.md.

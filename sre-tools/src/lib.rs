@@ -1,0 +1,1 @@
+//! sre-tools: skeleton, see README.md.
