@@ -55,7 +55,11 @@ pub struct Session {
 impl Session {
     /// A session with a fresh cancellation token and no event sink.
     pub fn new(id: impl Into<String>) -> Self {
-        Session { id: id.into(), cancel: CancellationToken::new(), events: None }
+        Session {
+            id: id.into(),
+            cancel: CancellationToken::new(),
+            events: None,
+        }
     }
 
     /// Send events to `sink`.
@@ -73,7 +77,9 @@ impl Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 

@@ -143,18 +143,32 @@ impl AgentLoop {
         agent_name: String,
         ledger: SharedLedger,
     ) -> Result<Outcome> {
-        Run::new(&self.parts, session, agent_name, ledger).execute(task).await
+        Run::new(&self.parts, session, agent_name, ledger)
+            .execute(task)
+            .await
     }
 }
 
 #[async_trait]
 impl Agent for AgentLoop {
     async fn run(&self, session: &Session, task: &str) -> Result<Outcome> {
-        self.run_in_tree(session, Some(task), self.parts.name.clone(), SharedLedger::default()).await
+        self.run_in_tree(
+            session,
+            Some(task),
+            self.parts.name.clone(),
+            SharedLedger::default(),
+        )
+        .await
     }
 
     async fn resume(&self, session: &Session) -> Result<Outcome> {
-        self.run_in_tree(session, None, self.parts.name.clone(), SharedLedger::default()).await
+        self.run_in_tree(
+            session,
+            None,
+            self.parts.name.clone(),
+            SharedLedger::default(),
+        )
+        .await
     }
 }
 
@@ -319,8 +333,12 @@ impl AgentLoopBuilder {
                 return Err(Error::Config(format!("two tools are named `{name}`")));
             }
         }
-        let max_output_tokens = self.max_output_tokens.unwrap_or(self.model.info().max_output_tokens);
-        let store: Arc<dyn SessionStore> = self.store.unwrap_or_else(|| Arc::new(InMemorySessionStore::new()));
+        let max_output_tokens = self
+            .max_output_tokens
+            .unwrap_or(self.model.info().max_output_tokens);
+        let store: Arc<dyn SessionStore> = self
+            .store
+            .unwrap_or_else(|| Arc::new(InMemorySessionStore::new()));
         let mut parts = Parts {
             name: self.name,
             model: self.model,
@@ -358,7 +376,9 @@ impl AgentLoopBuilder {
         }
         parts.specs = tools.values().map(|t| t.spec().clone()).collect();
         parts.tools = tools;
-        Ok(AgentLoop { parts: Arc::new(parts) })
+        Ok(AgentLoop {
+            parts: Arc::new(parts),
+        })
     }
 }
 
@@ -366,7 +386,9 @@ impl AgentLoopBuilder {
 fn check_tool_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {

@@ -159,9 +159,15 @@ impl HookInput {
             HookPayload::SessionStart { .. } => HookEvent::SessionStart,
             HookPayload::UserPromptSubmit { .. } => HookEvent::UserPromptSubmit,
             HookPayload::PreToolUse { .. } => HookEvent::PreToolUse,
-            HookPayload::PostToolUse { succeeded: true, .. } => HookEvent::PostToolUse,
-            HookPayload::PostToolUse { succeeded: false, .. } => HookEvent::PostToolUseFailure,
-            HookPayload::Stop { subagent: false, .. } => HookEvent::Stop,
+            HookPayload::PostToolUse {
+                succeeded: true, ..
+            } => HookEvent::PostToolUse,
+            HookPayload::PostToolUse {
+                succeeded: false, ..
+            } => HookEvent::PostToolUseFailure,
+            HookPayload::Stop {
+                subagent: false, ..
+            } => HookEvent::Stop,
             HookPayload::Stop { subagent: true, .. } => HookEvent::SubagentStop,
             HookPayload::PreCompact { .. } => HookEvent::PreCompact,
         }
@@ -170,9 +176,8 @@ impl HookInput {
     /// The tool name for tool events.
     pub fn tool_name(&self) -> Option<&str> {
         match &self.payload {
-            HookPayload::PreToolUse { tool_name, .. } | HookPayload::PostToolUse { tool_name, .. } => {
-                Some(tool_name)
-            }
+            HookPayload::PreToolUse { tool_name, .. }
+            | HookPayload::PostToolUse { tool_name, .. } => Some(tool_name),
             _ => None,
         }
     }
@@ -196,12 +201,23 @@ impl HookInput {
             HookPayload::UserPromptSubmit { prompt } => {
                 m.insert("prompt".into(), json!(prompt));
             }
-            HookPayload::PreToolUse { tool_name, tool_input, tool_use_id } => {
+            HookPayload::PreToolUse {
+                tool_name,
+                tool_input,
+                tool_use_id,
+            } => {
                 m.insert("tool_name".into(), json!(tool_name));
                 m.insert("tool_input".into(), tool_input.clone());
                 m.insert("tool_use_id".into(), json!(tool_use_id));
             }
-            HookPayload::PostToolUse { tool_name, tool_input, tool_use_id, tool_response, succeeded, duration_ms } => {
+            HookPayload::PostToolUse {
+                tool_name,
+                tool_input,
+                tool_use_id,
+                tool_response,
+                succeeded,
+                duration_ms,
+            } => {
                 m.insert("tool_name".into(), json!(tool_name));
                 m.insert("tool_input".into(), tool_input.clone());
                 m.insert("tool_use_id".into(), json!(tool_use_id));
@@ -210,7 +226,12 @@ impl HookInput {
                 m.insert("tool_succeeded".into(), json!(succeeded));
                 m.insert("duration_ms".into(), json!(duration_ms));
             }
-            HookPayload::Stop { final_output, stop_hook_active, rejection_count, .. } => {
+            HookPayload::Stop {
+                final_output,
+                stop_hook_active,
+                rejection_count,
+                ..
+            } => {
                 m.insert("final_output".into(), json!(final_output));
                 m.insert("last_assistant_message".into(), json!(final_output));
                 m.insert("stop_hook_active".into(), json!(stop_hook_active));
@@ -269,27 +290,50 @@ pub struct HookDecision {
 impl HookDecision {
     /// Continue with nothing added.
     pub fn allow() -> Self {
-        HookDecision { action: HookAction::Continue, updated_input: None, additional_context: None, system_message: None }
+        HookDecision {
+            action: HookAction::Continue,
+            updated_input: None,
+            additional_context: None,
+            system_message: None,
+        }
     }
 
     /// Block with a reason.
     pub fn block(reason: impl Into<String>) -> Self {
-        HookDecision { action: HookAction::Block { reason: reason.into() }, ..Self::allow() }
+        HookDecision {
+            action: HookAction::Block {
+                reason: reason.into(),
+            },
+            ..Self::allow()
+        }
     }
 
     /// Ask the approver.
     pub fn ask(reason: impl Into<String>) -> Self {
-        HookDecision { action: HookAction::Ask { reason: reason.into() }, ..Self::allow() }
+        HookDecision {
+            action: HookAction::Ask {
+                reason: reason.into(),
+            },
+            ..Self::allow()
+        }
     }
 
     /// Stop the run.
     pub fn stop(reason: impl Into<String>) -> Self {
-        HookDecision { action: HookAction::Stop { reason: reason.into() }, ..Self::allow() }
+        HookDecision {
+            action: HookAction::Stop {
+                reason: reason.into(),
+            },
+            ..Self::allow()
+        }
     }
 
     /// Continue with a rewritten tool input.
     pub fn rewrite(input: Value) -> Self {
-        HookDecision { updated_input: Some(input), ..Self::allow() }
+        HookDecision {
+            updated_input: Some(input),
+            ..Self::allow()
+        }
     }
 
     /// Add context for the model.
@@ -339,7 +383,9 @@ pub struct MergedDecision {
 
 /// Merge decisions given in hook order: stop > block > ask > continue (first of the
 /// winning kind wins), the last rewrite wins, contexts are kept in order.
-pub fn merge_decisions<'a>(decisions: impl IntoIterator<Item = &'a HookDecision>) -> MergedDecision {
+pub fn merge_decisions<'a>(
+    decisions: impl IntoIterator<Item = &'a HookDecision>,
+) -> MergedDecision {
     fn rank(a: &HookAction) -> u8 {
         match a {
             HookAction::Continue => 0,

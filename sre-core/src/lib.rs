@@ -64,16 +64,23 @@ pub use agent_loop::{AgentLoop, AgentLoopBuilder};
 pub use budget::{BudgetVerdict, BudgetView, ContextBudget, ReportedPrompt, Rewrite};
 pub use error::{Error, ModelError, Result};
 pub use event::{AgentEvent, EventKind, EventSink};
-pub use hook::{Approver, Hook, HookAction, HookDecision, HookEvent, HookInput, HookPayload, merge_decisions};
+pub use hook::{
+    Approver, Hook, HookAction, HookDecision, HookEvent, HookInput, HookPayload, merge_decisions,
+};
 pub use layer::ContextLayer;
 pub use memory::{MemoryHit, MemoryStore};
 pub use message::{ContentBlock, Message, Role};
-pub use model::{Model, ModelInfo, ModelRequest, ModelResponse, Pricing, StopReason, StreamEvent, SystemBlock, ToolSpec};
+pub use model::{
+    Model, ModelInfo, ModelRequest, ModelResponse, Pricing, StopReason, StreamEvent, SystemBlock,
+    ToolSpec,
+};
 pub use prompt::canonical_prompt;
 pub use run::MemoryCommand;
 #[cfg(feature = "scripted")]
 pub use scripted::ScriptedModel;
-pub use session::{Durability, InMemorySessionStore, JsonlSessionStore, SessionRecord, SessionStore};
+pub use session::{
+    Durability, InMemorySessionStore, JsonlSessionStore, SessionRecord, SessionStore,
+};
 pub use subagent::SubagentOptions;
 pub use tool::{OutputOffload, Tool, ToolContext, ToolError, ToolOutput};
 pub use typed_tool::{TypedTool, typed_tool};

@@ -73,12 +73,18 @@ pub struct Message {
 impl Message {
     /// A user message with one text block.
     pub fn user(text: impl Into<String>) -> Self {
-        Message { role: Role::User, content: vec![ContentBlock::text(text)] }
+        Message {
+            role: Role::User,
+            content: vec![ContentBlock::text(text)],
+        }
     }
 
     /// An assistant message with one text block.
     pub fn assistant(text: impl Into<String>) -> Self {
-        Message { role: Role::Assistant, content: vec![ContentBlock::text(text)] }
+        Message {
+            role: Role::Assistant,
+            content: vec![ContentBlock::text(text)],
+        }
     }
 
     /// The concatenated text blocks (tool calls and results excluded).

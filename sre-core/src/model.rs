@@ -194,19 +194,33 @@ pub fn events_from_response(response: &ModelResponse) -> Vec<StreamEvent> {
     for (index, block) in response.content.iter().enumerate() {
         match block {
             ContentBlock::Text { text } => out.push(StreamEvent::TextDelta { text: text.clone() }),
-            ContentBlock::Thinking { thinking, signature } => out.push(StreamEvent::ThinkingDelta {
+            ContentBlock::Thinking {
+                thinking,
+                signature,
+            } => out.push(StreamEvent::ThinkingDelta {
                 thinking: thinking.clone(),
                 signature: signature.clone(),
             }),
             ContentBlock::ToolUse { id, name, input } => {
-                out.push(StreamEvent::ToolUseStart { index, id: id.clone(), name: name.clone() });
-                out.push(StreamEvent::ToolUseDelta { index, partial_json: input.to_string() });
+                out.push(StreamEvent::ToolUseStart {
+                    index,
+                    id: id.clone(),
+                    name: name.clone(),
+                });
+                out.push(StreamEvent::ToolUseDelta {
+                    index,
+                    partial_json: input.to_string(),
+                });
             }
             ContentBlock::ToolResult { .. } => {}
         }
     }
-    out.push(StreamEvent::Usage { usage: response.usage });
-    out.push(StreamEvent::Stop { reason: response.stop_reason.clone() });
+    out.push(StreamEvent::Usage {
+        usage: response.usage,
+    });
+    out.push(StreamEvent::Stop {
+        reason: response.stop_reason.clone(),
+    });
     out
 }
 
@@ -226,7 +240,12 @@ pub struct ResponseAssembler {
 enum Partial {
     Text(String),
     Thinking(String, Option<String>),
-    Tool { index: usize, id: String, name: String, json: String },
+    Tool {
+        index: usize,
+        id: String,
+        name: String,
+        json: String,
+    },
 }
 
 impl ResponseAssembler {
@@ -237,7 +256,10 @@ impl ResponseAssembler {
                 Some(Partial::Text(t)) => t.push_str(&text),
                 _ => self.blocks.push(Partial::Text(text)),
             },
-            StreamEvent::ThinkingDelta { thinking, signature } => match self.blocks.last_mut() {
+            StreamEvent::ThinkingDelta {
+                thinking,
+                signature,
+            } => match self.blocks.last_mut() {
                 Some(Partial::Thinking(t, sig)) => {
                     t.push_str(&thinking);
                     if signature.is_some() {
@@ -246,10 +268,16 @@ impl ResponseAssembler {
                 }
                 _ => self.blocks.push(Partial::Thinking(thinking, signature)),
             },
-            StreamEvent::ToolUseStart { index, id, name } => {
-                self.blocks.push(Partial::Tool { index, id, name, json: String::new() })
-            }
-            StreamEvent::ToolUseDelta { index, partial_json } => {
+            StreamEvent::ToolUseStart { index, id, name } => self.blocks.push(Partial::Tool {
+                index,
+                id,
+                name,
+                json: String::new(),
+            }),
+            StreamEvent::ToolUseDelta {
+                index,
+                partial_json,
+            } => {
                 let slot = self.blocks.iter_mut().rev().find_map(|b| match b {
                     Partial::Tool { index: i, json, .. } if *i == index => Some(json),
                     _ => None,
@@ -290,25 +318,37 @@ impl ResponseAssembler {
         for block in self.blocks {
             content.push(match block {
                 Partial::Text(text) => ContentBlock::Text { text },
-                Partial::Thinking(thinking, signature) => ContentBlock::Thinking { thinking, signature },
+                Partial::Thinking(thinking, signature) => ContentBlock::Thinking {
+                    thinking,
+                    signature,
+                },
                 Partial::Tool { id, name, json, .. } => {
                     let input: Value = if json.trim().is_empty() {
                         Value::Object(Default::default())
                     } else {
                         serde_json::from_str(&json).map_err(|e| ModelError::InvalidResponse {
-                            message: format!("arguments of tool call `{id}` ({name}) are not valid JSON: {e}"),
+                            message: format!(
+                                "arguments of tool call `{id}` ({name}) are not valid JSON: {e}"
+                            ),
                         })?
                     };
                     if !input.is_object() {
                         return Err(ModelError::InvalidResponse {
-                            message: format!("arguments of tool call `{id}` ({name}) are not a JSON object"),
+                            message: format!(
+                                "arguments of tool call `{id}` ({name}) are not a JSON object"
+                            ),
                         });
                     }
                     ContentBlock::ToolUse { id, name, input }
                 }
             });
         }
-        Ok(ModelResponse { content, stop_reason, usage: self.usage, request_id: None })
+        Ok(ModelResponse {
+            content,
+            stop_reason,
+            usage: self.usage,
+            request_id: None,
+        })
     }
 }
 

@@ -44,7 +44,12 @@ pub(crate) struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    pub(crate) fn new(parts: &'a Parts, session: &'a Session, agent: String, ledger: SharedLedger) -> Self {
+    pub(crate) fn new(
+        parts: &'a Parts,
+        session: &'a Session,
+        agent: String,
+        ledger: SharedLedger,
+    ) -> Self {
         let request = ModelRequest {
             tools: parts.specs.clone(),
             system: Vec::new(),
@@ -53,7 +58,10 @@ impl<'a> Run<'a> {
             agent: agent.clone(),
             session_id: session.id.clone(),
         };
-        let transcript_path = parts.store.transcript_path(&session.id).map(|p| p.display().to_string());
+        let transcript_path = parts
+            .store
+            .transcript_path(&session.id)
+            .map(|p| p.display().to_string());
         Run {
             parts,
             session,
@@ -74,7 +82,11 @@ impl<'a> Run<'a> {
     /// Emit an event built only if someone listens.
     pub(crate) fn emit(&self, kind: impl FnOnce() -> EventKind) {
         if let Some(sink) = &self.session.events {
-            sink.emit(AgentEvent { agent: self.agent.clone(), session_id: self.session.id.clone(), kind: kind() });
+            sink.emit(AgentEvent {
+                agent: self.agent.clone(),
+                session_id: self.session.id.clone(),
+                kind: kind(),
+            });
         }
     }
 
@@ -91,12 +103,17 @@ impl<'a> Run<'a> {
                     self.started = true;
                     self.request.system = system;
                 }
-                SessionRecord::Task { .. } => {
+                SessionRecord::Task { message, .. } => {
                     self.finished = None;
                     self.rejections.clear();
                     self.task_start_turn = self.turn;
+                    self.request.messages.push(message);
                 }
-                SessionRecord::Message { message, turn, usage } => {
+                SessionRecord::Message {
+                    message,
+                    turn,
+                    usage,
+                } => {
                     self.turn = self.turn.max(turn);
                     if let Some(usage) = usage {
                         self.ledger.record(&self.agent, usage, &pricing);
@@ -111,7 +128,10 @@ impl<'a> Run<'a> {
                     self.request.messages = messages;
                     self.last_reported = None;
                 }
-                SessionRecord::StopRejected { reason } => self.rejections.push(reason),
+                SessionRecord::StopRejected { reason, feedback } => {
+                    self.rejections.push(reason);
+                    self.request.messages.extend(feedback);
+                }
                 SessionRecord::Finished { cause, answer } => self.finished = Some((cause, answer)),
             }
         }
@@ -126,7 +146,9 @@ impl<'a> Run<'a> {
         match task {
             Some(task) => {
                 if self.started && self.finished.is_none() {
-                    return Err(Error::UnfinishedRun { session: self.session.id.clone() });
+                    return Err(Error::UnfinishedRun {
+                        session: self.session.id.clone(),
+                    });
                 }
                 let source = if self.started { "resume" } else { "startup" };
                 if !self.started {
@@ -136,23 +158,30 @@ impl<'a> Run<'a> {
                 if let Some(outcome) = self.memory_command(task).await? {
                     return Ok(outcome);
                 }
-                let merged = self.hooks(HookPayload::UserPromptSubmit { prompt: task.to_string() }).await?;
-                if let HookAction::Block { reason } | HookAction::Stop { reason } | HookAction::Ask { reason } =
-                    merged.action
+                let merged = self
+                    .hooks(HookPayload::UserPromptSubmit {
+                        prompt: task.to_string(),
+                    })
+                    .await?;
+                if let HookAction::Block { reason }
+                | HookAction::Stop { reason }
+                | HookAction::Ask { reason } = merged.action
                 {
                     return Ok(self.outcome(StopCause::PromptBlocked { reason }, None));
                 }
                 extra_context.extend(merged.additional_context);
                 let mut message = Message::user(task);
                 for c in extra_context.drain(..) {
-                    message.content.push(ContentBlock::text(format!("<hook-context>\n{c}\n</hook-context>")));
+                    message.content.push(ContentBlock::text(format!(
+                        "<hook-context>\n{c}\n</hook-context>"
+                    )));
                 }
                 self.task_start_turn = self.turn;
                 self.rejections.clear();
-                self.persist(&[
-                    SessionRecord::Task { text: task.to_string() },
-                    SessionRecord::Message { message: message.clone(), turn: self.turn, usage: None },
-                ])
+                self.persist(&[SessionRecord::Task {
+                    text: task.to_string(),
+                    message: message.clone(),
+                }])
                 .await?;
                 self.request.messages.push(message);
             }
@@ -169,7 +198,10 @@ impl<'a> Run<'a> {
                 let extra_context = self.session_start("resume").await?;
                 if !extra_context.is_empty() {
                     let text = extra_context.join("\n");
-                    self.append_user(vec![ContentBlock::text(format!("<hook-context>\n{text}\n</hook-context>"))]).await?;
+                    self.append_user(vec![ContentBlock::text(format!(
+                        "<hook-context>\n{text}\n</hook-context>"
+                    ))])
+                    .await?;
                 }
             }
         }
@@ -179,24 +211,40 @@ impl<'a> Run<'a> {
     async fn start(&mut self) -> Result<()> {
         let mut system = Vec::with_capacity(1 + self.parts.layers.len());
         if !self.parts.system_prompt.is_empty() {
-            system.push(SystemBlock { name: "system".into(), text: self.parts.system_prompt.clone() });
+            system.push(SystemBlock {
+                name: "system".into(),
+                text: self.parts.system_prompt.clone(),
+            });
         }
         for (i, layer) in self.parts.layers.iter().enumerate() {
             let text = layer.render().await?;
             self.layer_texts[i] = Some(text.clone());
             if !text.is_empty() {
-                system.push(SystemBlock { name: layer.name().to_string(), text });
+                system.push(SystemBlock {
+                    name: layer.name().to_string(),
+                    text,
+                });
             }
         }
-        self.persist(&[SessionRecord::Start { agent: self.agent.clone(), system: system.clone() }]).await?;
+        self.persist(&[SessionRecord::Start {
+            agent: self.agent.clone(),
+            system: system.clone(),
+        }])
+        .await?;
         self.request.system = system;
         self.started = true;
         Ok(())
     }
 
     async fn session_start(&mut self, source: &str) -> Result<Vec<String>> {
-        self.emit(|| EventKind::SessionStarted { source: source.to_string() });
-        let merged = self.hooks(HookPayload::SessionStart { source: source.to_string() }).await?;
+        self.emit(|| EventKind::SessionStarted {
+            source: source.to_string(),
+        });
+        let merged = self
+            .hooks(HookPayload::SessionStart {
+                source: source.to_string(),
+            })
+            .await?;
         Ok(merged.additional_context)
     }
 
@@ -241,34 +289,66 @@ impl<'a> Run<'a> {
             let text = layer.render().await?;
             let previous = match &self.layer_texts[i] {
                 Some(t) => Some(t.as_str()),
-                None => self.request.system.iter().find(|b| b.name == layer.name()).map(|b| b.text.as_str()),
+                None => self
+                    .request
+                    .system
+                    .iter()
+                    .find(|b| b.name == layer.name())
+                    .map(|b| b.text.as_str()),
             };
             if previous != Some(text.as_str()) {
                 let name = layer.name().to_string();
                 self.layer_texts[i] = Some(text.clone());
-                self.emit(|| EventKind::LayerChanged { layer: name.clone() });
-                self.append_user(vec![ContentBlock::text(format!("<context-update layer=\"{name}\">\n{text}\n</context-update>"))])
-                    .await?;
+                self.emit(|| EventKind::LayerChanged {
+                    layer: name.clone(),
+                });
+                self.append_user(vec![ContentBlock::text(format!(
+                    "<context-update layer=\"{name}\">\n{text}\n</context-update>"
+                ))])
+                .await?;
             }
         }
         Ok(())
     }
 
     async fn apply_budget(&mut self) -> Result<()> {
-        let Some(budget) = self.parts.budget.clone() else { return Ok(()) };
+        let Some(budget) = self.parts.budget.clone() else {
+            return Ok(());
+        };
         let info = self.parts.model.info();
-        let verdict = budget.assess(&BudgetView { info, request: &self.request, last_reported: self.last_reported });
+        let verdict = budget.assess(&BudgetView {
+            info,
+            request: &self.request,
+            last_reported: self.last_reported,
+        });
         let rewrite = match verdict {
             BudgetVerdict::Fits => return Ok(()),
             BudgetVerdict::Prune => {
-                budget.prune(&BudgetView { info, request: &self.request, last_reported: self.last_reported }).await?
+                budget
+                    .prune(&BudgetView {
+                        info,
+                        request: &self.request,
+                        last_reported: self.last_reported,
+                    })
+                    .await?
             }
             BudgetVerdict::Compact => {
-                let merged = self.hooks(HookPayload::PreCompact { trigger: "auto".into() }).await?;
+                let merged = self
+                    .hooks(HookPayload::PreCompact {
+                        trigger: "auto".into(),
+                    })
+                    .await?;
                 if let HookAction::Stop { reason } = merged.action {
-                    return Err(Error::Hook { hook: "PreCompact".into(), message: reason });
+                    return Err(Error::Hook {
+                        hook: "PreCompact".into(),
+                        message: reason,
+                    });
                 }
-                let view = BudgetView { info, request: &self.request, last_reported: self.last_reported };
+                let view = BudgetView {
+                    info,
+                    request: &self.request,
+                    last_reported: self.last_reported,
+                };
                 let compacted = tokio::select! {
                     r = budget.compact(&view, self.parts.model.as_ref()) => r?,
                     _ = self.session.cancel.cancelled() => return Err(Error::Cancelled),
@@ -276,11 +356,26 @@ impl<'a> Run<'a> {
                 Some(compacted)
             }
         };
-        if let Some(Rewrite { messages, tokens_before, tokens_after, note }) = rewrite {
-            self.persist(&[SessionRecord::Rewrite { verdict, messages: messages.clone() }]).await?;
+        if let Some(Rewrite {
+            messages,
+            tokens_before,
+            tokens_after,
+            note,
+        }) = rewrite
+        {
+            self.persist(&[SessionRecord::Rewrite {
+                verdict,
+                messages: messages.clone(),
+            }])
+            .await?;
             self.request.messages = messages;
             self.last_reported = None;
-            self.emit(|| EventKind::BudgetAction { verdict, tokens_before, tokens_after, note });
+            self.emit(|| EventKind::BudgetAction {
+                verdict,
+                tokens_before,
+                tokens_after,
+                note,
+            });
         }
         Ok(())
     }
@@ -289,7 +384,10 @@ impl<'a> Run<'a> {
         self.turn += 1;
         let turn = self.turn;
         self.emit(|| EventKind::TurnStarted { turn });
-        self.emit(|| EventKind::ModelRequest { turn, messages: self.request.messages.len() });
+        self.emit(|| EventKind::ModelRequest {
+            turn,
+            messages: self.request.messages.len(),
+        });
         let started = Instant::now();
         let model = self.parts.model.as_ref();
         let call = async {
@@ -315,7 +413,8 @@ impl<'a> Run<'a> {
         };
         let response = response?;
         let duration = started.elapsed();
-        self.ledger.record(&self.agent, response.usage, &model.info().pricing);
+        self.ledger
+            .record(&self.agent, response.usage, &model.info().pricing);
         self.last_reported = Some(ReportedPrompt {
             messages: self.request.messages.len(),
             prompt_tokens: response.usage.prompt_tokens(),
@@ -324,7 +423,10 @@ impl<'a> Run<'a> {
         if content.is_empty() {
             content.push(ContentBlock::text("(empty response)"));
         }
-        let message = Message { role: Role::Assistant, content };
+        let message = Message {
+            role: Role::Assistant,
+            content,
+        };
         self.emit(|| EventKind::ModelResponse {
             turn,
             usage: response.usage,
@@ -332,7 +434,12 @@ impl<'a> Run<'a> {
             duration,
             text: message.text(),
         });
-        self.persist(&[SessionRecord::Message { message: message.clone(), turn, usage: Some(response.usage) }]).await?;
+        self.persist(&[SessionRecord::Message {
+            message: message.clone(),
+            turn,
+            usage: Some(response.usage),
+        }])
+        .await?;
         self.request.messages.push(message);
         Ok(())
     }
@@ -340,7 +447,10 @@ impl<'a> Run<'a> {
     /// Run the tool calls of the last assistant message. `Some(outcome)` ends the run.
     async fn run_tools(&mut self) -> Result<Option<Outcome>> {
         let calls: Vec<(String, String, serde_json::Value)> = match self.request.messages.last() {
-            Some(m) => m.tool_uses().map(|(id, name, input)| (id.to_string(), name.to_string(), input.clone())).collect(),
+            Some(m) => m
+                .tool_uses()
+                .map(|(id, name, input)| (id.to_string(), name.to_string(), input.clone()))
+                .collect(),
             None => Vec::new(),
         };
         let this = &*self;
@@ -348,13 +458,18 @@ impl<'a> Run<'a> {
         for (id, name, input) in &calls {
             futures.push(Box::pin(this.run_call(id, name, input.clone())));
         }
-        let batch = futures::stream::iter(futures).buffered(self.parts.tool_concurrency).collect::<Vec<_>>();
+        let batch = futures::stream::iter(futures)
+            .buffered(self.parts.tool_concurrency)
+            .collect::<Vec<_>>();
         let results: Option<Vec<Result<CallResult>>> = tokio::select! {
             r = batch => Some(r),
             _ = self.session.cancel.cancelled() => None,
         };
         let Some(results) = results else {
-            return self.cancelled(calls.into_iter().map(|(id, ..)| id).collect()).await.map(Some);
+            return self
+                .cancelled(calls.into_iter().map(|(id, ..)| id).collect())
+                .await
+                .map(Some);
         };
         let mut blocks = Vec::with_capacity(results.len());
         let mut contexts = Vec::new();
@@ -363,22 +478,34 @@ impl<'a> Run<'a> {
             let r = match result {
                 Ok(r) => r,
                 Err(Error::Cancelled) => {
-                    return self.cancelled(calls.into_iter().map(|(id, ..)| id).collect()).await.map(Some);
+                    return self
+                        .cancelled(calls.into_iter().map(|(id, ..)| id).collect())
+                        .await
+                        .map(Some);
                 }
                 Err(e) => return Err(e),
             };
-            blocks.push(ContentBlock::ToolResult { tool_use_id: r.id, content: r.recorded, is_error: r.is_error });
+            blocks.push(ContentBlock::ToolResult {
+                tool_use_id: r.id,
+                content: r.recorded,
+                is_error: r.is_error,
+            });
             contexts.extend(r.contexts);
             if stop.is_none() {
                 stop = r.stop;
             }
         }
         for c in contexts {
-            blocks.push(ContentBlock::text(format!("<hook-context>\n{c}\n</hook-context>")));
+            blocks.push(ContentBlock::text(format!(
+                "<hook-context>\n{c}\n</hook-context>"
+            )));
         }
         self.append_user(blocks).await?;
         match stop {
-            Some(reason) => self.finish(StopCause::StoppedByHook { reason }, None).await.map(Some),
+            Some(reason) => self
+                .finish(StopCause::StoppedByHook { reason }, None)
+                .await
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -394,32 +521,64 @@ impl<'a> Run<'a> {
             })
             .await?;
         match merged.action {
-            HookAction::Continue => self.finish(StopCause::Completed, Some(answer)).await.map(Some),
-            HookAction::Stop { reason } => {
-                self.finish(StopCause::StoppedByHook { reason }, Some(answer)).await.map(Some)
-            }
+            HookAction::Continue => self
+                .finish(StopCause::Completed, Some(answer))
+                .await
+                .map(Some),
+            HookAction::Stop { reason } => self
+                .finish(StopCause::StoppedByHook { reason }, Some(answer))
+                .await
+                .map(Some),
             HookAction::Block { reason } | HookAction::Ask { reason } => {
                 self.rejections.push(reason.clone());
                 let n = self.rejections.len() as u32;
-                self.emit(|| EventKind::StopRejected { reason: reason.clone(), count: n });
-                self.persist(&[SessionRecord::StopRejected { reason: reason.clone() }]).await?;
+                self.emit(|| EventKind::StopRejected {
+                    reason: reason.clone(),
+                    count: n,
+                });
                 if n > self.parts.max_stop_rejections {
-                    return self.finish(StopCause::MaxRejections { last_reason: reason }, Some(answer)).await.map(Some);
+                    self.persist(&[SessionRecord::StopRejected {
+                        reason: reason.clone(),
+                        feedback: None,
+                    }])
+                    .await?;
+                    return self
+                        .finish(
+                            StopCause::MaxRejections {
+                                last_reason: reason,
+                            },
+                            Some(answer),
+                        )
+                        .await
+                        .map(Some);
                 }
-                let feedback = format!(
+                let feedback = Message::user(format!(
                     "A Stop hook rejected your answer ({n} of at most {} rejections): {reason}\n\
                      Keep investigating, then give a complete final answer.",
                     self.parts.max_stop_rejections
-                );
-                self.append_user(vec![ContentBlock::text(feedback)]).await?;
+                ));
+                self.persist(&[SessionRecord::StopRejected {
+                    reason,
+                    feedback: Some(feedback.clone()),
+                }])
+                .await?;
+                self.request.messages.push(feedback);
                 Ok(None)
             }
         }
     }
 
     async fn append_user(&mut self, content: Vec<ContentBlock>) -> Result<()> {
-        let message = Message { role: Role::User, content };
-        self.persist(&[SessionRecord::Message { message: message.clone(), turn: self.turn, usage: None }]).await?;
+        let message = Message {
+            role: Role::User,
+            content,
+        };
+        self.persist(&[SessionRecord::Message {
+            message: message.clone(),
+            turn: self.turn,
+            usage: None,
+        }])
+        .await?;
         self.request.messages.push(message);
         Ok(())
     }
@@ -437,14 +596,28 @@ impl<'a> Run<'a> {
                 .collect();
             self.append_user(blocks).await?;
         }
-        self.persist(&[SessionRecord::Finished { cause: StopCause::Cancelled, answer: None }]).await?;
-        self.emit(|| EventKind::Finished { cause: StopCause::Cancelled, answer: None });
+        self.persist(&[SessionRecord::Finished {
+            cause: StopCause::Cancelled,
+            answer: None,
+        }])
+        .await?;
+        self.emit(|| EventKind::Finished {
+            cause: StopCause::Cancelled,
+            answer: None,
+        });
         Err(Error::Cancelled)
     }
 
     async fn finish(&mut self, cause: StopCause, answer: Option<String>) -> Result<Outcome> {
-        self.persist(&[SessionRecord::Finished { cause: cause.clone(), answer: answer.clone() }]).await?;
-        self.emit(|| EventKind::Finished { cause: cause.clone(), answer: answer.clone() });
+        self.persist(&[SessionRecord::Finished {
+            cause: cause.clone(),
+            answer: answer.clone(),
+        }])
+        .await?;
+        self.emit(|| EventKind::Finished {
+            cause: cause.clone(),
+            answer: answer.clone(),
+        });
         Ok(self.outcome(cause, answer))
     }
 
@@ -479,8 +652,12 @@ impl<'a> Run<'a> {
     }
 
     pub(crate) async fn run_hooks(&self, input: &HookInput) -> Result<MergedDecision> {
-        let matching: Vec<&Arc<dyn crate::hook::Hook>> =
-            self.parts.hooks.iter().filter(|h| h.handles(input)).collect();
+        let matching: Vec<&Arc<dyn crate::hook::Hook>> = self
+            .parts
+            .hooks
+            .iter()
+            .filter(|h| h.handles(input))
+            .collect();
         if matching.is_empty() {
             return Ok(merge_decisions([]));
         }
@@ -494,7 +671,10 @@ impl<'a> Run<'a> {
         for (hook, result) in matching.iter().zip(results) {
             match result {
                 Ok(d) => {
-                    if d.action != HookAction::Continue || d.additional_context.is_some() || d.updated_input.is_some() {
+                    if d.action != HookAction::Continue
+                        || d.additional_context.is_some()
+                        || d.updated_input.is_some()
+                    {
                         self.emit(|| EventKind::HookDecision {
                             event,
                             hook: hook.name().to_string(),
@@ -504,9 +684,11 @@ impl<'a> Run<'a> {
                     }
                     decisions.push(d);
                 }
-                Err(e) => {
-                    self.emit(|| EventKind::HookFailed { event, hook: hook.name().to_string(), error: e.to_string() })
-                }
+                Err(e) => self.emit(|| EventKind::HookFailed {
+                    event,
+                    hook: hook.name().to_string(),
+                    error: e.to_string(),
+                }),
             }
         }
         Ok(merge_decisions(&decisions))
@@ -515,8 +697,12 @@ impl<'a> Run<'a> {
     /// `#remember`, `#forget` and `#retrieve`, handled without the model when a memory
     /// store is configured.
     async fn memory_command(&mut self, task: &str) -> Result<Option<Outcome>> {
-        let Some(memory) = self.parts.memory.clone() else { return Ok(None) };
-        let Some(command) = MemoryCommand::parse(task) else { return Ok(None) };
+        let Some(memory) = self.parts.memory.clone() else {
+            return Ok(None);
+        };
+        let Some(command) = MemoryCommand::parse(task) else {
+            return Ok(None);
+        };
         let answer = match command {
             MemoryCommand::Remember(fact) => {
                 let id = memory.remember(fact, None, "user").await?;
@@ -546,14 +732,24 @@ impl<'a> Run<'a> {
             }
         };
         self.persist(&[
-            SessionRecord::Task { text: task.to_string() },
-            SessionRecord::Message { message: Message::user(task), turn: self.turn, usage: None },
-            SessionRecord::Message { message: Message::assistant(answer.clone()), turn: self.turn, usage: None },
+            SessionRecord::Task {
+                text: task.to_string(),
+                message: Message::user(task),
+            },
+            SessionRecord::Message {
+                message: Message::assistant(answer.clone()),
+                turn: self.turn,
+                usage: None,
+            },
         ])
         .await?;
         self.request.messages.push(Message::user(task));
-        self.request.messages.push(Message::assistant(answer.clone()));
-        self.finish(StopCause::MemoryCommand, Some(answer)).await.map(Some)
+        self.request
+            .messages
+            .push(Message::assistant(answer.clone()));
+        self.finish(StopCause::MemoryCommand, Some(answer))
+            .await
+            .map(Some)
     }
 }
 

@@ -185,29 +185,46 @@ impl ScriptedModel {
             for (i, step) in steps.iter().enumerate() {
                 let where_ = || format!("{origin}: agent `{lane}`, step {}", i + 1);
                 if step.r#final.is_some() && !step.tool_calls.is_empty() {
-                    return Err(Error::Parse { location: where_(), message: "a step has either `final` or `tool_calls`, not both".into() });
+                    return Err(Error::Parse {
+                        location: where_(),
+                        message: "a step has either `final` or `tool_calls`, not both".into(),
+                    });
                 }
                 if step.r#final.is_none() && step.tool_calls.is_empty() && step.say.is_none() {
-                    return Err(Error::Parse { location: where_(), message: "a step needs `final`, `say` or `tool_calls`".into() });
+                    return Err(Error::Parse {
+                        location: where_(),
+                        message: "a step needs `final`, `say` or `tool_calls`".into(),
+                    });
                 }
                 for call in &step.tool_calls {
                     if !call.args.is_object() {
                         return Err(Error::Parse {
                             location: where_(),
-                            message: format!("arguments of tool call `{}` must be a mapping", call.tool),
+                            message: format!(
+                                "arguments of tool call `{}` must be a mapping",
+                                call.tool
+                            ),
                         });
                     }
                 }
             }
         }
-        let name = format!("scripted:{}", script.name.unwrap_or_else(|| "script".into()));
+        let name = format!(
+            "scripted:{}",
+            script.name.unwrap_or_else(|| "script".into())
+        );
         let mut info = ModelInfo::new(name, 200_000);
         if let Some(m) = script.model {
             info.context_window = m.context_window.unwrap_or(info.context_window);
             info.max_output_tokens = m.max_output_tokens.unwrap_or(info.max_output_tokens);
             info.min_cacheable_tokens = m.min_cacheable_tokens.unwrap_or(info.min_cacheable_tokens);
         }
-        Ok(ScriptedModel { info, lanes, simulate_cache: script.simulate_cache, state: Mutex::new(State::default()) })
+        Ok(ScriptedModel {
+            info,
+            lanes,
+            simulate_cache: script.simulate_cache,
+            state: Mutex::new(State::default()),
+        })
     }
 
     /// Replace the reported model info (context window, prices...).
@@ -244,16 +261,28 @@ impl ScriptedModel {
 
     /// The step that produced the request's last assistant message, if it is scripted.
     fn identify(lane: &str, steps: &[ScriptStep], request: &ModelRequest) -> Option<usize> {
-        let last = request.messages.iter().rev().find(|m| m.role == Role::Assistant)?;
+        let last = request
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Assistant)?;
         let prefix = format!("call_{}_", id_safe(lane));
         for block in &last.content {
             if let ContentBlock::ToolUse { id, .. } = block {
-                let step = id.strip_prefix(&prefix)?.split('_').next()?.parse::<usize>().ok()?;
+                let step = id
+                    .strip_prefix(&prefix)?
+                    .split('_')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()?;
                 return Some(step);
             }
         }
         let text = last.text();
-        let mut found = steps.iter().enumerate().filter(|(_, s)| s.r#final.as_deref().or(s.say.as_deref()) == Some(&text));
+        let mut found = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.r#final.as_deref().or(s.say.as_deref()) == Some(&text));
         match (found.next(), found.next()) {
             (Some((i, _)), None) => Some(i),
             _ => None,
@@ -262,10 +291,24 @@ impl ScriptedModel {
 }
 
 fn id_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
-fn check_expect(expect: &Expect, request: &ModelRequest, prompt: &str, step: usize, lane: &str) -> Result<(), ModelError> {
+fn check_expect(
+    expect: &Expect,
+    request: &ModelRequest,
+    prompt: &str,
+    step: usize,
+    lane: &str,
+) -> Result<(), ModelError> {
     let last = request.messages.last().map(|m| {
         m.content
             .iter()
@@ -279,11 +322,15 @@ fn check_expect(expect: &Expect, request: &ModelRequest, prompt: &str, step: usi
             .join("\n")
     });
     let last = last.unwrap_or_default();
-    let fail = |what: String| ModelError::Script { message: format!("agent `{lane}`, step {}: {what}", step + 1) };
+    let fail = |what: String| ModelError::Script {
+        message: format!("agent `{lane}`, step {}: {what}", step + 1),
+    };
     for s in &expect.last_message_contains {
         if !last.contains(s.as_str()) {
             let shown: String = last.chars().take(300).collect();
-            return Err(fail(format!("expected the last message to contain {s:?}; it was: {shown:?}")));
+            return Err(fail(format!(
+                "expected the last message to contain {s:?}; it was: {shown:?}"
+            )));
         }
     }
     for s in &expect.prompt_contains {
@@ -306,9 +353,14 @@ impl Model for ScriptedModel {
     }
 
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
-        let lane = self.lane_of(&request.agent).ok_or_else(|| ModelError::Script {
-            message: format!("no script for agent `{}` and no `turns` for the main agent", request.agent),
-        })?;
+        let lane = self
+            .lane_of(&request.agent)
+            .ok_or_else(|| ModelError::Script {
+                message: format!(
+                    "no script for agent `{}` and no `turns` for the main agent",
+                    request.agent
+                ),
+            })?;
         let steps = &self.lanes[lane];
         let prompt_bytes = canonical_prompt(request);
         let mut state = self.lock();
@@ -317,7 +369,11 @@ impl Model for ScriptedModel {
             None => state.cursor.get(lane).copied().unwrap_or(0),
         };
         let step = steps.get(index).ok_or_else(|| ModelError::Script {
-            message: format!("the script for agent `{lane}` has {} steps and a request asked for step {}", steps.len(), index + 1),
+            message: format!(
+                "the script for agent `{lane}` has {} steps and a request asked for step {}",
+                steps.len(),
+                index + 1
+            ),
         })?;
         if let Some(expect) = &step.expect {
             let prompt = String::from_utf8_lossy(&prompt_bytes);
@@ -325,7 +381,11 @@ impl Model for ScriptedModel {
         }
         state.cursor.insert(lane.to_string(), index + 1);
 
-        let mut content: Vec<ContentBlock> = step.say.iter().map(|t| ContentBlock::text(t.clone())).collect();
+        let mut content: Vec<ContentBlock> = step
+            .say
+            .iter()
+            .map(|t| ContentBlock::text(t.clone()))
+            .collect();
         if let Some(answer) = &step.r#final {
             content.push(ContentBlock::text(answer.clone()));
         }
@@ -337,7 +397,11 @@ impl Model for ScriptedModel {
                 input: call.args.clone(),
             });
         }
-        let stop_reason = if step.tool_calls.is_empty() { StopReason::EndTurn } else { StopReason::ToolUse };
+        let stop_reason = if step.tool_calls.is_empty() {
+            StopReason::EndTurn
+        } else {
+            StopReason::ToolUse
+        };
 
         let prompt_tokens = (prompt_bytes.len() as u64).div_ceil(4);
         let output_bytes: usize = content
@@ -348,9 +412,17 @@ impl Model for ScriptedModel {
                 _ => 0,
             })
             .sum();
-        let mut usage = Usage { input_tokens: prompt_tokens, output_tokens: (output_bytes as u64).div_ceil(4), ..Usage::default() };
+        let mut usage = Usage {
+            input_tokens: prompt_tokens,
+            output_tokens: (output_bytes as u64).div_ceil(4),
+            ..Usage::default()
+        };
         if self.simulate_cache {
-            let prefix = state.last_prompt.get(lane).map(|p| common_prefix_len(p, &prompt_bytes)).unwrap_or(0);
+            let prefix = state
+                .last_prompt
+                .get(lane)
+                .map(|p| common_prefix_len(p, &prompt_bytes))
+                .unwrap_or(0);
             if prompt_tokens >= self.info.min_cacheable_tokens {
                 let cached = (prefix as u64 / 4).min(prompt_tokens);
                 usage.cache_read_tokens = cached;
@@ -362,6 +434,11 @@ impl Model for ScriptedModel {
         if let Some(rec) = &mut state.recorded {
             rec.push(request.clone());
         }
-        Ok(ModelResponse { content, stop_reason, usage, request_id: Some(format!("scripted-{lane_id}-{index}")) })
+        Ok(ModelResponse {
+            content,
+            stop_reason,
+            usage,
+            request_id: Some(format!("scripted-{lane_id}-{index}")),
+        })
     }
 }

@@ -16,7 +16,8 @@ use crate::message::Message;
 use crate::model::SystemBlock;
 use crate::usage::Usage;
 
-/// One line of a transcript.
+/// One line of a transcript. Every step of the loop is exactly one record, written with one
+/// `write(2)`, so a crash loses at most the step in flight, which `resume` redoes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum SessionRecord {
@@ -27,10 +28,12 @@ pub enum SessionRecord {
         /// System blocks as sent.
         system: Vec<SystemBlock>,
     },
-    /// A user task entered the transcript (the message follows as a `Message` record).
+    /// A user task entered the transcript as `message` (the task plus any hook context).
     Task {
         /// The task text as the user gave it.
         text: String,
+        /// The user message appended to the transcript.
+        message: Message,
     },
     /// A message appended to the transcript.
     Message {
@@ -49,10 +52,13 @@ pub enum SessionRecord {
         /// The new transcript.
         messages: Vec<Message>,
     },
-    /// A Stop hook rejected an answer.
+    /// A Stop hook rejected an answer; `feedback` (if any) was appended for the agent.
     StopRejected {
-        /// The reason fed back.
+        /// The reason.
         reason: String,
+        /// The message that fed the reason back (absent when the limit was reached).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        feedback: Option<Message>,
     },
     /// The run ended.
     Finished {
@@ -113,11 +119,17 @@ impl InMemorySessionStore {
 #[async_trait]
 impl SessionStore for InMemorySessionStore {
     async fn load(&self, session_id: &str) -> Result<LoadedSession> {
-        Ok(LoadedSession { records: self.lock().get(session_id).cloned().unwrap_or_default(), warnings: vec![] })
+        Ok(LoadedSession {
+            records: self.lock().get(session_id).cloned().unwrap_or_default(),
+            warnings: vec![],
+        })
     }
 
     async fn append(&self, session_id: &str, records: &[SessionRecord]) -> Result<()> {
-        self.lock().entry(session_id.to_string()).or_default().extend_from_slice(records);
+        self.lock()
+            .entry(session_id.to_string())
+            .or_default()
+            .extend_from_slice(records);
         Ok(())
     }
 }
@@ -143,7 +155,10 @@ impl JsonlSessionStore {
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(JsonlSessionStore { dir, durability: Durability::Fsync })
+        Ok(JsonlSessionStore {
+            dir,
+            durability: Durability::Fsync,
+        })
     }
 
     /// Choose durability.
@@ -159,7 +174,9 @@ impl JsonlSessionStore {
             && session_id.len() <= 200
             && session_id != "."
             && session_id != ".."
-            && session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+            && session_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
         if !ok {
             return Err(Error::Session {
                 session: session_id.to_string(),
@@ -209,7 +226,9 @@ pub fn parse_jsonl(path: &Path, bytes: &[u8]) -> Result<(Vec<SessionRecord>, usi
                 let e = result.err().map(|e| e.to_string()).unwrap_or_default();
                 return Err(Error::Session {
                     session: path.display().to_string(),
-                    message: format!("line {line_no} is not a valid record ({e}); later lines exist, so this is not a torn write"),
+                    message: format!(
+                        "line {line_no} is not a valid record ({e}); later lines exist, so this is not a torn write"
+                    ),
                 });
             }
         }
@@ -224,14 +243,20 @@ impl SessionStore for JsonlSessionStore {
         let path = self.path_of(session_id)?;
         let bytes = match tokio::fs::read(&path).await {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadedSession::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(LoadedSession::default());
+            }
             Err(e) => return Err(Error::io(&path, e)),
         };
         let (records, valid_len, warnings) = parse_jsonl(&path, &bytes)?;
         if valid_len < bytes.len() {
             // Cut the torn tail so the next append starts on a clean line.
-            let file = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| Error::io(&path, e))?;
-            file.set_len(valid_len as u64).map_err(|e| Error::io(&path, e))?;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            file.set_len(valid_len as u64)
+                .map_err(|e| Error::io(&path, e))?;
             file.sync_all().map_err(|e| Error::io(&path, e))?;
         }
         Ok(LoadedSession { records, warnings })

@@ -38,7 +38,13 @@ pub struct SubagentOptions {
 
 impl Default for SubagentOptions {
     fn default() -> Self {
-        SubagentOptions { system_prompt: None, max_turns: 20, max_parallel: 4, max_tasks: 8, hooks: Vec::new() }
+        SubagentOptions {
+            system_prompt: None,
+            max_turns: 20,
+            max_parallel: 4,
+            max_tasks: 8,
+            hooks: Vec::new(),
+        }
     }
 }
 
@@ -73,7 +79,9 @@ pub(crate) struct SpawnSubagents {
 impl SpawnSubagents {
     pub(crate) fn new(template: Arc<Parts>, options: SubagentOptions) -> Result<Self> {
         if options.max_parallel == 0 || options.max_tasks == 0 || options.max_turns == 0 {
-            return Err(Error::Config("subagent max_parallel, max_tasks and max_turns must be at least 1".into()));
+            return Err(Error::Config(
+                "subagent max_parallel, max_tasks and max_turns must be at least 1".into(),
+            ));
         }
         let schema = schema_for::<SpawnArgs>();
         let validator = jsonschema::validator_for(&schema)
@@ -88,11 +96,18 @@ impl SpawnSubagents {
             ),
             input_schema: schema,
         };
-        Ok(SpawnSubagents { template, options, spec, validator })
+        Ok(SpawnSubagents {
+            template,
+            options,
+            spec,
+            validator,
+        })
     }
 
     fn child_parts(&self, task: &SubTask) -> Result<Arc<Parts>, ToolError> {
-        let Some(names) = &task.tools else { return Ok(self.template.clone()) };
+        let Some(names) = &task.tools else {
+            return Ok(self.template.clone());
+        };
         let mut tools = BTreeMap::new();
         for name in names {
             match self.template.tools.get(name) {
@@ -114,7 +129,11 @@ impl SpawnSubagents {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[async_trait]
@@ -125,8 +144,9 @@ impl Tool for SpawnSubagents {
 
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         validate_input(&self.spec.name, &self.validator, &input)?;
-        let args: SpawnArgs = serde_json::from_value(input)
-            .map_err(|e| ToolError::Invalid(format!("invalid arguments for `spawn_subagents`: {e}")))?;
+        let args: SpawnArgs = serde_json::from_value(input).map_err(|e| {
+            ToolError::Invalid(format!("invalid arguments for `spawn_subagents`: {e}"))
+        })?;
         if args.tasks.is_empty() || args.tasks.len() > self.options.max_tasks {
             return Err(ToolError::Invalid(format!(
                 "give between 1 and {} tasks (got {})",
@@ -144,11 +164,15 @@ impl Tool for SpawnSubagents {
                 )));
             }
             if !seen.insert(task.name.as_str()) {
-                return Err(ToolError::Invalid(format!("two subagents are named `{}`", task.name)));
+                return Err(ToolError::Invalid(format!(
+                    "two subagents are named `{}`",
+                    task.name
+                )));
             }
             runs.push((task, self.child_parts(task)?));
         }
-        let mut futures: Vec<BoxFuture<'_, (&SubTask, Result<Outcome>)>> = Vec::with_capacity(runs.len());
+        let mut futures: Vec<BoxFuture<'_, (&SubTask, Result<Outcome>)>> =
+            Vec::with_capacity(runs.len());
         for (task, parts) in runs {
             let session = Session {
                 id: format!("{}--{}-t{}", ctx.session_id, task.name, ctx.turn),
@@ -159,11 +183,16 @@ impl Tool for SpawnSubagents {
             let ledger = ctx.ledger.clone();
             futures.push(Box::pin(async move {
                 let agent = AgentLoop::from_parts(parts);
-                let result = agent.run_in_tree(&session, Some(&task.prompt), name, ledger).await;
+                let result = agent
+                    .run_in_tree(&session, Some(&task.prompt), name, ledger)
+                    .await;
                 (task, result)
             }));
         }
-        let results = futures::stream::iter(futures).buffered(self.options.max_parallel).collect::<Vec<_>>().await;
+        let results = futures::stream::iter(futures)
+            .buffered(self.options.max_parallel)
+            .collect::<Vec<_>>()
+            .await;
 
         let mut sections = Vec::with_capacity(results.len());
         let mut failures = 0;
@@ -186,6 +215,10 @@ impl Tool for SpawnSubagents {
             sections.push(format!("## subagent {}\n{}", task.name, body));
         }
         let content = sections.join("\n\n");
-        Ok(if failures == sections.len() { ToolOutput::error(content) } else { ToolOutput::ok(content) })
+        Ok(if failures == sections.len() {
+            ToolOutput::error(content)
+        } else {
+            ToolOutput::ok(content)
+        })
     }
 }

@@ -22,12 +22,18 @@ pub struct ToolOutput {
 impl ToolOutput {
     /// A successful result.
     pub fn ok(content: impl Into<String>) -> Self {
-        ToolOutput { content: content.into(), is_error: false }
+        ToolOutput {
+            content: content.into(),
+            is_error: false,
+        }
     }
 
     /// A failed result the model sees.
     pub fn error(content: impl Into<String>) -> Self {
-        ToolOutput { content: content.into(), is_error: true }
+        ToolOutput {
+            content: content.into(),
+            is_error: true,
+        }
     }
 }
 
@@ -58,7 +64,12 @@ pub trait OutputOffload: Send + Sync {
     fn threshold_bytes(&self) -> usize;
 
     /// Store `content` produced by `tool` and return the preview the model sees instead.
-    async fn offload(&self, tool: &str, tool_use_id: &str, content: &str) -> Result<String, ToolError>;
+    async fn offload(
+        &self,
+        tool: &str,
+        tool_use_id: &str,
+        content: &str,
+    ) -> Result<String, ToolError>;
 }
 
 /// Everything a tool call may need besides its input.

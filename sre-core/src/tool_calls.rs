@@ -25,7 +25,12 @@ pub(crate) struct CallResult {
 }
 
 impl Run<'_> {
-    pub(crate) async fn run_call(&self, id: &str, name: &str, mut input: Value) -> Result<CallResult> {
+    pub(crate) async fn run_call(
+        &self,
+        id: &str,
+        name: &str,
+        mut input: Value,
+    ) -> Result<CallResult> {
         let mut contexts = Vec::new();
         let refused = |recorded: String, contexts: Vec<String>, stop: Option<String>| CallResult {
             id: id.to_string(),
@@ -37,16 +42,28 @@ impl Run<'_> {
 
         // PreToolUse: the decision is data; a block means the tool never runs.
         let pre = self
-            .hooks(HookPayload::PreToolUse { tool_name: name.to_string(), tool_input: input.clone(), tool_use_id: id.to_string() })
+            .hooks(HookPayload::PreToolUse {
+                tool_name: name.to_string(),
+                tool_input: input.clone(),
+                tool_use_id: id.to_string(),
+            })
             .await?;
         contexts.extend(pre.additional_context);
         match pre.action {
             HookAction::Continue => {}
             HookAction::Block { reason } => {
-                return Ok(refused(format!("Blocked by a PreToolUse hook: {reason}"), contexts, None));
+                return Ok(refused(
+                    format!("Blocked by a PreToolUse hook: {reason}"),
+                    contexts,
+                    None,
+                ));
             }
             HookAction::Stop { reason } => {
-                return Ok(refused(format!("Blocked: a hook stopped the run: {reason}"), contexts, Some(reason)));
+                return Ok(refused(
+                    format!("Blocked: a hook stopped the run: {reason}"),
+                    contexts,
+                    Some(reason),
+                ));
             }
             HookAction::Ask { reason } => {
                 let approved = match &self.parts.approver {
@@ -60,14 +77,20 @@ impl Run<'_> {
                     }
                     None => {
                         return Ok(refused(
-                            format!("Denied: this call needs approval ({reason}) and no approver is configured"),
+                            format!(
+                                "Denied: this call needs approval ({reason}) and no approver is configured"
+                            ),
                             contexts,
                             None,
                         ));
                     }
                 };
                 if !approved {
-                    return Ok(refused(format!("Denied by the approver: {reason}"), contexts, None));
+                    return Ok(refused(
+                        format!("Denied by the approver: {reason}"),
+                        contexts,
+                        None,
+                    ));
                 }
             }
         }
@@ -77,10 +100,21 @@ impl Run<'_> {
 
         let Some(tool) = self.parts.tools.get(name) else {
             let known: Vec<&str> = self.parts.tools.keys().map(String::as_str).collect();
-            return Ok(refused(format!("Unknown tool `{name}`. Available tools: {}", known.join(", ")), contexts, None));
+            return Ok(refused(
+                format!(
+                    "Unknown tool `{name}`. Available tools: {}",
+                    known.join(", ")
+                ),
+                contexts,
+                None,
+            ));
         };
 
-        self.emit(|| EventKind::ToolStarted { id: id.to_string(), name: name.to_string(), input: input.clone() });
+        self.emit(|| EventKind::ToolStarted {
+            id: id.to_string(),
+            name: name.to_string(),
+            input: input.clone(),
+        });
         let ctx = ToolContext {
             session_id: self.session.id.clone(),
             agent_name: self.agent.clone(),
@@ -96,7 +130,12 @@ impl Run<'_> {
             Ok(out) => (out.content, out.is_error),
             Err(ToolError::Invalid(message)) => (message, true),
             Err(ToolError::Cancelled) => return Err(Error::Cancelled),
-            Err(ToolError::Fatal(message)) => return Err(Error::ToolFatal { tool: name.to_string(), message }),
+            Err(ToolError::Fatal(message)) => {
+                return Err(Error::ToolFatal {
+                    tool: name.to_string(),
+                    message,
+                });
+            }
         };
         let duration = started.elapsed();
 
@@ -121,29 +160,61 @@ impl Run<'_> {
             ),
             HookAction::Stop { reason } => {
                 stop = Some(reason.clone());
-                (format!("Output withheld: a hook stopped the run (the call already ran): {reason}"), true)
+                (
+                    format!(
+                        "Output withheld: a hook stopped the run (the call already ran): {reason}"
+                    ),
+                    true,
+                )
             }
         };
         if self.session.events.is_some() {
             let output: Arc<str> = Arc::from(output);
-            let recorded: Arc<str> = if *recorded == *output { output.clone() } else { Arc::from(recorded.as_str()) };
-            self.emit(|| EventKind::ToolFinished { id: id.to_string(), name: name.to_string(), is_error, duration, output, recorded });
+            let recorded: Arc<str> = if *recorded == *output {
+                output.clone()
+            } else {
+                Arc::from(recorded.as_str())
+            };
+            self.emit(|| EventKind::ToolFinished {
+                id: id.to_string(),
+                name: name.to_string(),
+                is_error,
+                duration,
+                output,
+                recorded,
+            });
         }
-        Ok(CallResult { id: id.to_string(), recorded, is_error, contexts, stop })
+        Ok(CallResult {
+            id: id.to_string(),
+            recorded,
+            is_error,
+            contexts,
+            stop,
+        })
     }
 
     /// Truncate at record time: a result above the offload threshold is stored and replaced
     /// by its preview.
     async fn record_output(&self, name: &str, id: &str, output: &str) -> Result<String> {
         match &self.parts.offload {
-            Some(offload) if output.len() > offload.threshold_bytes() => match offload.offload(name, id, output).await {
-                Ok(preview) => Ok(preview),
-                Err(ToolError::Fatal(message)) => Err(Error::ToolFatal { tool: name.to_string(), message }),
-                Err(e) => {
-                    self.emit(|| EventKind::Warning { message: format!("offloading the output of `{name}` failed: {e}") });
-                    Ok(crate::text::truncate_middle(output, offload.threshold_bytes()))
+            Some(offload) if output.len() > offload.threshold_bytes() => {
+                match offload.offload(name, id, output).await {
+                    Ok(preview) => Ok(preview),
+                    Err(ToolError::Fatal(message)) => Err(Error::ToolFatal {
+                        tool: name.to_string(),
+                        message,
+                    }),
+                    Err(e) => {
+                        self.emit(|| EventKind::Warning {
+                            message: format!("offloading the output of `{name}` failed: {e}"),
+                        });
+                        Ok(crate::text::truncate_middle(
+                            output,
+                            offload.threshold_bytes(),
+                        ))
+                    }
                 }
-            },
+            }
             _ => Ok(output.to_string()),
         }
     }

@@ -85,14 +85,21 @@ impl<T: TypedTool> Typed<T> {
     pub fn new(inner: T) -> Result<Self> {
         let schema = schema_for::<T::Args>();
         let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            Error::Config(format!("tool `{}`: derived schema is not valid: {e}", inner.name()))
+            Error::Config(format!(
+                "tool `{}`: derived schema is not valid: {e}",
+                inner.name()
+            ))
         })?;
         let spec = ToolSpec {
             name: inner.name().to_string(),
             description: inner.description().to_string(),
             input_schema: schema,
         };
-        Ok(Typed { inner, spec, validator })
+        Ok(Typed {
+            inner,
+            spec,
+            validator,
+        })
     }
 }
 
@@ -101,18 +108,27 @@ pub fn schema_for<A: JsonSchema>() -> Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(A)).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut schema {
         map.remove("$schema");
-        map.entry("type").or_insert_with(|| Value::String("object".into()));
+        map.entry("type")
+            .or_insert_with(|| Value::String("object".into()));
     }
     schema
 }
 
 /// Validate `input` against `validator`; the error lists every violation with its JSON path.
-pub fn validate_input(tool: &str, validator: &jsonschema::Validator, input: &Value) -> Result<(), ToolError> {
+pub fn validate_input(
+    tool: &str,
+    validator: &jsonschema::Validator,
+    input: &Value,
+) -> Result<(), ToolError> {
     let problems: Vec<String> = validator
         .iter_errors(input)
         .map(|e| {
             let path = e.instance_path().to_string();
-            let at = if path.is_empty() { "(root)".to_string() } else { path };
+            let at = if path.is_empty() {
+                "(root)".to_string()
+            } else {
+                path
+            };
             format!("{at}: {e}")
         })
         .collect();

@@ -1,0 +1,197 @@
+//! Harness overhead per turn: an instant model and an instant tool, with 10, 100 and 1000
+//! messages already in the transcript. Each iteration resumes the session and runs 100 turns (99 tool turns and a
+//! final answer); divan's item counter reports the time per turn.
+//!
+//! Run: `cargo bench -p benches --bench loop_overhead`
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use divan::{Bencher, counter::ItemsCount};
+use serde_json::{Value, json};
+use sre_core::{
+    Agent, AgentLoop, ContentBlock, Durability, InMemorySessionStore, JsonlSessionStore, Message,
+    Model, ModelError, ModelInfo, ModelRequest, ModelResponse, Role, Session, SessionRecord,
+    SessionStore, StopReason, Tool, ToolContext, ToolError, ToolOutput, ToolSpec, Usage,
+};
+
+const TURNS: usize = 100;
+
+fn main() {
+    divan::main();
+}
+
+/// Answers instantly: a tool call until `TURNS` turns have been made in this run, then a
+/// final answer. Stateless: it counts the messages it is sent.
+struct InstantModel {
+    info: ModelInfo,
+    preloaded: usize,
+}
+
+#[async_trait]
+impl Model for InstantModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+    async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let n = request.messages.len();
+        let turns_done = (n - self.preloaded) / 2;
+        let content = if turns_done + 1 < TURNS {
+            vec![ContentBlock::ToolUse {
+                id: format!("c{n}"),
+                name: "noop".into(),
+                input: json!({"path": "logs/app.log"}),
+            }]
+        } else {
+            vec![ContentBlock::text("done")]
+        };
+        let stop_reason = if turns_done + 1 < TURNS {
+            StopReason::ToolUse
+        } else {
+            StopReason::EndTurn
+        };
+        Ok(ModelResponse {
+            content,
+            stop_reason,
+            usage: Usage {
+                input_tokens: 100,
+                output_tokens: 10,
+                ..Usage::default()
+            },
+            request_id: None,
+        })
+    }
+}
+
+struct Noop(ToolSpec);
+
+#[async_trait]
+impl Tool for Noop {
+    fn spec(&self) -> &ToolSpec {
+        &self.0
+    }
+    async fn call(&self, _input: Value, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        Ok(ToolOutput::ok("12 lines matched"))
+    }
+}
+
+/// A transcript of `messages` messages: a task, then tool-call/result pairs.
+fn transcript(messages: usize) -> Vec<SessionRecord> {
+    let mut records = vec![
+        SessionRecord::Start {
+            agent: "bench".into(),
+            system: vec![],
+        },
+        SessionRecord::Task {
+            text: "INCIDENT-4711".into(),
+            message: Message::user("INCIDENT-4711: 503s since 14:02Z"),
+        },
+    ];
+    let mut i = 1;
+    while i + 1 < messages {
+        let call = Message {
+            role: Role::Assistant,
+            content: vec![
+                ContentBlock::text("Checking the log."),
+                ContentBlock::ToolUse {
+                    id: format!("p{i}"),
+                    name: "noop".into(),
+                    input: json!({"path": "logs/app.log"}),
+                },
+            ],
+        };
+        let result = Message {
+            role: Role::User,
+            content: vec![ContentBlock::ToolResult {
+                tool_use_id: format!("p{i}"),
+                content: "x".repeat(400),
+                is_error: false,
+            }],
+        };
+        records.push(SessionRecord::Message {
+            message: call,
+            turn: 0,
+            usage: None,
+        });
+        records.push(SessionRecord::Message {
+            message: result,
+            turn: 0,
+            usage: None,
+        });
+        i += 2;
+    }
+    records
+}
+
+fn agent(preloaded: usize, store: Arc<dyn SessionStore>) -> AgentLoop {
+    let model = Arc::new(InstantModel {
+        info: ModelInfo::new("instant", 1_000_000),
+        preloaded,
+    });
+    let noop = Arc::new(Noop(ToolSpec {
+        name: "noop".into(),
+        description: "does nothing".into(),
+        input_schema: json!({"type": "object"}),
+    }));
+    AgentLoop::builder(model)
+        .system_prompt("You are an SRE agent.")
+        .tool(noop)
+        .max_turns(1000)
+        .session_store(store)
+        .build()
+        .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// In-memory transcript store: the loop's own cost.
+#[divan::bench(args = [10, 100, 1000])]
+fn per_turn_in_memory(bencher: Bencher, messages: usize) {
+    let rt = runtime();
+    let records = transcript(messages);
+    let preloaded = records.len() - 1;
+    bencher
+        .counter(ItemsCount::new(TURNS))
+        .with_inputs(|| {
+            let store = Arc::new(InMemorySessionStore::new());
+            store.insert("s", records.clone());
+            agent(preloaded, store)
+        })
+        .bench_local_values(|agent| {
+            let outcome = rt.block_on(agent.resume(&Session::new("s"))).unwrap();
+            assert_eq!(outcome.answer.as_deref(), Some("done"));
+        });
+}
+
+/// JSONL transcript on disk, written through to the OS after every step (no fsync).
+#[divan::bench(args = [10, 100, 1000])]
+fn per_turn_jsonl(bencher: Bencher, messages: usize) {
+    let rt = runtime();
+    let dir = std::env::temp_dir().join(format!("sre-bench-{}", std::process::id()));
+    let store = Arc::new(
+        JsonlSessionStore::new(&dir)
+            .unwrap()
+            .with_durability(Durability::Flush),
+    );
+    let records = transcript(messages);
+    let preloaded = records.len() - 1;
+    let mut n = 0u64;
+    bencher
+        .counter(ItemsCount::new(TURNS))
+        .with_inputs(|| {
+            n += 1;
+            let id = format!("s{messages}-{n}");
+            rt.block_on(store.append(&id, &records)).unwrap();
+            (agent(preloaded, store.clone()), id)
+        })
+        .bench_local_values(|(agent, id)| {
+            let outcome = rt.block_on(agent.resume(&Session::new(id))).unwrap();
+            assert_eq!(outcome.answer.as_deref(), Some("done"));
+        });
+    let _ = std::fs::remove_dir_all(dir);
+}
