@@ -40,6 +40,7 @@
 pub mod agent;
 pub mod agent_loop;
 pub mod budget;
+pub mod cache;
 pub mod error;
 pub mod event;
 pub mod hook;
@@ -48,6 +49,9 @@ pub mod memory;
 pub mod message;
 pub mod model;
 pub mod prompt;
+#[cfg(feature = "http")]
+pub mod providers;
+pub mod retry;
 mod run;
 #[cfg(feature = "scripted")]
 pub mod scripted;
@@ -58,10 +62,12 @@ pub mod tool;
 mod tool_calls;
 pub mod typed_tool;
 pub mod usage;
+pub mod validate;
 
 pub use agent::{Agent, Outcome, Session, StopCause};
 pub use agent_loop::{AgentLoop, AgentLoopBuilder};
 pub use budget::{BudgetVerdict, BudgetView, ContextBudget, ReportedPrompt, Rewrite};
+pub use cache::{PrefixReport, prefix_report};
 pub use error::{Error, ModelError, Result};
 pub use event::{AgentEvent, EventKind, EventSink};
 pub use hook::{
@@ -75,6 +81,7 @@ pub use model::{
     ToolSpec,
 };
 pub use prompt::canonical_prompt;
+pub use retry::{RetryModel, RetryPolicy};
 pub use run::MemoryCommand;
 #[cfg(feature = "scripted")]
 pub use scripted::ScriptedModel;
@@ -85,6 +92,7 @@ pub use subagent::SubagentOptions;
 pub use tool::{OutputOffload, Tool, ToolContext, ToolError, ToolOutput};
 pub use typed_tool::{TypedTool, typed_tool};
 pub use usage::{SharedLedger, Usage, UsageLedger};
+pub use validate::validate_request;
 
 /// Re-exported so hosts and tool crates use the same token type.
 pub use tokio_util::sync::CancellationToken;

@@ -163,6 +163,9 @@ pub enum StreamEvent {
         /// Why it stopped.
         reason: StopReason,
     },
+    /// Discard everything received so far: the attempt failed mid-stream and a retry layer
+    /// starts the request again. Nothing partial reaches the transcript.
+    Reset,
 }
 
 /// A language model.
@@ -305,6 +308,7 @@ impl ResponseAssembler {
                 }
             }
             StreamEvent::Stop { reason } => self.stop = Some(reason),
+            StreamEvent::Reset => *self = ResponseAssembler::default(),
         }
         Ok(())
     }

@@ -96,7 +96,7 @@ impl<'a> Run<'a> {
 
     /// Rebuild the state from persisted records.
     fn replay(&mut self, records: Vec<SessionRecord>) {
-        let pricing = self.parts.model.info().pricing;
+        let info = self.parts.model.info().clone();
         for record in records {
             match record {
                 SessionRecord::Start { system, .. } => {
@@ -116,7 +116,7 @@ impl<'a> Run<'a> {
                 } => {
                     self.turn = self.turn.max(turn);
                     if let Some(usage) = usage {
-                        self.ledger.record(&self.agent, usage, &pricing);
+                        self.ledger.record(&self.agent, usage, &info);
                         self.last_reported = Some(ReportedPrompt {
                             messages: self.request.messages.len(),
                             prompt_tokens: usage.prompt_tokens(),
@@ -414,7 +414,7 @@ impl<'a> Run<'a> {
         let response = response?;
         let duration = started.elapsed();
         self.ledger
-            .record(&self.agent, response.usage, &model.info().pricing);
+            .record(&self.agent, response.usage, model.info());
         self.last_reported = Some(ReportedPrompt {
             messages: self.request.messages.len(),
             prompt_tokens: response.usage.prompt_tokens(),

@@ -67,6 +67,21 @@ pub struct AgentUsage {
     pub usage: Usage,
     /// Summed cost in US dollars.
     pub cost_usd: f64,
+    /// Requests whose prompt reached the model's minimum cacheable length.
+    pub cacheable_requests: u64,
+    /// Prompt tokens of those requests.
+    pub cacheable_prompt_tokens: u64,
+    /// Cache-read tokens of those requests.
+    pub cacheable_cache_read_tokens: u64,
+}
+
+impl AgentUsage {
+    /// Share of prompt tokens read from the cache, over cacheable requests only: a request
+    /// below the model's minimum cacheable length can never hit, so it is not a regression.
+    pub fn cache_hit_rate(&self) -> Option<f64> {
+        (self.cacheable_prompt_tokens > 0)
+            .then(|| self.cacheable_cache_read_tokens as f64 / self.cacheable_prompt_tokens as f64)
+    }
 }
 
 /// Usage per agent (keyed by agent name, e.g. `investigator`, `investigator/db-pool`).
@@ -77,12 +92,18 @@ pub struct UsageLedger {
 }
 
 impl UsageLedger {
-    /// Record one model call of `agent`.
-    pub fn record(&mut self, agent: &str, usage: Usage, pricing: &Pricing) {
+    /// Record one model call of `agent` (`min_cacheable` is the model's minimum cacheable
+    /// prompt length in tokens).
+    pub fn record(&mut self, agent: &str, usage: Usage, pricing: &Pricing, min_cacheable: u64) {
         let row = self.agents.entry(agent.to_string()).or_default();
         row.requests += 1;
         row.usage += usage;
         row.cost_usd += usage.cost_usd(pricing);
+        if usage.prompt_tokens() >= min_cacheable {
+            row.cacheable_requests += 1;
+            row.cacheable_prompt_tokens += usage.prompt_tokens();
+            row.cacheable_cache_read_tokens += usage.cache_read_tokens;
+        }
     }
 
     /// The sum over all agents.
@@ -92,6 +113,9 @@ impl UsageLedger {
             t.requests += row.requests;
             t.usage += row.usage;
             t.cost_usd += row.cost_usd;
+            t.cacheable_requests += row.cacheable_requests;
+            t.cacheable_prompt_tokens += row.cacheable_prompt_tokens;
+            t.cacheable_cache_read_tokens += row.cacheable_cache_read_tokens;
         }
         t
     }
@@ -102,10 +126,10 @@ impl UsageLedger {
 pub struct SharedLedger(Arc<Mutex<UsageLedger>>);
 
 impl SharedLedger {
-    /// Record one model call of `agent`.
-    pub fn record(&self, agent: &str, usage: Usage, pricing: &Pricing) {
+    /// Record one model call of `agent` with the model's info (prices, cache minimum).
+    pub fn record(&self, agent: &str, usage: Usage, info: &crate::model::ModelInfo) {
         let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        guard.record(agent, usage, pricing);
+        guard.record(agent, usage, &info.pricing, info.min_cacheable_tokens);
     }
 
     /// A copy of the ledger as it is now.

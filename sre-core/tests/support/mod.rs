@@ -12,6 +12,8 @@ use sre_core::{
 };
 
 /// A tool that records the inputs it ran with and answers from a closure.
+pub mod http_server;
+
 pub struct RecordingTool {
     spec: ToolSpec,
     pub calls: Mutex<Vec<Value>>,

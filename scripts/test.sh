@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run every test of the workspace on a fresh machine: installs what the tests need
+# (Debian packages ripgrep and jq, used by the sre-tools parity and shell tests), then runs
+# the unit, integration and doc tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v rg >/dev/null 2>&1 || need_apt+=(ripgrep)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# Commits made by tests (sample repositories) need an identity on a fresh machine.
+export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-sre-harness tests}"
+export GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-tests@sre-harness.invalid}"
+export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-$GIT_AUTHOR_NAME}"
+export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-$GIT_AUTHOR_EMAIL}"
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --features sre-core/anthropic,sre-core/openai --no-fail-fast
+else
+  echo "cargo-nextest not found; using cargo test"
+  cargo test --workspace --features sre-core/anthropic,sre-core/openai --lib --bins --tests --no-fail-fast
+fi
+cargo test --workspace --features sre-core/anthropic,sre-core/openai --doc

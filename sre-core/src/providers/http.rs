@@ -1,0 +1,191 @@
+//! HTTP plumbing shared by the providers: client construction, error mapping (status,
+//! provider message, request id, retry-after) and server-sent events.
+
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures::stream::{BoxStream, StreamExt};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::error::ModelError;
+
+/// Connection settings of a provider.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Base URL (e.g. `https://api.anthropic.com`, `http://127.0.0.1:8000/v1`).
+    pub base_url: String,
+    /// Extra headers sent with every request (e.g. `api-key` for Azure OpenAI).
+    pub headers: Vec<(String, String)>,
+    /// TCP/TLS connect timeout. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Longest silence while reading a response or stream. Default 120 s.
+    pub read_timeout: Duration,
+}
+
+impl HttpSettings {
+    /// Settings for `base_url` with default timeouts and no extra headers.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        HttpSettings {
+            base_url: base_url.into(),
+            headers: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// `base_url` joined with `path` (exactly one slash between them).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!(
+            "{}/{}",
+            self.base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
+    }
+}
+
+pub(crate) fn client(settings: &HttpSettings) -> Result<reqwest::Client, ModelError> {
+    // reqwest is built without a bundled crypto provider; install ring once per process
+    // (a no-op if the host installed one already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = HeaderMap::new();
+    for (k, v) in &settings.headers {
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|e| ModelError::InvalidRequest {
+                message: format!("header name `{k}`: {e}"),
+            })?;
+        let mut value = HeaderValue::from_str(v).map_err(|e| ModelError::InvalidRequest {
+            message: format!("header `{k}` has an invalid value: {e}"),
+        })?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(settings.connect_timeout)
+        .read_timeout(settings.read_timeout)
+        .build()
+        .map_err(|e| ModelError::Transport {
+            message: format!("cannot build the HTTP client: {e}"),
+        })
+}
+
+/// POST a JSON body; a non-2xx answer becomes a typed [`ModelError::Status`].
+pub(crate) async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    request_id_header: &str,
+) -> Result<reqwest::Response, ModelError> {
+    let response = client
+        .post(url)
+        .headers(headers)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| transport(url, &e))?;
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    let request_id = header(response.headers(), request_id_header);
+    let retry_after_ms = retry_after_ms(response.headers());
+    let text = response.text().await.unwrap_or_default();
+    Err(ModelError::Status {
+        status,
+        message: provider_message(&text),
+        request_id,
+        retry_after_ms,
+    })
+}
+
+pub(crate) fn transport(url: &str, e: &reqwest::Error) -> ModelError {
+    let what = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the response body broke off"
+    } else {
+        "request failed"
+    };
+    // Walk the source chain: "connection refused", "connection reset" live there.
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = format!("{detail}: {s}");
+        source = s.source();
+    }
+    ModelError::Transport {
+        message: format!("{what} ({url}): {detail}"),
+    }
+}
+
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// `retry-after-ms`, else `retry-after` in seconds (fractions allowed).
+pub(crate) fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
+    if let Some(ms) = header(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        return Some(ms.max(0.0) as u64);
+    }
+    header(headers, "retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|s| (s.max(0.0) * 1000.0) as u64)
+}
+
+/// The provider's error message from an error body (`{"error": {"message": ...}}`, or
+/// `{"error": "..."}`, or `{"message": ...}`), else the body itself (capped).
+pub(crate) fn provider_message(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        let e = &v["error"];
+        let msg = e["message"]
+            .as_str()
+            .or_else(|| e.as_str())
+            .or_else(|| v["message"].as_str());
+        if let Some(m) = msg {
+            return match e["type"].as_str() {
+                Some(t) => format!("{t}: {m}"),
+                None => m.to_string(),
+            };
+        }
+    }
+    let body = body.trim();
+    if body.is_empty() {
+        "(empty body)".into()
+    } else {
+        crate::text::truncate_middle(body, 2000)
+    }
+}
+
+/// One server-sent event.
+pub(crate) struct Sse {
+    pub event: String,
+    pub data: String,
+}
+
+/// The response body as server-sent events.
+pub(crate) fn sse(
+    response: reqwest::Response,
+    url: String,
+) -> BoxStream<'static, Result<Sse, ModelError>> {
+    response
+        .bytes_stream()
+        .eventsource()
+        .map(move |item| match item {
+            Ok(e) => Ok(Sse {
+                event: e.event,
+                data: e.data,
+            }),
+            Err(eventsource_stream::EventStreamError::Transport(e)) => Err(transport(&url, &e)),
+            Err(e) => Err(ModelError::InvalidResponse {
+                message: format!("malformed event stream from {url}: {e}"),
+            }),
+        })
+        .boxed()
+}
