@@ -1,0 +1,421 @@
+//! Command hooks: an executable or shell command (or an inline script) run with the JSON
+//! context on stdin, in the workspace, under a timeout, with capped output.
+//!
+//! The protocol is Claude Code's: exit 0 and stdout parsed as JSON if it starts with `{`
+//! (else ignored, or additional context for `UserPromptSubmit`/`SessionStart`); exit 2
+//! blocks with stderr as the reason; anything else (other exit codes, a signal, a timeout,
+//! unparsable output, output over the cap) is a failure that the hook's [`FailMode`]
+//! decides on.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sre_core::{Hook, HookDecision, HookInput};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::error::HookError;
+use crate::matcher::HookFilter;
+use crate::output::parse_command_output;
+use crate::spec::{
+    BuildContext, DEFAULT_MAX_REJECTIONS, DEFAULT_TIMEOUT_SECS, FailMode, HookKind, HookSpec,
+};
+use crate::sys;
+
+/// Default cap on a hook's stdout (1 MiB); more is a failure and the process is killed.
+pub const DEFAULT_STDOUT_CAP: usize = 1024 * 1024;
+/// Cap on the stderr kept (64 KiB); the rest is read and discarded.
+pub const STDERR_CAP: usize = 64 * 1024;
+
+/// What is executed.
+#[derive(Clone, Debug)]
+enum Program {
+    /// Run through `/bin/sh -c` (the command has arguments, variables, pipes...).
+    Shell(String),
+    /// Run directly (a single path or program name; relative paths resolve against cwd).
+    Exec { program: String, args: Vec<String> },
+}
+
+/// A hook that runs a process. See the module docs for the protocol.
+///
+/// ```no_run
+/// use sre_core::HookEvent;
+/// use sre_hooks::{CommandHook, FailMode, HookFilter, ToolMatcher};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let filter = HookFilter::new("safety", [HookEvent::PreToolUse], ToolMatcher::new(Some("Bash"))?);
+/// let hook = CommandHook::command(filter, "hooks/safety.py")
+///     .timeout(std::time::Duration::from_secs(10))
+///     .fail_mode(FailMode::Block);
+/// # let _ = hook; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct CommandHook {
+    filter: HookFilter,
+    program: Program,
+    timeout: Duration,
+    fail_mode: FailMode,
+    max_rejections: u32,
+    cwd: Option<PathBuf>,
+    stdout_cap: usize,
+    /// Keeps an inline script's file alive as long as the hook.
+    _script: Option<Arc<tempfile::TempPath>>,
+}
+
+impl CommandHook {
+    /// A hook running `command`: a path or program name is executed directly, anything
+    /// with spaces or shell syntax through `/bin/sh -c`.
+    pub fn command(filter: HookFilter, command: impl Into<String>) -> Self {
+        let command = command.into();
+        let simple = !command.is_empty()
+            && command
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./-+,@:".contains(c));
+        let program = if simple {
+            Program::Exec {
+                program: command,
+                args: Vec::new(),
+            }
+        } else {
+            Program::Shell(command)
+        };
+        Self::with_program(filter, program)
+    }
+
+    /// A hook running an inline script body, written to a private temporary file and run
+    /// with the interpreter of its `#!` line, or `bash` if it has none.
+    pub fn script(filter: HookFilter, body: &str) -> Result<Self, HookError> {
+        use std::io::Write;
+        let mut file = tempfile::Builder::new()
+            .prefix("sre-hook-")
+            .tempfile()
+            .map_err(|e| HookError::io(std::env::temp_dir(), e))?;
+        file.write_all(body.as_bytes())
+            .map_err(|e| HookError::io(file.path(), e))?;
+        file.flush().map_err(|e| HookError::io(file.path(), e))?;
+        let path = file.into_temp_path();
+        let path_str = path.display().to_string();
+        let mut interpreter = body
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("#!"))
+            .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let program = if interpreter.is_empty() {
+            Program::Exec {
+                program: "bash".into(),
+                args: vec![path_str],
+            }
+        } else {
+            let program = interpreter.remove(0);
+            interpreter.push(path_str);
+            Program::Exec {
+                program,
+                args: interpreter,
+            }
+        };
+        let mut hook = Self::with_program(filter, program);
+        hook._script = Some(Arc::new(path));
+        Ok(hook)
+    }
+
+    fn with_program(filter: HookFilter, program: Program) -> Self {
+        CommandHook {
+            filter,
+            program,
+            timeout: Duration::from_secs(u64::from(DEFAULT_TIMEOUT_SECS)),
+            fail_mode: FailMode::Allow,
+            max_rejections: DEFAULT_MAX_REJECTIONS,
+            cwd: None,
+            stdout_cap: DEFAULT_STDOUT_CAP,
+            _script: None,
+        }
+    }
+
+    /// Build from a spec (command or script kinds).
+    pub fn from_spec(spec: &HookSpec, ctx: &BuildContext) -> Result<Self, HookError> {
+        let filter = spec.filter(&ctx.activation)?;
+        let hook = match &spec.kind {
+            HookKind::Command { command } => Self::command(filter, command.clone()),
+            HookKind::Script { script } => Self::script(filter, script)?,
+            HookKind::Prompt { .. } => {
+                return Err(HookError::config(
+                    format!("hook `{}`", spec.name),
+                    "a prompt hook is not a command hook",
+                ));
+            }
+        };
+        let mut hook = hook
+            .timeout(spec.timeout())
+            .fail_mode(spec.fail_mode)
+            .max_rejections(spec.max_rejections);
+        hook.cwd = ctx.cwd.clone();
+        Ok(hook)
+    }
+
+    /// Timeout (default 30 s). On expiry the whole process group is killed.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// What a failure means (default [`FailMode::Allow`]).
+    pub fn fail_mode(mut self, mode: FailMode) -> Self {
+        self.fail_mode = mode;
+        self
+    }
+
+    /// Stop rejections after which a block on `Stop` is turned into a pass (default 3).
+    pub fn max_rejections(mut self, n: u32) -> Self {
+        self.max_rejections = n;
+        self
+    }
+
+    /// Working directory when the input has no `cwd`.
+    pub fn cwd(mut self, cwd: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(cwd.into());
+        self
+    }
+
+    /// Cap on stdout in bytes (default 1 MiB).
+    pub fn stdout_cap(mut self, bytes: usize) -> Self {
+        self.stdout_cap = bytes;
+        self
+    }
+
+    /// The filter (name, events, matcher, activation).
+    pub fn filter(&self) -> &HookFilter {
+        &self.filter
+    }
+
+    /// Run the process and interpret its answer, without applying the fail mode: every
+    /// failure is returned as a typed [`HookError`].
+    pub async fn evaluate(&self, input: &HookInput) -> Result<HookDecision, HookError> {
+        let name = &self.filter.name;
+        let cwd: Option<PathBuf> = input
+            .cwd
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| self.cwd.clone());
+        let (mut cmd, shown, via_shell) = match &self.program {
+            Program::Shell(line) => {
+                let mut c = tokio::process::Command::new("/bin/sh");
+                c.arg("-c").arg(line);
+                (c, line.clone(), true)
+            }
+            Program::Exec { program, args } => {
+                let resolved = resolve(program, cwd.as_deref());
+                let mut c = tokio::process::Command::new(&resolved);
+                c.args(args);
+                (c, program.clone(), false)
+            }
+        };
+        if let Some(dir) = &cwd {
+            cmd.current_dir(dir).env("CLAUDE_PROJECT_DIR", dir);
+        }
+        cmd.env("SRE_HOOK_NAME", name)
+            .env("SRE_HOOK_EVENT", input.event().as_str())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let spawn_err = |message: String| HookError::Spawn {
+            hook: name.clone(),
+            program: shown.clone(),
+            message,
+        };
+        let mut child = cmd.spawn().map_err(|e| spawn_err(e.to_string()))?;
+        // Declared after `child`, so dropped first: if this future is cancelled, the group
+        // is killed while its leader is still unreaped (its id cannot have been reused).
+        let mut guard = GroupGuard(child.id());
+        let pgid = child.id();
+
+        let mut payload = serde_json::to_vec(&input.to_json()).unwrap_or_default();
+        payload.push(b'\n');
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let cap = self.stdout_cap;
+        let run = async {
+            let write = async move {
+                if let Some(mut s) = stdin {
+                    // A hook that does not read its input closes the pipe: not an error.
+                    let _ = s.write_all(&payload).await;
+                    let _ = s.shutdown().await;
+                }
+            };
+            let read_out = async {
+                let r = read_capped(stdout, cap, false).await;
+                if r.overflow {
+                    if let Some(pgid) = pgid {
+                        let _ = sys::kill_process_group(pgid);
+                    }
+                }
+                r
+            };
+            let (_, out, err) =
+                tokio::join!(write, read_out, read_capped(stderr, STDERR_CAP, true));
+            let status = child.wait().await;
+            (out, err, status)
+        };
+        let (out, err, status) = match tokio::time::timeout(self.timeout, run).await {
+            Ok(r) => r,
+            Err(_) => {
+                guard.kill();
+                let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+                return Err(HookError::Timeout {
+                    hook: name.clone(),
+                    timeout_ms: self.timeout.as_millis() as u64,
+                });
+            }
+        };
+        guard.disarm();
+        let stderr_text = String::from_utf8_lossy(&err.data).trim().to_string();
+        let stderr_text = if err.overflow {
+            format!("{stderr_text}\n[stderr truncated]")
+        } else {
+            stderr_text
+        };
+        if out.overflow {
+            return Err(HookError::Output {
+                hook: name.clone(),
+                message: format!(
+                    "stdout exceeded the {cap}-byte cap; the process group was killed"
+                ),
+            });
+        }
+        if let Some(e) = out.error.or(err.error) {
+            return Err(HookError::Output {
+                hook: name.clone(),
+                message: format!("reading its output failed: {e}"),
+            });
+        }
+        let status = status.map_err(|e| HookError::Exit {
+            hook: name.clone(),
+            status: format!("waiting for the process failed: {e}"),
+            stderr: String::new(),
+        })?;
+        match status.code() {
+            Some(0) => {
+                let stdout = String::from_utf8_lossy(&out.data);
+                parse_command_output(input.event(), &stdout).map_err(|message| HookError::Output {
+                    hook: name.clone(),
+                    message,
+                })
+            }
+            Some(2) => Ok(HookDecision::block(if stderr_text.is_empty() {
+                format!("blocked by hook `{name}` (exit 2, no reason on stderr)")
+            } else {
+                stderr_text
+            })),
+            Some(code @ (126 | 127)) if via_shell => {
+                Err(spawn_err(format!("the shell exited {code}: {stderr_text}")))
+            }
+            Some(code) => Err(HookError::Exit {
+                hook: name.clone(),
+                status: format!("exit status {code}"),
+                stderr: stderr_text,
+            }),
+            None => {
+                use std::os::unix::process::ExitStatusExt;
+                let status = match status.signal() {
+                    Some(sig) => format!("killed by signal {sig}"),
+                    None => format!("ended abnormally ({status})"),
+                };
+                Err(HookError::Exit {
+                    hook: name.clone(),
+                    status,
+                    stderr: stderr_text,
+                })
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Hook for CommandHook {
+    fn name(&self) -> &str {
+        &self.filter.name
+    }
+
+    fn handles(&self, input: &HookInput) -> bool {
+        self.filter.handles(input)
+    }
+
+    async fn run(&self, input: &HookInput) -> Result<HookDecision, sre_core::Error> {
+        let result = self.evaluate(input).await;
+        crate::spec::finish(
+            &self.filter.name,
+            input,
+            self.max_rejections,
+            self.fail_mode,
+            result,
+        )
+    }
+}
+
+/// Resolve a relative path containing `/` against `cwd` (bare names use `PATH`).
+fn resolve(program: &str, cwd: Option<&Path>) -> PathBuf {
+    let p = Path::new(program);
+    match cwd {
+        Some(dir) if p.is_relative() && program.contains('/') => dir.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Kills a process group on drop unless disarmed.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            let _ = sys::kill_process_group(pgid);
+        }
+    }
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[derive(Default)]
+struct Captured {
+    data: Vec<u8>,
+    overflow: bool,
+    error: Option<std::io::Error>,
+}
+
+/// Read at most `cap` bytes. Past the cap: stop (`drain == false`) or keep reading and
+/// discard (`drain == true`, so the writer never blocks on a full pipe).
+async fn read_capped<R: AsyncRead + Unpin>(reader: Option<R>, cap: usize, drain: bool) -> Captured {
+    let mut out = Captured::default();
+    let Some(mut reader) = reader else { return out };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) => return out,
+            Ok(n) => {
+                let room = cap.saturating_sub(out.data.len());
+                out.data.extend_from_slice(&buf[..n.min(room)]);
+                if n > room {
+                    out.overflow = true;
+                    if !drain {
+                        return out;
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
+        }
+    }
+}

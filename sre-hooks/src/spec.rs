@@ -1,0 +1,265 @@
+//! Hook definitions as plain data ([`HookSpec`]) and how they become hooks
+//! ([`HookSpec::build`] with a [`BuildContext`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sre_core::{Hook, HookAction, HookDecision, HookEvent, Model};
+
+use crate::command::CommandHook;
+use crate::error::HookError;
+use crate::matcher::{Activation, ActivationMode, HookFilter, ToolMatcher};
+use crate::prompt::PromptHook;
+
+/// Default timeout of command and prompt hooks, in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u32 = 30;
+/// Allowed timeouts, in seconds.
+pub const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=300;
+/// Default number of Stop rejections a hook makes before it lets the answer through.
+pub const DEFAULT_MAX_REJECTIONS: u32 = 3;
+/// Allowed `maxRejections`.
+pub const MAX_REJECTIONS_RANGE: std::ops::RangeInclusive<u32> = 1..=25;
+
+/// What a hook does when it fails (crash, timeout, unparsable output, model error).
+///
+/// * `Allow` (default): the hook's `run` returns `Err`, which the agent loop reports as a
+///   `HookFailed` event and otherwise ignores, so the action goes ahead.
+/// * `Block`: the hook returns a `Block` decision whose reason names the failure, so the
+///   action does not go ahead and the model (and the `HookDecision` event) sees why.
+///
+/// Either way the failure is visible; it is never dropped silently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FailMode {
+    /// Fail open (reported as an error).
+    #[default]
+    Allow,
+    /// Fail closed (reported as a block).
+    Block,
+}
+
+impl FailMode {
+    /// Parse `allow` or `block`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allow" => Some(FailMode::Allow),
+            "block" => Some(FailMode::Block),
+            _ => None,
+        }
+    }
+
+    /// Turn a hook failure into what `Hook::run` returns.
+    pub fn apply(self, error: HookError) -> Result<HookDecision, sre_core::Error> {
+        match self {
+            FailMode::Allow => Err(error.into()),
+            FailMode::Block => {
+                let message = format!("{error} (failMode: block)");
+                Ok(HookDecision {
+                    action: HookAction::Block {
+                        reason: message.clone(),
+                    },
+                    updated_input: None,
+                    additional_context: None,
+                    system_message: Some(message),
+                })
+            }
+        }
+    }
+
+    /// The name in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailMode::Allow => "allow",
+            FailMode::Block => "block",
+        }
+    }
+}
+
+/// What the hook runs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum HookKind {
+    /// A command line (an executable path, or a shell command run with `/bin/sh -c`).
+    Command {
+        /// The command.
+        command: String,
+    },
+    /// An inline script body (run with `bash`, or with the interpreter of its `#!` line).
+    Script {
+        /// The script.
+        script: String,
+    },
+    /// A prompt for a judge model (`$ARGUMENTS` is replaced by the JSON context).
+    Prompt {
+        /// The prompt template.
+        prompt: String,
+    },
+}
+
+/// One hook definition, as loaded from YAML agent definitions or Claude Code settings.
+/// Both formats load to the same `HookSpec`s, so they can be compared.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HookSpec {
+    /// Name (explicit, or derived from event, kind and body).
+    pub name: String,
+    /// The event.
+    pub event: HookEvent,
+    /// Tool-name regex (`None` = every tool).
+    pub matcher: Option<String>,
+    /// What it runs.
+    pub kind: HookKind,
+    /// Timeout in seconds (1 to 300).
+    pub timeout_secs: u32,
+    /// What a failure means.
+    pub fail_mode: FailMode,
+    /// Stop rejections before the hook lets the answer through (1 to 25).
+    pub max_rejections: u32,
+    /// Always, or on demand.
+    pub activation: ActivationMode,
+}
+
+impl HookSpec {
+    /// A spec with defaults (timeout 30 s, failMode allow, 3 rejections, always active) and
+    /// a name derived from its content.
+    pub fn new(event: HookEvent, matcher: Option<String>, kind: HookKind) -> Self {
+        let matcher = matcher.filter(|m| !matches!(m.trim(), "" | "*"));
+        let name = default_name(event, matcher.as_deref(), &kind);
+        HookSpec {
+            name,
+            event,
+            matcher,
+            kind,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+            fail_mode: FailMode::Allow,
+            max_rejections: DEFAULT_MAX_REJECTIONS,
+            activation: ActivationMode::Always,
+        }
+    }
+
+    /// The timeout as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timeout_secs))
+    }
+
+    /// The filter (name, event, matcher, activation) of the hook.
+    pub fn filter(&self, activation: &Activation) -> Result<HookFilter, HookError> {
+        let matcher = ToolMatcher::new(self.matcher.as_deref()).map_err(|e| {
+            HookError::config(
+                format!("hook `{}`: matcher", self.name),
+                format!("invalid regex: {e}"),
+            )
+        })?;
+        let filter = HookFilter::new(self.name.clone(), [self.event], matcher);
+        Ok(match self.activation {
+            ActivationMode::Always => filter,
+            ActivationMode::OnDemand => filter.on_demand(activation),
+        })
+    }
+
+    /// Build the hook. Prompt hooks need `ctx.model`.
+    pub fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn Hook>, HookError> {
+        if !TIMEOUT_RANGE.contains(&self.timeout_secs) {
+            return Err(HookError::config(
+                format!("hook `{}`: timeout", self.name),
+                format!(
+                    "must be between 1 and 300 seconds, got {}",
+                    self.timeout_secs
+                ),
+            ));
+        }
+        if !MAX_REJECTIONS_RANGE.contains(&self.max_rejections) {
+            return Err(HookError::config(
+                format!("hook `{}`: maxRejections", self.name),
+                format!("must be between 1 and 25, got {}", self.max_rejections),
+            ));
+        }
+        match &self.kind {
+            HookKind::Command { .. } | HookKind::Script { .. } => {
+                Ok(Arc::new(CommandHook::from_spec(self, ctx)?))
+            }
+            HookKind::Prompt { prompt } => {
+                let Some(model) = ctx.model.clone() else {
+                    return Err(HookError::config(
+                        format!("hook `{}`", self.name),
+                        "prompt hooks need a model: set BuildContext.model",
+                    ));
+                };
+                Ok(Arc::new(
+                    PromptHook::new(self.filter(&ctx.activation)?, prompt.clone(), model)
+                        .timeout(self.timeout())
+                        .fail_mode(self.fail_mode)
+                        .max_rejections(self.max_rejections),
+                ))
+            }
+        }
+    }
+}
+
+/// What building hooks needs from the host.
+#[derive(Clone, Default)]
+pub struct BuildContext {
+    /// The judge model of prompt hooks.
+    pub model: Option<Arc<dyn Model>>,
+    /// Working directory of command hooks when the hook input has no `cwd` (the workspace
+    /// root); relative command paths resolve against it. Default: the process's.
+    pub cwd: Option<PathBuf>,
+    /// The switchboard of on-demand hooks.
+    pub activation: Activation,
+}
+
+impl std::fmt::Debug for BuildContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildContext")
+            .field("model", &self.model.as_ref().map(|m| m.info().name.clone()))
+            .field("cwd", &self.cwd)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_name(event: HookEvent, matcher: Option<&str>, kind: &HookKind) -> String {
+    use sha2::{Digest, Sha256};
+    let (k, body) = match kind {
+        HookKind::Command { command } => ("command", command),
+        HookKind::Script { script } => ("script", script),
+        HookKind::Prompt { prompt } => ("prompt", prompt),
+    };
+    let mut h = Sha256::new();
+    h.update(event.as_str());
+    h.update([0]);
+    h.update(matcher.unwrap_or("*"));
+    h.update([0]);
+    h.update(k);
+    h.update([0]);
+    h.update(body);
+    let digest = h.finalize();
+    let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{event}-{k}-{short}")
+}
+
+/// The common end of every configurable hook: apply the fail mode to a failure and the
+/// `maxRejections` limit to a Stop rejection.
+///
+/// Once `stop_rejection_count` reached `max_rejections`, a Stop block becomes a pass (noted
+/// in `system_message`) and a failure is returned as `Err` (reported, not blocking).
+pub(crate) fn finish(
+    name: &str,
+    input: &sre_core::HookInput,
+    max_rejections: u32,
+    fail_mode: FailMode,
+    result: Result<HookDecision, HookError>,
+) -> Result<HookDecision, sre_core::Error> {
+    let limit_reached = crate::matcher::stop_rejections(input).is_some_and(|n| n >= max_rejections);
+    match result {
+        Ok(mut d) if limit_reached => {
+            if let HookAction::Block { reason } = &d.action {
+                d.system_message = Some(format!(
+                    "hook `{name}` would reject the answer again ({reason}) but reached its maxRejections ({max_rejections})"
+                ));
+                d.action = HookAction::Continue;
+            }
+            Ok(d)
+        }
+        Ok(d) => Ok(d),
+        Err(e) if limit_reached => Err(e.into()),
+        Err(e) => fail_mode.apply(e),
+    }
+}
