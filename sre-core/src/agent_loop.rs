@@ -40,6 +40,7 @@ pub(crate) struct Parts {
     pub tool_concurrency: usize,
     pub streaming: bool,
     pub max_output_tokens: u64,
+    pub hook_timeout: std::time::Duration,
     pub is_subagent: bool,
 }
 
@@ -65,6 +66,7 @@ impl Parts {
             tool_concurrency: self.tool_concurrency,
             streaming: self.streaming,
             max_output_tokens: self.max_output_tokens,
+            hook_timeout: self.hook_timeout,
             is_subagent: self.is_subagent,
         }
     }
@@ -117,6 +119,7 @@ impl AgentLoop {
             tool_concurrency: 8,
             streaming: false,
             max_output_tokens: None,
+            hook_timeout: std::time::Duration::from_secs(600),
             subagents: None,
         }
     }
@@ -192,6 +195,7 @@ pub struct AgentLoopBuilder {
     tool_concurrency: usize,
     streaming: bool,
     max_output_tokens: Option<u64>,
+    hook_timeout: std::time::Duration,
     subagents: Option<SubagentOptions>,
 }
 
@@ -287,7 +291,10 @@ impl AgentLoopBuilder {
         self
     }
 
-    /// Stop-hook rejections fed back before the answer is returned anyway. Default 3.
+    /// Stop-hook rejections fed back to the agent. Default 3: rejections 1 to 3 send the
+    /// agent back to work; a 4th rejection ends the run with
+    /// [`StopCause::MaxRejections`](crate::StopCause::MaxRejections) and the answer.
+    /// (A hook with its own, lower limit stops rejecting first, and the run completes.)
     pub fn max_stop_rejections(mut self, n: u32) -> Self {
         self.max_stop_rejections = n;
         self
@@ -296,6 +303,14 @@ impl AgentLoopBuilder {
     /// Tool calls of one turn that run at once. Default 8.
     pub fn tool_concurrency(mut self, n: usize) -> Self {
         self.tool_concurrency = n;
+        self
+    }
+
+    /// Longest the loop waits for one hook's decision; a hook that exceeds it counts as
+    /// failed (a `HookFailed` event) and does not decide. Default 10 minutes; hooks with
+    /// their own timeouts (command hooks) apply those first.
+    pub fn hook_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.hook_timeout = timeout;
         self
     }
 
@@ -358,6 +373,7 @@ impl AgentLoopBuilder {
             tool_concurrency: self.tool_concurrency,
             streaming: self.streaming,
             max_output_tokens,
+            hook_timeout: self.hook_timeout,
             is_subagent: false,
         };
         if let Some(options) = self.subagents {

@@ -109,6 +109,20 @@ pub enum EventKind {
         action: HookAction,
         /// Additional context, if any.
         additional_context: Vec<String>,
+        /// Message for the user (`systemMessage`), if any.
+        system_message: Option<String>,
+    },
+    /// A tool call was not run (blocked by a hook, denied, unknown tool) or its output was
+    /// withheld after it ran.
+    ToolRefused {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// What the model was told.
+        reason: String,
+        /// Whether the call ran before its output was withheld (PostToolUse block).
+        ran: bool,
     },
     /// A hook failed (crash, timeout...).
     HookFailed {

@@ -661,7 +661,16 @@ impl<'a> Run<'a> {
         if matching.is_empty() {
             return Ok(merge_decisions([]));
         }
-        let all = join_all(matching.iter().map(|h| h.run(input)));
+        let timeout = self.parts.hook_timeout;
+        let all = join_all(matching.iter().map(|h| async move {
+            match tokio::time::timeout(timeout, h.run(input)).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Hook {
+                    hook: h.name().to_string(),
+                    message: format!("no decision within the loop's hook timeout of {timeout:?}"),
+                }),
+            }
+        }));
         let results = tokio::select! {
             r = all => r,
             _ = self.session.cancel.cancelled() => return Err(Error::Cancelled),
@@ -674,12 +683,14 @@ impl<'a> Run<'a> {
                     if d.action != HookAction::Continue
                         || d.additional_context.is_some()
                         || d.updated_input.is_some()
+                        || d.system_message.is_some()
                     {
                         self.emit(|| EventKind::HookDecision {
                             event,
                             hook: hook.name().to_string(),
                             action: d.action.clone(),
                             additional_context: d.additional_context.iter().cloned().collect(),
+                            system_message: d.system_message.clone(),
                         });
                     }
                     decisions.push(d);

@@ -32,12 +32,20 @@ impl Run<'_> {
         mut input: Value,
     ) -> Result<CallResult> {
         let mut contexts = Vec::new();
-        let refused = |recorded: String, contexts: Vec<String>, stop: Option<String>| CallResult {
-            id: id.to_string(),
-            recorded,
-            is_error: true,
-            contexts,
-            stop,
+        let refused = |recorded: String, contexts: Vec<String>, stop: Option<String>| {
+            self.emit(|| EventKind::ToolRefused {
+                id: id.to_string(),
+                name: name.to_string(),
+                reason: recorded.clone(),
+                ran: false,
+            });
+            CallResult {
+                id: id.to_string(),
+                recorded,
+                is_error: true,
+                contexts,
+                stop,
+            }
         };
 
         // PreToolUse: the decision is data; a block means the tool never runs.
@@ -152,6 +160,7 @@ impl Run<'_> {
             .await?;
         contexts.extend(post.additional_context);
         let mut stop = None;
+        let withheld = !matches!(post.action, HookAction::Continue);
         let (recorded, is_error) = match post.action {
             HookAction::Continue => (self.record_output(name, id, &output).await?, is_error),
             HookAction::Block { reason } | HookAction::Ask { reason } => (
@@ -168,6 +177,14 @@ impl Run<'_> {
                 )
             }
         };
+        if withheld {
+            self.emit(|| EventKind::ToolRefused {
+                id: id.to_string(),
+                name: name.to_string(),
+                reason: recorded.clone(),
+                ran: true,
+            });
+        }
         if self.session.events.is_some() {
             let output: Arc<str> = Arc::from(output);
             let recorded: Arc<str> = if *recorded == *output {

@@ -661,3 +661,65 @@ async fn cancellation_mid_tool_stops_promptly_and_leaves_a_consistent_transcript
     assert!(last.content.iter().all(|b| matches!(b, ContentBlock::ToolResult { is_error: true, content, .. } if content.contains("cancelled"))));
     assert_eq!(m.requests().len(), 1, "no model call after cancellation");
 }
+
+struct HangingHook;
+#[async_trait::async_trait]
+impl sre_core::Hook for HangingHook {
+    fn name(&self) -> &str {
+        "hangs"
+    }
+    fn handles(&self, input: &HookInput) -> bool {
+        input.event() == HookEvent::PreToolUse
+    }
+    async fn run(&self, _input: &HookInput) -> Result<HookDecision, sre_core::Error> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_hook_that_never_decides_times_out_and_is_reported() {
+    let m = model("turns:\n  - tool_calls: [{tool: t}]\n  - final: ok\n");
+    let tool = RecordingTool::echo("t");
+    let log = Arc::new(EventLog::default());
+    let agent = AgentLoop::builder(m)
+        .tool(tool.clone())
+        .hook(Arc::new(HangingHook))
+        .hook_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let outcome = within(agent.run(&Session::new("hang").with_events(log.clone()), "go"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.cause, StopCause::Completed);
+    assert_eq!(tool.calls().len(), 1, "a failed hook does not decide");
+    assert!(log.kinds().contains(&"hook_failed".to_string()));
+}
+
+#[tokio::test]
+async fn refused_calls_and_system_messages_are_events() {
+    let m = model("turns:\n  - tool_calls: [{tool: t}]\n  - final: ok\n");
+    let log = Arc::new(EventLog::default());
+    let hook = FnHook::new("deny", HookEvent::PreToolUse, |_| HookDecision {
+        system_message: Some("blocked a risky call".into()),
+        ..HookDecision::block("risky")
+    });
+    let agent = AgentLoop::builder(m)
+        .tool(RecordingTool::echo("t"))
+        .hook(hook)
+        .build()
+        .unwrap();
+    agent
+        .run(&Session::new("refused").with_events(log.clone()), "go")
+        .await
+        .unwrap();
+    let events = log.0.lock().unwrap().clone();
+    let refused = events.iter().find_map(|e| match &e.kind {
+        sre_core::EventKind::ToolRefused { reason, ran, .. } => Some((reason.clone(), *ran)),
+        _ => None,
+    });
+    assert_eq!(
+        refused,
+        Some(("Blocked by a PreToolUse hook: risky".to_string(), false))
+    );
+    assert!(events.iter().any(|e| matches!(&e.kind, sre_core::EventKind::HookDecision { system_message: Some(m), .. } if m == "blocked a risky call")));
+}

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
 use futures::stream::{BoxStream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::sse::{SseEvent, SseParser};
 use crate::error::ModelError;
 
 /// Connection settings of a provider.
@@ -163,29 +163,37 @@ pub(crate) fn provider_message(body: &str) -> String {
     }
 }
 
-/// One server-sent event.
-pub(crate) struct Sse {
-    pub event: String,
-    pub data: String,
-}
-
 /// The response body as server-sent events.
 pub(crate) fn sse(
     response: reqwest::Response,
     url: String,
-) -> BoxStream<'static, Result<Sse, ModelError>> {
-    response
-        .bytes_stream()
-        .eventsource()
-        .map(move |item| match item {
-            Ok(e) => Ok(Sse {
-                event: e.event,
-                data: e.data,
-            }),
-            Err(eventsource_stream::EventStreamError::Transport(e)) => Err(transport(&url, &e)),
-            Err(e) => Err(ModelError::InvalidResponse {
-                message: format!("malformed event stream from {url}: {e}"),
-            }),
-        })
-        .boxed()
+) -> BoxStream<'static, Result<SseEvent, ModelError>> {
+    let state = (response.bytes_stream(), SseParser::default(), url, false);
+    futures::stream::unfold(state, |(mut body, mut parser, url, mut done)| async move {
+        loop {
+            if done {
+                return None;
+            }
+            match parser.next_event() {
+                Some(Ok(e)) => return Some((Ok(e), (body, parser, url, done))),
+                Some(Err(e)) => {
+                    let err = ModelError::InvalidResponse {
+                        message: format!("event stream from {url} is not UTF-8: {e}"),
+                    };
+                    return Some((Err(err), (body, parser, url, true)));
+                }
+                None => {}
+            }
+            match body.next().await {
+                Some(Ok(bytes)) => parser.push(&bytes),
+                Some(Err(e)) => {
+                    done = true;
+                    let err = transport(&url, &e);
+                    return Some((Err(err), (body, parser, url, done)));
+                }
+                None => return None,
+            }
+        }
+    })
+    .boxed()
 }

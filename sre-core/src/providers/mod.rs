@@ -5,6 +5,7 @@
 
 pub mod catalog;
 mod http;
+pub mod sse;
 pub use http::HttpSettings;
 
 #[cfg(feature = "anthropic")]
