@@ -14,7 +14,8 @@
 //!   - expect:
 //!       last_message_contains: [PoolTimeoutError]   # assertion on what the model was sent
 //!     final: "Root cause: ..."
-//! agents:                     # subagents, by name (`parent/db-pool` or `db-pool`)
+//! agents:                     # other agents by name: subagents (`parent/db-pool` or
+//!                             # `db-pool`), prompt-hook judges (`hook:quality` or `quality`)
 //!   db-pool:
 //!     - final: The pool is exhausted.
 //! ```
@@ -252,7 +253,8 @@ impl ScriptedModel {
         if let Some((k, _)) = self.lanes.get_key_value(agent) {
             return Some(k);
         }
-        let last = agent.rsplit('/').next().unwrap_or(agent);
+        // `parent/child` subagents and `hook:name` judges are found by their last segment.
+        let last = agent.rsplit(['/', ':']).next().unwrap_or(agent);
         if let Some((k, _)) = self.lanes.get_key_value(last) {
             return Some(k);
         }
