@@ -1,5 +1,7 @@
 //! Behaviour of the agent loop: concurrency, hooks, limits, events, memory commands.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
 mod support;
 
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! Providers against an HTTP server on 127.0.0.1 speaking the real wire formats:
 //! recorded-shape stream fixtures, fault injection, typed errors, cache breakpoints.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
 mod support;
 
 use std::sync::Arc;

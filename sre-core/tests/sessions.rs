@@ -1,5 +1,7 @@
 //! Sessions that lose nothing, prefix stability, and subagents.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
 mod support;
 
 use std::sync::Arc;

@@ -5,7 +5,9 @@
 use crate::model::{ModelInfo, Pricing};
 
 /// (prefix, context window, max output, min cacheable tokens, $/Mtok input, output, cache read, cache write)
-const TABLE: &[(&str, u64, u64, u64, f64, f64, f64, f64)] = &[
+type Row = (&'static str, u64, u64, u64, f64, f64, f64, f64);
+
+const TABLE: &[Row] = &[
     (
         "claude-opus-4",
         200_000,

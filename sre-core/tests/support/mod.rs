@@ -1,5 +1,5 @@
 //! Test helpers: small real tools and hooks built on the public contracts.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::type_complexity)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
