@@ -14,7 +14,7 @@ pub const LOG: &str = "logs/checkout-api.log";
 /// The deployment history.
 pub const DEPLOYS: &str = "deploy/history.log";
 /// PoolTimeoutError lines in the log (the scripted investigation checks this figure).
-pub const POOL_TIMEOUTS: usize = 312;
+pub const POOL_TIMEOUTS: usize = 158;
 
 /// Build the sample workspace under `root` (which must be empty or absent).
 pub fn build(root: &Path) -> Result<PathBuf> {
@@ -70,13 +70,11 @@ fn production_yaml(pool: u32) -> String {
 /// A deterministic log: healthy traffic, then the rollout, then pool exhaustion.
 fn service_log() -> String {
     let mut out = String::new();
-    let mut pool_errors = 0;
     for i in 0..1200u32 {
         let secs = 13 * 3600 + 50 * 60 + i; // from 13:50:00, one line a second
         let ts = format!("2026-11-20T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60);
         let after = secs >= 14 * 3600 + 2 * 60 + 5;
-        if after && i % 3 == 0 && pool_errors < POOL_TIMEOUTS {
-            pool_errors += 1;
+        if after && i % 3 == 0 {
             out.push_str(&format!(
                 "{ts} ERROR api.handlers create_payment PoolTimeoutError: timed out waiting for connection (pool_size=5, in_use=5, waiters={})\n",
                 20 + i % 70

@@ -1,0 +1,150 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+use sre_core::ToolError;
+
+/// Everything that can go wrong in `sre-tools`. Each variant says what failed and where;
+/// [`From<Error> for ToolError`](sre_core::ToolError) turns it into a model-visible message.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The path contains a NUL byte.
+    #[error("path `{path}` contains a NUL byte")]
+    NulByte {
+        /// The path as given (NUL shown as `\0`).
+        path: String,
+    },
+    /// The path (or one of its components) is longer than allowed.
+    #[error(
+        "path is too long ({len} bytes; the limit is {max} bytes per path and 255 per component)"
+    )]
+    PathTooLong {
+        /// Length of the offending path or component.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An absolute path was given while the workspace takes relative paths only.
+    #[error(
+        "absolute path `{path}` refused: paths are relative to the workspace root (e.g. `scratch/notes.txt`)"
+    )]
+    AbsolutePath {
+        /// The path as given.
+        path: String,
+    },
+    /// The path contains a `..` component.
+    #[error(
+        "path `{path}` refused: `..` components are not allowed; paths are relative to the workspace root"
+    )]
+    ParentComponent {
+        /// The path as given.
+        path: String,
+    },
+    /// The path resolves (through symlinks) to a location outside the workspace.
+    #[error(
+        "path `{path}` refused: it resolves (through a symlink) to a location outside the workspace"
+    )]
+    OutsideWorkspace {
+        /// The path as given.
+        path: String,
+    },
+    /// A symlink on the path is dangling or loops.
+    #[error(
+        "path `{path}` refused: it goes through a symlink that cannot be resolved (dangling or a loop)"
+    )]
+    UnresolvableSymlink {
+        /// The path as given.
+        path: String,
+    },
+    /// A write was asked for inside a read-only mount.
+    #[error("cannot write `{path}`: mount `{mount}` is read-only (writable: {writable})")]
+    ReadOnlyMount {
+        /// Workspace-relative path.
+        path: String,
+        /// The read-only mount it falls in.
+        mount: String,
+        /// The writable mounts, comma separated.
+        writable: String,
+    },
+    /// A write was asked for outside every writable mount.
+    #[error("cannot write `{path}`: it is not inside a writable mount (writable: {writable})")]
+    NotWritable {
+        /// Workspace-relative path.
+        path: String,
+        /// The writable mounts, comma separated.
+        writable: String,
+    },
+    /// The path does not exist.
+    #[error("`{path}` does not exist")]
+    NotFound {
+        /// Workspace-relative path.
+        path: String,
+    },
+    /// A filesystem operation failed.
+    #[error("{op} `{path}`: {source}")]
+    Io {
+        /// What was being done (e.g. "reading").
+        op: &'static str,
+        /// Workspace-relative (or host, for configuration) path.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A mount or workspace configuration is invalid.
+    #[error("invalid workspace configuration for `{}`: {reason}", path.display())]
+    Config {
+        /// The root or mount concerned.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A tool argument is invalid.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A process could not be started.
+    #[error("could not start `{program}`: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A git command failed.
+    #[error("git {command} failed in `{repo}`: {message}")]
+    Git {
+        /// The git subcommand.
+        command: String,
+        /// Workspace-relative repository path.
+        repo: String,
+        /// git's stderr (trimmed).
+        message: String,
+    },
+    /// The call was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<Error> for ToolError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Cancelled => ToolError::Cancelled,
+            other => ToolError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,556 @@
+//! One executor for every tool that runs a process (`shell`, `python`, the git tools):
+//! scrubbed environment, timeout, bounded head/tail capture read incrementally, resource
+//! limits, Landlock write confinement, and a process-group kill on timeout, cancellation,
+//! completion and drop (so background grandchildren do not outlive the call).
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::sandbox::{self, Confinement, ResourceLimits};
+use crate::workspace::Workspace;
+
+/// Environment variables passed through from the host when set.
+pub const DEFAULT_PASS_ENV: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// Configuration of the [`Executor`].
+#[derive(Clone, Debug)]
+pub struct ExecConfig {
+    /// Timeout when a call gives none.
+    pub default_timeout: Duration,
+    /// Largest timeout a call may ask for.
+    pub max_timeout: Duration,
+    /// Bytes kept from the start of each stream.
+    pub head_bytes: usize,
+    /// Bytes kept from the end of each stream.
+    pub tail_bytes: usize,
+    /// `setrlimit` limits for every child.
+    pub limits: ResourceLimits,
+    /// Confine writes with Landlock when the kernel supports it (default true).
+    pub landlock: bool,
+    /// Refuse to run when Landlock was asked for but is unavailable (default false).
+    pub require_landlock: bool,
+    /// Host variables passed through when set.
+    pub pass_env: Vec<String>,
+    /// Variables set for every child (after the pass-through ones).
+    pub set_env: Vec<(String, String)>,
+    /// Extra host directories the children may write (besides the writable mounts).
+    pub extra_writable: Vec<PathBuf>,
+    /// How long to keep reading output after the process group is gone (escaped daemons
+    /// holding the pipes).
+    pub drain_grace: Duration,
+}
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        ExecConfig {
+            default_timeout: Duration::from_secs(120),
+            max_timeout: Duration::from_secs(1800),
+            head_bytes: 16 * 1024,
+            tail_bytes: 16 * 1024,
+            limits: ResourceLimits::default(),
+            landlock: true,
+            require_landlock: false,
+            pass_env: DEFAULT_PASS_ENV.iter().map(|s| s.to_string()).collect(),
+            set_env: Vec::new(),
+            extra_writable: Vec::new(),
+            drain_grace: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A process to run.
+#[derive(Clone, Debug)]
+pub struct ExecRequest {
+    /// Program (looked up in `PATH`).
+    pub program: String,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Working directory (a resolved host path inside the workspace).
+    pub cwd: PathBuf,
+    /// Bytes written to stdin (stdin is `/dev/null` when `None`).
+    pub stdin: Option<Vec<u8>>,
+    /// Timeout (clamped to the configured maximum).
+    pub timeout: Option<Duration>,
+    /// Extra environment for this call.
+    pub env: Vec<(String, String)>,
+}
+
+impl ExecRequest {
+    /// Run `program args...` in `cwd`.
+    pub fn new(program: impl Into<String>, args: Vec<String>, cwd: PathBuf) -> Self {
+        ExecRequest {
+            program: program.into(),
+            args,
+            cwd,
+            stdin: None,
+            timeout: None,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// A stream captured with bounded memory: the first `head` bytes, the last `tail` bytes and
+/// the total count.
+#[derive(Clone, Debug, Default)]
+pub struct Captured {
+    head: Vec<u8>,
+    tail: VecDeque<u8>,
+    head_cap: usize,
+    tail_cap: usize,
+    total: u64,
+}
+
+impl Captured {
+    /// An empty capture keeping at most `head_cap + tail_cap` bytes.
+    pub fn new(head_cap: usize, tail_cap: usize) -> Self {
+        Captured {
+            head: Vec::new(),
+            tail: VecDeque::new(),
+            head_cap,
+            tail_cap,
+            total: 0,
+        }
+    }
+
+    /// Append a chunk.
+    pub fn push(&mut self, mut chunk: &[u8]) {
+        self.total += chunk.len() as u64;
+        if self.head.len() < self.head_cap {
+            let n = (self.head_cap - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+        }
+        if self.tail_cap == 0 || chunk.is_empty() {
+            return;
+        }
+        if chunk.len() >= self.tail_cap {
+            self.tail.clear();
+            self.tail.extend(&chunk[chunk.len() - self.tail_cap..]);
+        } else {
+            let overflow = (self.tail.len() + chunk.len()).saturating_sub(self.tail_cap);
+            self.tail.drain(..overflow);
+            self.tail.extend(chunk);
+        }
+    }
+
+    /// Total bytes seen.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Bytes held in memory (never more than head + tail caps).
+    pub fn retained(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// Whether bytes were dropped.
+    pub fn truncated(&self) -> bool {
+        self.total > self.retained() as u64
+    }
+
+    /// The captured text (lossy UTF-8) with a marker where bytes were dropped.
+    pub fn render(&self) -> String {
+        let head = String::from_utf8_lossy(&self.head);
+        if !self.truncated() {
+            let tail: Vec<u8> = self.tail.iter().copied().collect();
+            return format!("{head}{}", String::from_utf8_lossy(&tail));
+        }
+        let tail: Vec<u8> = self.tail.iter().copied().collect();
+        let omitted = self.total - self.retained() as u64;
+        format!(
+            "{head}\n[... {omitted} bytes omitted; {} bytes total ...]\n{}",
+            self.total,
+            String::from_utf8_lossy(&tail)
+        )
+    }
+}
+
+/// How the process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Exited with a code.
+    Code(i32),
+    /// Killed by a signal.
+    Signal(i32),
+    /// Killed after the timeout.
+    TimedOut(Duration),
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct ExecOutcome {
+    /// How it ended.
+    pub exit: ExitKind,
+    /// Captured stdout.
+    pub stdout: Captured,
+    /// Captured stderr.
+    pub stderr: Captured,
+    /// Wall time.
+    pub duration: Duration,
+    /// Confinement that applied.
+    pub confinement: Confinement,
+}
+
+impl ExecOutcome {
+    /// Exit code 0.
+    pub fn success(&self) -> bool {
+        self.exit == ExitKind::Code(0)
+    }
+
+    /// Header line, stdout, then stderr (if any), for the model.
+    pub fn render(&self) -> String {
+        let status = match &self.exit {
+            ExitKind::Code(c) => format!("exit code {c}"),
+            ExitKind::Signal(s) => format!("killed by signal {s}"),
+            ExitKind::TimedOut(t) => {
+                format!("timed out after {}s; process group killed", t.as_secs_f64())
+            }
+        };
+        let mut out = format!(
+            "[{status} | {:.2}s | sandbox: {}]\n",
+            self.duration.as_secs_f64(),
+            match &self.confinement {
+                Confinement::Landlock { abi } => format!("landlock ABI {abi}"),
+                Confinement::Unconfined { .. } => "none".to_string(),
+            }
+        );
+        let so = self.stdout.render();
+        out.push_str(&so);
+        if !so.is_empty() && !so.ends_with('\n') {
+            out.push('\n');
+        }
+        if self.stderr.total() > 0 {
+            out.push_str("[stderr]\n");
+            out.push_str(&self.stderr.render());
+        }
+        if self.stdout.truncated() || self.stderr.truncated() {
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(
+                "[output truncated to its head and tail; to see all of it, redirect it to a file in a \
+                 writable mount (e.g. `cmd > scratch/out.txt 2>&1`) and grep or read_file that file]\n",
+            );
+        }
+        out
+    }
+}
+
+/// Kills the process group when dropped before the run has killed it itself (the caller
+/// dropped the future mid-command).
+struct GroupGuard {
+    pgid: u32,
+    armed: bool,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            sandbox::kill_group(self.pgid);
+        }
+    }
+}
+
+/// Runs processes in a [`Workspace`] under the configured controls. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    ws: Workspace,
+    config: Arc<ExecConfig>,
+}
+
+impl Executor {
+    /// An executor for `ws`.
+    pub fn new(ws: Workspace, config: ExecConfig) -> Self {
+        Executor {
+            ws,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The same executor keeping `head` + `tail` bytes of each stream.
+    pub fn with_capture(&self, head: usize, tail: usize) -> Executor {
+        let mut config = (*self.config).clone();
+        config.head_bytes = head;
+        config.tail_bytes = tail;
+        Executor {
+            ws: self.ws.clone(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// The workspace.
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ExecConfig {
+        &self.config
+    }
+
+    /// The confinement children get (probes the kernel; does not spawn).
+    pub fn confinement(&self) -> Confinement {
+        match self.prepare() {
+            Ok((_, c)) => c,
+            Err(e) => Confinement::Unconfined { reason: e },
+        }
+    }
+
+    /// Private temp dir (`TMPDIR`, `HOME`) inside the first writable mount, if any.
+    pub fn tmp_dir(&self) -> Option<PathBuf> {
+        self.ws
+            .writable_mounts()
+            .next()
+            .map(|m| m.host.join(".tmp"))
+    }
+
+    fn prepare(&self) -> std::result::Result<(Option<sandbox::Ruleset>, Confinement), String> {
+        if !self.config.landlock {
+            return Ok((
+                None,
+                Confinement::Unconfined {
+                    reason: "disabled by configuration".into(),
+                },
+            ));
+        }
+        let Some(abi) = sandbox::landlock_abi() else {
+            return Ok((
+                None,
+                Confinement::Unconfined {
+                    reason: "the kernel does not offer Landlock".into(),
+                },
+            ));
+        };
+        let mut writable: Vec<PathBuf> =
+            self.ws.writable_mounts().map(|m| m.host.clone()).collect();
+        writable.extend(self.config.extra_writable.iter().cloned());
+        let devices: Vec<PathBuf> = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        match sandbox::prepare_ruleset(&writable, &devices)? {
+            Some(rs) => Ok((Some(rs), Confinement::Landlock { abi })),
+            None => Ok((
+                None,
+                Confinement::Unconfined {
+                    reason: "landlock support not compiled in".into(),
+                },
+            )),
+        }
+    }
+
+    /// Run `req`. Returns `Err(Error::Cancelled)` if `cancel` fires; a timeout is an
+    /// [`ExitKind::TimedOut`] outcome.
+    pub async fn run(&self, req: ExecRequest, cancel: &CancellationToken) -> Result<ExecOutcome> {
+        let (ruleset, confinement) = self.prepare().map_err(|e| Error::Spawn {
+            program: req.program.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        if self.config.require_landlock && !confinement.is_active() {
+            return Err(Error::Spawn {
+                program: req.program.clone(),
+                source: std::io::Error::other(format!(
+                    "Landlock is required but unavailable: {confinement}"
+                )),
+            });
+        }
+        let timeout = req
+            .timeout
+            .unwrap_or(self.config.default_timeout)
+            .min(self.config.max_timeout);
+        let mut cmd = tokio::process::Command::new(&req.program);
+        cmd.args(&req.args)
+            .current_dir(&req.cwd)
+            .env_clear()
+            .stdin(if req.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for key in &self.config.pass_env {
+            if let Some(v) = std::env::var_os(key) {
+                cmd.env(key, v);
+            }
+        }
+        if std::env::var_os("PYENV_ROOT").is_none()
+            && let Some(home) = std::env::var_os("HOME")
+        {
+            let pyenv = PathBuf::from(home).join(".pyenv");
+            if pyenv.is_dir() {
+                cmd.env("PYENV_ROOT", pyenv);
+            }
+        }
+        let home = match self.tmp_dir() {
+            Some(tmp) => {
+                std::fs::create_dir_all(&tmp)
+                    .map_err(|e| Error::io("creating", tmp.display().to_string(), e))?;
+                cmd.env("TMPDIR", &tmp);
+                tmp
+            }
+            None => self.ws.root().to_path_buf(),
+        };
+        cmd.env("HOME", &home)
+            .env("TERM", "dumb")
+            .env("PAGER", "cat")
+            .env("GIT_PAGER", "cat")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONUNBUFFERED", "1")
+            .env("WORKSPACE", self.ws.root());
+        if std::env::var_os("LANG").is_none() {
+            cmd.env("LANG", "C.UTF-8");
+        }
+        for (k, v) in self.config.set_env.iter().chain(req.env.iter()) {
+            cmd.env(k, v);
+        }
+        sandbox::configure_child(&mut cmd, &self.config.limits, ruleset.as_ref());
+        let start = Instant::now();
+        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+            program: req.program.clone(),
+            source,
+        })?;
+        drop(ruleset);
+        let Some(pid) = child.id() else {
+            return Err(Error::Spawn {
+                program: req.program,
+                source: std::io::Error::other("no pid"),
+            });
+        };
+        let mut guard = GroupGuard {
+            pgid: pid,
+            armed: true,
+        };
+
+        let out = Arc::new(Mutex::new(Captured::new(
+            self.config.head_bytes,
+            self.config.tail_bytes,
+        )));
+        let err = Arc::new(Mutex::new(Captured::new(
+            self.config.head_bytes,
+            self.config.tail_bytes,
+        )));
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let stdin_task = match (child.stdin.take(), req.stdin) {
+            (Some(mut sink), Some(bytes)) => Some(async move {
+                let _ = sink.write_all(&bytes).await;
+                drop(sink);
+            }),
+            _ => None,
+        };
+        let readers = futures::future::join3(
+            read_into(stdout, out.clone()),
+            read_into(stderr, err.clone()),
+            async move {
+                if let Some(t) = stdin_task {
+                    t.await;
+                }
+            },
+        );
+        tokio::pin!(readers);
+
+        let waiter = async {
+            enum End {
+                Exited(std::io::Result<std::process::ExitStatus>),
+                TimedOut,
+                Cancelled,
+            }
+            let end = tokio::select! {
+                s = child.wait() => End::Exited(s),
+                _ = tokio::time::sleep(timeout) => End::TimedOut,
+                _ = cancel.cancelled() => End::Cancelled,
+            };
+            // Completion, timeout or cancellation: nothing of the group survives the call.
+            sandbox::kill_group(pid);
+            match end {
+                End::Exited(s) => s.map(Some),
+                End::TimedOut => {
+                    let _ = child.wait().await;
+                    Ok(None)
+                }
+                End::Cancelled => {
+                    let _ = child.wait().await;
+                    Err(std::io::Error::from(std::io::ErrorKind::Interrupted))
+                }
+            }
+        };
+        tokio::pin!(waiter);
+
+        let mut readers_done = false;
+        let status = loop {
+            tokio::select! {
+                s = &mut waiter => break s,
+                _ = &mut readers, if !readers_done => readers_done = true,
+            }
+        };
+        // The waiter has killed the whole group (every member got SIGKILL, none can escape
+        // it any more); a second kill later could hit a reused pgid.
+        guard.armed = false;
+        if !readers_done {
+            let _ = tokio::time::timeout(self.config.drain_grace, &mut readers).await;
+        }
+        let duration = start.elapsed();
+        let exit = match status {
+            Ok(Some(s)) => {
+                use std::os::unix::process::ExitStatusExt;
+                match (s.code(), s.signal()) {
+                    (Some(c), _) => ExitKind::Code(c),
+                    (None, Some(sig)) => ExitKind::Signal(sig),
+                    (None, None) => ExitKind::Code(-1),
+                }
+            }
+            Ok(None) => ExitKind::TimedOut(timeout),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(Error::Cancelled),
+            Err(e) => {
+                return Err(Error::Spawn {
+                    program: req.program,
+                    source: e,
+                });
+            }
+        };
+        let take = |c: &Arc<Mutex<Captured>>| c.lock().map(|g| g.clone()).unwrap_or_default();
+        Ok(ExecOutcome {
+            exit,
+            stdout: take(&out),
+            stderr: take(&err),
+            duration,
+            confinement,
+        })
+    }
+}
+
+async fn read_into<R: AsyncRead + Unpin>(reader: Option<R>, sink: Arc<Mutex<Captured>>) {
+    let Some(mut reader) = reader else { return };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if let Ok(mut c) = sink.lock() {
+                    c.push(&buf[..n]);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The only module with `unsafe`: the post-fork setup of child processes (resource limits,
+//! Landlock self-restriction), process-group kills, and the Landlock ABI probe.
+//!
+//! Everything that allocates (building the Landlock ruleset, opening the allowed paths) is
+//! done in the parent; the `pre_exec` closure only makes raw syscalls on copied integers.
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// Resource limits applied to every child with `setrlimit` (soft and hard). `None` leaves
+/// the inherited limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceLimits {
+    /// Largest file a command may write, in bytes (`RLIMIT_FSIZE`).
+    pub file_size_bytes: Option<u64>,
+    /// Processes of the user (`RLIMIT_NPROC`; not enforced by the kernel for root).
+    pub processes: Option<u64>,
+    /// CPU seconds per process (`RLIMIT_CPU`).
+    pub cpu_seconds: Option<u64>,
+    /// Address space per process, in bytes (`RLIMIT_AS`).
+    pub address_space_bytes: Option<u64>,
+    /// Open files per process (`RLIMIT_NOFILE`).
+    pub open_files: Option<u64>,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            file_size_bytes: Some(1 << 30),
+            processes: Some(4096),
+            cpu_seconds: Some(900),
+            address_space_bytes: None,
+            open_files: Some(4096),
+        }
+    }
+}
+
+impl ResourceLimits {
+    /// The limits as a fixed array of `(resource, value)` pairs (no allocation in the child).
+    fn table(&self) -> [(libc::__rlimit_resource_t, Option<u64>); 6] {
+        [
+            (libc::RLIMIT_FSIZE, self.file_size_bytes),
+            (libc::RLIMIT_NPROC, self.processes),
+            (libc::RLIMIT_CPU, self.cpu_seconds),
+            (libc::RLIMIT_AS, self.address_space_bytes),
+            (libc::RLIMIT_NOFILE, self.open_files),
+            (libc::RLIMIT_CORE, Some(0)),
+        ]
+    }
+}
+
+/// Whether child processes are confined by Landlock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confinement {
+    /// Writes outside the writable mounts (and `/dev/null`-like devices) are denied.
+    Landlock {
+        /// The kernel's Landlock ABI version.
+        abi: i32,
+    },
+    /// Not confined, and why.
+    Unconfined {
+        /// Why (kernel without Landlock, feature off, disabled by the host...).
+        reason: String,
+    },
+}
+
+impl Confinement {
+    /// Whether writes are confined.
+    pub fn is_active(&self) -> bool {
+        matches!(self, Confinement::Landlock { .. })
+    }
+}
+
+impl std::fmt::Display for Confinement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Confinement::Landlock { abi } => {
+                write!(
+                    f,
+                    "landlock (ABI {abi}): writes allowed only in writable mounts"
+                )
+            }
+            Confinement::Unconfined { reason } => write!(f, "none ({reason})"),
+        }
+    }
+}
+
+/// The kernel's Landlock ABI version, if Landlock is available and enabled.
+#[cfg(target_os = "linux")]
+pub fn landlock_abi() -> Option<i32> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: landlock_create_ruleset with a NULL attr, size 0 and the VERSION flag only
+    // returns the ABI version (or -1); it reads no memory.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if v > 0 { i32::try_from(v).ok() } else { None }
+}
+
+/// The kernel's Landlock ABI version (never available off Linux).
+#[cfg(not(target_os = "linux"))]
+pub fn landlock_abi() -> Option<i32> {
+    None
+}
+
+/// A prepared Landlock ruleset: an fd the child restricts itself with.
+#[derive(Debug)]
+pub struct Ruleset {
+    fd: OwnedFd,
+}
+
+/// Build a ruleset that handles every write-type access and allows it only beneath
+/// `writable` (directories) and on `devices` (files such as `/dev/null`).
+#[cfg(all(target_os = "linux", feature = "landlock"))]
+pub fn prepare_ruleset(
+    writable: &[PathBuf],
+    devices: &[PathBuf],
+) -> Result<Option<Ruleset>, String> {
+    use landlock::{
+        ABI, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
+        Ruleset as LlRuleset, RulesetAttr, RulesetCreatedAttr,
+    };
+    let abi = ABI::V5;
+    // Device ioctls are left alone so that terminals and /dev/null behave as usual.
+    let handled: BitFlags<AccessFs> =
+        AccessFs::from_write(abi) & !BitFlags::from(AccessFs::IoctlDev);
+    let mut rs = LlRuleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(handled)
+        .map_err(|e| format!("landlock: {e}"))?
+        .create()
+        .map_err(|e| format!("landlock: {e}"))?;
+    for dir in writable {
+        let fd =
+            PathFd::new(dir).map_err(|e| format!("landlock: opening {}: {e}", dir.display()))?;
+        rs = rs
+            .add_rule(PathBeneath::new(fd, handled))
+            .map_err(|e| format!("landlock: {e}"))?;
+    }
+    let file_access = handled & AccessFs::from_file(abi);
+    for dev in devices {
+        if let Ok(fd) = PathFd::new(dev) {
+            rs = rs
+                .add_rule(PathBeneath::new(fd, file_access))
+                .map_err(|e| format!("landlock: {e}"))?;
+        }
+    }
+    let fd: Option<OwnedFd> = rs.into();
+    Ok(fd.map(|fd| Ruleset { fd }))
+}
+
+/// Without the `landlock` feature (or off Linux) there is never a ruleset.
+#[cfg(not(all(target_os = "linux", feature = "landlock")))]
+pub fn prepare_ruleset(
+    _writable: &[PathBuf],
+    _devices: &[PathBuf],
+) -> Result<Option<Ruleset>, String> {
+    Ok(None)
+}
+
+/// Make the child a process-group leader, apply `limits` and, if given, restrict it with
+/// `ruleset` before it executes. `ruleset` must outlive the `spawn` call.
+pub fn configure_child(
+    cmd: &mut tokio::process::Command,
+    limits: &ResourceLimits,
+    ruleset: Option<&Ruleset>,
+) {
+    cmd.process_group(0);
+    let table = limits.table();
+    let fd: libc::c_int = ruleset.map(|r| r.fd.as_raw_fd()).unwrap_or(-1);
+    let hook = move || -> std::io::Result<()> {
+        for (resource, value) in table {
+            if let Some(v) = value {
+                let lim = libc::rlimit {
+                    rlim_cur: v as libc::rlim_t,
+                    rlim_max: v as libc::rlim_t,
+                };
+                // SAFETY: setrlimit is async-signal-safe and reads only the stack value `lim`.
+                // A failure (e.g. raising a hard limit) leaves the inherited limit.
+                let _ = unsafe { libc::setrlimit(resource, &lim) };
+            }
+        }
+        if fd >= 0 {
+            // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) is a raw, async-signal-safe syscall.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: landlock_restrict_self on an fd that the parent keeps open across the
+            // spawn; a raw syscall with integer arguments, async-signal-safe.
+            if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the closure performs only async-signal-safe raw syscalls on copied integers and
+    // a stack value; it allocates nothing and takes no locks (last_os_error only reads errno).
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
+/// Send SIGKILL to every process in group `pgid`. Errors (e.g. the group is already gone)
+/// are ignored.
+pub fn kill_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    if pgid <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) with a negative pid signals the process group; no memory is touched.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
