@@ -6,7 +6,7 @@
 /// ```
 /// let cut = sre_core::text::truncate_middle(&"x".repeat(1000), 100);
 /// assert!(cut.len() < 200);
-/// assert!(cut.contains("bytes omitted"));
+/// assert!(cut.contains("bytes (0 lines) omitted"));
 /// ```
 pub fn truncate_middle(text: &str, max_bytes: usize) -> String {
     if text.len() <= max_bytes {
