@@ -5,7 +5,7 @@
 //! and static layers), on the previous request's last user message and on the last
 //! message, so each turn reads the prefix the previous turn wrote.
 
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
@@ -288,9 +288,25 @@ pub struct StreamDecoder {
     stop_reason: Option<StopReason>,
 }
 
+impl http::SseDecoder for StreamDecoder {
+    const END: &'static str = "message_stop";
+
+    fn decode(&mut self, event: &str, data: &str) -> Result<Vec<StreamEvent>, ModelError> {
+        self.decode_event(event, data)
+    }
+
+    fn is_complete(&self) -> bool {
+        self.stopped
+    }
+}
+
 impl StreamDecoder {
     /// Decode one SSE event (`event` name and `data` JSON).
-    pub fn decode(&mut self, event: &str, data: &str) -> Result<Vec<StreamEvent>, ModelError> {
+    pub fn decode_event(
+        &mut self,
+        event: &str,
+        data: &str,
+    ) -> Result<Vec<StreamEvent>, ModelError> {
         if event == "ping" {
             return Ok(vec![]);
         }
@@ -390,11 +406,6 @@ impl StreamDecoder {
             _ => vec![],
         })
     }
-
-    /// Whether `message_stop` was seen.
-    pub fn is_complete(&self) -> bool {
-        self.stopped
-    }
 }
 
 #[async_trait::async_trait]
@@ -405,24 +416,16 @@ impl Model for AnthropicModel {
 
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
         validate_request(request)?;
-        let response = http::post_json(
+        let body = self.request_body(request, false);
+        http::complete(
             &self.client,
             &self.url,
             self.headers()?,
-            self.request_body(request, false),
+            body,
             "request-id",
+            parse_response,
         )
-        .await?;
-        let request_id = http::header(response.headers(), "request-id");
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| http::transport(&self.url, &e))?;
-        let mut parsed = parse_response(&body)?;
-        if request_id.is_some() {
-            parsed.request_id = request_id;
-        }
-        Ok(parsed)
+        .await
     }
 
     async fn stream(
@@ -430,42 +433,8 @@ impl Model for AnthropicModel {
         request: &ModelRequest,
     ) -> Result<BoxStream<'static, Result<StreamEvent, ModelError>>, ModelError> {
         validate_request(request)?;
-        let response = http::post_json(
-            &self.client,
-            &self.url,
-            self.headers()?,
-            self.request_body(request, true),
-            "request-id",
-        )
-        .await?;
-        let events = http::sse(response, self.url.clone());
-        let decoded = futures::stream::unfold(
-            (events, StreamDecoder::default(), false),
-            |(mut events, mut dec, done)| async move {
-                if done {
-                    return None;
-                }
-                match events.next().await {
-                    Some(Ok(e)) => match dec.decode(&e.event, &e.data) {
-                        Ok(out) => Some((Ok(out), (events, dec, false))),
-                        Err(err) => Some((Err(err), (events, dec, true))),
-                    },
-                    Some(Err(err)) => Some((Err(err), (events, dec, true))),
-                    None if dec.is_complete() => None,
-                    None => Some((
-                        Err(ModelError::Transport {
-                            message: "the stream ended before message_stop".into(),
-                        }),
-                        (events, dec, true),
-                    )),
-                }
-            },
-        );
-        Ok(decoded
-            .flat_map(|r: Result<Vec<StreamEvent>, ModelError>| match r {
-                Ok(v) => futures::stream::iter(v.into_iter().map(Ok).collect::<Vec<_>>()),
-                Err(e) => futures::stream::iter(vec![Err(e)]),
-            })
-            .boxed())
+        let body = self.request_body(request, true);
+        http::stream::<StreamDecoder>(&self.client, &self.url, self.headers()?, body, "request-id")
+            .await
     }
 }

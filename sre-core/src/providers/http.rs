@@ -8,6 +8,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::sse::{SseEvent, SseParser};
 use crate::error::ModelError;
+use crate::model::{ModelResponse, StreamEvent};
 
 /// Connection settings of a provider.
 #[derive(Clone, Debug)]
@@ -196,4 +197,77 @@ pub(crate) fn sse(
         }
     })
     .boxed()
+}
+
+/// A provider's translation of server-sent events into [`StreamEvent`]s.
+pub(crate) trait SseDecoder: Default + Send + 'static {
+    /// What a complete stream ends with, named in the error when it breaks off earlier.
+    const END: &'static str;
+
+    /// Decode one event.
+    fn decode(&mut self, event: &str, data: &str) -> Result<Vec<StreamEvent>, ModelError>;
+
+    /// Whether the end marker was seen.
+    fn is_complete(&self) -> bool;
+}
+
+/// POST `body` and parse the whole answer with `parse`; the request id header, when
+/// present, wins over the body's id.
+pub(crate) async fn complete(
+    client: &reqwest::Client,
+    url: &str,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    request_id_header: &str,
+    parse: fn(&[u8]) -> Result<ModelResponse, ModelError>,
+) -> Result<ModelResponse, ModelError> {
+    let response = post_json(client, url, headers, body, request_id_header).await?;
+    let request_id = header(response.headers(), request_id_header);
+    let bytes = response.bytes().await.map_err(|e| transport(url, &e))?;
+    let mut parsed = parse(&bytes)?;
+    if request_id.is_some() {
+        parsed.request_id = request_id;
+    }
+    Ok(parsed)
+}
+
+/// POST `body` and decode the streamed answer with `D`. A stream that ends before `D`'s end
+/// marker is a transport error (retryable), so nothing partial is taken for complete.
+pub(crate) async fn stream<D: SseDecoder>(
+    client: &reqwest::Client,
+    url: &str,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    request_id_header: &str,
+) -> Result<BoxStream<'static, Result<StreamEvent, ModelError>>, ModelError> {
+    let response = post_json(client, url, headers, body, request_id_header).await?;
+    let events = sse(response, url.to_string());
+    let decoded = futures::stream::unfold(
+        (events, D::default(), false),
+        |(mut events, mut dec, done)| async move {
+            if done {
+                return None;
+            }
+            match events.next().await {
+                Some(Ok(e)) => match dec.decode(&e.event, &e.data) {
+                    Ok(out) => Some((Ok(out), (events, dec, false))),
+                    Err(err) => Some((Err(err), (events, dec, true))),
+                },
+                Some(Err(err)) => Some((Err(err), (events, dec, true))),
+                None if dec.is_complete() => None,
+                None => {
+                    let err = ModelError::Transport {
+                        message: format!("the stream ended before {}", D::END),
+                    };
+                    Some((Err(err), (events, dec, true)))
+                }
+            }
+        },
+    );
+    Ok(decoded
+        .flat_map(|r: Result<Vec<StreamEvent>, ModelError>| match r {
+            Ok(v) => futures::stream::iter(v.into_iter().map(Ok).collect::<Vec<_>>()),
+            Err(e) => futures::stream::iter(vec![Err(e)]),
+        })
+        .boxed())
 }

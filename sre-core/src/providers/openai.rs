@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
@@ -271,9 +271,21 @@ pub struct StreamDecoder {
     done: bool,
 }
 
+impl http::SseDecoder for StreamDecoder {
+    const END: &'static str = "[DONE]";
+
+    fn decode(&mut self, _event: &str, data: &str) -> Result<Vec<StreamEvent>, ModelError> {
+        self.decode_data(data)
+    }
+
+    fn is_complete(&self) -> bool {
+        self.done
+    }
+}
+
 impl StreamDecoder {
     /// Decode one `data:` payload.
-    pub fn decode(&mut self, data: &str) -> Result<Vec<StreamEvent>, ModelError> {
+    pub fn decode_data(&mut self, data: &str) -> Result<Vec<StreamEvent>, ModelError> {
         if data.trim() == "[DONE]" {
             self.done = true;
             return Ok(vec![StreamEvent::Stop {
@@ -340,11 +352,6 @@ impl StreamDecoder {
         }
         Ok(out)
     }
-
-    /// Whether `[DONE]` was seen.
-    pub fn is_complete(&self) -> bool {
-        self.done
-    }
 }
 
 #[async_trait::async_trait]
@@ -355,24 +362,16 @@ impl Model for OpenAiModel {
 
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
         validate_request(request)?;
-        let response = http::post_json(
+        let body = self.request_body(request, false);
+        http::complete(
             &self.client,
             &self.url,
             self.headers()?,
-            self.request_body(request, false),
+            body,
             "x-request-id",
+            parse_response,
         )
-        .await?;
-        let request_id = http::header(response.headers(), "x-request-id");
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| http::transport(&self.url, &e))?;
-        let mut parsed = parse_response(&body)?;
-        if request_id.is_some() {
-            parsed.request_id = request_id;
-        }
-        Ok(parsed)
+        .await
     }
 
     async fn stream(
@@ -380,42 +379,14 @@ impl Model for OpenAiModel {
         request: &ModelRequest,
     ) -> Result<BoxStream<'static, Result<StreamEvent, ModelError>>, ModelError> {
         validate_request(request)?;
-        let response = http::post_json(
+        let body = self.request_body(request, true);
+        http::stream::<StreamDecoder>(
             &self.client,
             &self.url,
             self.headers()?,
-            self.request_body(request, true),
+            body,
             "x-request-id",
         )
-        .await?;
-        let events = http::sse(response, self.url.clone());
-        let decoded = futures::stream::unfold(
-            (events, StreamDecoder::default(), false),
-            |(mut events, mut dec, done)| async move {
-                if done {
-                    return None;
-                }
-                match events.next().await {
-                    Some(Ok(e)) => match dec.decode(&e.data) {
-                        Ok(out) => Some((Ok(out), (events, dec, false))),
-                        Err(err) => Some((Err(err), (events, dec, true))),
-                    },
-                    Some(Err(err)) => Some((Err(err), (events, dec, true))),
-                    None if dec.is_complete() => None,
-                    None => Some((
-                        Err(ModelError::Transport {
-                            message: "the stream ended before [DONE]".into(),
-                        }),
-                        (events, dec, true),
-                    )),
-                }
-            },
-        );
-        Ok(decoded
-            .flat_map(|r: Result<Vec<StreamEvent>, ModelError>| match r {
-                Ok(v) => futures::stream::iter(v.into_iter().map(Ok).collect::<Vec<_>>()),
-                Err(e) => futures::stream::iter(vec![Err(e)]),
-            })
-            .boxed())
+        .await
     }
 }
