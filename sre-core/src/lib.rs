@@ -58,6 +58,7 @@ pub mod scripted;
 pub mod session;
 pub mod subagent;
 pub mod text;
+pub mod time;
 pub mod tool;
 mod tool_calls;
 pub mod typed_tool;
