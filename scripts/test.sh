@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of the workspace on a fresh machine: installs what the tests need
-# (Debian packages ripgrep and jq, used by the sre-tools parity and shell tests), then runs
-# the unit, integration and doc tests.
+# (Debian packages ripgrep and jq for the sre-tools parity and shell tests; a Python venv
+# for sre-py), then runs the unit, integration and doc tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +30,6 @@ else
   cargo test --workspace --features sre-core/anthropic,sre-core/openai --lib --bins --tests --no-fail-fast
 fi
 cargo test --workspace --features sre-core/anthropic,sre-core/openai --doc
+
+# The Python package (sre-py): build it into a venv with maturin and run its pytest suite.
+bash sre-py/run-tests.sh

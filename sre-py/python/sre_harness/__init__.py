@@ -1,0 +1,48 @@
+"""sre_harness: embeddable LLM SRE agents (Rust core) with Python tools and hooks.
+
+    import sre_harness as sh
+
+    @sh.tool(description="Days until the TLS certificate of a host expires.")
+    def check_cert(domain: str, port: int = 443) -> dict: ...
+
+    agent = sh.Agent(model="env", system_prompt="You are an SRE agent.", tools=[check_cert])
+    outcome = agent.run_sync("Is example.com's certificate about to expire?")
+    print(outcome.answer)
+"""
+
+from ._native import (
+    Cancelled,
+    ConfigError,
+    HookError,
+    ModelError,
+    SessionError,
+    SreHarnessError,
+    ToolError,
+    __version__,
+)
+from ._agent import Agent, Outcome, RunStream
+from ._hooks import Approver, Hook, hook
+from ._schema import ArgumentError
+from ._tools import DEFAULT_TIMEOUT, Tool, ToolResult, tool
+
+__all__ = [
+    "Agent",
+    "Approver",
+    "ArgumentError",
+    "Cancelled",
+    "ConfigError",
+    "DEFAULT_TIMEOUT",
+    "Hook",
+    "HookError",
+    "ModelError",
+    "Outcome",
+    "RunStream",
+    "SessionError",
+    "SreHarnessError",
+    "Tool",
+    "ToolError",
+    "ToolResult",
+    "__version__",
+    "hook",
+    "tool",
+]

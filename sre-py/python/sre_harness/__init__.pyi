@@ -1,0 +1,189 @@
+"""Type stubs of `sre_harness`."""
+
+import os
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    Generator,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
+
+from ._native import (
+    Cancelled as Cancelled,
+    ConfigError as ConfigError,
+    HookError as HookError,
+    ModelError as ModelError,
+    SessionError as SessionError,
+    SreHarnessError as SreHarnessError,
+    ToolError as ToolError,
+    __version__ as __version__,
+)
+
+_PathLike = Union[str, "os.PathLike[str]"]
+Event = Dict[str, Any]
+ParameterSpec = Union[str, Dict[str, Any]]
+HookContext = Dict[str, Any]
+HookResult = Optional[Union[Dict[str, Any], str]]
+
+DEFAULT_TIMEOUT: float
+
+class ArgumentError(Exception): ...
+
+class ToolResult:
+    content: str
+    is_error: bool
+    def __init__(self, content: str, is_error: bool) -> None: ...
+    def json(self) -> Any: ...
+
+class Tool:
+    fn: Callable[..., Any]
+    name: str
+    description: str
+    timeout: Optional[float]
+    mutating: bool
+    input_schema: Dict[str, Any]
+    schema_json: str
+    @classmethod
+    def from_function(
+        cls,
+        fn: Callable[..., Any],
+        *,
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+        parameters: Optional[Sequence[ParameterSpec]] = None,
+        timeout: Optional[float] = ...,
+        mutating: bool = False,
+    ) -> Tool: ...
+    @classmethod
+    def from_source(
+        cls,
+        *,
+        name: str,
+        description: str,
+        code: str,
+        parameters: Optional[Sequence[ParameterSpec]] = None,
+        entrypoint: str = "main",
+        timeout: Optional[float] = ...,
+        mutating: bool = False,
+    ) -> Tool: ...
+    def call(self, arguments: Optional[Dict[str, Any]] = None, /, **kwargs: Any) -> ToolResult: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    @property
+    def spec(self) -> Dict[str, Any]: ...
+
+@overload
+def tool(fn: Callable[..., Any], /) -> Tool: ...
+@overload
+def tool(
+    *,
+    name: Optional[str] = None,
+    description: Optional[str] = None,
+    parameters: Optional[Sequence[ParameterSpec]] = None,
+    timeout: Optional[float] = ...,
+    mutating: bool = False,
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+class Hook:
+    fn: Callable[[HookContext], Union[HookResult, Awaitable[HookResult]]]
+    name: str
+    events: List[str]
+    matcher: Optional[str]
+    timeout: Optional[float]
+    fail_closed: bool
+    def __init__(
+        self,
+        fn: Callable[[HookContext], Union[HookResult, Awaitable[HookResult]]],
+        *,
+        event: Union[str, Sequence[str]] = "PreToolUse",
+        matcher: Optional[str] = None,
+        name: Optional[str] = None,
+        timeout: Optional[float] = 60.0,
+        fail_closed: bool = False,
+    ) -> None: ...
+    def __call__(self, context: HookContext) -> Any: ...
+
+def hook(
+    event: Union[str, Sequence[str]] = "PreToolUse",
+    *,
+    matcher: Optional[str] = None,
+    name: Optional[str] = None,
+    timeout: Optional[float] = 60.0,
+    fail_closed: bool = False,
+) -> Callable[[Callable[[HookContext], Any]], Hook]: ...
+
+class Approver:
+    fn: Callable[[HookContext, str], Union[bool, Awaitable[bool]]]
+    timeout: Optional[float]
+    def __init__(
+        self, fn: Callable[[HookContext, str], Union[bool, Awaitable[bool]]], *, timeout: Optional[float] = None
+    ) -> None: ...
+
+class Outcome:
+    session_id: str
+    answer: Optional[str]
+    cause: str
+    cause_detail: Dict[str, Any]
+    turns: int
+    stop_rejections: List[str]
+    usage: Dict[str, Any]
+    transcript_path: Optional[str]
+
+class RunStream:
+    session_id: str
+    outcome: Optional[Outcome]
+    def __aiter__(self) -> RunStream: ...
+    async def __anext__(self) -> Event: ...
+    async def cancel(self) -> None: ...
+    async def __aenter__(self) -> RunStream: ...
+    async def __aexit__(self, *exc: Any) -> None: ...
+
+class Agent:
+    tools: List[Tool]
+    hooks: List[Hook]
+    session_dir: str
+    def __init__(
+        self,
+        *,
+        model: Optional[str] = None,
+        script: Optional[str] = None,
+        script_path: Optional[_PathLike] = None,
+        system_prompt: str = "",
+        name: str = "agent",
+        workspace: Optional[_PathLike] = None,
+        mounts: Union[None, Mapping[str, Any], Iterable[Any]] = None,
+        workspace_tools: bool = True,
+        tools: Sequence[Union[Tool, Callable[..., Any]]] = (),
+        hooks: Sequence[Hook] = (),
+        session_dir: Optional[_PathLike] = None,
+        max_turns: int = 50,
+        tool_concurrency: int = 8,
+        hook_timeout: Optional[float] = None,
+        streaming: bool = False,
+        approver: Optional[Union[Approver, Callable[[HookContext, str], Union[bool, Awaitable[bool]]]]] = None,
+        hook_config: Optional[_PathLike] = None,
+    ) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def tool_specs(self) -> List[Dict[str, Any]]: ...
+    def stream(self, prompt: str, *, session_id: Optional[str] = None) -> RunStream: ...
+    async def run(
+        self, prompt: str, *, session_id: Optional[str] = None, on_event: Optional[Callable[[Event], Any]] = None
+    ) -> Outcome: ...
+    def run_sync(
+        self, prompt: str, *, session_id: Optional[str] = None, on_event: Optional[Callable[[Event], Any]] = None
+    ) -> Outcome: ...
+    def stream_sync(self, prompt: str, *, session_id: Optional[str] = None) -> Generator[Event, None, Outcome]: ...
+    async def resume(self, session_id: str, *, on_event: Optional[Callable[[Event], Any]] = None) -> Outcome: ...
+    def resume_sync(self, session_id: str, *, on_event: Optional[Callable[[Event], Any]] = None) -> Outcome: ...

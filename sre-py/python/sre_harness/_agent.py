@@ -1,0 +1,379 @@
+"""Agents from Python: build, run (asyncio or plain), stream events, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import json
+import os
+import tempfile
+import time
+import uuid
+from typing import Any, Callable, Deque, Dict, Generator, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _native
+from ._hooks import Approver, Hook
+from ._native import Cancelled, ConfigError
+from ._runtime import register_loop, unregister_loop
+from ._tools import Tool
+
+# How long a cancelled run may take to wind down before we stop waiting for it.
+_CANCEL_GRACE_S = 30.0
+
+Event = Dict[str, Any]
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How a run ended."""
+
+    session_id: str
+    #: The final answer, if the model gave one.
+    answer: Optional[str]
+    #: ``completed``, ``max_turns``, ``max_rejections``, ``stopped_by_hook``,
+    #: ``prompt_blocked``, ``memory_command`` or ``cancelled``.
+    cause: str
+    #: The cause with its details (``reason``, ``last_reason``), as a dict.
+    cause_detail: Dict[str, Any]
+    #: Model calls made in the session so far.
+    turns: int
+    #: Reasons Stop hooks gave, in order.
+    stop_rejections: List[str]
+    #: Usage ledger of the agent tree, as a dict (per agent: tokens, calls, cost).
+    usage: Dict[str, Any]
+    #: Path of the persisted transcript (JSON lines).
+    transcript_path: Optional[str]
+
+    @classmethod
+    def _from_json(cls, text: str) -> "Outcome":
+        raw = json.loads(text)
+        cause = raw.get("cause") or {}
+        return cls(
+            session_id=raw.get("session_id", ""),
+            answer=raw.get("answer"),
+            cause=cause.get("cause", "unknown") if isinstance(cause, dict) else str(cause),
+            cause_detail=cause if isinstance(cause, dict) else {"cause": cause},
+            turns=int(raw.get("turns", 0)),
+            stop_rejections=list(raw.get("stop_rejections") or []),
+            usage=raw.get("usage") or {},
+            transcript_path=raw.get("transcript_path"),
+        )
+
+
+def _mounts(mounts: Union[None, Mapping[str, Any], Iterable[Any]]) -> List[Tuple[str, bool]]:
+    out: List[Tuple[str, bool]] = []
+    if mounts is None:
+        return out
+    items: Iterable[Any] = mounts.items() if isinstance(mounts, Mapping) else mounts
+    for item in items:
+        if isinstance(item, str):
+            name, mode = item, "ro"
+        else:
+            name, mode = item
+        if isinstance(mode, bool):
+            writable = mode
+        elif str(mode).lower() in ("rw", "writable", "write", "w"):
+            writable = True
+        elif str(mode).lower() in ("ro", "readonly", "read-only", "read_only", "r"):
+            writable = False
+        else:
+            raise ConfigError(f"mount {name!r}: mode must be 'ro' or 'rw', got {mode!r}")
+        out.append((str(name), writable))
+    return out
+
+
+class Agent:
+    """An agent: a model, a system prompt, tools (workspace and Python), hooks, and a
+    session store (JSON-lines transcripts in `session_dir`, default a new temp dir).
+
+    ``hook_config`` loads configured hooks (a YAML agent definition or a Claude Code
+    settings ``.json``: command, script and prompt hooks) that run before the Python hooks.
+
+    The model is exactly one of: ``script`` (ScriptedModel YAML/JSON text),
+    ``script_path`` (a script file), or ``model="env"`` (a provider chosen from the
+    environment: ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY`` ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Optional[str] = None,
+        script: Optional[str] = None,
+        script_path: Optional[PathLike] = None,
+        system_prompt: str = "",
+        name: str = "agent",
+        workspace: Optional[PathLike] = None,
+        mounts: Union[None, Mapping[str, Any], Iterable[Any]] = None,
+        workspace_tools: bool = True,
+        tools: Sequence[Union[Tool, Callable[..., Any]]] = (),
+        hooks: Sequence[Hook] = (),
+        session_dir: Optional[PathLike] = None,
+        max_turns: int = 50,
+        tool_concurrency: int = 8,
+        hook_timeout: Optional[float] = None,
+        streaming: bool = False,
+        approver: Optional[Union[Approver, Callable[[Dict[str, Any], str], Any]]] = None,
+        hook_config: Optional[PathLike] = None,
+    ) -> None:
+        if model not in (None, "env"):
+            raise ConfigError(f"model must be 'env' or None (use script= / script_path= for a scripted model), got {model!r}")
+        self.tools: List[Tool] = [t if isinstance(t, Tool) else Tool.from_function(t) for t in tools]
+        for h in hooks:
+            if not isinstance(h, Hook):
+                raise ConfigError(f"hooks must be sre_harness.Hook objects, got {h!r}")
+        self.hooks: List[Hook] = list(hooks)
+        if session_dir is None:
+            session_dir = tempfile.mkdtemp(prefix="sre-harness-sessions-")
+        self.session_dir = os.fspath(session_dir)
+        os.makedirs(self.session_dir, exist_ok=True)
+        self._native = _native.Agent(
+            session_dir=self.session_dir,
+            name=name,
+            system_prompt=system_prompt,
+            script=script,
+            script_path=os.fspath(script_path) if script_path is not None else None,
+            model_from_env=model == "env",
+            workspace=os.fspath(workspace) if workspace is not None else None,
+            mounts=_mounts(mounts),
+            workspace_tools=workspace_tools,
+            tools=self.tools,
+            hooks=self.hooks,
+            max_turns=max_turns,
+            tool_concurrency=tool_concurrency,
+            hook_timeout=hook_timeout,
+            streaming=streaming,
+            approver=None if approver is None else approver if isinstance(approver, Approver) else Approver(approver),
+            hook_config=os.fspath(hook_config) if hook_config is not None else None,
+        )
+
+    @property
+    def name(self) -> str:
+        return str(self._native.name)
+
+    @property
+    def tool_specs(self) -> List[Dict[str, Any]]:
+        """Tools offered to the model: ``[{"name", "description", "input_schema"}]``, by name."""
+        return list(json.loads(self._native.tool_specs_json()))
+
+    # -- asyncio --------------------------------------------------------------------------
+
+    def stream(self, prompt: str, *, session_id: Optional[str] = None) -> "RunStream":
+        """``async for event in agent.stream(prompt)``: the run's events as they happen
+        (dicts: ``{"agent", "session_id", "kind": {"type": ..., ...}}``); afterwards
+        ``stream.outcome`` holds the :class:`Outcome`."""
+        return RunStream(self, prompt, session_id or _new_session_id())
+
+    async def run(
+        self,
+        prompt: str,
+        *,
+        session_id: Optional[str] = None,
+        on_event: Optional[Callable[[Event], Any]] = None,
+    ) -> Outcome:
+        """Run `prompt` to the end. Reusing a `session_id` continues that conversation.
+        Cancelling the awaiting task cancels the run (then ``asyncio.CancelledError``)."""
+        # `async with`: an exception from `on_event` cancels the run instead of leaving it
+        # running in the background.
+        async with self.stream(prompt, session_id=session_id) as stream:
+            async for event in stream:
+                if on_event is not None:
+                    on_event(event)
+        assert stream.outcome is not None
+        return stream.outcome
+
+    # -- plain scripts --------------------------------------------------------------------
+
+    def run_sync(
+        self,
+        prompt: str,
+        *,
+        session_id: Optional[str] = None,
+        on_event: Optional[Callable[[Event], Any]] = None,
+    ) -> Outcome:
+        """Run `prompt` to the end, blocking. Ctrl-C (KeyboardInterrupt) cancels the run
+        cleanly and is re-raised."""
+        events = self._iter_sync(prompt, session_id, on_event)
+        while True:
+            try:
+                next(events)
+            except StopIteration as stop:
+                outcome: Outcome = stop.value
+                return outcome
+
+    def stream_sync(self, prompt: str, *, session_id: Optional[str] = None) -> Generator[Event, None, Outcome]:
+        """The run's events as a plain (blocking) generator; its return value (the
+        ``StopIteration.value``) is the :class:`Outcome`. Closing it early cancels the run."""
+        return self._iter_sync(prompt, session_id, None)
+
+    def _iter_sync(
+        self, prompt: Optional[str], session_id: Optional[str], on_event: Optional[Callable[[Event], Any]]
+    ) -> Generator[Event, None, Outcome]:
+        handle = self._native.start(prompt, session_id or _new_session_id(), None)
+        try:
+            while True:
+                handle.wait(0.1)
+                for text in handle.drain_events():
+                    event = json.loads(text)
+                    if on_event is not None:
+                        on_event(event)
+                    yield event
+                if handle.done():
+                    for text in handle.drain_events():
+                        event = json.loads(text)
+                        if on_event is not None:
+                            on_event(event)
+                        yield event
+                    break
+        except BaseException:
+            # KeyboardInterrupt, an exception from on_event, or the generator being closed.
+            handle.cancel()
+            deadline = time.monotonic() + _CANCEL_GRACE_S
+            while not handle.done() and time.monotonic() < deadline:
+                handle.wait(0.1)
+                handle.drain_events()
+            raise
+        return Outcome._from_json(handle.result())
+
+    # -- resuming -------------------------------------------------------------------------
+
+    async def resume(self, session_id: str, *, on_event: Optional[Callable[[Event], Any]] = None) -> Outcome:
+        """Continue the unfinished run of `session_id` (e.g. after a crash) from its transcript."""
+        async with RunStream(self, None, session_id) as stream:
+            async for event in stream:
+                if on_event is not None:
+                    on_event(event)
+        assert stream.outcome is not None
+        return stream.outcome
+
+    def resume_sync(self, session_id: str, *, on_event: Optional[Callable[[Event], Any]] = None) -> Outcome:
+        """Blocking :meth:`resume`."""
+        events = self._iter_sync(None, session_id, on_event)
+        while True:
+            try:
+                next(events)
+            except StopIteration as stop:
+                outcome: Outcome = stop.value
+                return outcome
+
+    def __repr__(self) -> str:
+        return f"Agent(name={self.name!r}, tools={[s['name'] for s in self.tool_specs]!r})"
+
+
+def _new_session_id() -> str:
+    return "py-" + uuid.uuid4().hex[:16]
+
+
+class RunStream:
+    """An asynchronous iterator over one run's events; see :meth:`Agent.stream`."""
+
+    def __init__(self, agent: Agent, prompt: Optional[str], session_id: str) -> None:
+        self._agent = agent
+        self._prompt = prompt
+        self.session_id = session_id
+        self._handle: Any = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._wake: Optional[asyncio.Event] = None
+        self._pending: Deque[Event] = collections.deque()
+        self._finished = False
+        #: The outcome, once the iteration ended.
+        self.outcome: Optional[Outcome] = None
+
+    def __aiter__(self) -> "RunStream":
+        return self
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        self._loop, self._wake = loop, wake
+
+        def waker() -> None:
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+        register_loop(self.session_id, loop)
+        self._handle = self._agent._native.start(self._prompt, self.session_id, waker)
+
+    def _take(self) -> None:
+        for text in self._handle.drain_events():
+            self._pending.append(json.loads(text))
+
+    def _end(self) -> None:
+        self._finished = True
+        assert self._loop is not None
+        unregister_loop(self.session_id, self._loop)
+
+    async def __anext__(self) -> Event:
+        if self._handle is None:
+            if self._finished:
+                raise StopAsyncIteration
+            self._start()
+        assert self._wake is not None
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            if self._finished:
+                raise StopAsyncIteration
+            self._wake.clear()
+            self._take()
+            if self._pending:
+                continue
+            if self._handle.done():
+                self._take()
+                if self._pending:
+                    continue
+                self._end()
+                self.outcome = Outcome._from_json(self._handle.result())  # raises the run's error
+                raise StopAsyncIteration
+            try:
+                await self._wake.wait()
+            except asyncio.CancelledError:
+                await self._cancel_and_wait()
+                raise
+
+    async def _cancel_and_wait(self) -> None:
+        """Cancel the run and wait (bounded) for it to wind down, transcript written."""
+        if self._handle is None or self._finished:
+            return
+        self._handle.cancel()
+        assert self._wake is not None
+        deadline = time.monotonic() + _CANCEL_GRACE_S
+        while not self._handle.done() and time.monotonic() < deadline:
+            self._wake.clear()
+            if self._handle.done():
+                break
+            try:
+                await asyncio.wait_for(self._wake.wait(), 0.5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+        self._handle.drain_events()
+        self._end()
+
+    async def cancel(self) -> None:
+        """Stop the run (e.g. after breaking out of the loop early) and wait for it to end."""
+        await self._cancel_and_wait()
+
+    def __del__(self) -> None:
+        # A stream dropped before its end (e.g. `break` without `cancel()`) must not leave
+        # the run going on in the background.
+        handle = getattr(self, "_handle", None)
+        if handle is not None and not self._finished:
+            try:
+                handle.cancel()
+                if self._loop is not None:
+                    unregister_loop(self.session_id, self._loop)
+            except Exception:
+                pass
+
+    async def __aenter__(self) -> "RunStream":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if not self._finished:
+            await self._cancel_and_wait()
+
+
+__all__ = ["Agent", "Outcome", "RunStream", "Cancelled"]

@@ -1,0 +1,404 @@
+//! [`Agent`]: an [`AgentLoop`] assembled from Python, and [`RunHandle`]: one run of it on
+//! the package's tokio runtime.
+//!
+//! A run's events are serialised (serde JSON of [`AgentEvent`]) into a queue the Python
+//! side drains; its end (the outcome JSON or an error) is stored next to them. Python waits
+//! with [`RunHandle::wait`] (GIL released, in short slices so signals are seen) or is woken
+//! through a `waker` callable (asyncio: `loop.call_soon_threadsafe(event.set)`), called from
+//! a dedicated thread after every change, never from a runtime thread.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use sre_core::{
+    Agent as _, AgentEvent, AgentLoop, CancellationToken, EventSink, Hook, JsonlSessionStore,
+    Model, ScriptedModel, Session, Tool,
+};
+use sre_tools::{MountMode, Workspace};
+
+use crate::errors::{ConfigError, ErrorKind, PyErrData, SreHarnessError, core_err, tools_err};
+use crate::hook::{PyApprover, PyHook};
+use crate::tool::PyTool;
+
+/// An agent: model, system prompt, tools, hooks and a session store.
+#[pyclass(module = "sre_harness._native", frozen)]
+pub struct Agent {
+    inner: AgentLoop,
+    session_dir: PathBuf,
+}
+
+#[pymethods]
+impl Agent {
+    /// Build an agent. Exactly one model source: `script` (ScriptedModel YAML/JSON text),
+    /// `script_path` (a script file) or `model_from_env` (provider from the environment).
+    #[new]
+    #[pyo3(signature = (
+        *,
+        session_dir,
+        name = "agent".to_string(),
+        system_prompt = String::new(),
+        script = None,
+        script_path = None,
+        model_from_env = false,
+        workspace = None,
+        mounts = Vec::new(),
+        workspace_tools = true,
+        tools = Vec::new(),
+        hooks = Vec::new(),
+        max_turns = 50,
+        tool_concurrency = 8,
+        hook_timeout = None,
+        streaming = false,
+        approver = None,
+        hook_config = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        session_dir: PathBuf,
+        name: String,
+        system_prompt: String,
+        script: Option<String>,
+        script_path: Option<PathBuf>,
+        model_from_env: bool,
+        workspace: Option<PathBuf>,
+        mounts: Vec<(String, bool)>,
+        workspace_tools: bool,
+        tools: Vec<Bound<'_, PyAny>>,
+        hooks: Vec<Bound<'_, PyAny>>,
+        max_turns: u32,
+        tool_concurrency: usize,
+        hook_timeout: Option<f64>,
+        streaming: bool,
+        approver: Option<Bound<'_, PyAny>>,
+        hook_config: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let rt = crate::runtime()?;
+        // Providers build HTTP clients; give them the runtime's context.
+        let _guard = rt.enter();
+        let model = model_from(script, script_path, model_from_env)?;
+
+        let mut all_tools: Vec<Arc<dyn Tool>> = Vec::new();
+        let mut all_hooks: Vec<Arc<dyn Hook>> = Vec::new();
+        let judge = model.clone();
+        let agent_name = name.clone();
+        let mut builder = AgentLoop::builder(model)
+            .name(name)
+            .system_prompt(system_prompt)
+            .max_turns(max_turns)
+            .tool_concurrency(tool_concurrency)
+            .streaming(streaming);
+        let mut workspace_root: Option<PathBuf> = None;
+        if let Some(root) = workspace {
+            let mut wb = Workspace::builder(&root);
+            for (mount, writable) in mounts {
+                let mode = if writable {
+                    MountMode::Writable
+                } else {
+                    MountMode::ReadOnly
+                };
+                wb = wb.mount(mount, mode);
+            }
+            let ws = wb.build().map_err(tools_err)?;
+            workspace_root = Some(ws.root().to_path_buf());
+            builder = builder.cwd(ws.root().display().to_string());
+            if workspace_tools {
+                all_tools.extend(ws.tools().map_err(tools_err)?);
+            }
+        } else if !mounts.is_empty() {
+            return Err(ConfigError::new_err("mounts need a workspace root"));
+        }
+        for tool in &tools {
+            all_tools.push(Arc::new(PyTool::from_py(tool)?));
+        }
+        if let Some(path) = hook_config {
+            // Configured hooks (YAML agent definitions or Claude Code settings JSON) run
+            // first, then the Python hooks; prompt hooks are judged by the agent's model.
+            let config = sre_hooks::HookConfig::load(&path)
+                .map_err(|e| ConfigError::new_err(format!("hook config: {e}")))?;
+            let ctx = sre_hooks::BuildContext {
+                model: Some(judge),
+                cwd: workspace_root.clone(),
+                ..Default::default()
+            };
+            let registry = config
+                .build(&ctx)
+                .map_err(|e| ConfigError::new_err(format!("hook config: {e}")))?;
+            all_hooks.extend(registry.hooks_for(&agent_name));
+        }
+        for hook in &hooks {
+            all_hooks.push(Arc::new(PyHook::from_py(hook)?));
+        }
+        if let Some(approver) = approver {
+            builder = builder.approver(Arc::new(PyApprover::from_py(&approver)?));
+        }
+        if let Some(t) = crate::tool::timeout_from(hook_timeout, "hook_timeout")? {
+            builder = builder.hook_timeout(t);
+        }
+        let store = JsonlSessionStore::new(&session_dir).map_err(core_err)?;
+        let inner = builder
+            .tools(all_tools)
+            .hooks(all_hooks)
+            .session_store(Arc::new(store))
+            .build()
+            .map_err(core_err)?;
+        Ok(Agent { inner, session_dir })
+    }
+
+    /// The agent's name.
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// Where transcripts are written.
+    #[getter]
+    fn session_dir(&self) -> PathBuf {
+        self.session_dir.clone()
+    }
+
+    /// The tool specs offered to the model (JSON list of `{name, description, input_schema}`),
+    /// sorted by name.
+    fn tool_specs_json(&self) -> PyResult<String> {
+        serde_json::to_string(self.inner.tool_specs())
+            .map_err(|e| SreHarnessError::new_err(format!("tool specs: {e}")))
+    }
+
+    /// Start a run of `prompt` in session `session_id` and return its handle at once;
+    /// `prompt=None` resumes the session's unfinished run from its transcript.
+    /// `waker`, if given, is called (no arguments, from a helper thread) after every new
+    /// event and at the end.
+    #[pyo3(signature = (prompt, session_id, waker = None))]
+    fn start(
+        &self,
+        prompt: Option<String>,
+        session_id: String,
+        waker: Option<Py<PyAny>>,
+    ) -> PyResult<RunHandle> {
+        let rt = crate::runtime()?;
+        let shared = Arc::new(Shared::default());
+        let sink_shared = shared.clone();
+        let sink = move |event: AgentEvent| {
+            let json = serde_json::to_string(&event).unwrap_or_else(|e| {
+                serde_json::json!({"agent": event.agent, "session_id": event.session_id,
+                    "kind": {"type": "warning", "message": format!("unserialisable event: {e}")}})
+                .to_string()
+            });
+            sink_shared.push_event(json);
+        };
+        let session = Session::new(session_id.clone())
+            .with_events(Arc::new(sink) as Arc<dyn EventSink>)
+            .with_cancel(shared.cancel.clone());
+        let agent = self.inner.clone();
+        if let Some(waker) = waker {
+            let waker_shared = shared.clone();
+            std::thread::Builder::new()
+                .name("sre-harness-waker".into())
+                .spawn(move || waker_shared.wake_loop(waker))
+                .map_err(|e| SreHarnessError::new_err(format!("cannot start a thread: {e}")))?;
+        }
+        let run = rt.spawn(async move {
+            match prompt {
+                Some(prompt) => agent.run(&session, &prompt).await,
+                None => agent.resume(&session).await,
+            }
+        });
+        let done = shared.clone();
+        rt.spawn(async move {
+            let result = match run.await {
+                Ok(Ok(outcome)) => serde_json::to_string(&outcome).map_err(|e| {
+                    PyErrData::new(ErrorKind::Other, format!("outcome not serialisable: {e}"))
+                }),
+                Ok(Err(e)) => Err(PyErrData::from(e)),
+                Err(e) if e.is_panic() => Err(PyErrData::new(
+                    ErrorKind::Other,
+                    format!("internal error: the run panicked: {}", panic_message(e)),
+                )),
+                Err(e) => Err(PyErrData::new(ErrorKind::Cancelled, e.to_string())),
+            };
+            done.finish(result);
+        });
+        Ok(RunHandle { shared, session_id })
+    }
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    let payload = e.into_panic();
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".into()
+    }
+}
+
+fn model_from(
+    script: Option<String>,
+    script_path: Option<PathBuf>,
+    from_env: bool,
+) -> PyResult<Arc<dyn Model>> {
+    let given =
+        usize::from(script.is_some()) + usize::from(script_path.is_some()) + usize::from(from_env);
+    if given != 1 {
+        return Err(ConfigError::new_err(
+            "give exactly one model source: script=..., script_path=... or model='env'",
+        ));
+    }
+    if let Some(text) = script {
+        return Ok(Arc::new(ScriptedModel::from_yaml(&text).map_err(core_err)?));
+    }
+    if let Some(path) = script_path {
+        return Ok(Arc::new(ScriptedModel::from_file(path).map_err(core_err)?));
+    }
+    match sre_core::providers::from_env().map_err(core_err)? {
+        Some(model) => Ok(model),
+        None => Err(ConfigError::new_err(
+            "no model provider is configured in the environment (set ANTHROPIC_API_KEY, \
+             OPENAI_API_KEY or the provider variables sre-core reads)",
+        )),
+    }
+}
+
+#[derive(Default)]
+struct State {
+    events: VecDeque<String>,
+    result: Option<Result<String, PyErrData>>,
+    version: u64,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    cancel: CancellationToken,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push_event(&self, json: String) {
+        let mut s = self.lock();
+        s.events.push_back(json);
+        s.version += 1;
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    fn finish(&self, result: Result<String, PyErrData>) {
+        let mut s = self.lock();
+        s.result = Some(result);
+        s.version += 1;
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// Wait until there is an undrained event or the run ended, at most `timeout`.
+    fn wait_ready(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut s = self.lock();
+        loop {
+            if !s.events.is_empty() || s.result.is_some() {
+                return true;
+            }
+            match deadline {
+                None => s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    s = self
+                        .changed
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// Call `waker` after every change until the run ends (the last call is after the end).
+    fn wake_loop(&self, waker: Py<PyAny>) {
+        let mut seen = 0u64;
+        loop {
+            let done = {
+                let mut s = self.lock();
+                while s.version == seen {
+                    s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
+                seen = s.version;
+                s.result.is_some()
+            };
+            Python::attach(|py| {
+                // A closed event loop cannot be woken; nobody is waiting then.
+                let _ = waker.call0(py);
+            });
+            if done {
+                break;
+            }
+        }
+    }
+}
+
+/// One run in progress (or finished).
+#[pyclass(module = "sre_harness._native", frozen)]
+pub struct RunHandle {
+    shared: Arc<Shared>,
+    session_id: String,
+}
+
+#[pymethods]
+impl RunHandle {
+    /// The session id of the run.
+    #[getter]
+    fn session_id(&self) -> String {
+        self.session_id.clone()
+    }
+
+    /// Ask the run to stop (its session's cancellation token); it ends with `Cancelled`.
+    fn cancel(&self) {
+        self.shared.cancel.cancel();
+    }
+
+    /// Whether `cancel` was called.
+    fn cancelled(&self) -> bool {
+        self.shared.cancel.is_cancelled()
+    }
+
+    /// Block (GIL released) until an event is waiting or the run ended, at most `timeout`
+    /// seconds (`None`: no limit). Returns whether something is ready.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let timeout = match timeout {
+            None => None,
+            Some(s) if s.is_nan() || s <= 0.0 => Some(Duration::ZERO),
+            Some(s) => Some(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)),
+        };
+        let shared = self.shared.clone();
+        Ok(py.detach(move || shared.wait_ready(timeout)))
+    }
+
+    /// Take the events queued so far (JSON texts, in order).
+    fn drain_events(&self) -> Vec<String> {
+        self.shared.lock().events.drain(..).collect()
+    }
+
+    /// Whether the run ended.
+    fn done(&self) -> bool {
+        self.shared.lock().result.is_some()
+    }
+
+    /// The outcome JSON; raises the run's error; raises `SreHarnessError` while running.
+    fn result(&self) -> PyResult<String> {
+        match &self.shared.lock().result {
+            None => Err(SreHarnessError::new_err("the run has not finished")),
+            Some(Ok(json)) => Ok(json.clone()),
+            Some(Err(e)) => Err(e.to_pyerr()),
+        }
+    }
+}
