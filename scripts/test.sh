@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of the workspace on a fresh machine: installs what the tests need
-# (Debian packages ripgrep and jq for the sre-tools parity and shell tests; a Python venv
-# for sre-py), then runs the unit, integration and doc tests and the Python tests.
+# (Debian packages ripgrep and jq for the sre-tools parity and shell tests; npm and PyPI
+# MCP peers for sre-mcp; a Python venv for sre-py), then runs the unit, integration and doc tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +9,8 @@ need_apt=()
 command -v rg >/dev/null 2>&1 || need_apt+=(ripgrep)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -22,6 +23,10 @@ export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-sre-harness tests}"
 export GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-tests@sre-harness.invalid}"
 export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-$GIT_AUTHOR_NAME}"
 export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-$GIT_AUTHOR_EMAIL}"
+
+# Real MCP peers for sre-mcp (npm: server-everything, the conformance suite, node@22;
+# PyPI: mcp), installed into sre-mcp/tests/peers from pinned lockfiles.
+bash sre-mcp/tests/setup-peers.sh
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --features sre-core/anthropic,sre-core/openai --no-fail-fast

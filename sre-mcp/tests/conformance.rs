@@ -1,0 +1,68 @@
+//! Runs the official MCP conformance suite (`@modelcontextprotocol/conformance`, client
+//! mode) against `examples/conformance_client.rs` for every non-auth client scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const SCENARIOS: &[&str] = &[
+    "initialize",
+    "tools_call",
+    "elicitation-sep1034-client-defaults",
+    "sse-retry",
+];
+
+fn client_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-p", "sre-mcp", "--example", "conformance_client"])
+        .current_dir(common::crate_dir())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the conformance client failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::crate_dir().join("../target"));
+    let bin = target.join("debug/examples/conformance_client");
+    assert!(bin.exists(), "{} not found", bin.display());
+    bin
+}
+
+#[test]
+fn conformance_client_scenarios() {
+    let node = common::node();
+    let suite =
+        common::peers_dir().join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    assert!(
+        suite.exists(),
+        "missing conformance suite; run `bash {}`",
+        common::SETUP
+    );
+    let client = client_binary();
+    let mut failed = Vec::new();
+    for scenario in SCENARIOS {
+        let out = Command::new(&node)
+            .arg(&suite)
+            .args(["client", "--command"])
+            .arg(&client)
+            .args(["--scenario", scenario])
+            .output()
+            .expect("run conformance");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let passed = out.status.success() && text.contains("OVERALL: PASSED");
+        eprintln!("{scenario}: {}", if passed { "PASSED" } else { "FAILED" });
+        if !passed {
+            failed.push(format!("{scenario}:\n{text}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "failed scenarios:\n{}",
+        failed.join("\n\n")
+    );
+}
