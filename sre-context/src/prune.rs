@@ -259,10 +259,10 @@ fn latest_updates(messages: &[Message]) -> HashMap<String, (usize, usize)> {
             continue;
         }
         for (bi, b) in m.content.iter().enumerate() {
-            if let ContentBlock::Text { text } = b {
-                if let Some(layer) = context_update_layer(text) {
-                    out.insert(layer.to_string(), (mi, bi));
-                }
+            if let ContentBlock::Text { text } = b
+                && let Some(layer) = context_update_layer(text)
+            {
+                out.insert(layer.to_string(), (mi, bi));
             }
         }
     }

@@ -42,10 +42,10 @@ pub(crate) fn tool_calls(messages: &[Message]) -> HashMap<&str, (&str, &Value)> 
 /// Whether the transcript keeps every invariant (see the module doc). Returns the first
 /// violation found.
 pub fn check(messages: &[Message]) -> Result<(), String> {
-    if let Some(first) = messages.first() {
-        if first.role != Role::User {
-            return Err("the first message is not a user message".into());
-        }
+    if let Some(first) = messages.first()
+        && first.role != Role::User
+    {
+        return Err("the first message is not a user message".into());
     }
     let mut open: HashSet<&str> = HashSet::new();
     for (i, m) in messages.iter().enumerate() {

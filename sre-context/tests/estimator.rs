@@ -243,7 +243,9 @@ fn shipped_calibration_is_the_best_of_the_grid() {
     let d = Heuristic::default();
     let shipped = best
         .iter()
-        .find(|(_, pp, sw, lp, _)| *pp == d.punct_per_token && *sw == d.short_word && *lp == d.letters_per_token)
+        .find(|(_, pp, sw, lp, _)| {
+            *pp == d.punct_per_token && *sw == d.short_word && *lp == d.letters_per_token
+        })
         .expect("the shipped parameters are on the grid");
     assert!(
         shipped.0 <= best[0].0 + 0.01,

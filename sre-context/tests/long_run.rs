@@ -45,7 +45,7 @@ impl QueryLogs {
 
 fn log_output(n: u64) -> String {
     let mut out = String::new();
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         let _ = writeln!(
             out,
             "[output of `query_logs` was 48213 bytes (320 lines); stored in `scratch/offload/query_logs-{n:04}.txt`. Preview (head and tail):]"

@@ -784,10 +784,11 @@ impl<'a> MemoryCommand<'a> {
             ("#forget", MemoryCommand::Forget),
             ("#retrieve", MemoryCommand::Retrieve),
         ] {
-            if let Some(rest) = t.strip_prefix(prefix) {
-                if rest.starts_with(char::is_whitespace) && !rest.trim().is_empty() {
-                    return Some(make(rest.trim()));
-                }
+            if let Some(rest) = t.strip_prefix(prefix)
+                && rest.starts_with(char::is_whitespace)
+                && !rest.trim().is_empty()
+            {
+                return Some(make(rest.trim()));
             }
         }
         None

@@ -156,10 +156,10 @@ fn requests_from_arbitrary_json_are_validated_without_panic() {
     let req = br#"{"tools":[{"name":"grep","description":"d","input_schema":{"type":"object"}}],"system":[],"messages":[{"role":"user","content":[{"type":"text","text":"x"}]},{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"grep","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"r","is_error":false}]}],"max_output_tokens":10}"#;
     let mut valid = 0;
     cases(5, &[req], |b| {
-        if let Ok(r) = serde_json::from_slice::<ModelRequest>(b) {
-            if validate_request(&r).is_ok() {
-                valid += 1;
-            }
+        if let Ok(r) = serde_json::from_slice::<ModelRequest>(b)
+            && validate_request(&r).is_ok()
+        {
+            valid += 1;
         }
     });
     assert!(valid >= 1, "the seed request itself is valid");

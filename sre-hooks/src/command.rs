@@ -248,10 +248,10 @@ impl CommandHook {
             };
             let read_out = async {
                 let r = read_capped(stdout, cap, false).await;
-                if r.overflow {
-                    if let Some(pgid) = pgid {
-                        let _ = sys::kill_process_group(pgid);
-                    }
+                if r.overflow
+                    && let Some(pgid) = pgid
+                {
+                    let _ = sys::kill_process_group(pgid);
                 }
                 r
             };

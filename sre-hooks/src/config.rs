@@ -391,13 +391,11 @@ fn parse_hook(
     let obj = value
         .as_object()
         .ok_or_else(|| loc.err(format!("a hook must be a mapping, got {}", kind(value))))?;
-    if strict {
-        if let Some(k) = obj.keys().find(|k| !YAML_KEYS.contains(&k.as_str())) {
-            return Err(loc.field(k).err(format!(
-                "unknown field (expected one of {})",
-                YAML_KEYS.join(", ")
-            )));
-        }
+    if strict && let Some(k) = obj.keys().find(|k| !YAML_KEYS.contains(&k.as_str())) {
+        return Err(loc.field(k).err(format!(
+            "unknown field (expected one of {})",
+            YAML_KEYS.join(", ")
+        )));
     }
     let string = |key: &str| -> Result<Option<String>, HookError> {
         match obj.get(key) {

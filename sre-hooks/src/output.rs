@@ -69,17 +69,17 @@ pub fn decision_from_json(event: HookEvent, value: &Value) -> Result<HookDecisio
             .as_object()
             .ok_or_else(|| format!("`hookSpecificOutput` must be an object, got {}", kind(hso)))?;
         let p = "hookSpecificOutput.";
-        if let Some(name) = opt_str(hso, "hookEventName", p)? {
-            if HookEvent::parse(&name) != Some(event) {
-                return Err(format!(
-                    "`hookSpecificOutput.hookEventName` is {name:?} but the event is {event}"
-                ));
-            }
+        if let Some(name) = opt_str(hso, "hookEventName", p)?
+            && HookEvent::parse(&name) != Some(event)
+        {
+            return Err(format!(
+                "`hookSpecificOutput.hookEventName` is {name:?} but the event is {event}"
+            ));
         }
-        if let Some(ctx) = opt_str(hso, "additionalContext", p)? {
-            if !ctx.is_empty() {
-                decision.additional_context = Some(cap_context(&ctx));
-            }
+        if let Some(ctx) = opt_str(hso, "additionalContext", p)?
+            && !ctx.is_empty()
+        {
+            decision.additional_context = Some(cap_context(&ctx));
         }
         let perm_reason = opt_str(hso, "permissionDecisionReason", p)?;
         match opt_str(hso, "permissionDecision", p)?.as_deref() {

@@ -179,10 +179,10 @@ pub fn parse_verdict(text: &str) -> Option<(bool, Option<String>)> {
     };
     for (i, _) in text.match_indices('{') {
         let mut stream = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
-        if let Some(Ok(v)) = stream.next() {
-            if let Some(found) = verdict(&v) {
-                return Some(found);
-            }
+        if let Some(Ok(v)) = stream.next()
+            && let Some(found) = verdict(&v)
+        {
+            return Some(found);
         }
     }
     None

@@ -360,13 +360,13 @@ impl Document {
             .position(|b| matches!(b, Block::Entry { entry, .. } if entry.id == after));
         match pos {
             Some(i) => {
-                if let Some(Block::Entry { raw: Some(r), .. }) = self.blocks.get(i) {
-                    if !r.ends_with('\n') {
-                        self.blocks
-                            .insert(i + 1, Block::Raw(self.eol().to_string()));
-                        self.blocks.insert(i + 2, Block::Entry { entry, raw: None });
-                        return;
-                    }
+                if let Some(Block::Entry { raw: Some(r), .. }) = self.blocks.get(i)
+                    && !r.ends_with('\n')
+                {
+                    self.blocks
+                        .insert(i + 1, Block::Raw(self.eol().to_string()));
+                    self.blocks.insert(i + 2, Block::Entry { entry, raw: None });
+                    return;
                 }
                 self.blocks.insert(i + 1, Block::Entry { entry, raw: None })
             }
@@ -477,10 +477,10 @@ impl Parser {
         }
         let pending = self.pending_meta.take();
         if let Some((c, n)) = self.fence {
-            if let Some(f) = fence_marker(line) {
-                if closes((c, n), f, line) {
-                    self.fence = None;
-                }
+            if let Some(f) = fence_marker(line)
+                && closes((c, n), f, line)
+            {
+                self.fence = None;
             }
             self.push_pending_raw(pending);
             self.raw(raw);
@@ -550,11 +550,9 @@ impl Parser {
         raw_text.push_str(raw);
         let has_meta = found.is_some();
         let mut marker = None;
-        if has_meta {
-            if let Some(i) = text.rfind(MARKER) {
-                marker = Some(text[i + MARKER.len()..].trim().to_string());
-                text.truncate(i);
-            }
+        if has_meta && let Some(i) = text.rfind(MARKER) {
+            marker = Some(text[i + MARKER.len()..].trim().to_string());
+            text.truncate(i);
         }
         // Items without metadata get their id in `finish`, once every explicit id is known.
         let (id, meta) = found.unwrap_or_default();

@@ -62,10 +62,10 @@ impl StalenessPolicy {
                 entry.meta.conflicts.join(", ")
             ));
         }
-        if self.is_stale(entry, now) {
-            if let Some(t) = entry.last_verified() {
-                parts.push(format!("verified {} days ago", t.days_until(now)));
-            }
+        if self.is_stale(entry, now)
+            && let Some(t) = entry.last_verified()
+        {
+            parts.push(format!("verified {} days ago", t.days_until(now)));
         }
         if parts.is_empty() {
             None

@@ -510,10 +510,10 @@ impl Core {
         let Some(bytes) = self.read_bytes(rel)? else {
             return Ok(Arc::new(Document::default()));
         };
-        if let Some((b, doc)) = self.docs.lock().unwrap_or_else(|p| p.into_inner()).get(rel) {
-            if *b == bytes {
-                return Ok(doc.clone());
-            }
+        if let Some((b, doc)) = self.docs.lock().unwrap_or_else(|p| p.into_inner()).get(rel)
+            && *b == bytes
+        {
+            return Ok(doc.clone());
         }
         let doc = Arc::new(Document::parse_bytes(&bytes));
         self.docs
@@ -770,10 +770,10 @@ impl Core {
             let new_id = self.next_id()?;
             let mut proposed = Entry::new(new_id.clone(), text, source, now);
             proposed.meta.conflicts.push(id.to_string());
-            if let Some(e) = doc.get_mut(id) {
-                if !e.meta.conflicts.iter().any(|c| c == &new_id) {
-                    e.meta.conflicts.push(new_id.clone());
-                }
+            if let Some(e) = doc.get_mut(id)
+                && !e.meta.conflicts.iter().any(|c| c == &new_id)
+            {
+                e.meta.conflicts.push(new_id.clone());
             }
             doc.insert_after(id, proposed);
             UpdateOutcome::Conflict {
@@ -977,19 +977,19 @@ impl Core {
         for (rel, _) in self.scan()? {
             let doc = self.load_shared(&rel)?;
             for e in doc.entries() {
-                if policy.needs_review(e, now) {
-                    if let Some(note) = policy.note(e, now) {
-                        items.push((
-                            e.last_verified(),
-                            ReviewItem {
-                                id: e.id.clone(),
-                                path: rel.clone(),
-                                line: e.line,
-                                text: e.full_text(),
-                                note,
-                            },
-                        ));
-                    }
+                if policy.needs_review(e, now)
+                    && let Some(note) = policy.note(e, now)
+                {
+                    items.push((
+                        e.last_verified(),
+                        ReviewItem {
+                            id: e.id.clone(),
+                            path: rel.clone(),
+                            line: e.line,
+                            text: e.full_text(),
+                            note,
+                        },
+                    ));
                 }
             }
         }

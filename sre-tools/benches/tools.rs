@@ -92,7 +92,11 @@ fn log_5mb() -> String {
     let mut s = String::new();
     let mut i = 0u64;
     while s.len() < 5 << 20 {
-        let level = if i % 97 == 0 { "ERROR" } else { "INFO" };
+        let level = if i.is_multiple_of(97) {
+            "ERROR"
+        } else {
+            "INFO"
+        };
         s.push_str(&format!(
             "2026-11-24T10:{:02}:{:02}Z {level} req={i} path=/api/v1/items latency_ms={}\n",
             (i / 60) % 60,

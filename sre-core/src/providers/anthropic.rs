@@ -128,10 +128,9 @@ impl AnthropicModel {
             for i in marks {
                 if let Some(Value::Array(blocks)) =
                     messages.get_mut(i).and_then(|m| m.get_mut("content"))
+                    && let Some(Value::Object(last)) = blocks.last_mut()
                 {
-                    if let Some(Value::Object(last)) = blocks.last_mut() {
-                        last.insert("cache_control".into(), breakpoint());
-                    }
+                    last.insert("cache_control".into(), breakpoint());
                 }
             }
         }
@@ -174,11 +173,11 @@ fn wire_messages(messages: &[Message]) -> Vec<Value> {
             Role::Assistant => "assistant",
         };
         let blocks: Vec<Value> = m.content.iter().map(wire_block).collect();
-        if last_role == Some(m.role) {
-            if let Some(Value::Array(prev)) = out.last_mut().and_then(|v| v.get_mut("content")) {
-                prev.extend(blocks);
-                continue;
-            }
+        if last_role == Some(m.role)
+            && let Some(Value::Array(prev)) = out.last_mut().and_then(|v| v.get_mut("content"))
+        {
+            prev.extend(blocks);
+            continue;
         }
         out.push(json!({"role": role, "content": blocks}));
         last_role = Some(m.role);

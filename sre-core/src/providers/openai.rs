@@ -225,12 +225,12 @@ pub fn parse_response(body: &[u8]) -> Result<ModelResponse, ModelError> {
     }
     let msg = &choice["message"];
     let mut content = Vec::new();
-    if let Some(t) = msg["content"].as_str() {
-        if !t.is_empty() {
-            content.push(ContentBlock::Text {
-                text: t.to_string(),
-            });
-        }
+    if let Some(t) = msg["content"].as_str()
+        && !t.is_empty()
+    {
+        content.push(ContentBlock::Text {
+            text: t.to_string(),
+        });
     }
     if let Some(calls) = msg["tool_calls"].as_array() {
         for (i, c) in calls.iter().enumerate() {
@@ -310,12 +310,12 @@ impl StreamDecoder {
         let mut out = Vec::new();
         if let Some(choice) = v["choices"].get(0) {
             let d = &choice["delta"];
-            if let Some(t) = d["content"].as_str() {
-                if !t.is_empty() {
-                    out.push(StreamEvent::TextDelta {
-                        text: t.to_string(),
-                    });
-                }
+            if let Some(t) = d["content"].as_str()
+                && !t.is_empty()
+            {
+                out.push(StreamEvent::TextDelta {
+                    text: t.to_string(),
+                });
             }
             if let Some(calls) = d["tool_calls"].as_array() {
                 for c in calls {
@@ -331,13 +331,13 @@ impl StreamDecoder {
                                 .to_string(),
                         });
                     }
-                    if let Some(args) = c["function"]["arguments"].as_str() {
-                        if !args.is_empty() {
-                            out.push(StreamEvent::ToolUseDelta {
-                                index: idx as usize,
-                                partial_json: args.to_string(),
-                            });
-                        }
+                    if let Some(args) = c["function"]["arguments"].as_str()
+                        && !args.is_empty()
+                    {
+                        out.push(StreamEvent::ToolUseDelta {
+                            index: idx as usize,
+                            partial_json: args.to_string(),
+                        });
                     }
                 }
             }
