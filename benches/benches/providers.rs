@@ -41,7 +41,9 @@ async fn serve(stream_body: Arc<Vec<u8>>) -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let body = stream_body.clone();
             tokio::spawn(async move {
                 sock.set_nodelay(true).ok();
@@ -54,7 +56,10 @@ async fn serve(stream_body: Arc<Vec<u8>>) -> std::net::SocketAddr {
                             let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
                             let len = head
                                 .lines()
-                                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                                .find_map(|l| {
+                                    l.strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                                })
                                 .unwrap_or(0);
                             break (i + 4, len);
                         }
@@ -72,9 +77,16 @@ async fn serve(stream_body: Arc<Vec<u8>>) -> std::net::SocketAddr {
                     let req_body = buf[head_end..head_end + len].to_vec();
                     buf.drain(..head_end + len);
                     let streaming = String::from_utf8_lossy(&req_body).contains("\"stream\":true");
-                    let (ctype, payload): (&str, &[u8]) =
-                        if streaming { ("text/event-stream", &body) } else { ("application/json", SMALL.as_bytes()) };
-                    let mut out = format!("HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n\r\n", payload.len()).into_bytes();
+                    let (ctype, payload): (&str, &[u8]) = if streaming {
+                        ("text/event-stream", &body)
+                    } else {
+                        ("application/json", SMALL.as_bytes())
+                    };
+                    let mut out = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n\r\n",
+                        payload.len()
+                    )
+                    .into_bytes();
                     out.extend_from_slice(payload);
                     if sock.write_all(&out).await.is_err() {
                         return;
@@ -92,7 +104,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let body = Arc::new(big_stream());
     let mb = body.len() as f64 / 1e6;
     let addr = rt.block_on(serve(body.clone()));
@@ -101,12 +117,20 @@ fn main() {
     let mut config = OpenAiConfig::new(&base, "big-stream");
     config.http = HttpSettings::new(&base);
     let model = OpenAiModel::new(config).unwrap();
-    let request = ModelRequest { messages: vec![Message::user("INCIDENT-4711")], max_output_tokens: 100, ..Default::default() };
+    let request = ModelRequest {
+        messages: vec![Message::user("INCIDENT-4711")],
+        max_output_tokens: 100,
+        ..Default::default()
+    };
 
     let mut stream_times = Vec::new();
     for _ in 0..STREAM_REPS {
         let t = Instant::now();
-        let response = rt.block_on(async { collect_stream(model.stream(&request).await.unwrap(), |_| {}).await.unwrap() });
+        let response = rt.block_on(async {
+            collect_stream(model.stream(&request).await.unwrap(), |_| {})
+                .await
+                .unwrap()
+        });
         stream_times.push(t.elapsed());
         assert_eq!(response.usage.output_tokens, 20_000);
     }
@@ -129,7 +153,9 @@ fn main() {
     });
     let rust_request = t.elapsed() / REQUESTS as u32;
 
-    println!("SSE stream: {CHUNKS} chunks, {mb:.2} MB; {REQUESTS} small non-streamed requests; local keep-alive server");
+    println!(
+        "SSE stream: {CHUNKS} chunks, {mb:.2} MB; {REQUESTS} small non-streamed requests; local keep-alive server"
+    );
     println!("| client | stream parse (median of {STREAM_REPS}) | MB/s | per-request overhead |");
     println!("|---|---|---|---|");
     println!(
@@ -142,23 +168,38 @@ fn main() {
         Ok(python) => {
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/openai_client_bench.py");
             let out = std::process::Command::new(python)
-                .args([script, &base, &STREAM_REPS.to_string(), &REQUESTS.to_string()])
+                .args([
+                    script,
+                    &base,
+                    &STREAM_REPS.to_string(),
+                    &REQUESTS.to_string(),
+                ])
                 .output()
                 .unwrap();
             if !out.status.success() {
-                println!("python openai client failed: {}", String::from_utf8_lossy(&out.stderr));
+                println!(
+                    "python openai client failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 return;
             }
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             let s = v["stream_s"].as_f64().unwrap();
             let r = v["request_us"].as_f64().unwrap();
-            println!("| python openai 3.57.0 | {:.1} ms | {:.0} | {:.0} µs |", s * 1e3, mb / s, r);
+            println!(
+                "| python openai 3.57.0 | {:.1} ms | {:.0} | {:.0} µs |",
+                s * 1e3,
+                mb / s,
+                r
+            );
             println!(
                 "ratio python/sre-core: stream {:.1}x, per-request {:.1}x",
                 s / rust_stream.as_secs_f64(),
                 r / (rust_request.as_secs_f64() * 1e6)
             );
         }
-        Err(_) => println!("(set SRE_BENCH_PYTHON to a Python with `openai` installed, or run benches/run_provider_bench.sh, for the side-by-side row)"),
+        Err(_) => println!(
+            "(set SRE_BENCH_PYTHON to a Python with `openai` installed, or run benches/run_provider_bench.sh, for the side-by-side row)"
+        ),
     }
 }

@@ -27,25 +27,53 @@ pub fn build(root: &Path) -> Result<PathBuf> {
     git(&repo, &["config", "user.name", "Dana Ops"], None)?;
     git(&repo, &["config", "user.email", "dana@example.com"], None)?;
 
-    write(&repo, "README.md", "# checkout-api\n\nHandles POST /payments for the storefront. Python 3.11, PostgreSQL.\n")?;
-    write(&repo, "AGENTS.md", "Production config lives in config/production.yaml. The reconciler runs 16 workers.\n")?;
+    write(
+        &repo,
+        "README.md",
+        "# checkout-api\n\nHandles POST /payments for the storefront. Python 3.11, PostgreSQL.\n",
+    )?;
+    write(
+        &repo,
+        "AGENTS.md",
+        "Production config lives in config/production.yaml. The reconciler runs 16 workers.\n",
+    )?;
     write(&repo, "config/production.yaml", &production_yaml(50))?;
     write(&repo, "app/db.py", DB_PY)?;
     write(&repo, "app/handlers.py", HANDLERS_PY)?;
     write(&repo, "app/reconciler.py", RECONCILER_V1)?;
-    commit(&repo, "checkout-api: initial service", "2026-11-10T09:00:00Z")?;
+    commit(
+        &repo,
+        "checkout-api: initial service",
+        "2026-11-10T09:00:00Z",
+    )?;
     git(&repo, &["tag", "v1.4.0"], None)?;
 
-    write(&repo, "app/handlers.py", &HANDLERS_PY.replace("def create_payment(request):", IDEMPOTENCY))?;
-    commit(&repo, "Add idempotency keys to POST /payments", "2026-11-18T16:30:00Z")?;
+    write(
+        &repo,
+        "app/handlers.py",
+        &HANDLERS_PY.replace("def create_payment(request):", IDEMPOTENCY),
+    )?;
+    commit(
+        &repo,
+        "Add idempotency keys to POST /payments",
+        "2026-11-18T16:30:00Z",
+    )?;
     git(&repo, &["tag", "v1.4.1"], None)?;
 
     write(&repo, "config/production.yaml", &production_yaml(5))?;
     write(&repo, "app/reconciler.py", RECONCILER_V2)?;
-    commit(&repo, "Cut RDS cost: fewer DB connections; reconcile each batch in one session", "2026-11-20T13:40:00Z")?;
+    commit(
+        &repo,
+        "Cut RDS cost: fewer DB connections; reconcile each batch in one session",
+        "2026-11-20T13:40:00Z",
+    )?;
     git(&repo, &["tag", "v1.5.0"], None)?;
 
-    write(&repo, "README.md", "# checkout-api\n\nHandles POST /payments for the storefront. Python 3.11, PostgreSQL.\nOn-call: #payments-oncall.\n")?;
+    write(
+        &repo,
+        "README.md",
+        "# checkout-api\n\nHandles POST /payments for the storefront. Python 3.11, PostgreSQL.\nOn-call: #payments-oncall.\n",
+    )?;
     commit(&repo, "docs: on-call channel", "2026-11-21T10:00:00Z")?;
 
     let sha = |rev: &str| git(&repo, &["rev-parse", "--short=12", rev], None);
@@ -64,7 +92,9 @@ pub fn build(root: &Path) -> Result<PathBuf> {
 }
 
 fn production_yaml(pool: u32) -> String {
-    format!("service: checkout-api\nregion: eastus2\ndb_pool_max: {pool}\ndb_pool_timeout_s: 2\nreconciler_workers: 16\nledger_timeout_s: 30\n")
+    format!(
+        "service: checkout-api\nregion: eastus2\ndb_pool_max: {pool}\ndb_pool_timeout_s: 2\nreconciler_workers: 16\nledger_timeout_s: 30\n"
+    )
 }
 
 /// A deterministic log: healthy traffic, then the rollout, then pool exhaustion.
@@ -72,14 +102,21 @@ fn service_log() -> String {
     let mut out = String::new();
     for i in 0..1200u32 {
         let secs = 13 * 3600 + 50 * 60 + i; // from 13:50:00, one line a second
-        let ts = format!("2026-11-20T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60);
+        let ts = format!(
+            "2026-11-20T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        );
         let after = secs >= 14 * 3600 + 2 * 60 + 5;
         if after && i % 3 == 0 {
             out.push_str(&format!(
                 "{ts} ERROR api.handlers create_payment PoolTimeoutError: timed out waiting for connection (pool_size=5, in_use=5, waiters={})\n",
                 20 + i % 70
             ));
-            out.push_str(&format!("{ts} INFO  api.access POST /payments 503 2004ms\n"));
+            out.push_str(&format!(
+                "{ts} INFO  api.access POST /payments 503 2004ms\n"
+            ));
         } else if after && i % 10 == 1 {
             out.push_str(&format!(
                 "{ts} WARN  workers.reconciler slow ledger call took {}.{}s holding_db_conn=true\n",
@@ -87,7 +124,10 @@ fn service_log() -> String {
                 i % 10
             ));
         } else {
-            out.push_str(&format!("{ts} INFO  api.access POST /payments 201 {}ms\n", 40 + i % 30));
+            out.push_str(&format!(
+                "{ts} INFO  api.access POST /payments 201 {}ms\n",
+                40 + i % 30
+            ));
         }
     }
     out
@@ -110,14 +150,20 @@ fn commit(repo: &Path, message: &str, date: &str) -> Result<()> {
 fn git(repo: &Path, args: &[&str], date: Option<&str>) -> Result<String> {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(repo).args(args);
-    cmd.env("GIT_AUTHOR_NAME", "Dana Ops").env("GIT_AUTHOR_EMAIL", "dana@example.com");
-    cmd.env("GIT_COMMITTER_NAME", "Dana Ops").env("GIT_COMMITTER_EMAIL", "dana@example.com");
+    cmd.env("GIT_AUTHOR_NAME", "Dana Ops")
+        .env("GIT_AUTHOR_EMAIL", "dana@example.com");
+    cmd.env("GIT_COMMITTER_NAME", "Dana Ops")
+        .env("GIT_COMMITTER_EMAIL", "dana@example.com");
     if let Some(d) = date {
         cmd.env("GIT_AUTHOR_DATE", d).env("GIT_COMMITTER_DATE", d);
     }
     let out = cmd.output().context("running git (is it installed?)")?;
     if !out.status.success() {
-        bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
@@ -172,7 +218,8 @@ def create_payment(request):
         pool.release(conn)
 "#;
 
-const IDEMPOTENCY: &str = "def create_payment(request):\n    key = request.headers.get(\"Idempotency-Key\")";
+const IDEMPOTENCY: &str =
+    "def create_payment(request):\n    key = request.headers.get(\"Idempotency-Key\")";
 
 const RECONCILER_V1: &str = r#""""Reconciles payments with the ledger, 16 workers."""
 from app.db import pool

@@ -14,7 +14,11 @@ fn the_offline_investigation_finds_the_root_cause_with_real_tools_and_hooks() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "investigate failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "investigate failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for expected in [
         "offline demo",
         "→ git_live_commit",
@@ -27,10 +31,21 @@ fn the_offline_investigation_finds_the_root_cause_with_real_tools_and_hooks() {
         "## Root Cause",
         "## Recommended Actions",
     ] {
-        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
     }
     // The transcript was persisted and the sample repository is a real git repository.
     assert!(ws.join("scratch/sessions/incident-4711.jsonl").exists());
-    let log = Command::new("git").args(["-C", ws.join("repos/checkout-api").to_str().unwrap(), "log", "--oneline"]).output().unwrap();
+    let log = Command::new("git")
+        .args([
+            "-C",
+            ws.join("repos/checkout-api").to_str().unwrap(),
+            "log",
+            "--oneline",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 4);
 }

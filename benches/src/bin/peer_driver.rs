@@ -19,10 +19,16 @@ use sre_core::{Agent, AgentEvent, AgentLoop, EventKind, InMemorySessionStore, Se
 use sre_tools::{MountMode, OffloadConfig, OffloadStore, ToolSet, Workspace};
 
 fn arg(args: &[String], name: &str) -> String {
-    match args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)) {
+    match args
+        .iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+    {
         Some(v) => v.clone(),
         None => {
-            eprintln!("usage: peer_driver --base-url URL --workspace DIR --scenario FILE [--out FILE]");
+            eprintln!(
+                "usage: peer_driver --base-url URL --workspace DIR --scenario FILE [--out FILE]"
+            );
             std::process::exit(2);
         }
     }
@@ -32,10 +38,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let base_url = arg(&args, "--base-url");
     let root = arg(&args, "--workspace");
-    let scenario: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(arg(&args, "--scenario"))?)?;
-    let out = args.iter().position(|a| a == "--out").and_then(|i| args.get(i + 1)).cloned();
+    let scenario: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(arg(&args, "--scenario"))?)?;
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let t_run_start = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
     let started = Instant::now();
 
@@ -63,7 +77,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_turns(100)
         .build()?;
 
-    let tool_s = Arc::new(Mutex::new((0.0f64, 0usize, (String::new(), String::new(), 0.0f64))));
+    let tool_s = Arc::new(Mutex::new((
+        0.0f64,
+        0usize,
+        (String::new(), String::new(), 0.0f64),
+    )));
     let tally = tool_s.clone();
     let session = Session::new("peer-bench").with_events(Arc::new(move |e: AgentEvent| {
         if let EventKind::ToolFinished { name, duration, .. } = &e.kind {
@@ -75,7 +93,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }));
-    let outcome = rt.block_on(agent.run(&session, scenario["user_prompt"].as_str().unwrap_or_default()))?;
+    let outcome = rt.block_on(agent.run(
+        &session,
+        scenario["user_prompt"].as_str().unwrap_or_default(),
+    ))?;
     let run_s = started.elapsed().as_secs_f64();
     let (tool_s, calls, slowest) = tool_s.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let answer = outcome.answer.unwrap_or_default();

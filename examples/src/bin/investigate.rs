@@ -14,7 +14,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use examples::sample_service;
 use sre_core::{
-    Agent, AgentEvent, AgentLoop, EventKind, JsonlSessionStore, Model, ScriptedModel, Session, SubagentOptions,
+    Agent, AgentEvent, AgentLoop, EventKind, JsonlSessionStore, Model, ScriptedModel, Session,
+    SubagentOptions,
 };
 use sre_hooks::{Activation, BuildContext, HookConfig};
 use sre_tools::{MountMode, OffloadConfig, OffloadStore, Workspace};
@@ -51,26 +52,38 @@ async fn main() -> Result<()> {
         }
         None => {
             let scripted: Arc<dyn Model> = Arc::new(ScriptedModel::from_yaml(SCRIPT)?);
-            println!("model: {} (offline demo: the model's answers are scripted; tools, hooks and files are real)", scripted.info().name);
+            println!(
+                "model: {} (offline demo: the model's answers are scripted; tools, hooks and files are real)",
+                scripted.info().name
+            );
             (scripted.clone(), scripted)
         }
     };
 
     // Governance hooks from the YAML agent definition.
-    let hooks = HookConfig::from_yaml(AGENT_YAML, "agents/investigator.yaml")?.build(&BuildContext {
-        model: Some(judge),
-        cwd: Some(root.clone()),
-        activation: Activation::new(),
-    })?;
+    let hooks =
+        HookConfig::from_yaml(AGENT_YAML, "agents/investigator.yaml")?.build(&BuildContext {
+            model: Some(judge),
+            cwd: Some(root.clone()),
+            activation: Activation::new(),
+        })?;
 
     let agent = AgentLoop::builder(model)
         .name("investigator")
         .system_prompt(SYSTEM_PROMPT)
         .tools(workspace.tools()?)
-        .subagents(SubagentOptions { max_turns: 8, ..SubagentOptions::default() })
+        .subagents(SubagentOptions {
+            max_turns: 8,
+            ..SubagentOptions::default()
+        })
         .hooks(hooks.hooks_for("investigator"))
-        .offload(Arc::new(OffloadStore::new(workspace.clone(), OffloadConfig::default())?))
-        .session_store(Arc::new(JsonlSessionStore::new(root.join("scratch/sessions"))?))
+        .offload(Arc::new(OffloadStore::new(
+            workspace.clone(),
+            OffloadConfig::default(),
+        )?))
+        .session_store(Arc::new(JsonlSessionStore::new(
+            root.join("scratch/sessions"),
+        )?))
         .cwd(root.display().to_string())
         .max_turns(30)
         .build()?;
@@ -83,7 +96,11 @@ async fn main() -> Result<()> {
     }));
     let outcome = agent.run(&session, TASK).await?;
 
-    println!("\n══ final answer ({:?}) ══\n{}", outcome.cause, outcome.answer.as_deref().unwrap_or("(none)"));
+    println!(
+        "\n══ final answer ({:?}) ══\n{}",
+        outcome.cause,
+        outcome.answer.as_deref().unwrap_or("(none)")
+    );
     let total = outcome.usage.total();
     println!(
         "\nturns: {}  model calls (agent tree): {}  tokens in/out: {}/{}  stop-hook rejections: {}",
@@ -94,7 +111,11 @@ async fn main() -> Result<()> {
         outcome.stop_rejections.len()
     );
     for (agent, row) in &outcome.usage.agents {
-        println!("  {agent}: {} calls, {} prompt tokens", row.requests, row.usage.prompt_tokens());
+        println!(
+            "  {agent}: {} calls, {} prompt tokens",
+            row.requests,
+            row.usage.prompt_tokens()
+        );
     }
     if let Some(path) = &outcome.transcript_path {
         println!("transcript: {path}");
@@ -105,15 +126,36 @@ async fn main() -> Result<()> {
 /// One line per step, indented for subagents.
 fn print_event(e: &AgentEvent) {
     let indent = if e.agent.contains('/') { "      " } else { "" };
-    let who = if e.agent.contains('/') { format!("[{}] ", e.agent) } else { String::new() };
+    let who = if e.agent.contains('/') {
+        format!("[{}] ", e.agent)
+    } else {
+        String::new()
+    };
     let line = match &e.kind {
         EventKind::TurnStarted { turn } => format!("── turn {turn}"),
         EventKind::ModelResponse { text, usage, .. } if !text.is_empty() => {
-            format!("  model: {} ({} prompt tokens)", first_line(text, 160), usage.prompt_tokens())
+            format!(
+                "  model: {} ({} prompt tokens)",
+                first_line(text, 160),
+                usage.prompt_tokens()
+            )
         }
-        EventKind::ToolStarted { name, input, .. } => format!("  → {name} {}", first_line(&input.to_string(), 150)),
-        EventKind::ToolFinished { name, output, recorded, is_error, duration, .. } => {
-            let offloaded = if output.len() != recorded.len() { ", offloaded" } else { "" };
+        EventKind::ToolStarted { name, input, .. } => {
+            format!("  → {name} {}", first_line(&input.to_string(), 150))
+        }
+        EventKind::ToolFinished {
+            name,
+            output,
+            recorded,
+            is_error,
+            duration,
+            ..
+        } => {
+            let offloaded = if output.len() != recorded.len() {
+                ", offloaded"
+            } else {
+                ""
+            };
             format!(
                 "  ← {name}{}: {} ({} bytes, {} ms{offloaded})",
                 if *is_error { " [error]" } else { "" },
@@ -122,14 +164,30 @@ fn print_event(e: &AgentEvent) {
                 duration.as_millis()
             )
         }
-        EventKind::ToolRefused { name, reason, .. } => format!("  ✗ {name}: {}", first_line(reason, 150)),
+        EventKind::ToolRefused { name, reason, .. } => {
+            format!("  ✗ {name}: {}", first_line(reason, 150))
+        }
         EventKind::HookDecision { hook, action, .. } => format!("  hook {hook}: {action:?}"),
-        EventKind::HookFailed { hook, error, .. } => format!("  hook {hook} failed: {}", first_line(error, 150)),
-        EventKind::StopRejected { reason, count } => format!("  stop hook rejected the answer ({count}): {}", first_line(reason, 150)),
-        EventKind::BudgetAction { verdict, tokens_before, tokens_after, .. } => {
+        EventKind::HookFailed { hook, error, .. } => {
+            format!("  hook {hook} failed: {}", first_line(error, 150))
+        }
+        EventKind::StopRejected { reason, count } => format!(
+            "  stop hook rejected the answer ({count}): {}",
+            first_line(reason, 150)
+        ),
+        EventKind::BudgetAction {
+            verdict,
+            tokens_before,
+            tokens_after,
+            ..
+        } => {
             format!("  budget {verdict:?}: {tokens_before} -> {tokens_after} tokens")
         }
-        EventKind::ModelRetry { attempt, error, delay } => format!("  retry {attempt} in {delay:?}: {error}"),
+        EventKind::ModelRetry {
+            attempt,
+            error,
+            delay,
+        } => format!("  retry {attempt} in {delay:?}: {error}"),
         EventKind::Warning { message } => format!("  warning: {message}"),
         _ => return,
     };
@@ -137,7 +195,15 @@ fn print_event(e: &AgentEvent) {
 }
 
 fn first_line(s: &str, max: usize) -> String {
-    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let line = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     let cut: String = line.chars().take(max).collect();
-    if cut.len() < line.len() || s.lines().filter(|l| !l.trim().is_empty()).count() > 1 { format!("{cut} …") } else { cut }
+    if cut.len() < line.len() || s.lines().filter(|l| !l.trim().is_empty()).count() > 1 {
+        format!("{cut} …")
+    } else {
+        cut
+    }
 }
