@@ -287,16 +287,22 @@ impl<'a> Run<'a> {
                 continue;
             }
             let text = layer.render().await?;
+            // What the model last saw of this layer: this run's last render, else (after a
+            // resume) the last update in the transcript, else the session's system block,
+            // else nothing (a layer that rendered empty at start has no block).
             let previous = match &self.layer_texts[i] {
-                Some(t) => Some(t.as_str()),
-                None => self
-                    .request
-                    .system
-                    .iter()
-                    .find(|b| b.name == layer.name())
-                    .map(|b| b.text.as_str()),
+                Some(t) => t.as_str(),
+                None => last_layer_update(&self.request.messages, layer.name())
+                    .or_else(|| {
+                        self.request
+                            .system
+                            .iter()
+                            .find(|b| b.name == layer.name())
+                            .map(|b| b.text.as_str())
+                    })
+                    .unwrap_or(""),
             };
-            if previous != Some(text.as_str()) {
+            if previous != text {
                 let name = layer.name().to_string();
                 self.layer_texts[i] = Some(text.clone());
                 self.emit(|| EventKind::LayerChanged {
@@ -762,6 +768,21 @@ impl<'a> Run<'a> {
             .await
             .map(Some)
     }
+}
+
+/// The text of the last `<context-update>` of layer `name` in `messages`, if any.
+fn last_layer_update<'m>(messages: &'m [Message], name: &str) -> Option<&'m str> {
+    let open = format!("<context-update layer=\"{name}\">\n");
+    messages
+        .iter()
+        .rev()
+        .flat_map(|m| m.content.iter().rev())
+        .find_map(|b| match b {
+            ContentBlock::Text { text } => text
+                .strip_prefix(open.as_str())?
+                .strip_suffix("\n</context-update>"),
+            _ => None,
+        })
 }
 
 /// A user memory command.

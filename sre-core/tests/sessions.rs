@@ -280,3 +280,77 @@ async fn four_subagents_run_concurrently_and_their_usage_rolls_up_exactly() {
     );
     assert!(store.path_of("tree--db-t1").unwrap().exists());
 }
+
+/// A dynamic layer whose text the test changes.
+struct Changing(std::sync::Mutex<String>);
+#[async_trait::async_trait]
+impl ContextLayer for Changing {
+    fn name(&self) -> &str {
+        "state"
+    }
+    async fn render(&self) -> sre_core::Result<String> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+    fn is_dynamic(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn dynamic_layer_changes_are_appended_once_even_across_a_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(JsonlSessionStore::new(dir.path()).unwrap());
+    let layer = Arc::new(Changing(std::sync::Mutex::new(String::new())));
+    let script =
+        "turns:\n  - tool_calls: [{tool: bump}]\n  - tool_calls: [{tool: read}]\n  - final: done\n";
+    let bump = {
+        let layer = layer.clone();
+        RecordingTool::new("bump", move |_| {
+            *layer.0.lock().unwrap() = "H1: pool exhausted (confirmed)".into();
+            Ok(sre_core::ToolOutput::ok("updated"))
+        })
+    };
+    let build = |model: Arc<ScriptedModel>| {
+        AgentLoop::builder(model)
+            .layer(layer.clone())
+            .tool(bump.clone())
+            .tool(RecordingTool::echo("read"))
+            .session_store(store.clone())
+            .build()
+            .unwrap()
+    };
+    let model = Arc::new(ScriptedModel::from_yaml(script).unwrap().recording());
+    build(model.clone())
+        .run(&Session::new("dyn"), "go")
+        .await
+        .unwrap();
+    let full = std::fs::read(store.path_of("dyn").unwrap()).unwrap();
+    let updates = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .matches("<context-update layer=\\\"state\\\">")
+            .count()
+    };
+    assert_eq!(
+        updates(&full),
+        1,
+        "an empty start and one change give exactly one update"
+    );
+    let requests = model.requests();
+    assert!(
+        !sre_core::canonical_prompt(&requests[0])
+            .windows(14)
+            .any(|w| w == b"context-update")
+    );
+
+    // Crash right after the update was persisted, resume with a fresh loop: no duplicate.
+    let text = String::from_utf8_lossy(&full).to_string();
+    let cut = text.find("<context-update").unwrap();
+    let end = cut + text[cut..].find('\n').unwrap() + 1;
+    std::fs::write(store.path_of("dyn2").unwrap(), &full[..end]).unwrap();
+    build(Arc::new(ScriptedModel::from_yaml(script).unwrap()))
+        .resume(&Session::new("dyn2"))
+        .await
+        .unwrap();
+    let resumed = std::fs::read(store.path_of("dyn2").unwrap()).unwrap();
+    assert_eq!(updates(&resumed), 1);
+}
