@@ -22,6 +22,7 @@ fn the_offline_investigation_finds_the_root_cause_with_real_tools_and_hooks() {
     for expected in [
         "offline demo",
         "→ git_live_commit",
+        "→ update_investigation_state",
         "Cut RDS cost",
         "✗ shell: Blocked by a PreToolUse hook: blocked by shell-safety",
         "[investigator/pool-evidence]",

@@ -1,6 +1,10 @@
 //! `investigate`: the reference SRE agent. It builds a small sample service on disk (a git
 //! repository whose v1.5.0 release breaks the database pool, a service log, a deployment
-//! history) and investigates "checkout-api answers HTTP 503" over it, printing each step.
+//! history, a memory note) and investigates "checkout-api answers HTTP 503" over it,
+//! printing each step. It assembles every crate: sre-tools (the workspace and its tools),
+//! sre-hooks (YAML hooks), sre-context (repository, topology and memory layers, the token
+//! budget, pinned investigation state), sre-memory (Markdown memory) and sre-core
+//! (the loop, subagents, JSONL sessions, providers).
 //!
 //! Offline by default: without provider credentials the model is a ScriptedModel replaying
 //! `examples/scripts/investigate.yaml` (the tools, hooks and files are all real). With
@@ -13,16 +17,21 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use examples::sample_service;
+use sre_context::{
+    BudgetConfig, PinnedState, RepositoriesLayer, Repository, TokenBudget, Topology, TopologyLayer,
+};
 use sre_core::{
     Agent, AgentEvent, AgentLoop, EventKind, JsonlSessionStore, Model, ScriptedModel, Session,
-    SubagentOptions,
+    SubagentOptions, typed_tool,
 };
 use sre_hooks::{Activation, BuildContext, HookConfig};
+use sre_memory::{IndexLayer, MarkdownMemory, RememberTool};
 use sre_tools::{MountMode, OffloadConfig, OffloadStore, Workspace};
 
 const AGENT_YAML: &str = include_str!("../../agents/investigator.yaml");
 const SYSTEM_PROMPT: &str = include_str!("../../agents/investigator.prompt.md");
 const SCRIPT: &str = include_str!("../../scripts/investigate.yaml");
+const TOPOLOGY: &str = include_str!("../../agents/topology.yaml");
 const TASK: &str = "INCIDENT-4711: since about 14:02Z on 2026-11-20, checkout-api answers HTTP 503 to \
                     POST /payments. Find the root cause and tell us what to do.";
 
@@ -37,12 +46,26 @@ async fn main() -> Result<()> {
 
     // The system under investigation, as files: code (a git repository), logs, deployments.
     sample_service::build(&root)?;
+    // What it learned before: Markdown memory the agent reads with its file tools.
+    let memory = MarkdownMemory::open(root.join("memory"))?;
+    memory
+        .remember(
+            "checkout-api: when POST /payments returns 503, check DB pool saturation (PoolTimeoutError, waiters) before the database itself.",
+            Some("debugging"),
+            "user",
+        )
+        .await?;
     let workspace = Workspace::builder(&root)
         .mount("repos", MountMode::ReadOnly)
         .mount("logs", MountMode::ReadOnly)
         .mount("deploy", MountMode::ReadOnly)
+        .mount("memory", MountMode::ReadOnly)
         .mount("scratch", MountMode::Writable)
         .build()?;
+
+    // Context budget and the pinned investigation state (never pruned or summarised away).
+    let pinned = PinnedState::new();
+    let budget = TokenBudget::new(BudgetConfig::default())?.with_pinned(pinned.clone());
 
     // A real provider when configured, else the script (and it says so).
     let (model, judge): (Arc<dyn Model>, Arc<dyn Model>) = match sre_core::providers::from_env()? {
@@ -71,7 +94,22 @@ async fn main() -> Result<()> {
     let agent = AgentLoop::builder(model)
         .name("investigator")
         .system_prompt(SYSTEM_PROMPT)
+        .layer(Arc::new(RepositoriesLayer::new([Repository::new(
+            "checkout-api",
+            root.join(sample_service::REPO),
+        )
+        .mount(sample_service::REPO)])))
+        .layer(Arc::new(TopologyLayer::new(Topology::from_yaml(
+            TOPOLOGY,
+            "agents/topology.yaml",
+        )?)))
+        .layer(Arc::new(IndexLayer::new(memory.clone())))
+        .layer(pinned.layer())
         .tools(workspace.tools()?)
+        .tool(typed_tool(RememberTool::new(memory.clone()))?)
+        .tool(pinned.tool()?)
+        .memory(Arc::new(memory))
+        .budget(Arc::new(budget))
         .subagents(SubagentOptions {
             max_turns: 8,
             ..SubagentOptions::default()
