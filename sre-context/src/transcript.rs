@@ -39,54 +39,11 @@ pub(crate) fn tool_calls(messages: &[Message]) -> HashMap<&str, (&str, &Value)> 
     out
 }
 
-/// Whether the transcript keeps every invariant (see the module doc). Returns the first
-/// violation found.
+/// Whether the transcript keeps every invariant (see the module doc): the checks of
+/// [`sre_core::validate_transcript`], which a provider request must also pass. Returns the
+/// first violation found.
 pub fn check(messages: &[Message]) -> Result<(), String> {
-    if let Some(first) = messages.first()
-        && first.role != Role::User
-    {
-        return Err("the first message is not a user message".into());
-    }
-    let mut open: HashSet<&str> = HashSet::new();
-    for (i, m) in messages.iter().enumerate() {
-        if m.content.is_empty() {
-            return Err(format!("message {i} is empty"));
-        }
-        for block in &m.content {
-            match block {
-                ContentBlock::ToolUse { id, .. } => {
-                    if m.role != Role::Assistant {
-                        return Err(format!("message {i}: tool_use `{id}` in a user message"));
-                    }
-                    open.insert(id);
-                }
-                ContentBlock::ToolResult { tool_use_id, .. }
-                    if !open.remove(tool_use_id.as_str()) =>
-                {
-                    return Err(format!(
-                        "message {i}: tool_result `{tool_use_id}` without its tool_use"
-                    ));
-                }
-                _ => {}
-            }
-        }
-        // Results must come in the message right after their uses.
-        if m.role == Role::User && !open.is_empty() {
-            let mut ids: Vec<&&str> = open.iter().collect();
-            ids.sort();
-            return Err(format!(
-                "message {i}: tool_use {ids:?} left without a result"
-            ));
-        }
-    }
-    if !open.is_empty() {
-        // Only the last message may hold calls not yet run.
-        let last_is_assistant = messages.last().is_some_and(|m| m.role == Role::Assistant);
-        if !last_is_assistant {
-            return Err("tool_use left without a result".into());
-        }
-    }
-    Ok(())
+    sre_core::validate_transcript(messages).map_err(|e| e.to_string())
 }
 
 /// Restore the invariants after messages were dropped from the front: remove results whose

@@ -93,7 +93,7 @@ pub use subagent::SubagentOptions;
 pub use tool::{OutputOffload, Tool, ToolContext, ToolError, ToolOutput};
 pub use typed_tool::{TypedTool, typed_tool};
 pub use usage::{SharedLedger, Usage, UsageLedger};
-pub use validate::validate_request;
+pub use validate::{validate_request, validate_transcript};
 
 /// Re-exported so hosts and tool crates use the same token type.
 pub use tokio_util::sync::CancellationToken;

@@ -159,7 +159,7 @@ impl<'a> Run<'a> {
                     return Ok(outcome);
                 }
                 let merged = self
-                    .hooks(HookPayload::UserPromptSubmit {
+                    .hooks(|| HookPayload::UserPromptSubmit {
                         prompt: task.to_string(),
                     })
                     .await?;
@@ -241,7 +241,7 @@ impl<'a> Run<'a> {
             source: source.to_string(),
         });
         let merged = self
-            .hooks(HookPayload::SessionStart {
+            .hooks(|| HookPayload::SessionStart {
                 source: source.to_string(),
             })
             .await?;
@@ -340,7 +340,7 @@ impl<'a> Run<'a> {
             }
             BudgetVerdict::Compact => {
                 let merged = self
-                    .hooks(HookPayload::PreCompact {
+                    .hooks(|| HookPayload::PreCompact {
                         trigger: "auto".into(),
                     })
                     .await?;
@@ -519,7 +519,7 @@ impl<'a> Run<'a> {
     async fn stop_hooks(&mut self, answer: String) -> Result<Option<Outcome>> {
         let count = self.rejections.len() as u32;
         let merged = self
-            .hooks(HookPayload::Stop {
+            .hooks(|| HookPayload::Stop {
                 final_output: answer.clone(),
                 stop_hook_active: count > 0,
                 rejection_count: count,
@@ -652,8 +652,16 @@ impl<'a> Run<'a> {
     }
 
     /// Run every hook that handles `payload`, concurrently; merge their decisions.
-    pub(crate) async fn hooks(&self, payload: HookPayload) -> Result<MergedDecision> {
-        let input = self.hook_input(payload);
+    /// Run every hook that handles the payload, concurrently, and merge their decisions.
+    /// The payload (which may hold a tool's whole output) is built only if hooks exist.
+    pub(crate) async fn hooks(
+        &self,
+        payload: impl FnOnce() -> HookPayload,
+    ) -> Result<MergedDecision> {
+        if self.parts.hooks.is_empty() {
+            return Ok(merge_decisions([]));
+        }
+        let input = self.hook_input(payload());
         self.run_hooks(&input).await
     }
 

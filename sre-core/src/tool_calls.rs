@@ -50,7 +50,7 @@ impl Run<'_> {
 
         // PreToolUse: the decision is data; a block means the tool never runs.
         let pre = self
-            .hooks(HookPayload::PreToolUse {
+            .hooks(|| HookPayload::PreToolUse {
                 tool_name: name.to_string(),
                 tool_input: input.clone(),
                 tool_use_id: id.to_string(),
@@ -149,7 +149,7 @@ impl Run<'_> {
 
         // PostToolUse / PostToolUseFailure: a block withholds the output (the call already ran).
         let post = self
-            .hooks(HookPayload::PostToolUse {
+            .hooks(|| HookPayload::PostToolUse {
                 tool_name: name.to_string(),
                 tool_input: input,
                 tool_use_id: id.to_string(),
@@ -161,20 +161,23 @@ impl Run<'_> {
         contexts.extend(post.additional_context);
         let mut stop = None;
         let withheld = !matches!(post.action, HookAction::Continue);
-        let (recorded, is_error) = match post.action {
-            HookAction::Continue => (self.record_output(name, id, &output).await?, is_error),
+        // `full` keeps the tool's output when what is recorded differs from it.
+        let (recorded, full, is_error) = match post.action {
+            HookAction::Continue => {
+                let (recorded, full) = self.record_output(name, id, output).await?;
+                (recorded, full, is_error)
+            }
             HookAction::Block { reason } | HookAction::Ask { reason } => (
                 format!("Output withheld by a PostToolUse hook (the call already ran): {reason}"),
+                Some(output),
                 true,
             ),
             HookAction::Stop { reason } => {
-                stop = Some(reason.clone());
-                (
-                    format!(
-                        "Output withheld: a hook stopped the run (the call already ran): {reason}"
-                    ),
-                    true,
-                )
+                let recorded = format!(
+                    "Output withheld: a hook stopped the run (the call already ran): {reason}"
+                );
+                stop = Some(reason);
+                (recorded, Some(output), true)
             }
         };
         if withheld {
@@ -186,19 +189,15 @@ impl Run<'_> {
             });
         }
         if self.session.events.is_some() {
-            let output: Arc<str> = Arc::from(output);
-            let recorded: Arc<str> = if *recorded == *output {
-                output.clone()
-            } else {
-                Arc::from(recorded.as_str())
-            };
+            let recorded_arc: Arc<str> = Arc::from(recorded.as_str());
+            let output = full.map_or_else(|| recorded_arc.clone(), Arc::from);
             self.emit(|| EventKind::ToolFinished {
                 id: id.to_string(),
                 name: name.to_string(),
                 is_error,
                 duration,
                 output,
-                recorded,
+                recorded: recorded_arc,
             });
         }
         Ok(CallResult {
@@ -211,28 +210,36 @@ impl Run<'_> {
     }
 
     /// Truncate at record time: a result above the offload threshold is stored and replaced
-    /// by its preview.
-    async fn record_output(&self, name: &str, id: &str, output: &str) -> Result<String> {
-        match &self.parts.offload {
-            Some(offload) if output.len() > offload.threshold_bytes() => {
-                match offload.offload(name, id, output).await {
-                    Ok(preview) => Ok(preview),
-                    Err(ToolError::Fatal(message)) => Err(Error::ToolFatal {
-                        tool: name.to_string(),
-                        message,
-                    }),
-                    Err(e) => {
-                        self.emit(|| EventKind::Warning {
-                            message: format!("offloading the output of `{name}` failed: {e}"),
-                        });
-                        Ok(crate::text::truncate_middle(
-                            output,
-                            offload.threshold_bytes(),
-                        ))
-                    }
-                }
+    /// by its preview. Returns what to record and, when that differs, the full output.
+    async fn record_output(
+        &self,
+        name: &str,
+        id: &str,
+        output: String,
+    ) -> Result<(String, Option<String>)> {
+        let Some(offload) = self
+            .parts
+            .offload
+            .as_ref()
+            .filter(|o| output.len() > o.threshold_bytes())
+        else {
+            return Ok((output, None));
+        };
+        match offload.offload(name, id, &output).await {
+            Ok(preview) => Ok((preview, Some(output))),
+            Err(ToolError::Fatal(message)) => Err(Error::ToolFatal {
+                tool: name.to_string(),
+                message,
+            }),
+            Err(e) => {
+                self.emit(|| EventKind::Warning {
+                    message: format!("offloading the output of `{name}` failed: {e}"),
+                });
+                Ok((
+                    crate::text::truncate_middle(&output, offload.threshold_bytes()),
+                    Some(output),
+                ))
             }
-            _ => Ok(output.to_string()),
         }
     }
 }

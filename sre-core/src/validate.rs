@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::ModelError;
-use crate::message::{ContentBlock, Role};
+use crate::message::{ContentBlock, Message, Role};
 use crate::model::ModelRequest;
 
 /// Check that `request` is well formed: at least one message, the first from the user;
@@ -29,7 +29,26 @@ pub fn validate_request(request: &ModelRequest) -> Result<(), ModelError> {
             ));
         }
     }
-    match request.messages.first() {
+    validate_transcript(&request.messages)?;
+    let pending = request.messages.last().filter(|m| m.has_tool_uses());
+    if let Some((id, ..)) = pending.and_then(|m| m.tool_uses().next()) {
+        return bad(format!(
+            "tool use `{id}` in messages[{}] has no result (the request ends with unanswered tool calls)",
+            request.messages.len() - 1
+        ));
+    }
+    Ok(())
+}
+
+/// Check a transcript's invariants: at least one message, the first from the user; no
+/// empty message and no empty text block; tool-use ids unique, only in assistant messages;
+/// every tool use answered by exactly one result in the next message and no result without
+/// its use. The last message may be an assistant message whose calls have not run yet.
+/// (Budgets use this to check a rewritten transcript; [`validate_request`] adds that a
+/// request has no unanswered calls.)
+pub fn validate_transcript(messages: &[Message]) -> Result<(), ModelError> {
+    let bad = |message: String| Err(ModelError::InvalidRequest { message });
+    match messages.first() {
         None => return bad("the request has no messages".into()),
         Some(m) if m.role != Role::User => return bad("messages[0] must be a user message".into()),
         _ => {}
@@ -37,7 +56,7 @@ pub fn validate_request(request: &ModelRequest) -> Result<(), ModelError> {
     let mut ids = HashSet::new();
     // tool_use id -> index of the message that asked for it, while unanswered
     let mut pending: HashMap<&str, usize> = HashMap::new();
-    for (i, message) in request.messages.iter().enumerate() {
+    for (i, message) in messages.iter().enumerate() {
         if message.content.is_empty() {
             return bad(format!("messages[{i}] has no content"));
         }
@@ -85,10 +104,6 @@ pub fn validate_request(request: &ModelRequest) -> Result<(), ModelError> {
             ));
         }
     }
-    if let Some((id, asked)) = pending.iter().next() {
-        return bad(format!(
-            "tool use `{id}` in messages[{asked}] has no result (the request ends with unanswered tool calls)"
-        ));
-    }
+    // Uses still pending are in the last message: calls not run yet.
     Ok(())
 }
