@@ -660,3 +660,42 @@ fn the_environment_selects_the_provider() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_until_the_server_is_up() {
+    // Reserve a port and close it again: the first attempt is refused.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // The server comes up when the retry layer reports the refused attempt, i.e. during its
+    // backoff, so the second attempt connects (no sleep decides the order).
+    let server: Arc<std::sync::Mutex<Option<TestServer>>> = Arc::default();
+    let slot = server.clone();
+    let sink = Arc::new(move |e: sre_core::AgentEvent| {
+        if let sre_core::EventKind::ModelRetry { error, .. } = &e.kind {
+            assert!(error.contains("cannot connect"), "{error}");
+            let mut s = slot.lock().unwrap();
+            if s.is_none() {
+                let listener = std::net::TcpListener::bind(addr).unwrap();
+                *s = Some(TestServer::on(listener, |_, _| {
+                    Reply::sse(&anthropic_text_stream("up again"))
+                }));
+            }
+        }
+    });
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(20),
+        jitter: false,
+        ..RetryPolicy::default()
+    };
+    let model = RetryModel::new(anthropic(&format!("http://{addr}")))
+        .with_policy(policy)
+        .with_events(sink);
+    let response = collect_stream(model.stream(&request()).await.unwrap(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(response.content, vec![ContentBlock::text("up again")]);
+    assert_eq!(server.lock().unwrap().as_ref().unwrap().requests().len(), 1);
+}

@@ -94,7 +94,18 @@ impl TestServer {
     pub async fn start(
         responder: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
     ) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::on(listener, responder)
+    }
+
+    /// Serve on an already bound listener (e.g. one bound at an exact moment of a test).
+    /// Must be called inside a tokio runtime.
+    pub fn on(
+        listener: std::net::TcpListener,
+        responder: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        listener.set_nonblocking(true).unwrap();
+        let listener = TcpListener::from_std(listener).unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let responder: Arc<Responder> = Arc::new(responder);
