@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pyo3::prelude::*;
 use sre_core::{Hook, HookDecision, HookEvent, HookInput};
-use sre_hooks::{HookFilter, ToolMatcher, decision_from_json};
+use sre_hooks::{FailMode, HookError, HookFilter, ToolMatcher, decision_from_json};
 
 use crate::errors::ConfigError;
 use crate::tool::timeout_from;
@@ -22,7 +22,7 @@ pub struct PyHook {
     filter: HookFilter,
     invoke: Arc<Py<PyAny>>,
     timeout: Option<Duration>,
-    fail_closed: bool,
+    fail_mode: FailMode,
 }
 
 impl std::fmt::Debug for PyHook {
@@ -30,7 +30,7 @@ impl std::fmt::Debug for PyHook {
         f.debug_struct("PyHook")
             .field("filter", &self.filter)
             .field("timeout", &self.timeout)
-            .field("fail_closed", &self.fail_closed)
+            .field("fail_mode", &self.fail_mode)
             .finish_non_exhaustive()
     }
 }
@@ -68,7 +68,11 @@ impl PyHook {
             filter: HookFilter::new(name, events, matcher),
             invoke: Arc::new(invoke),
             timeout,
-            fail_closed,
+            fail_mode: if fail_closed {
+                FailMode::Block
+            } else {
+                FailMode::Allow
+            },
         })
     }
 
@@ -121,13 +125,11 @@ impl Hook for PyHook {
     }
 
     async fn run(&self, input: &HookInput) -> Result<HookDecision, sre_core::Error> {
+        // The same fail modes as command and prompt hooks: open = a reported error,
+        // closed = a block naming the failure.
         match self.decide(input).await {
             Ok(decision) => Ok(decision),
-            Err(message) if self.fail_closed => Ok(HookDecision::block(format!(
-                "hook `{}` failed (fail closed): {message}",
-                self.filter.name
-            ))),
-            Err(message) => Err(sre_core::Error::Hook {
+            Err(message) => self.fail_mode.apply(HookError::Output {
                 hook: self.filter.name.clone(),
                 message,
             }),
