@@ -112,11 +112,13 @@ fn transcript(messages: usize) -> Vec<SessionRecord> {
             message: call,
             turn: 0,
             usage: None,
+            stop_reason: None,
         });
         records.push(SessionRecord::Message {
             message: result,
             turn: 0,
             usage: None,
+            stop_reason: None,
         });
         i += 2;
     }

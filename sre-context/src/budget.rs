@@ -263,7 +263,11 @@ impl ContextBudget for TokenBudget {
 
     async fn compact(&self, view: &BudgetView<'_>, model: &dyn Model) -> sre_core::Result<Rewrite> {
         let total = self.estimator.prompt(view).total();
-        let pinned = self.pinned.as_ref().map(|p| p.render()).unwrap_or_default();
+        let pinned = self
+            .pinned
+            .as_ref()
+            .map(|p| p.render(&view.request.session_id))
+            .unwrap_or_default();
         let done = compact::compact(
             view.request,
             total,

@@ -207,6 +207,7 @@ pub async fn compact(
         max_output_tokens: cfg.summary_tokens,
         agent: cfg.agent.clone(),
         session_id: request.session_id.clone(),
+        call: request.call.clone(),
     };
     let response = model.complete(&summary_request).await?;
     let summary = response

@@ -2,13 +2,17 @@
 //! the `update_investigation_state` tool, shown through a dynamic layer, and re-inserted by
 //! the budget after every compaction (never pruned or summarised away).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sre_core::{ContextLayer, Tool, ToolContext, ToolError, ToolOutput, TypedTool, typed_tool};
+use sre_core::{
+    ContextLayer, LayerContext, Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput,
+    TypedTool, typed_tool,
+};
 
 /// Status of a hypothesis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -177,7 +181,13 @@ pub const PINNED_LAYER: &str = "investigation-state";
 /// Name of the tool that updates the pinned state.
 pub const PINNED_TOOL: &str = "update_investigation_state";
 
-/// The shared pinned state: cheap to clone, one per session.
+/// The pinned state of every session of an agent: cheap to clone, keyed by session id.
+///
+/// The layer renders, the tool updates and the budget re-inserts the state of the session
+/// they serve, so concurrent sessions of one loop never share hypotheses. Nothing is
+/// stored apart from the transcript: every update is a recorded tool call, and the loop
+/// replays those calls ([`sre_core::Tool::restore`]) when a session is loaded, so a
+/// resumed session (even in a new process) gets its state back.
 ///
 /// ```
 /// use sre_context::PinnedState;
@@ -185,11 +195,11 @@ pub const PINNED_TOOL: &str = "update_investigation_state";
 /// let _layer = pinned.layer(); // AgentLoop::builder(..).layer(..)
 /// let _tool = pinned.tool().unwrap(); // AgentLoop::builder(..).tool(..)
 /// // TokenBudget::new(..)?.with_pinned(pinned.clone())
-/// assert_eq!(pinned.render(), "");
+/// assert_eq!(pinned.render("incident-1"), "");
 /// ```
 #[derive(Clone, Debug)]
 pub struct PinnedState {
-    inner: Arc<RwLock<InvestigationState>>,
+    sessions: Arc<RwLock<HashMap<String, InvestigationState>>>,
     max_bytes: usize,
 }
 
@@ -200,15 +210,10 @@ impl Default for PinnedState {
 }
 
 impl PinnedState {
-    /// An empty state, rendered within 6000 bytes.
+    /// No state yet; each session's state is rendered within 6000 bytes.
     pub fn new() -> Self {
-        PinnedState::with_state(InvestigationState::default())
-    }
-
-    /// Start from `state` (e.g. restored from a previous process).
-    pub fn with_state(state: InvestigationState) -> Self {
         PinnedState {
-            inner: Arc::new(RwLock::new(state)),
+            sessions: Arc::default(),
             max_bytes: 6000,
         }
     }
@@ -220,23 +225,34 @@ impl PinnedState {
         self
     }
 
-    /// A copy of the state.
-    pub fn snapshot(&self) -> InvestigationState {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// A copy of `session_id`'s state.
+    pub fn snapshot(&self, session_id: &str) -> InvestigationState {
+        self.read().get(session_id).cloned().unwrap_or_default()
     }
 
-    /// The rendered state (empty string when nothing is recorded).
-    pub fn render(&self) -> String {
-        self.inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .render()
+    /// `session_id`'s rendered state (empty string when nothing is recorded).
+    pub fn render(&self, session_id: &str) -> String {
+        self.read()
+            .get(session_id)
+            .map(InvestigationState::render)
+            .unwrap_or_default()
     }
 
-    /// Apply an update; returns the new rendering or why it was refused.
-    pub fn update(&self, args: UpdateArgs) -> Result<String, String> {
-        let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = guard.clone();
+    /// Set `session_id`'s state (e.g. seeded by a host).
+    pub fn set(&self, session_id: &str, state: InvestigationState) {
+        self.write().insert(session_id.to_string(), state);
+    }
+
+    /// Drop `session_id`'s state (a long-lived host calls this when a thread closes).
+    pub fn forget(&self, session_id: &str) {
+        self.write().remove(session_id);
+    }
+
+    /// Apply an update to `session_id`'s state; returns the new rendering or why it was
+    /// refused.
+    pub fn update(&self, session_id: &str, args: UpdateArgs) -> Result<String, String> {
+        let mut sessions = self.write();
+        let mut next = sessions.get(session_id).cloned().unwrap_or_default();
         apply(&mut next, args);
         let text = next.render();
         if text.len() > self.max_bytes {
@@ -247,22 +263,30 @@ impl PinnedState {
                 self.max_bytes
             ));
         }
-        *guard = next;
+        sessions.insert(session_id.to_string(), next);
         Ok(text)
     }
 
-    /// The dynamic layer showing this state.
+    /// The dynamic layer showing the state of the session it renders for.
     pub fn layer(&self) -> Arc<dyn ContextLayer> {
         Arc::new(PinnedLayer {
             state: self.clone(),
         })
     }
 
-    /// The `update_investigation_state` tool writing this state.
+    /// The `update_investigation_state` tool writing the state of the calling session.
     pub fn tool(&self) -> sre_core::Result<Arc<dyn Tool>> {
         typed_tool(UpdateTool {
             state: self.clone(),
         })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, InvestigationState>> {
+        self.sessions.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, InvestigationState>> {
+        self.sessions.write().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -320,8 +344,8 @@ impl ContextLayer for PinnedLayer {
         PINNED_LAYER
     }
 
-    async fn render(&self) -> sre_core::Result<String> {
-        Ok(self.state.render())
+    async fn render(&self, ctx: &LayerContext<'_>) -> sre_core::Result<String> {
+        Ok(self.state.render(ctx.session_id))
     }
 
     fn is_dynamic(&self) -> bool {
@@ -348,8 +372,18 @@ impl TypedTool for UpdateTool {
          it current and concise."
     }
 
-    async fn run(&self, args: UpdateArgs, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-        match self.state.update(args) {
+    fn annotations(&self) -> ToolAnnotations {
+        // Writes only the session's pinned state; the same update twice leaves the same state.
+        ToolAnnotations::idempotent_write()
+    }
+
+    fn restore(&self, session_id: &str, args: UpdateArgs) {
+        // The update succeeded when it was recorded; applying it again gives the same state.
+        let _ = self.state.update(session_id, args);
+    }
+
+    async fn run(&self, args: UpdateArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        match self.state.update(&ctx.session_id, args) {
             Ok(text) => Ok(ToolOutput::ok(format!(
                 "Investigation state updated ({} bytes).",
                 text.len()
@@ -369,6 +403,10 @@ mod tests {
         let pinned = PinnedState::new();
         let tool = pinned.tool().unwrap();
         let ctx = ToolContext::detached("c1");
+        let session = LayerContext {
+            session_id: &ctx.session_id,
+            agent: "a",
+        };
         tool.call(
             json!({"hypotheses": [{"id": "H1", "statement": "pool exhausted", "status": "open"}],
                    "evidence": [{"fact": "p99 2.3 s", "source": "cloudwatch"}]}),
@@ -383,7 +421,13 @@ mod tests {
         )
         .await
         .unwrap();
-        let text = pinned.layer().render().await.unwrap();
+        let text = pinned.layer().render(&session).await.unwrap();
+        // Another session sees nothing of it.
+        let other = LayerContext {
+            session_id: "other",
+            agent: "a",
+        };
+        assert_eq!(pinned.layer().render(&other).await.unwrap(), "");
         assert_eq!(
             text,
             "Investigation state (pinned; survives compaction; update it with `update_investigation_state`):\n\
@@ -406,7 +450,7 @@ mod tests {
             }]),
             ..UpdateArgs::default()
         };
-        assert!(pinned.update(big).unwrap_err().contains("condense"));
-        assert_eq!(pinned.render(), "");
+        assert!(pinned.update("s", big).unwrap_err().contains("condense"));
+        assert_eq!(pinned.render("s"), "");
     }
 }

@@ -61,6 +61,7 @@ fn request(messages: Vec<Message>) -> ModelRequest {
         max_output_tokens: 1000,
         agent: "main".into(),
         session_id: "s".into(),
+        call: Default::default(),
     }
 }
 
@@ -190,6 +191,7 @@ async fn compaction_keeps_summary_user_messages_and_pinned_state() {
     let pinned = PinnedState::new();
     pinned
         .update(
+            "s",
             serde_json::from_value::<UpdateArgs>(json!({
                 "hypotheses": [{"id": "H1", "statement": "pool exhausted", "status": "supported"}],
                 "evidence": [{"fact": "waiters peak 39"}]
@@ -234,7 +236,7 @@ async fn compaction_keeps_summary_user_messages_and_pinned_state() {
         text.contains("<context-update layer=\"investigation-state\">"),
         "{text}"
     );
-    assert!(text.contains(&pinned.render()));
+    assert!(text.contains(&pinned.render("s")));
     assert!(rw.note.contains("pinned state re-inserted"), "{}", rw.note);
     let sent = model.requests();
     assert_eq!(sent.len(), 1);

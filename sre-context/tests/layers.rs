@@ -13,7 +13,7 @@ use sre_context::{
     Connector, ConnectorsLayer, ContextError, InstructionLimits, KnowledgeMapLayer,
     RepositoriesLayer, Repository, SkillsLayer, Topology, TopologyLayer, TreeLimits,
 };
-use sre_core::{ContextLayer, MemoryHit, MemoryStore};
+use sre_core::{ContextLayer, LayerContext, MemoryHit, MemoryStore};
 
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
@@ -193,8 +193,8 @@ async fn repositories_layer_renders_tree_and_instructions_deterministically() {
         max_entries: 12,
         max_bytes: 4096,
     });
-    let a = layer.render().await.unwrap();
-    let b = layer.render().await.unwrap();
+    let a = layer.render(&LayerContext::DETACHED).await.unwrap();
+    let b = layer.render(&LayerContext::DETACHED).await.unwrap();
     assert_eq!(a, b);
     assert!(a.starts_with(
         "Repository checkout at `repos/checkout` (working directory: services/api)\nTree (depth 2; .gitignore respected):\n"
@@ -215,12 +215,18 @@ async fn connectors_render_sorted_with_notes() {
             .note("region", "eu-west-1"),
     ]);
     assert_eq!(
-        layer.render().await.unwrap(),
+        layer.render(&LayerContext::DETACHED).await.unwrap(),
         "Connectors (what you can access):\n\
          - aws-prod (stdio, 42 tools): region=eu-west-1; toolsets=logs,metrics\n\
          - github (http, 12 tools) — source code and pull requests"
     );
-    assert_eq!(ConnectorsLayer::new([]).render().await.unwrap(), "");
+    assert_eq!(
+        ConnectorsLayer::new([])
+            .render(&LayerContext::DETACHED)
+            .await
+            .unwrap(),
+        ""
+    );
 }
 
 struct Memory(String);
@@ -247,13 +253,13 @@ async fn knowledge_map_shows_the_index_capped() {
         "- runbooks/checkout.md: pool sizing\n".into(),
     )));
     assert_eq!(
-        layer.render().await.unwrap(),
+        layer.render(&LayerContext::DETACHED).await.unwrap(),
         "Knowledge map (memory index; read the files it names for details):\n- runbooks/checkout.md: pool sizing"
     );
     let big = KnowledgeMapLayer::new(Arc::new(Memory("- entry line\n".repeat(1000))))
         .max_bytes(500)
         .dynamic(true);
-    let text = big.render().await.unwrap();
+    let text = big.render(&LayerContext::DETACHED).await.unwrap();
     assert!(
         text.len() <= 560 && text.contains("truncated"),
         "{}",
@@ -297,7 +303,10 @@ account shared (azure)
   group observability
     grafana";
     assert_eq!(
-        TopologyLayer::new(t.clone()).render().await.unwrap(),
+        TopologyLayer::new(t.clone())
+            .render(&LayerContext::DETACHED)
+            .await
+            .unwrap(),
         expected
     );
     let json = serde_json::to_string(&t).unwrap();
@@ -360,7 +369,7 @@ async fn skills_catalog_lists_names_and_one_line_descriptions() {
     let dir = skills_dir();
     let layer = SkillsLayer::new().root(dir.path(), "skills");
     assert_eq!(
-        layer.render().await.unwrap(),
+        layer.render(&LayerContext::DETACHED).await.unwrap(),
         "Skills (read a skill's SKILL.md before using it):\n\
          - alert-routing: Find who gets paged for an alert. (skills/alerts/SKILL.md)\n\
          - db-pool-triage: Diagnose connection-pool exhaustion. (skills/db-pool/SKILL.md)"
@@ -384,7 +393,7 @@ async fn bad_skill_files_are_errors_naming_the_file() {
     fs::write(dir.path().join("broken/SKILL.md"), "no front matter\n").unwrap();
     let msg = SkillsLayer::new()
         .root(dir.path(), "skills")
-        .render()
+        .render(&LayerContext::DETACHED)
         .await
         .unwrap_err()
         .to_string();

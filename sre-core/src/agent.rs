@@ -29,7 +29,8 @@ pub enum StopCause {
         /// Its reason.
         reason: String,
     },
-    /// A UserPromptSubmit hook refused the task.
+    /// A UserPromptSubmit hook (or the approver it asked) refused the task; the refusal is
+    /// recorded and the session stays usable.
     PromptBlocked {
         /// Its reason.
         reason: String,
@@ -39,6 +40,13 @@ pub enum StopCause {
     MemoryCommand,
     /// The run was cancelled; pending tool calls were recorded as cancelled.
     Cancelled,
+    /// The agent tree spent its token or money cap; the run stopped before the next call.
+    CostCapReached {
+        /// Which cap, and what was spent.
+        reason: String,
+    },
+    /// The model kept hitting the output token limit; the answer is what it wrote, cut.
+    OutputLimit,
 }
 
 /// A conversation thread: its id, how to cancel it, and where its events go.

@@ -13,7 +13,7 @@ use crate::hook::{Approver, Hook};
 use crate::layer::ContextLayer;
 use crate::memory::MemoryStore;
 use crate::model::{Model, ToolSpec};
-use crate::run::Run;
+use crate::run::{Mode, Run};
 use crate::session::{InMemorySessionStore, SessionStore};
 use crate::subagent::{SpawnSubagents, SubagentOptions};
 use crate::tool::{OutputOffload, Tool};
@@ -42,6 +42,19 @@ pub(crate) struct Parts {
     pub max_output_tokens: u64,
     pub hook_timeout: std::time::Duration,
     pub is_subagent: bool,
+    pub cost_cap: CostCap,
+    pub max_output_continuations: u32,
+}
+
+/// A hard cap on what one run's agent tree (the agent, its subagents, its hook judges and
+/// compactions) may spend. When a cap is reached the run stops before its next model call
+/// with [`StopCause::CostCapReached`](crate::StopCause::CostCapReached).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CostCap {
+    /// Prompt plus completion tokens, summed over every model call of the tree.
+    pub max_tokens: Option<u64>,
+    /// US dollars, at the models' configured prices.
+    pub max_usd: Option<f64>,
 }
 
 impl Parts {
@@ -68,6 +81,8 @@ impl Parts {
             max_output_tokens: self.max_output_tokens,
             hook_timeout: self.hook_timeout,
             is_subagent: self.is_subagent,
+            cost_cap: self.cost_cap,
+            max_output_continuations: self.max_output_continuations,
         }
     }
 }
@@ -121,6 +136,8 @@ impl AgentLoop {
             max_output_tokens: None,
             hook_timeout: std::time::Duration::from_secs(600),
             subagents: None,
+            cost_cap: CostCap::default(),
+            max_output_continuations: 3,
         }
     }
 
@@ -142,12 +159,12 @@ impl AgentLoop {
     pub(crate) async fn run_in_tree(
         &self,
         session: &Session,
-        task: Option<&str>,
+        mode: Mode<'_>,
         agent_name: String,
         ledger: SharedLedger,
     ) -> Result<Outcome> {
         Run::new(&self.parts, session, agent_name, ledger)
-            .execute(task)
+            .execute(mode)
             .await
     }
 }
@@ -157,7 +174,7 @@ impl Agent for AgentLoop {
     async fn run(&self, session: &Session, task: &str) -> Result<Outcome> {
         self.run_in_tree(
             session,
-            Some(task),
+            Mode::Task(task),
             self.parts.name.clone(),
             SharedLedger::default(),
         )
@@ -167,7 +184,7 @@ impl Agent for AgentLoop {
     async fn resume(&self, session: &Session) -> Result<Outcome> {
         self.run_in_tree(
             session,
-            None,
+            Mode::Resume,
             self.parts.name.clone(),
             SharedLedger::default(),
         )
@@ -197,6 +214,8 @@ pub struct AgentLoopBuilder {
     max_output_tokens: Option<u64>,
     hook_timeout: std::time::Duration,
     subagents: Option<SubagentOptions>,
+    cost_cap: CostCap,
+    max_output_continuations: u32,
 }
 
 impl AgentLoopBuilder {
@@ -309,9 +328,10 @@ impl AgentLoopBuilder {
         self
     }
 
-    /// Longest the loop waits for one hook's decision; a hook that exceeds it counts as
-    /// failed (a `HookFailed` event) and does not decide. Default 10 minutes; hooks with
-    /// their own timeouts (command hooks) apply those first.
+    /// Longest the loop waits for one hook's decision; a hook that exceeds it has failed (a
+    /// `HookFailed` event) and its fail mode decides: `block` blocks, `allow` does not
+    /// decide. Default 10 minutes; hooks with their own timeouts (command hooks) apply
+    /// those first.
     pub fn hook_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.hook_timeout = timeout;
         self
@@ -326,6 +346,19 @@ impl AgentLoopBuilder {
     /// Completion token cap per call. Default: the model's maximum.
     pub fn max_output_tokens(mut self, n: u64) -> Self {
         self.max_output_tokens = Some(n);
+        self
+    }
+
+    /// Stop the run when its agent tree has spent `cap` (tokens and/or dollars).
+    pub fn cost_cap(mut self, cap: CostCap) -> Self {
+        self.cost_cap = cap;
+        self
+    }
+
+    /// How many times an answer cut at the output token limit is continued before the run
+    /// ends with [`StopCause::OutputLimit`](crate::StopCause::OutputLimit). Default 3.
+    pub fn max_output_continuations(mut self, n: u32) -> Self {
+        self.max_output_continuations = n;
         self
     }
 
@@ -378,6 +411,8 @@ impl AgentLoopBuilder {
             max_output_tokens,
             hook_timeout: self.hook_timeout,
             is_subagent: false,
+            cost_cap: self.cost_cap,
+            max_output_continuations: self.max_output_continuations,
         };
         if let Some(options) = self.subagents {
             let mut child = parts.with_tools(tools.clone());

@@ -37,6 +37,12 @@ pub enum Error {
         /// Session id.
         session: String,
     },
+    /// Another run (in this process or another) is writing this session.
+    #[error("session `{session}` is busy: another run is writing it")]
+    SessionBusy {
+        /// Session id.
+        session: String,
+    },
     /// Invalid configuration or builder input.
     #[error("invalid configuration: {0}")]
     Config(String),

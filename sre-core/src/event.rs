@@ -64,6 +64,17 @@ pub enum EventKind {
         /// The answer's text (tool calls excluded).
         text: String,
     },
+    /// A model call made on the run's behalf (compaction, a prompt-hook judge); the
+    /// event's agent is the ledger row it was counted under (`agent/hook:quality`).
+    AuxiliaryModelCall {
+        /// Model name.
+        model: String,
+        /// Reported usage.
+        usage: Usage,
+        /// Wall time of the call.
+        #[serde(with = "duration_ms")]
+        duration: Duration,
+    },
     /// A model call is retried by a retry layer.
     ModelRetry {
         /// Attempt number that failed, 1-based.
@@ -132,6 +143,21 @@ pub enum EventKind {
         hook: String,
         /// What went wrong.
         error: String,
+        /// Whether the failure blocked (the hook's fail mode is `block`).
+        blocked: bool,
+    },
+    /// A resumed run found a call that may have changed the world with no recorded
+    /// result; it was not run again and the model was told its outcome is unknown.
+    ToolOutcomeUnknown {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+    },
+    /// The model's answer was cut at the output token limit; the loop asked it to go on.
+    OutputContinued {
+        /// Turn whose answer was cut.
+        turn: u32,
     },
     /// A Stop hook rejected the answer; the reason went back to the agent.
     StopRejected {

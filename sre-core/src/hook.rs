@@ -4,9 +4,18 @@
 //! the input ([`HookInput::to_json`]) is a superset of the Claude Code hook contract, so
 //! command hooks written for it run unmodified (see `sre-hooks`).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::event::EventSink;
+use crate::metered::MeteredModel;
+use crate::model::Model;
+use crate::tool::ToolAnnotations;
+use crate::usage::SharedLedger;
 
 /// The points of the loop where hooks run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -99,6 +108,8 @@ pub enum HookPayload {
         tool_input: Value,
         /// Call id.
         tool_use_id: String,
+        /// The tool's annotations (`None` for a tool the agent does not have).
+        annotations: Option<ToolAnnotations>,
     },
     /// A tool call that ran (`PostToolUse` when it succeeded, `PostToolUseFailure` otherwise).
     PostToolUse {
@@ -114,6 +125,8 @@ pub enum HookPayload {
         succeeded: bool,
         /// Wall time of the call.
         duration_ms: u64,
+        /// The tool's annotations (`None` for a tool the agent does not have).
+        annotations: Option<ToolAnnotations>,
     },
     /// The final answer about to be given (`Stop`, or `SubagentStop` for a subagent).
     Stop {
@@ -205,10 +218,12 @@ impl HookInput {
                 tool_name,
                 tool_input,
                 tool_use_id,
+                annotations,
             } => {
                 m.insert("tool_name".into(), json!(tool_name));
                 m.insert("tool_input".into(), tool_input.clone());
                 m.insert("tool_use_id".into(), json!(tool_use_id));
+                m.insert("tool_annotations".into(), json!(annotations));
             }
             HookPayload::PostToolUse {
                 tool_name,
@@ -217,6 +232,7 @@ impl HookInput {
                 tool_response,
                 succeeded,
                 duration_ms,
+                annotations,
             } => {
                 m.insert("tool_name".into(), json!(tool_name));
                 m.insert("tool_input".into(), tool_input.clone());
@@ -225,6 +241,7 @@ impl HookInput {
                 m.insert("tool_result".into(), json!(tool_response));
                 m.insert("tool_succeeded".into(), json!(succeeded));
                 m.insert("duration_ms".into(), json!(duration_ms));
+                m.insert("tool_annotations".into(), json!(annotations));
             }
             HookPayload::Stop {
                 final_output,
@@ -258,8 +275,8 @@ pub enum HookAction {
         /// Why.
         reason: String,
     },
-    /// Ask the host's approver before running the tool call (PreToolUse); without an
-    /// approver this is a block.
+    /// Ask the host's approver before running the tool call (PreToolUse) or accepting the
+    /// prompt (UserPromptSubmit); without an approver this is a block.
     Ask {
         /// What to ask.
         reason: String,
@@ -343,11 +360,103 @@ impl HookDecision {
     }
 }
 
+/// What a hook's failure (crash, timeout, unreadable answer) means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// The failure is reported and does not decide (fail open).
+    #[default]
+    Allow,
+    /// The failure blocks what the hook guards (fail closed).
+    Block,
+}
+
+impl FailMode {
+    /// Parse `allow` or `block` (the `failMode` of hook configuration).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allow" => Some(FailMode::Allow),
+            "block" => Some(FailMode::Block),
+            _ => None,
+        }
+    }
+
+    /// The name in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailMode::Allow => "allow",
+            FailMode::Block => "block",
+        }
+    }
+}
+
+/// What a hook may use besides its input: cancellation, and a way to make model calls
+/// that are counted in the agent tree's ledger and reported in its event stream.
+#[derive(Clone)]
+pub struct HookContext {
+    /// Cancelled when the run is cancelled.
+    pub cancel: CancellationToken,
+    /// The usage ledger of the agent tree.
+    pub ledger: SharedLedger,
+    /// The run's event sink, if any.
+    pub events: Option<Arc<dyn EventSink>>,
+    /// The agent the hook runs for.
+    pub agent: String,
+    /// Its session.
+    pub session_id: String,
+}
+
+impl HookContext {
+    /// A context outside any run (tests, tools): its own ledger, no events.
+    pub fn detached() -> Self {
+        HookContext {
+            cancel: CancellationToken::new(),
+            ledger: SharedLedger::default(),
+            events: None,
+            agent: "detached".into(),
+            session_id: "detached".into(),
+        }
+    }
+
+    /// `model` metered for this run: every call is recorded in the ledger as agent
+    /// `<agent>/<label>` (e.g. `investigator/hook:quality`) and reported as an
+    /// [`EventKind::AuxiliaryModelCall`](crate::EventKind::AuxiliaryModelCall).
+    pub fn metered(&self, model: Arc<dyn Model>, label: &str) -> MeteredModel {
+        MeteredModel::new(
+            model,
+            self.ledger.clone(),
+            format!("{}/{label}", self.agent),
+            self.session_id.clone(),
+            self.events.clone(),
+        )
+    }
+
+    /// The call context to put in a [`ModelRequest`](crate::ModelRequest) the hook sends, so
+    /// retry layers report to the run and stop when it is cancelled.
+    pub fn call_context(&self) -> crate::model::CallContext {
+        crate::model::CallContext {
+            events: self.events.clone(),
+            cancel: Some(self.cancel.clone()),
+        }
+    }
+}
+
+impl std::fmt::Debug for HookContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookContext")
+            .field("agent", &self.agent)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A governance hook.
 ///
-/// `handles` decides cheaply (event, tool-name matcher, activation) whether `run` applies;
-/// all hooks that handle an input run concurrently and their decisions are merged with
-/// precedence stop > block > ask > continue.
+/// `handles` decides cheaply (event, tool-name matcher, activation) whether `run` applies.
+/// All hooks that handle an input run concurrently and their decisions are merged with
+/// precedence stop > block > ask > continue. For PreToolUse, a rewrite of the input makes
+/// every hook judge the rewritten input again (see the loop's documentation), so the tool
+/// only ever receives an input that every hook has seen.
 #[async_trait]
 pub trait Hook: Send + Sync {
     /// A name for events and errors.
@@ -356,15 +465,23 @@ pub trait Hook: Send + Sync {
     /// Whether this hook wants to see `input`.
     fn handles(&self, input: &HookInput) -> bool;
 
-    /// Decide. An `Err` means the hook itself failed; the loop reports it as an event and
-    /// continues (hooks that must fail closed return a `Block` decision instead).
-    async fn run(&self, input: &HookInput) -> Result<HookDecision, crate::Error>;
+    /// What it means when this hook fails however it fails (an `Err`, the loop's hook
+    /// timeout): [`FailMode::Block`] turns the failure into a block. Default: allow.
+    fn fail_mode(&self) -> FailMode {
+        FailMode::Allow
+    }
+
+    /// Decide. An `Err` means the hook itself failed: the loop reports it as an event and
+    /// applies [`Hook::fail_mode`].
+    async fn run(&self, input: &HookInput, ctx: &HookContext)
+    -> Result<HookDecision, crate::Error>;
 }
 
-/// Asks a person (or policy) to approve a tool call that a hook marked `Ask` (review mode).
+/// Asks a person (or policy) to approve what a hook marked `Ask`: a tool call
+/// (PreToolUse, review mode) or a prompt (UserPromptSubmit).
 #[async_trait]
 pub trait Approver: Send + Sync {
-    /// `true` to let the call run.
+    /// `true` to let it through.
     async fn approve(&self, input: &HookInput, reason: &str) -> bool;
 }
 
@@ -373,7 +490,7 @@ pub trait Approver: Send + Sync {
 pub struct MergedDecision {
     /// The winning action.
     pub action: HookAction,
-    /// The last rewrite in hook order, if any.
+    /// The first rewrite in hook order, if any (the loop re-runs every hook on it).
     pub updated_input: Option<Value>,
     /// All additional contexts, in hook order.
     pub additional_context: Vec<String>,
@@ -382,7 +499,7 @@ pub struct MergedDecision {
 }
 
 /// Merge decisions given in hook order: stop > block > ask > continue (first of the
-/// winning kind wins), the last rewrite wins, contexts are kept in order.
+/// winning kind wins), the first rewrite in hook order is kept, contexts are kept in order.
 pub fn merge_decisions<'a>(
     decisions: impl IntoIterator<Item = &'a HookDecision>,
 ) -> MergedDecision {
@@ -404,7 +521,7 @@ pub fn merge_decisions<'a>(
         if rank(&d.action) > rank(&merged.action) {
             merged.action = d.action.clone();
         }
-        if d.updated_input.is_some() {
+        if merged.updated_input.is_none() && d.updated_input.is_some() {
             merged.updated_input = d.updated_input.clone();
         }
         if let Some(c) = &d.additional_context {

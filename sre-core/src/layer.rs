@@ -4,6 +4,23 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 
+/// Which session a layer renders for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerContext<'a> {
+    /// The session.
+    pub session_id: &'a str,
+    /// The agent (`parent/child` for subagents).
+    pub agent: &'a str,
+}
+
+impl LayerContext<'static> {
+    /// A context outside any session (tests, previews).
+    pub const DETACHED: LayerContext<'static> = LayerContext {
+        session_id: "detached",
+        agent: "detached",
+    };
+}
+
 /// A piece of context placed after the system prompt, in the order layers were added.
 ///
 /// Layers are rendered when a session starts and the rendering is persisted with the
@@ -16,8 +33,9 @@ pub trait ContextLayer: Send + Sync {
     /// Name (e.g. `connectors`, `repositories`, `knowledge-map`, `topology`, `skills`).
     fn name(&self) -> &str;
 
-    /// The layer's text.
-    async fn render(&self) -> Result<String>;
+    /// The layer's text for one session (layers that keep per-session state, like the
+    /// pinned investigation state, render that session's).
+    async fn render(&self, ctx: &LayerContext<'_>) -> Result<String>;
 
     /// Whether the text can change during a session.
     fn is_dynamic(&self) -> bool {

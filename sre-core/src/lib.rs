@@ -47,6 +47,7 @@ pub mod hook;
 pub mod layer;
 pub mod memory;
 pub mod message;
+pub mod metered;
 pub mod model;
 pub mod prompt;
 #[cfg(feature = "http")]
@@ -60,26 +61,27 @@ pub mod subagent;
 pub mod text;
 pub mod time;
 pub mod tool;
-mod tool_calls;
 pub mod typed_tool;
 pub mod usage;
 pub mod validate;
 
 pub use agent::{Agent, Outcome, Session, StopCause};
-pub use agent_loop::{AgentLoop, AgentLoopBuilder};
+pub use agent_loop::{AgentLoop, AgentLoopBuilder, CostCap};
 pub use budget::{BudgetVerdict, BudgetView, ContextBudget, ReportedPrompt, Rewrite};
 pub use cache::{PrefixReport, prefix_report};
 pub use error::{Error, ModelError, Result};
 pub use event::{AgentEvent, EventKind, EventSink};
 pub use hook::{
-    Approver, Hook, HookAction, HookDecision, HookEvent, HookInput, HookPayload, merge_decisions,
+    Approver, FailMode, Hook, HookAction, HookContext, HookDecision, HookEvent, HookInput,
+    HookPayload, merge_decisions,
 };
-pub use layer::ContextLayer;
+pub use layer::{ContextLayer, LayerContext};
 pub use memory::{MemoryHit, MemoryStore};
 pub use message::{ContentBlock, Message, Role};
+pub use metered::MeteredModel;
 pub use model::{
-    Model, ModelInfo, ModelRequest, ModelResponse, Pricing, StopReason, StreamEvent, SystemBlock,
-    ToolSpec,
+    CallContext, Model, ModelInfo, ModelRequest, ModelResponse, Pricing, StopReason, StreamEvent,
+    SystemBlock, ToolSpec,
 };
 pub use prompt::canonical_prompt;
 pub use retry::{RetryModel, RetryPolicy};
@@ -87,12 +89,12 @@ pub use run::MemoryCommand;
 #[cfg(feature = "scripted")]
 pub use scripted::ScriptedModel;
 pub use session::{
-    Durability, InMemorySessionStore, JsonlSessionStore, SessionRecord, SessionStore,
+    Durability, InMemorySessionStore, JsonlSessionStore, SessionLock, SessionRecord, SessionStore,
 };
 pub use subagent::SubagentOptions;
-pub use tool::{OutputOffload, Tool, ToolContext, ToolError, ToolOutput};
+pub use tool::{OutputOffload, Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
 pub use typed_tool::{TypedTool, typed_tool};
-pub use usage::{SharedLedger, Usage, UsageLedger};
+pub use usage::{AgentUsage, SharedLedger, Usage, UsageLedger};
 pub use validate::{validate_request, validate_transcript};
 
 /// Re-exported so hosts and tool crates use the same token type.

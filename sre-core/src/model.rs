@@ -90,6 +90,44 @@ pub struct ModelRequest {
     /// Session id of the calling agent (not part of the prompt).
     #[serde(default)]
     pub session_id: String,
+    /// Where the call reports and how it is cancelled (not part of the prompt, never
+    /// serialized, always equal in comparisons).
+    #[serde(skip)]
+    pub call: CallContext,
+}
+
+/// What a model layer (e.g. [`RetryModel`](crate::RetryModel)) needs from the run it serves:
+/// the run's event sink, to report retries, and its cancellation, so no new (billed)
+/// attempt starts after the run was cancelled.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    /// The run's event sink.
+    pub events: Option<std::sync::Arc<dyn crate::event::EventSink>>,
+    /// The run's cancellation.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
+}
+
+impl CallContext {
+    /// Whether the run this call serves was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+    }
+}
+
+impl std::fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext")
+            .field("events", &self.events.is_some())
+            .field("cancel", &self.cancel.is_some())
+            .finish()
+    }
+}
+
+/// Call contexts never make two requests differ.
+impl PartialEq for CallContext {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Why the model stopped.
@@ -166,6 +204,11 @@ pub enum StreamEvent {
     /// Discard everything received so far: the attempt failed mid-stream and a retry layer
     /// starts the request again. Nothing partial reaches the transcript.
     Reset,
+    /// The provider's id for this request (from a response header or the first event).
+    RequestId {
+        /// The id.
+        id: String,
+    },
 }
 
 /// A language model.
@@ -194,6 +237,9 @@ pub trait Model: Send + Sync {
 /// The events that, assembled, give back `response`.
 pub fn events_from_response(response: &ModelResponse) -> Vec<StreamEvent> {
     let mut out = Vec::new();
+    if let Some(id) = &response.request_id {
+        out.push(StreamEvent::RequestId { id: id.clone() });
+    }
     for (index, block) in response.content.iter().enumerate() {
         match block {
             ContentBlock::Text { text } => out.push(StreamEvent::TextDelta { text: text.clone() }),
@@ -237,6 +283,7 @@ pub struct ResponseAssembler {
     blocks: Vec<Partial>,
     usage: Usage,
     stop: Option<StopReason>,
+    request_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -309,6 +356,7 @@ impl ResponseAssembler {
             }
             StreamEvent::Stop { reason } => self.stop = Some(reason),
             StreamEvent::Reset => *self = ResponseAssembler::default(),
+            StreamEvent::RequestId { id } => self.request_id = Some(id),
         }
         Ok(())
     }
@@ -351,7 +399,7 @@ impl ResponseAssembler {
             content,
             stop_reason,
             usage: self.usage,
-            request_id: None,
+            request_id: self.request_id,
         })
     }
 }

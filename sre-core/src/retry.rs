@@ -9,6 +9,10 @@
 //! A streamed attempt that fails after events were delivered is followed by
 //! [`StreamEvent::Reset`], so the consumer discards the partial response before the next
 //! attempt's events arrive: nothing partial reaches the transcript.
+//!
+//! Retries are reported to the layer's own sink if it has one, else to the sink of the run
+//! the request comes from ([`ModelRequest::call`]); and no attempt starts once that run is
+//! cancelled: cancellation is checked before every attempt and ends a backoff at once.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -117,7 +121,35 @@ impl RetryModel {
     }
 
     fn report(&self, request: &ModelRequest, attempt: u32, error: &ModelError, delay: Duration) {
-        report(self.events.as_ref(), request, attempt, error, delay);
+        report(
+            self.events.as_ref().or(request.call.events.as_ref()),
+            request,
+            attempt,
+            error,
+            delay,
+        );
+    }
+}
+
+/// The error a cancelled run's call ends with (the loop turns cancellation into its own
+/// outcome; this only stops the layer from sending again).
+fn cancelled_error() -> ModelError {
+    ModelError::Transport {
+        message: "the run was cancelled; no further attempt was made".into(),
+    }
+}
+
+/// Sleep `delay`, or return `false` at once if the run is cancelled first.
+async fn backoff(request: &ModelRequest, delay: Duration) -> bool {
+    match &request.call.cancel {
+        Some(cancel) => tokio::select! {
+            _ = tokio::time::sleep(delay) => true,
+            _ = cancel.cancelled() => false,
+        },
+        None => {
+            tokio::time::sleep(delay).await;
+            true
+        }
     }
 }
 
@@ -151,12 +183,17 @@ impl Model for RetryModel {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
+            if request.call.is_cancelled() {
+                return Err(cancelled_error());
+            }
             match self.inner.complete(request).await {
                 Ok(r) => return Ok(r),
                 Err(e) => match self.policy.delay(attempt, &e, started.elapsed()) {
                     Some(delay) => {
                         self.report(request, attempt, &e, delay);
-                        tokio::time::sleep(delay).await;
+                        if !backoff(request, delay).await {
+                            return Err(e);
+                        }
                         attempt += 1;
                     }
                     None => return Err(e),
@@ -172,12 +209,16 @@ impl Model for RetryModel {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<StreamEvent, ModelError>>(64);
         let inner = self.inner.clone();
         let policy = self.policy.clone();
-        let events = self.events.clone();
+        let events = self.events.clone().or_else(|| request.call.events.clone());
         let request = request.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let mut attempt = 1;
             loop {
+                if request.call.is_cancelled() {
+                    let _ = tx.send(Err(cancelled_error())).await;
+                    return;
+                }
                 let mut delivered = false;
                 let failure = match inner.stream(&request).await {
                     Err(e) => e,
@@ -214,7 +255,10 @@ impl Model for RetryModel {
                         if delivered && tx.send(Ok(StreamEvent::Reset)).await.is_err() {
                             return;
                         }
-                        tokio::time::sleep(delay).await;
+                        if !backoff(&request, delay).await {
+                            let _ = tx.send(Err(failure)).await;
+                            return;
+                        }
                         attempt += 1;
                     }
                     None => {

@@ -21,10 +21,22 @@
 //! ```
 //!
 //! Which step answers a request is read off the request itself: the step after the one
-//! that produced its last assistant message (tool-call ids are `call_<lane>_<step>_<k>`),
-//! or, when the request holds no scripted assistant message (a fresh session, or one
-//! compacted to a summary), the step after the last one this instance served. So a session
-//! resumed after a crash, even by a new process, continues where the script left off.
+//! that produced its last assistant message (tool-call ids are `call_<lane>_<step>_<k>`).
+//! When the request holds no scripted assistant message (a fresh session, a prompt-hook
+//! judge, or a session compacted to a summary), a lane whose steps say `when` picks the
+//! first step whose `when` matches the request; other lanes take the step after the last
+//! one this instance served. So a session resumed after a crash, even by a new process,
+//! continues where the script left off, and a judge answers what it is shown:
+//!
+//! ```yaml
+//! agents:
+//!   quality:                  # a Stop prompt hook's judge
+//!     - when: {last_message_contains: ["The database pool is too small."]}
+//!       final: '{"ok": false, "reason": "no evidence"}'
+//!     - when: {last_message_contains: ["## Root Cause"]}
+//!       expect: {last_message_contains: ["158 `PoolTimeoutError`"]}
+//!       final: '{"ok": true}'
+//! ```
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -92,6 +104,10 @@ pub struct ScriptStep {
     /// Assertions on the request that reaches this step.
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// Selects this step for a request that holds no scripted assistant message (see the
+    /// module documentation); same conditions as `expect`.
+    #[serde(default)]
+    pub when: Option<Expect>,
 }
 
 /// A scripted tool call.
@@ -304,13 +320,7 @@ fn id_safe(s: &str) -> String {
         .collect()
 }
 
-fn check_expect(
-    expect: &Expect,
-    request: &ModelRequest,
-    prompt: &str,
-    step: usize,
-    lane: &str,
-) -> Result<(), ModelError> {
+fn last_message_text(request: &ModelRequest) -> String {
     let last = request.messages.last().map(|m| {
         m.content
             .iter()
@@ -323,7 +333,17 @@ fn check_expect(
             .collect::<Vec<_>>()
             .join("\n")
     });
-    let last = last.unwrap_or_default();
+    last.unwrap_or_default()
+}
+
+fn check_expect(
+    expect: &Expect,
+    request: &ModelRequest,
+    prompt: &str,
+    step: usize,
+    lane: &str,
+) -> Result<(), ModelError> {
+    let last = last_message_text(request);
     let fail = |what: String| ModelError::Script {
         message: format!("agent `{lane}`, step {}: {what}", step + 1),
     };
@@ -368,6 +388,22 @@ impl Model for ScriptedModel {
         let mut state = self.lock();
         let index = match Self::identify(lane, steps, request) {
             Some(i) => i + 1,
+            None if steps.iter().any(|s| s.when.is_some()) => {
+                let prompt = String::from_utf8_lossy(&prompt_bytes);
+                steps
+                    .iter()
+                    .position(|s| {
+                        s.when
+                            .as_ref()
+                            .is_some_and(|w| check_expect(w, request, &prompt, 0, lane).is_ok())
+                    })
+                    .ok_or_else(|| ModelError::Script {
+                        message: format!(
+                            "agent `{lane}`: no step's `when` matches this request (last message: {:?})",
+                            last_message_text(request).chars().take(300).collect::<String>()
+                        ),
+                    })?
+            }
             None => state.cursor.get(lane).copied().unwrap_or(0),
         };
         let step = steps.get(index).ok_or_else(|| ModelError::Script {

@@ -1,7 +1,13 @@
 //! Parallel subagents: the `spawn_subagents` tool starts several child agents at once, each
-//! with its own transcript (session `<parent>--<name>-t<turn>`), its own context budget and
-//! an optional narrower tool set. Their final answers come back as the tool result and
-//! their usage rolls up into the parent's ledger (per agent and in total).
+//! with its own transcript, its own context budget and an optional narrower tool set. Their
+//! final answers come back as the tool result and their usage rolls up into the parent's
+//! ledger (per agent and in total).
+//!
+//! A child's session id is derived from the parent's session, the call's tool-use id and
+//! the child's name (`<parent>--<name>-<hash of the call id>`), so it is unique
+//! per call and the same when the call is made again after a crash: a resumed parent
+//! resumes its interrupted children and takes the answers of those that finished, instead
+//! of starting them over. That is why the tool is idempotent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,7 +24,8 @@ use crate::agent_loop::{AgentLoop, Parts};
 use crate::error::{Error, Result};
 use crate::hook::Hook;
 use crate::model::ToolSpec;
-use crate::tool::{Tool, ToolContext, ToolError, ToolOutput};
+use crate::run::Mode;
+use crate::tool::{Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
 use crate::typed_tool::{schema_for, validate_input};
 
 /// How subagents are run.
@@ -69,11 +76,40 @@ pub struct SubTask {
     pub tools: Option<Vec<String>>,
 }
 
+/// The name of the subagent tool.
+pub const SPAWN_TOOL: &str = "spawn_subagents";
+
+/// The session id of subagent `name` started by the call `tool_use_id` of `parent`.
+pub fn child_session_id(parent: &str, tool_use_id: &str, name: &str) -> String {
+    // FNV-1a: stable across processes and versions (unlike std's hasher).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in tool_use_id.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{parent}--{name}-{:08x}", (hash >> 32) as u32 ^ hash as u32)
+}
+
+/// The subagent names in a `spawn_subagents` input (for replay; invalid input gives none).
+pub(crate) fn task_names(input: &Value) -> Vec<String> {
+    input
+        .get("tasks")
+        .and_then(Value::as_array)
+        .map(|tasks| {
+            tasks
+                .iter()
+                .filter_map(|t| t.get("name")?.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) struct SpawnSubagents {
     template: Arc<Parts>,
     options: SubagentOptions,
     spec: ToolSpec,
     validator: jsonschema::Validator,
+    annotations: ToolAnnotations,
 }
 
 impl SpawnSubagents {
@@ -87,7 +123,7 @@ impl SpawnSubagents {
         let validator = jsonschema::validator_for(&schema)
             .map_err(|e| Error::Config(format!("spawn_subagents schema: {e}")))?;
         let spec = ToolSpec {
-            name: "spawn_subagents".into(),
+            name: SPAWN_TOOL.into(),
             description: format!(
                 "Start up to {} subagents that investigate independent hypotheses in parallel, each in \
                  its own context. Give each a name, a self-contained prompt (it sees nothing of this \
@@ -96,11 +132,21 @@ impl SpawnSubagents {
             ),
             input_schema: schema,
         };
+        // Children resume instead of restarting, so calling again is harmless; it reads
+        // only if every tool the children may use reads only.
+        let read_only = template.tools.values().all(|t| t.annotations().read_only);
+        let annotations = ToolAnnotations {
+            read_only,
+            destructive: !read_only,
+            idempotent: true,
+            open_world: template.tools.values().any(|t| t.annotations().open_world),
+        };
         Ok(SpawnSubagents {
             template,
             options,
             spec,
             validator,
+            annotations,
         })
     }
 
@@ -142,6 +188,10 @@ impl Tool for SpawnSubagents {
         &self.spec
     }
 
+    fn annotations(&self) -> ToolAnnotations {
+        self.annotations
+    }
+
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         validate_input(&self.spec.name, &self.validator, &input)?;
         let args: SpawnArgs = serde_json::from_value(input).map_err(|e| {
@@ -175,7 +225,7 @@ impl Tool for SpawnSubagents {
             Vec::with_capacity(runs.len());
         for (task, parts) in runs {
             let session = Session {
-                id: format!("{}--{}-t{}", ctx.session_id, task.name, ctx.turn),
+                id: child_session_id(&ctx.session_id, &ctx.tool_use_id, &task.name),
                 cancel: ctx.cancel.child_token(),
                 events: ctx.events.clone(),
             };
@@ -184,7 +234,7 @@ impl Tool for SpawnSubagents {
             futures.push(Box::pin(async move {
                 let agent = AgentLoop::from_parts(parts);
                 let result = agent
-                    .run_in_tree(&session, Some(&task.prompt), name, ledger)
+                    .run_in_tree(&session, Mode::TaskOrResume(&task.prompt), name, ledger)
                     .await;
                 (task, result)
             }));

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -120,6 +121,86 @@ impl std::fmt::Debug for ToolContext {
     }
 }
 
+/// What a tool does to the world, in MCP's terms (`readOnlyHint`, `destructiveHint`,
+/// `idempotentHint`, `openWorldHint`).
+///
+/// The loop and hosts act on them: a call that is neither read-only nor idempotent is
+/// marked started in the transcript before it runs and is never re-run on resume (the
+/// model is told its outcome is unknown); review-mode approvers and read-only agents
+/// decide by `read_only`. The default is MCP's for a tool that says nothing: it may write,
+/// may destroy, is not idempotent and reaches outside the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ToolAnnotations {
+    /// The tool does not change its environment.
+    #[serde(rename = "readOnlyHint")]
+    pub read_only: bool,
+    /// A write may destroy or overwrite (meaningful when not read-only).
+    #[serde(rename = "destructiveHint")]
+    pub destructive: bool,
+    /// Calling again with the same input has no further effect.
+    #[serde(rename = "idempotentHint")]
+    pub idempotent: bool,
+    /// The tool reaches an open world (network, other services) rather than a closed one.
+    #[serde(rename = "openWorldHint")]
+    pub open_world: bool,
+}
+
+impl Default for ToolAnnotations {
+    fn default() -> Self {
+        ToolAnnotations {
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+            open_world: true,
+        }
+    }
+}
+
+impl ToolAnnotations {
+    /// Reads only, inside the host (files, local repositories).
+    pub const fn read_only() -> Self {
+        ToolAnnotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: false,
+        }
+    }
+
+    /// Writes, without destroying, and the same input twice has the effect of once (e.g.
+    /// creating a file with given content, recording state).
+    pub const fn idempotent_write() -> Self {
+        ToolAnnotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: false,
+        }
+    }
+
+    /// May do anything (a shell, arbitrary code): not read-only, destructive, not
+    /// idempotent, open world. Same as `default()`.
+    pub const fn unrestricted() -> Self {
+        ToolAnnotations {
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+            open_world: true,
+        }
+    }
+
+    /// Whether running the call a second time is harmless (read-only or idempotent).
+    pub fn safe_to_repeat(&self) -> bool {
+        self.read_only || self.idempotent
+    }
+
+    /// Set `open_world`.
+    pub const fn with_open_world(mut self, open_world: bool) -> Self {
+        self.open_world = open_world;
+        self
+    }
+}
+
 /// A tool the model can call.
 ///
 /// Object safe: the loop holds tools as `Arc<dyn Tool>`. For tools with a typed argument
@@ -130,12 +211,20 @@ pub trait Tool: Send + Sync {
     /// Name, description and input schema.
     fn spec(&self) -> &ToolSpec;
 
-    /// Whether the tool changes the world (files, services). Informational for hooks and
-    /// approval policies; defaults to `false`.
-    fn is_mutating(&self) -> bool {
-        false
+    /// What the tool does to the world. Declare it truthfully: the default (MCP's for a
+    /// tool without hints) is "may do anything", which is safe but makes every call
+    /// non-repeatable on resume and subject to approval in review mode.
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::default()
     }
 
     /// Run the call.
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
+
+    /// Rebuild per-session state from a call recorded in the transcript. When a session is
+    /// loaded (resume, or a new task in an existing session) the loop calls this, in
+    /// transcript order, for every call of this tool that succeeded, so tools that keep
+    /// state per session (pinned investigation state, active skills) restore it without
+    /// any store of their own. Default: nothing to restore.
+    fn restore(&self, _session_id: &str, _input: &Value) {}
 }

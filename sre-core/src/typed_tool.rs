@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::model::ToolSpec;
-use crate::tool::{Tool, ToolContext, ToolError, ToolOutput};
+use crate::tool::{Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
 
 /// A tool with a typed argument struct. Doc comments on the struct's fields become the
 /// parameter descriptions the model sees.
@@ -59,10 +59,13 @@ pub trait TypedTool: Send + Sync + 'static {
     /// What the tool does and when to use it.
     fn description(&self) -> &str;
 
-    /// Whether the tool changes the world.
-    fn is_mutating(&self) -> bool {
-        false
+    /// What the tool does to the world (see [`ToolAnnotations`]); default: may do anything.
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::default()
     }
+
+    /// Rebuild per-session state from a recorded successful call (see [`Tool::restore`]).
+    fn restore(&self, _session_id: &str, _args: Self::Args) {}
 
     /// Run with validated arguments.
     async fn run(&self, args: Self::Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
@@ -148,8 +151,14 @@ impl<T: TypedTool> Tool for Typed<T> {
         &self.spec
     }
 
-    fn is_mutating(&self) -> bool {
-        self.inner.is_mutating()
+    fn annotations(&self) -> ToolAnnotations {
+        self.inner.annotations()
+    }
+
+    fn restore(&self, session_id: &str, input: &Value) {
+        if let Ok(args) = serde_json::from_value::<T::Args>(input.clone()) {
+            self.inner.restore(session_id, args);
+        }
     }
 
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

@@ -110,14 +110,68 @@ impl UsageLedger {
     pub fn total(&self) -> AgentUsage {
         let mut t = AgentUsage::default();
         for row in self.agents.values() {
-            t.requests += row.requests;
-            t.usage += row.usage;
-            t.cost_usd += row.cost_usd;
-            t.cacheable_requests += row.cacheable_requests;
-            t.cacheable_prompt_tokens += row.cacheable_prompt_tokens;
-            t.cacheable_cache_read_tokens += row.cacheable_cache_read_tokens;
+            t.add(row);
         }
         t
+    }
+
+    /// The rows of `agent`'s descendants (`agent/...`: subagents, hook judges, compaction).
+    pub fn descendants_of(&self, agent: &str) -> BTreeMap<String, AgentUsage> {
+        let prefix = format!("{agent}/");
+        self.agents
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Add `rows` to this ledger.
+    pub fn merge(&mut self, rows: &BTreeMap<String, AgentUsage>) {
+        for (agent, row) in rows {
+            self.agents.entry(agent.clone()).or_default().add(row);
+        }
+    }
+}
+
+impl AgentUsage {
+    /// Add `other` to this row.
+    pub fn add(&mut self, other: &AgentUsage) {
+        self.requests += other.requests;
+        self.usage += other.usage;
+        self.cost_usd += other.cost_usd;
+        self.cacheable_requests += other.cacheable_requests;
+        self.cacheable_prompt_tokens += other.cacheable_prompt_tokens;
+        self.cacheable_cache_read_tokens += other.cacheable_cache_read_tokens;
+    }
+
+    /// This row minus `earlier` (a previous state of the same row).
+    pub fn since(&self, earlier: &AgentUsage) -> AgentUsage {
+        let u = &self.usage;
+        let e = &earlier.usage;
+        AgentUsage {
+            requests: self.requests.saturating_sub(earlier.requests),
+            usage: Usage {
+                input_tokens: u.input_tokens.saturating_sub(e.input_tokens),
+                output_tokens: u.output_tokens.saturating_sub(e.output_tokens),
+                cache_read_tokens: u.cache_read_tokens.saturating_sub(e.cache_read_tokens),
+                cache_write_tokens: u.cache_write_tokens.saturating_sub(e.cache_write_tokens),
+            },
+            cost_usd: (self.cost_usd - earlier.cost_usd).max(0.0),
+            cacheable_requests: self
+                .cacheable_requests
+                .saturating_sub(earlier.cacheable_requests),
+            cacheable_prompt_tokens: self
+                .cacheable_prompt_tokens
+                .saturating_sub(earlier.cacheable_prompt_tokens),
+            cacheable_cache_read_tokens: self
+                .cacheable_cache_read_tokens
+                .saturating_sub(earlier.cacheable_cache_read_tokens),
+        }
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.requests == 0 && self.usage == Usage::default()
     }
 }
 
@@ -128,12 +182,31 @@ pub struct SharedLedger(Arc<Mutex<UsageLedger>>);
 impl SharedLedger {
     /// Record one model call of `agent` with the model's info (prices, cache minimum).
     pub fn record(&self, agent: &str, usage: Usage, info: &crate::model::ModelInfo) {
-        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.lock();
         guard.record(agent, usage, &info.pricing, info.min_cacheable_tokens);
     }
 
     /// A copy of the ledger as it is now.
     pub fn snapshot(&self) -> UsageLedger {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.lock().clone()
+    }
+
+    /// The sum over all agents of the tree.
+    pub fn total(&self) -> AgentUsage {
+        self.lock().total()
+    }
+
+    /// The rows of `agent`'s descendants (see [`UsageLedger::descendants_of`]).
+    pub fn descendants_of(&self, agent: &str) -> BTreeMap<String, AgentUsage> {
+        self.lock().descendants_of(agent)
+    }
+
+    /// Add `rows` (usage restored from a transcript).
+    pub fn merge(&self, rows: &BTreeMap<String, AgentUsage>) {
+        self.lock().merge(rows);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, UsageLedger> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

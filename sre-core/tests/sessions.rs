@@ -33,8 +33,8 @@ fn agent(store: Arc<JsonlSessionStore>) -> AgentLoop {
     AgentLoop::builder(model)
         .name("investigator")
         .system_prompt("You are an SRE agent.")
-        .tool(RecordingTool::echo("read"))
-        .tool(RecordingTool::echo("grep"))
+        .tool(RecordingTool::reader("read"))
+        .tool(RecordingTool::reader("grep"))
         .session_store(store)
         .build()
         .unwrap()
@@ -146,7 +146,7 @@ impl ContextLayer for Layer {
     fn name(&self) -> &str {
         self.0
     }
-    async fn render(&self) -> sre_core::Result<String> {
+    async fn render(&self, _ctx: &sre_core::LayerContext<'_>) -> sre_core::Result<String> {
         Ok(self.1.clone())
     }
 }
@@ -278,7 +278,9 @@ async fn four_subagents_run_concurrently_and_their_usage_rolls_up_exactly() {
             .collect::<Vec<_>>(),
         ["wait"]
     );
-    assert!(store.path_of("tree--db-t1").unwrap().exists());
+    let child_id = sre_core::subagent::child_session_id("tree", "call_default_00_0", "db");
+    assert!(child_id.starts_with("tree--db-"), "{child_id}");
+    assert!(store.path_of(&child_id).unwrap().exists());
 }
 
 /// A dynamic layer whose text the test changes.
@@ -288,7 +290,7 @@ impl ContextLayer for Changing {
     fn name(&self) -> &str {
         "state"
     }
-    async fn render(&self) -> sre_core::Result<String> {
+    async fn render(&self, _ctx: &sre_core::LayerContext<'_>) -> sre_core::Result<String> {
         Ok(self.0.lock().unwrap().clone())
     }
     fn is_dynamic(&self) -> bool {

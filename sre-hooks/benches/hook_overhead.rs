@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use divan::Bencher;
 use serde_json::json;
-use sre_core::{Hook, HookDecision, HookEvent, HookInput, HookPayload, ScriptedModel};
+use sre_core::{Hook, HookContext, HookDecision, HookEvent, HookInput, HookPayload, ScriptedModel};
 use sre_hooks::{CommandHook, FnHook, HookFilter, PromptHook, ToolMatcher};
 
 fn main() {
@@ -35,6 +35,7 @@ fn input() -> HookInput {
             tool_name: "Bash".into(),
             tool_input: json!({"command": "az postgres flexible-server restart --resource-group rg-prod --name pg-orders"}),
             tool_use_id: "call_1".into(),
+            annotations: None,
         },
     }
 }
@@ -55,7 +56,8 @@ fn bench_hook(bencher: Bencher, hook: &dyn Hook) {
     let rt = runtime();
     let input = input();
     assert!(hook.handles(&input));
-    bencher.bench_local(|| rt.block_on(hook.run(&input)).unwrap());
+    let ctx = HookContext::detached();
+    bencher.bench_local(|| rt.block_on(hook.run(&input, &ctx)).unwrap());
 }
 
 #[divan::bench]

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sre_core::{Hook, HookDecision, HookEvent, HookInput, HookPayload};
+use sre_core::{Hook, HookContext, HookDecision, HookEvent, HookInput, HookPayload};
 
 use crate::error::HookError;
 use crate::matcher::{HookFilter, ToolMatcher};
@@ -135,6 +135,7 @@ impl AuditHook {
                 tool_name,
                 tool_input,
                 tool_use_id,
+                ..
             } => (tool_name, tool_input, tool_use_id, None, None),
             HookPayload::PostToolUse {
                 tool_name,
@@ -202,11 +203,17 @@ impl Hook for AuditHook {
         self.filter.handles(input)
     }
 
-    async fn run(&self, input: &HookInput) -> Result<HookDecision, sre_core::Error> {
-        match self.record(input).await {
-            Ok(_) => Ok(HookDecision::allow()),
-            Err(e) => self.fail_mode.apply(e),
-        }
+    fn fail_mode(&self) -> FailMode {
+        self.fail_mode
+    }
+
+    async fn run(
+        &self,
+        input: &HookInput,
+        _ctx: &HookContext,
+    ) -> Result<HookDecision, sre_core::Error> {
+        self.record(input).await?;
+        Ok(HookDecision::allow())
     }
 }
 

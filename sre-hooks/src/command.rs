@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sre_core::{Hook, HookDecision, HookInput};
+use sre_core::{Hook, HookContext, HookDecision, HookInput};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::error::HookError;
@@ -344,15 +344,17 @@ impl Hook for CommandHook {
         self.filter.handles(input)
     }
 
-    async fn run(&self, input: &HookInput) -> Result<HookDecision, sre_core::Error> {
+    fn fail_mode(&self) -> FailMode {
+        self.fail_mode
+    }
+
+    async fn run(
+        &self,
+        input: &HookInput,
+        _ctx: &HookContext,
+    ) -> Result<HookDecision, sre_core::Error> {
         let result = self.evaluate(input).await;
-        crate::spec::finish(
-            &self.filter.name,
-            input,
-            self.max_rejections,
-            self.fail_mode,
-            result,
-        )
+        crate::spec::finish(&self.filter.name, input, self.max_rejections, result)
     }
 }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sre_core::{Hook, HookDecision, HookEvent, HookInput};
+use sre_core::{Hook, HookContext, HookDecision, HookEvent, HookInput};
 
 use crate::error::HookError;
 use crate::matcher::{Activation, HookFilter, ToolMatcher};
@@ -93,7 +93,11 @@ where
         self.filter.handles(input)
     }
 
-    async fn run(&self, input: &HookInput) -> Result<HookDecision, sre_core::Error> {
+    async fn run(
+        &self,
+        input: &HookInput,
+        _ctx: &HookContext,
+    ) -> Result<HookDecision, sre_core::Error> {
         (self.f)(input.clone()).await
     }
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sre_core::{Hook, HookDecision, HookInput, Message, Model, ModelRequest, SystemBlock};
+use sre_core::{
+    Hook, HookContext, HookDecision, HookInput, Message, Model, ModelRequest, SystemBlock,
+};
 
 use crate::error::HookError;
 use crate::matcher::{HookFilter, stop_rejections};
@@ -92,9 +94,15 @@ impl PromptHook {
         }
     }
 
-    /// Ask the model, without applying the fail mode.
-    pub async fn evaluate(&self, input: &HookInput) -> Result<HookDecision, HookError> {
+    /// Ask the model (its call counted in `ctx`'s ledger as `<agent>/hook:<name>`).
+    pub async fn evaluate(
+        &self,
+        input: &HookInput,
+        ctx: &HookContext,
+    ) -> Result<HookDecision, HookError> {
         let name = &self.filter.name;
+        let label = format!("hook:{name}");
+        let model = ctx.metered(self.model.clone(), &label);
         let request = ModelRequest {
             tools: Vec::new(),
             system: vec![SystemBlock {
@@ -103,10 +111,11 @@ impl PromptHook {
             }],
             messages: vec![Message::user(self.render(input))],
             max_output_tokens: self.model.info().max_output_tokens.min(JUDGE_MAX_TOKENS),
-            agent: format!("hook:{name}"),
+            agent: format!("{}/{label}", ctx.agent),
             session_id: input.session_id.clone(),
+            call: ctx.call_context(),
         };
-        let response = tokio::time::timeout(self.timeout, self.model.complete(&request))
+        let response = tokio::time::timeout(self.timeout, model.complete(&request))
             .await
             .map_err(|_| HookError::Timeout {
                 hook: name.clone(),
@@ -149,19 +158,21 @@ impl Hook for PromptHook {
         self.filter.handles(input)
     }
 
-    async fn run(&self, input: &HookInput) -> Result<HookDecision, sre_core::Error> {
+    fn fail_mode(&self) -> FailMode {
+        self.fail_mode
+    }
+
+    async fn run(
+        &self,
+        input: &HookInput,
+        ctx: &HookContext,
+    ) -> Result<HookDecision, sre_core::Error> {
         if stop_rejections(input).is_some_and(|n| n >= self.max_rejections) {
             // The limit is reached: let the answer through without asking.
             return Ok(HookDecision::allow());
         }
-        let result = self.evaluate(input).await;
-        finish(
-            &self.filter.name,
-            input,
-            self.max_rejections,
-            self.fail_mode,
-            result,
-        )
+        let result = self.evaluate(input, ctx).await;
+        finish(&self.filter.name, input, self.max_rejections, result)
     }
 }
 

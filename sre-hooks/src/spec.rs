@@ -21,59 +21,12 @@ pub const DEFAULT_MAX_REJECTIONS: u32 = 3;
 /// Allowed `maxRejections`.
 pub const MAX_REJECTIONS_RANGE: std::ops::RangeInclusive<u32> = 1..=25;
 
-/// What a hook does when it fails (crash, timeout, unparsable output, model error).
-///
-/// * `Allow` (default): the hook's `run` returns `Err`, which the agent loop reports as a
-///   `HookFailed` event and otherwise ignores, so the action goes ahead.
-/// * `Block`: the hook returns a `Block` decision whose reason names the failure, so the
-///   action does not go ahead and the model (and the `HookDecision` event) sees why.
-///
-/// Either way the failure is visible; it is never dropped silently.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum FailMode {
-    /// Fail open (reported as an error).
-    #[default]
-    Allow,
-    /// Fail closed (reported as a block).
-    Block,
-}
-
-impl FailMode {
-    /// Parse `allow` or `block`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "allow" => Some(FailMode::Allow),
-            "block" => Some(FailMode::Block),
-            _ => None,
-        }
-    }
-
-    /// Turn a hook failure into what `Hook::run` returns.
-    pub fn apply(self, error: HookError) -> Result<HookDecision, sre_core::Error> {
-        match self {
-            FailMode::Allow => Err(error.into()),
-            FailMode::Block => {
-                let message = format!("{error} (failMode: block)");
-                Ok(HookDecision {
-                    action: HookAction::Block {
-                        reason: message.clone(),
-                    },
-                    updated_input: None,
-                    additional_context: None,
-                    system_message: Some(message),
-                })
-            }
-        }
-    }
-
-    /// The name in configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailMode::Allow => "allow",
-            FailMode::Block => "block",
-        }
-    }
-}
+/// What a hook's failure (crash, timeout, unparsable output, model error) means: the
+/// core's [`sre_core::FailMode`]. Hooks return the failure as `Err` and declare their fail
+/// mode ([`sre_core::Hook::fail_mode`]); the agent loop reports every failure as a
+/// `HookFailed` event and, for `block`, blocks what the hook guards, however the hook
+/// failed (its own timeout, a crash, or the loop's hook timeout).
+pub use sre_core::FailMode;
 
 /// What the hook runs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -235,16 +188,15 @@ fn default_name(event: HookEvent, matcher: Option<&str>, kind: &HookKind) -> Str
     format!("{event}-{k}-{short}")
 }
 
-/// The common end of every configurable hook: apply the fail mode to a failure and the
-/// `maxRejections` limit to a Stop rejection.
+/// The common end of every configurable hook: the `maxRejections` limit of a Stop hook.
+/// A failure is returned as `Err` (the loop applies the hook's fail mode).
 ///
-/// Once `stop_rejection_count` reached `max_rejections`, a Stop block becomes a pass (noted
-/// in `system_message`) and a failure is returned as `Err` (reported, not blocking).
+/// Once `stop_rejection_count` reached `max_rejections`, a Stop block becomes a pass and a
+/// failure becomes a pass too (both noted in `system_message`): the hook is done judging.
 pub(crate) fn finish(
     name: &str,
     input: &sre_core::HookInput,
     max_rejections: u32,
-    fail_mode: FailMode,
     result: Result<HookDecision, HookError>,
 ) -> Result<HookDecision, sre_core::Error> {
     let limit_reached = crate::matcher::stop_rejections(input).is_some_and(|n| n >= max_rejections);
@@ -259,7 +211,12 @@ pub(crate) fn finish(
             Ok(d)
         }
         Ok(d) => Ok(d),
-        Err(e) if limit_reached => Err(e.into()),
-        Err(e) => fail_mode.apply(e),
+        Err(e) if limit_reached => Ok(HookDecision {
+            system_message: Some(format!(
+                "hook `{name}` failed ({e}) after reaching its maxRejections ({max_rejections}); the answer goes through"
+            )),
+            ..HookDecision::allow()
+        }),
+        Err(e) => Err(e.into()),
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::{input, post, pre};
 use pretty_assertions::assert_eq;
-use sre_core::Hook;
+use sre_core::{Hook, HookContext};
 use sre_hooks::{AuditHook, AuditRecord, verify_audit_log};
 
 const CHILD_ENV: &str = "SRE_HOOKS_AUDIT_CHILD_LOG";
@@ -19,7 +19,7 @@ async fn write_records(path: &Path, n: usize, tag: &str) {
     for i in 0..n {
         let mut inp = input(post(&format!("{tag} {i}"), i % 3 != 0), None);
         inp.session_id = tag.to_string();
-        let decision = hook.run(&inp).await.unwrap();
+        let decision = hook.run(&inp, &HookContext::detached()).await.unwrap();
         assert_eq!(decision, sre_core::HookDecision::allow());
     }
 }
@@ -195,7 +195,9 @@ async fn request_lines_only_with_requests() {
     assert!(plain.handles(&input(post("ls", false), None)));
     let with = AuditHook::new(&log).with_requests();
     assert!(with.handles(&input(pre("ls"), None)));
-    with.run(&input(pre("ls"), None)).await.unwrap();
+    with.run(&input(pre("ls"), None), &HookContext::detached())
+        .await
+        .unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     let r: AuditRecord = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(
@@ -209,18 +211,24 @@ async fn an_unwritable_log_follows_the_fail_mode() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("missing-dir/a.jsonl");
     let err = AuditHook::new(&log)
-        .run(&input(post("ls", true), None))
+        .run(&input(post("ls", true), None), &HookContext::detached())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("a.jsonl"), "{err}");
-    let d = AuditHook::new(&log)
+    // failMode block: the loop blocks the call the audit could not record.
+    let hook = AuditHook::new(&log)
         .with_requests()
-        .fail_mode(sre_hooks::FailMode::Block)
-        .run(&input(pre("ls"), None))
-        .await
-        .unwrap();
+        .fail_mode(sre_hooks::FailMode::Block);
+    assert_eq!(sre_core::Hook::fail_mode(&hook), sre_hooks::FailMode::Block);
+    let (ran, refusals, failures) =
+        common::run_bash_once(std::sync::Arc::new(hook), None, "ls").await;
+    assert!(ran.is_empty(), "an unauditable call does not run");
     assert!(
-        matches!(d.action, sre_core::HookAction::Block { .. }),
-        "{d:?}"
+        refusals.iter().any(|r| r.contains("failMode: block")),
+        "{refusals:?}"
+    );
+    assert!(
+        failures.iter().any(|(_, e)| e.contains("a.jsonl")),
+        "{failures:?}"
     );
 }

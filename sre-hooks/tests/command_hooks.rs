@@ -3,11 +3,12 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{fixture, input, post, pre};
 use pretty_assertions::assert_eq;
-use sre_core::{Hook, HookAction, HookEvent, HookPayload};
+use sre_core::{Hook, HookAction, HookContext, HookEvent, HookPayload};
 use sre_hooks::{CommandHook, FailMode, HookError, HookFilter, ToolMatcher};
 
 fn hook(name: &str, command: &str) -> CommandHook {
@@ -78,7 +79,10 @@ async fn safety_guards_python_and_bash_classify_commands() {
 async fn exit_2_blocks_with_stderr_as_reason() {
     let h = hook("freeze", &fixture("exit2.sh"));
     for payload in [pre("uptime"), post("uptime", true)] {
-        let d = h.run(&input(payload, None)).await.unwrap();
+        let d = h
+            .run(&input(payload, None), &HookContext::detached())
+            .await
+            .unwrap();
         assert_eq!(
             d.action,
             HookAction::Block {
@@ -92,16 +96,22 @@ async fn exit_2_blocks_with_stderr_as_reason() {
 async fn plain_stdout_is_context_for_user_prompt_submit_and_shell_commands_work() {
     let h = hook("ctx", "echo \"on-call: alice\"; cat > /dev/null");
     let d = h
-        .run(&input(
-            HookPayload::UserPromptSubmit {
-                prompt: "hi".into(),
-            },
-            None,
-        ))
+        .run(
+            &input(
+                HookPayload::UserPromptSubmit {
+                    prompt: "hi".into(),
+                },
+                None,
+            ),
+            &HookContext::detached(),
+        )
         .await
         .unwrap();
     assert_eq!(d.additional_context.as_deref(), Some("on-call: alice"));
-    let d = h.run(&input(pre("ls"), None)).await.unwrap();
+    let d = h
+        .run(&input(pre("ls"), None), &HookContext::detached())
+        .await
+        .unwrap();
     assert_eq!(d.additional_context, None);
 }
 
@@ -112,9 +122,12 @@ async fn the_input_json_reaches_the_hook_and_cwd_is_the_workspace() {
         "dump",
         "cat > input.json; pwd > cwd.txt; echo \"$CLAUDE_PROJECT_DIR\" > project.txt",
     );
-    h.run(&input(pre("ls -la"), Some(dir.path())))
-        .await
-        .unwrap();
+    h.run(
+        &input(pre("ls -la"), Some(dir.path())),
+        &HookContext::detached(),
+    )
+    .await
+    .unwrap();
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("input.json")).unwrap())
             .unwrap();
@@ -142,41 +155,54 @@ async fn relative_commands_resolve_against_the_workspace() {
     std::fs::create_dir(dir.path().join("hooks")).unwrap();
     std::fs::copy(fixture("exit2.sh"), dir.path().join("hooks/freeze.sh")).unwrap();
     let h = hook("rel", "hooks/freeze.sh");
-    let d = h.run(&input(pre("ls"), Some(dir.path()))).await.unwrap();
+    let d = h
+        .run(
+            &input(pre("ls"), Some(dir.path())),
+            &HookContext::detached(),
+        )
+        .await
+        .unwrap();
     assert!(matches!(d.action, HookAction::Block { .. }), "{d:?}");
 }
 
-/// Runs `command` with both fail modes: `allow` must report an error, `block` must block
-/// with a reason naming the failure. Returns the raw error.
+/// Runs `command` with both fail modes, as the agent loop applies them: the hook reports
+/// its failure as an error whatever its mode; through a loop, `allow` lets the call run and
+/// `block` blocks it with a reason naming the failure. Returns the raw error.
 async fn both_fail_modes(command: &str, cwd: Option<&std::path::Path>) -> HookError {
     let h = hook("bad", command);
     let err = h.evaluate(&input(pre("ls"), cwd)).await.unwrap_err();
     let message = err.to_string();
 
-    let allow = h
-        .clone()
-        .fail_mode(FailMode::Allow)
-        .run(&input(pre("ls"), cwd))
-        .await;
-    match allow {
-        Err(sre_core::Error::Hook { hook, message: m }) => {
-            assert_eq!(hook, "bad");
-            assert!(message.contains(&m), "{message} vs {m}");
+    for mode in [FailMode::Allow, FailMode::Block] {
+        let h = h.clone().fail_mode(mode);
+        assert_eq!(sre_core::Hook::fail_mode(&h), mode);
+        match h
+            .run(&input(pre("ls"), cwd), &HookContext::detached())
+            .await
+        {
+            Err(sre_core::Error::Hook { hook, message: m }) => {
+                assert_eq!(hook, "bad");
+                assert!(message.contains(&m), "{message} vs {m}");
+            }
+            other => panic!("a failing hook reports an error, got {other:?}"),
         }
-        other => panic!("failMode allow must report the failure as an error, got {other:?}"),
-    }
-    let block = h
-        .clone()
-        .fail_mode(FailMode::Block)
-        .run(&input(pre("ls"), cwd))
-        .await
-        .unwrap();
-    match &block.action {
-        HookAction::Block { reason } => {
-            assert!(reason.contains(&message), "{reason}");
-            assert!(reason.contains("failMode: block"), "{reason}");
+        let pre_only = CommandHook::command(
+            HookFilter::new("bad", [HookEvent::PreToolUse], ToolMatcher::all()),
+            command,
+        )
+        .fail_mode(mode);
+        let (ran, refusals, failures) = common::run_bash_once(Arc::new(pre_only), cwd, "ls").await;
+        assert_eq!(failures.len(), 1, "the failure is always reported");
+        match mode {
+            FailMode::Allow => assert_eq!(ran, ["ls"], "failMode allow lets the call run"),
+            _ => {
+                assert!(ran.is_empty(), "failMode block blocks the call");
+                assert!(
+                    refusals.iter().any(|r| r.contains("failMode: block")),
+                    "{refusals:?}"
+                );
+            }
         }
-        other => panic!("failMode block must block, got {other:?}"),
     }
     err
 }
@@ -328,16 +354,19 @@ async fn timeout_kills_the_whole_process_group() {
         tokio::task::yield_now().await;
     }
 
-    // failMode block turns the timeout into a block.
-    let d = h
-        .fail_mode(FailMode::Block)
-        .timeout(Duration::from_secs(1))
-        .run(&input(pre("ls"), Some(dir.path())))
-        .await
-        .unwrap();
+    // failMode block turns the timeout into a block, in the loop.
+    let pre_only = CommandHook::command(
+        HookFilter::new("sleepy", [HookEvent::PreToolUse], ToolMatcher::all()),
+        fixture("sleeper.sh"),
+    )
+    .fail_mode(FailMode::Block)
+    .timeout(Duration::from_secs(1));
+    let (ran, refusals, _) =
+        common::run_bash_once(Arc::new(pre_only), Some(dir.path()), "ls").await;
+    assert!(ran.is_empty());
     assert!(
-        matches!(&d.action, HookAction::Block { reason } if reason.contains("timed out")),
-        "{d:?}"
+        refusals.iter().any(|r| r.contains("timed out")),
+        "{refusals:?}"
     );
 }
 
@@ -353,7 +382,10 @@ async fn inline_scripts_run_with_bash_or_their_shebang() {
         "cat >/dev/null\necho 'inline says no' >&2\nexit 2\n",
     )
     .unwrap();
-    let d = h.run(&input(pre("ls"), None)).await.unwrap();
+    let d = h
+        .run(&input(pre("ls"), None), &HookContext::detached())
+        .await
+        .unwrap();
     assert_eq!(
         d.action,
         HookAction::Block {
@@ -363,7 +395,10 @@ async fn inline_scripts_run_with_bash_or_their_shebang() {
 
     let py = "#!/usr/bin/env python3\nimport json, sys\nd = json.load(sys.stdin)\nprint(json.dumps({'hookSpecificOutput': {'additionalContext': 'py saw ' + d['tool_input']['command']}}))\n";
     let h = CommandHook::script(filter, py).unwrap();
-    let d = h.run(&input(pre("df -h"), None)).await.unwrap();
+    let d = h
+        .run(&input(pre("df -h"), None), &HookContext::detached())
+        .await
+        .unwrap();
     assert_eq!(d.additional_context.as_deref(), Some("py saw df -h"));
 }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::{input, pre};
 use sre_core::{
-    Hook, HookAction, HookEvent, HookPayload, Model, ModelError, ModelInfo, ModelRequest,
-    ModelResponse, ScriptedModel,
+    Hook, HookAction, HookContext, HookEvent, HookPayload, Model, ModelError, ModelInfo,
+    ModelRequest, ModelResponse, ScriptedModel,
 };
 use sre_hooks::{FailMode, HookFilter, PromptHook, ToolMatcher};
 
@@ -57,16 +57,25 @@ async fn verdicts_map_to_decisions() {
         ]),
     );
     assert_eq!(
-        hook.run(&input(pre("ls"), None)).await.unwrap().action,
+        hook.run(&input(pre("ls"), None), &HookContext::detached())
+            .await
+            .unwrap()
+            .action,
         HookAction::Continue
     );
     assert_eq!(
-        hook.run(&input(pre("rm"), None)).await.unwrap().action,
+        hook.run(&input(pre("rm"), None), &HookContext::detached())
+            .await
+            .unwrap()
+            .action,
         HookAction::Block {
             reason: "too risky".into()
         }
     );
-    let d = hook.run(&input(pre("rm"), None)).await.unwrap();
+    let d = hook
+        .run(&input(pre("rm"), None), &HookContext::detached())
+        .await
+        .unwrap();
     assert!(
         matches!(d.action, HookAction::Block { reason } if reason.contains("rejected by prompt hook `judge`"))
     );
@@ -79,30 +88,38 @@ async fn a_non_answer_follows_the_fail_mode() {
         "$ARGUMENTS",
         judge(&["I would rather not say.", "Still no JSON."]),
     );
-    let err = hook.run(&input(pre("ls"), None)).await.unwrap_err();
-    assert!(err.to_string().contains("did not answer"), "{err}");
-    let d = hook
-        .fail_mode(FailMode::Block)
-        .run(&input(pre("ls"), None))
+    let err = hook
+        .run(&input(pre("ls"), None), &HookContext::detached())
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(err.to_string().contains("did not answer"), "{err}");
+    // failMode block: the loop blocks the call the judge could not judge.
+    let hook = PromptHook::new(
+        HookFilter::new("judge", [HookEvent::PreToolUse], ToolMatcher::all()),
+        "$ARGUMENTS",
+        judge(&["Still no JSON."]),
+    )
+    .fail_mode(FailMode::Block);
+    let (ran, refusals, _) = common::run_bash_once(Arc::new(hook), None, "ls").await;
+    assert!(ran.is_empty());
     assert!(
-        matches!(&d.action, HookAction::Block { reason } if reason.contains("did not answer")),
-        "{d:?}"
+        refusals
+            .iter()
+            .any(|r| r.contains("did not answer") && r.contains("failMode: block")),
+        "{refusals:?}"
     );
 }
 
 #[tokio::test]
 async fn a_model_error_follows_the_fail_mode() {
     let hook = PromptHook::new(filter(), "$ARGUMENTS", judge(&[])); // empty script: every call fails
-    let err = hook.run(&input(pre("ls"), None)).await.unwrap_err();
-    assert!(err.to_string().contains("model call failed"), "{err}");
-    let d = hook
-        .fail_mode(FailMode::Block)
-        .run(&input(pre("ls"), None))
+    let err = hook
+        .run(&input(pre("ls"), None), &HookContext::detached())
         .await
-        .unwrap();
-    assert!(matches!(d.action, HookAction::Block { .. }));
+        .unwrap_err();
+    assert!(err.to_string().contains("model call failed"), "{err}");
+    let hook = hook.fail_mode(FailMode::Block);
+    assert_eq!(sre_core::Hook::fail_mode(&hook), FailMode::Block);
 }
 
 struct Hanging(ModelInfo);
@@ -127,12 +144,13 @@ async fn a_hanging_model_times_out() {
     .timeout(Duration::from_millis(300))
     .fail_mode(FailMode::Block);
     let started = Instant::now();
-    let d = hook.run(&input(pre("ls"), None)).await.unwrap();
+    let err = hook
+        .run(&input(pre("ls"), None), &HookContext::detached())
+        .await
+        .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(
-        matches!(&d.action, HookAction::Block { reason } if reason.contains("timed out after 300 ms")),
-        "{d:?}"
-    );
+    assert!(err.to_string().contains("timed out after 300 ms"), "{err}");
+    assert_eq!(sre_core::Hook::fail_mode(&hook), FailMode::Block);
 }
 
 #[tokio::test]
@@ -147,12 +165,18 @@ async fn at_max_rejections_the_judge_is_not_asked() {
         rejection_count: n,
         subagent: false,
     };
-    assert!(matches!(
-        hook.run(&input(stop(1), None)).await.unwrap().action,
-        HookAction::Block { .. }
-    ));
+    // Below the limit the judge is asked (and fails: an error the loop applies the fail
+    // mode to); at the limit it is not asked at all.
+    assert!(
+        hook.run(&input(stop(1), None), &HookContext::detached())
+            .await
+            .is_err()
+    );
     assert_eq!(
-        hook.run(&input(stop(2), None)).await.unwrap().action,
+        hook.run(&input(stop(2), None), &HookContext::detached())
+            .await
+            .unwrap()
+            .action,
         HookAction::Continue
     );
 }

@@ -18,6 +18,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ErrorData, Peer, RoleClient, ServiceError};
 use serde_json::{Map, Value};
+use sre_core::ToolAnnotations;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -41,8 +42,28 @@ pub struct RemoteTool {
     pub description: String,
     /// Input schema as sent by the server.
     pub input_schema: Value,
-    /// `annotations.readOnlyHint`.
-    pub read_only: bool,
+    /// The server's hints (`readOnlyHint`, `destructiveHint`, `idempotentHint`,
+    /// `openWorldHint`), with MCP's defaults for hints it does not give: not read-only,
+    /// destructive, not idempotent, open world.
+    pub annotations: ToolAnnotations,
+}
+
+/// A tool's annotations from the hints in its MCP description (absent hints take MCP's
+/// defaults, which assume the worst).
+pub fn annotations_from_hints(tool: &Value) -> ToolAnnotations {
+    let hint = |name: &str, default: bool| {
+        tool.pointer(&format!("/annotations/{name}"))
+            .and_then(Value::as_bool)
+            .unwrap_or(default)
+    };
+    let read_only = hint("readOnlyHint", false);
+    ToolAnnotations {
+        read_only,
+        // MCP: destructiveHint and idempotentHint are meaningful only when not read-only.
+        destructive: !read_only && hint("destructiveHint", true),
+        idempotent: read_only || hint("idempotentHint", false),
+        open_world: hint("openWorldHint", true),
+    }
 }
 
 /// How a raw call failed.
@@ -537,10 +558,7 @@ impl Inner {
                 title: t.title.clone(),
                 description: t.description.as_deref().unwrap_or_default().to_string(),
                 input_schema: v.get("inputSchema").cloned().unwrap_or(Value::Null),
-                read_only: v
-                    .pointer("/annotations/readOnlyHint")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                annotations: annotations_from_hints(&v),
             });
         }
         remote.sort_by(|a, b| a.name.cmp(&b.name));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
-use sre_core::{Tool, ToolContext, ToolError, ToolOutput, ToolSpec};
+use sre_core::{Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput, ToolSpec};
 
 use crate::connector::{CallFailure, Inner, RemoteTool};
 use crate::content::map_call_result;
@@ -105,7 +105,7 @@ pub fn normalize_schema(schema: &Value) -> Value {
 pub struct McpTool {
     spec: ToolSpec,
     remote_name: String,
-    read_only: bool,
+    annotations: ToolAnnotations,
     connector: Arc<Inner>,
 }
 
@@ -141,7 +141,7 @@ impl McpTool {
                         input_schema: normalize_schema(&t.input_schema),
                     },
                     remote_name: t.name.clone(),
-                    read_only: t.read_only,
+                    annotations: t.annotations,
                     connector: connector.clone(),
                 }
             })
@@ -165,9 +165,10 @@ impl Tool for McpTool {
         &self.spec
     }
 
-    /// Mutating unless the server marks it `readOnlyHint: true` (the MCP default).
-    fn is_mutating(&self) -> bool {
-        !self.read_only
+    /// From the server's hints; absent hints take MCP's defaults (may write, destroy,
+    /// not idempotent).
+    fn annotations(&self) -> ToolAnnotations {
+        self.annotations
     }
 
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

@@ -44,7 +44,7 @@ async fn exercise(config: ConnectorConfig) {
     // echo
     let echo = find(&tools, "mcp__ev__echo");
     assert_eq!(echo.spec().input_schema["type"], "object");
-    assert!(!echo.is_mutating(), "echo is readOnlyHint");
+    assert!(echo.annotations().read_only, "echo is readOnlyHint");
     let out = echo.call(json!({"message": "hi"}), &ctx).await.unwrap();
     assert_eq!(out.content, "Echo: hi");
     assert!(!out.is_error);

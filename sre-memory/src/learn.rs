@@ -196,6 +196,7 @@ async fn ask(
         max_output_tokens: 4096,
         agent: "memory-learner".into(),
         session_id: session_id.to_string(),
+        call: Default::default(),
     };
     let response = model.complete(&request).await?;
     let text: Vec<&str> = response

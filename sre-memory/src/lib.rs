@@ -14,10 +14,11 @@
 //! ```
 //!
 //! [`MarkdownMemory`] implements [`sre_core::MemoryStore`]; [`RememberTool`] lets the agent
-//! store facts; [`IndexLayer`] puts the index in the prompt. Modules: [`format`] (parse/render entries), [`store`] (operations and
+//! store facts; the index reaches the prompt through `sre-context`'s `KnowledgeMapLayer`
+//! (capped), given this store as its `MemoryStore`. Modules: [`format`] (parse/render entries), [`store`] (operations and
 //! concurrency), [`index`] (the entry point within budget), [`staleness`] (review rules),
 //! [`snapshot`] (take/list/restore), [`learn`] (lessons and runbooks from a transcript),
-//! [`tool`] (the `remember` tool), [`layer`] (the index as a context layer), [`clock`]
+//! [`tool`] (the `remember` tool), [`clock`]
 //! (injectable time).
 //!
 //! ```
@@ -47,13 +48,14 @@
 //! ```
 
 //!
-//! Attaching it to an agent: the store for the user's `#remember`/`#forget`/`#retrieve`, the
-//! `remember` tool for the model, and the index as a context layer.
+//! Attaching it to an agent: the store for the user's `#remember`/`#forget`/`#retrieve` and
+//! the `remember` tool for the model (add `sre_context::KnowledgeMapLayer::new(memory)` to
+//! put the index in the prompt).
 //!
 //! ```
 //! use std::sync::Arc;
 //! use sre_core::{Agent, AgentLoop, ScriptedModel, Session, typed_tool};
-//! use sre_memory::{IndexLayer, MarkdownMemory, RememberTool};
+//! use sre_memory::{MarkdownMemory, RememberTool};
 //!
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 //! # let dir = tempfile::tempdir().unwrap();
@@ -62,7 +64,6 @@
 //! let agent = AgentLoop::builder(model)
 //!     .memory(Arc::new(memory.clone()))
 //!     .tool(typed_tool(RememberTool::new(memory.clone())).unwrap())
-//!     .layer(Arc::new(IndexLayer::new(memory.clone())))
 //!     .build()
 //!     .unwrap();
 //! let out = agent.run(&Session::new("s1"), "#remember Logs are in Loki.").await.unwrap();
@@ -78,7 +79,6 @@ pub mod clock;
 pub mod error;
 pub mod format;
 pub mod index;
-pub mod layer;
 pub mod learn;
 mod lock;
 pub mod snapshot;
@@ -89,7 +89,6 @@ pub mod tool;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{MemoryError, Result};
 pub use format::{Document, Entry, Meta, Status};
-pub use layer::IndexLayer;
 pub use learn::{LearnReport, LearnTopics, Lessons, learn_from_session, write_runbook};
 pub use snapshot::{SnapshotInfo, SnapshotPolicy};
 pub use staleness::{ReviewItem, StalenessPolicy};

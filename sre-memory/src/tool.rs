@@ -2,7 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sre_core::{ToolContext, ToolError, ToolOutput, TypedTool};
+use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
 use crate::error::MemoryError;
 use crate::store::MarkdownMemory;
@@ -43,8 +43,14 @@ impl TypedTool for RememberTool {
         "Store a durable fact in the Markdown memory (one sentence, with provenance). Use it for facts that will matter in later sessions: ownership, where logs live, how a failure was diagnosed. Read memory with the file tools; the index lists the topic files."
     }
 
-    fn is_mutating(&self) -> bool {
-        true
+    fn annotations(&self) -> ToolAnnotations {
+        // Adds an entry (never overwrites); the same fact twice is two entries.
+        ToolAnnotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: false,
+        }
     }
 
     async fn run(&self, args: RememberArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pyo3::prelude::*;
-use sre_core::{Hook, HookDecision, HookEvent, HookInput};
+use sre_core::{Hook, HookContext, HookDecision, HookEvent, HookInput};
 use sre_hooks::{FailMode, HookError, HookFilter, ToolMatcher, decision_from_json};
 
 use crate::errors::ConfigError;
@@ -124,16 +124,24 @@ impl Hook for PyHook {
         self.filter.handles(input)
     }
 
-    async fn run(&self, input: &HookInput) -> Result<HookDecision, sre_core::Error> {
-        // The same fail modes as command and prompt hooks: open = a reported error,
-        // closed = a block naming the failure.
-        match self.decide(input).await {
-            Ok(decision) => Ok(decision),
-            Err(message) => self.fail_mode.apply(HookError::Output {
+    fn fail_mode(&self) -> FailMode {
+        self.fail_mode
+    }
+
+    async fn run(
+        &self,
+        input: &HookInput,
+        _ctx: &HookContext,
+    ) -> Result<HookDecision, sre_core::Error> {
+        // The same fail modes as command and prompt hooks: the loop reports the failure
+        // and applies `fail_mode` (open = reported only, closed = a block naming it).
+        self.decide(input).await.map_err(|message| {
+            HookError::Output {
                 hook: self.filter.name.clone(),
                 message,
-            }),
-        }
+            }
+            .into()
+        })
     }
 }
 

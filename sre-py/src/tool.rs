@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use pyo3::prelude::*;
 use serde_json::Value;
-use sre_core::{Tool, ToolContext, ToolError, ToolOutput, ToolSpec};
+use sre_core::{Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput, ToolSpec};
 
 use crate::errors::ConfigError;
 
@@ -22,7 +22,7 @@ pub struct PyTool {
     spec: ToolSpec,
     invoke: Arc<Py<PyAny>>,
     timeout: Option<Duration>,
-    mutating: bool,
+    annotations: ToolAnnotations,
 }
 
 impl std::fmt::Debug for PyTool {
@@ -48,7 +48,8 @@ pub(crate) fn timeout_from(secs: Option<f64>, what: &str) -> PyResult<Option<Dur
 
 impl PyTool {
     /// Build from an `sre_harness.Tool` (any object with `name`, `description`,
-    /// `schema_json`, `timeout`, `mutating` and `_invoke`).
+    /// `schema_json`, `timeout`, `read_only`, `destructive`, `idempotent`, `open_world` and
+    /// `_invoke`).
     pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
         let name: String = obj.getattr("name")?.extract()?;
         let description: String = obj.getattr("description")?.extract()?;
@@ -64,7 +65,12 @@ impl PyTool {
             obj.getattr("timeout")?.extract()?,
             &format!("tool `{name}`"),
         )?;
-        let mutating: bool = obj.getattr("mutating")?.extract()?;
+        let annotations = ToolAnnotations {
+            read_only: obj.getattr("read_only")?.extract()?,
+            destructive: obj.getattr("destructive")?.extract()?,
+            idempotent: obj.getattr("idempotent")?.extract()?,
+            open_world: obj.getattr("open_world")?.extract()?,
+        };
         let invoke = obj.getattr("_invoke")?.unbind();
         Ok(PyTool {
             spec: ToolSpec {
@@ -74,7 +80,7 @@ impl PyTool {
             },
             invoke: Arc::new(invoke),
             timeout,
-            mutating,
+            annotations,
         })
     }
 
@@ -107,8 +113,8 @@ impl Tool for PyTool {
         &self.spec
     }
 
-    fn is_mutating(&self) -> bool {
-        self.mutating
+    fn annotations(&self) -> ToolAnnotations {
+        self.annotations
     }
 
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

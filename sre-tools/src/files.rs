@@ -7,7 +7,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sre_core::{ToolContext, ToolError, ToolOutput, TypedTool};
+use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
 use crate::error::{Error, Result};
 use crate::workspace::{Access, Workspace};
@@ -213,6 +213,10 @@ impl TypedTool for ReadFile {
          gives the total line count and the footer says how to continue. Binary files are refused."
     }
 
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
+    }
+
     async fn run(&self, args: ReadFileArgs, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let this = self.clone();
         let text = blocking(move || this.read(&args)).await?;
@@ -363,8 +367,14 @@ impl TypedTool for WriteFile {
          are accepted; parent directories are created. To change part of an existing file use edit_file."
     }
 
-    fn is_mutating(&self) -> bool {
-        true
+    fn annotations(&self) -> ToolAnnotations {
+        // Writing the same content twice leaves the same file; it may overwrite one.
+        ToolAnnotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: false,
+        }
     }
 
     async fn run(&self, args: WriteFileArgs, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
@@ -468,8 +478,14 @@ impl TypedTool for EditFile {
          refused with the number of matches found. Set replace_all to change every occurrence."
     }
 
-    fn is_mutating(&self) -> bool {
-        true
+    fn annotations(&self) -> ToolAnnotations {
+        // A second identical edit may change the file again (e.g. `replace_all` of `a` by `aa`).
+        ToolAnnotations {
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+            open_world: false,
+        }
     }
 
     async fn run(&self, args: EditFileArgs, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

@@ -9,7 +9,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sre_core::{ToolContext, ToolError, ToolOutput, TypedTool};
+use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
 use crate::error::{Error, Result};
 use crate::files::blocking_cancellable;
@@ -268,6 +268,10 @@ impl TypedTool for Find {
         "Find files (or dirs/symlinks) by glob, size and modification time. Output lines: \
          `path<TAB>size<TAB>mtime (UTC)`, sorted by path. Respects .gitignore and skips hidden entries by \
          default. Example: glob [\"*.log\"], newer_than \"2h\", min_size \"1M\"."
+    }
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
     }
 
     async fn run(&self, args: FindArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

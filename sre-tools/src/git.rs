@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sre_core::{ToolContext, ToolError, ToolOutput, TypedTool};
+use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
@@ -140,6 +140,10 @@ impl TypedTool for GitLiveCommit {
          first-parent history whose committer date is at or before `at`. Output: `<sha> <committer date> <author>: <subject>`."
     }
 
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
+    }
+
     async fn run(&self, args: LiveCommitArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let reference = args.reference.unwrap_or_else(|| "HEAD".into());
         check_rev("ref", &reference)?;
@@ -208,6 +212,10 @@ impl TypedTool for GitLog {
     fn description(&self) -> &str {
         "List commits of a repository in a time window (committer dates, both ends inclusive), optionally \
          only those touching a path. One line per commit, newest first: `<sha> <committer date> <author>: <subject>`."
+    }
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
     }
 
     async fn run(&self, args: GitLogArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
@@ -284,6 +292,10 @@ impl TypedTool for GitDiff {
          as a --stat summary. Use git_log or git_live_commit first to find the commits."
     }
 
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
+    }
+
     async fn run(&self, args: GitDiffArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let to = args.to.unwrap_or_else(|| "HEAD".into());
         check_rev("from", &args.from)?;
@@ -336,8 +348,9 @@ impl TypedTool for GitCheckout {
          but the repository itself is not touched), to read or grep the code as it was at that commit."
     }
 
-    fn is_mutating(&self) -> bool {
-        true
+    fn annotations(&self) -> ToolAnnotations {
+        // Writes a worktree under scratch/; the same commit twice gives the same worktree.
+        ToolAnnotations::idempotent_write()
     }
 
     async fn run(&self, args: GitCheckoutArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

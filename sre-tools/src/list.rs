@@ -5,7 +5,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sre_core::{ToolContext, ToolError, ToolOutput, TypedTool};
+use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
 use crate::error::{Error, Result};
 use crate::files::blocking;
@@ -130,6 +130,10 @@ impl TypedTool for List {
     fn description(&self) -> &str {
         "Show the directory tree under a path (default the workspace root) with file sizes, to a given \
          depth (default 2). Mounts are marked [read-only mount] or [writable mount]; symlinks show their target."
+    }
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
     }
 
     async fn run(&self, args: ListArgs, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

@@ -14,7 +14,7 @@ use ignore::overrides::OverrideBuilder;
 use ignore::{WalkBuilder, WalkState};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sre_core::{ToolContext, ToolError, ToolOutput, TypedTool};
+use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
 use crate::error::{Error, Result};
 use crate::files::blocking_cancellable;
@@ -362,6 +362,10 @@ impl TypedTool for Grep {
          files by default. Output lines are `path:line:text` (context lines `path-line-text`) with \
          workspace-relative paths, sorted by path. Narrow with path, glob (e.g. [\"*.log\"]) and \
          case_insensitive; use files_with_matches to list files only."
+    }
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
     }
 
     async fn run(&self, args: GrepArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

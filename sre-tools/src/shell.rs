@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sre_core::{ToolContext, ToolError, ToolOutput, TypedTool};
+use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
 use crate::error::Error;
 use crate::exec::{ExecRequest, Executor};
@@ -84,8 +84,9 @@ impl TypedTool for Shell {
          its head and tail. Background processes are killed when the command ends; timeout default 120s."
     }
 
-    fn is_mutating(&self) -> bool {
-        true
+    fn annotations(&self) -> ToolAnnotations {
+        // Arbitrary commands: may write, destroy, and reach the network.
+        ToolAnnotations::unrestricted()
     }
 
     async fn run(&self, args: ShellArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
@@ -158,8 +159,9 @@ impl TypedTool for Python {
          unless the host installed more."
     }
 
-    fn is_mutating(&self) -> bool {
-        true
+    fn annotations(&self) -> ToolAnnotations {
+        // Arbitrary commands: may write, destroy, and reach the network.
+        ToolAnnotations::unrestricted()
     }
 
     async fn run(&self, args: PythonArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

@@ -18,14 +18,15 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use examples::sample_service;
 use sre_context::{
-    BudgetConfig, PinnedState, RepositoriesLayer, Repository, TokenBudget, Topology, TopologyLayer,
+    BudgetConfig, KnowledgeMapLayer, PinnedState, RepositoriesLayer, Repository, TokenBudget,
+    Topology, TopologyLayer,
 };
 use sre_core::{
     Agent, AgentEvent, AgentLoop, EventKind, JsonlSessionStore, Model, ScriptedModel, Session,
     SubagentOptions, typed_tool,
 };
 use sre_hooks::{Activation, BuildContext, HookConfig};
-use sre_memory::{IndexLayer, MarkdownMemory, RememberTool};
+use sre_memory::{MarkdownMemory, RememberTool};
 use sre_tools::{MountMode, OffloadConfig, OffloadStore, Workspace};
 
 const AGENT_YAML: &str = include_str!("../../agents/investigator.yaml");
@@ -103,7 +104,7 @@ async fn main() -> Result<()> {
             TOPOLOGY,
             "agents/topology.yaml",
         )?)))
-        .layer(Arc::new(IndexLayer::new(memory.clone())))
+        .layer(Arc::new(KnowledgeMapLayer::new(Arc::new(memory.clone()))))
         .layer(pinned.layer())
         .tools(workspace.tools()?)
         .tool(typed_tool(RememberTool::new(memory.clone()))?)

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sre_core::ContextLayer;
+use sre_core::{ContextLayer, LayerContext};
 
 /// One connector (an MCP server, a cloud API, a tool bundle) as the host describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +99,7 @@ impl ContextLayer for ConnectorsLayer {
         "connectors"
     }
 
-    async fn render(&self) -> sre_core::Result<String> {
+    async fn render(&self, _ctx: &LayerContext<'_>) -> sre_core::Result<String> {
         Ok(self.render_text())
     }
 }

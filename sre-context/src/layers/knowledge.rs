@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sre_core::{ContextLayer, MemoryStore};
+use sre_core::{ContextLayer, LayerContext, MemoryStore};
 
 /// Renders `MemoryStore::index()` under a heading, capped in size:
 ///
@@ -47,7 +47,7 @@ impl ContextLayer for KnowledgeMapLayer {
         "knowledge-map"
     }
 
-    async fn render(&self) -> sre_core::Result<String> {
+    async fn render(&self, _ctx: &LayerContext<'_>) -> sre_core::Result<String> {
         let index = self.store.index().await?;
         let index = index.trim();
         if index.is_empty() {

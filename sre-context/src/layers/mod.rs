@@ -14,14 +14,14 @@
 //! A host adds its own layer by implementing [`sre_core::ContextLayer`]:
 //!
 //! ```
-//! use sre_core::ContextLayer;
+//! use sre_core::{ContextLayer, LayerContext};
 //!
 //! struct OnCall(&'static str);
 //!
 //! #[async_trait::async_trait]
 //! impl ContextLayer for OnCall {
 //!     fn name(&self) -> &str { "on-call" }
-//!     async fn render(&self) -> sre_core::Result<String> {
+//!     async fn render(&self, _ctx: &LayerContext<'_>) -> sre_core::Result<String> {
 //!         Ok(format!("On call: {}", self.0))
 //!     }
 //! }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
-use sre_core::ContextLayer;
+use sre_core::{ContextLayer, LayerContext};
 
 use crate::error::ContextError;
 
@@ -355,7 +355,7 @@ impl ContextLayer for RepositoriesLayer {
         "repositories"
     }
 
-    async fn render(&self) -> sre_core::Result<String> {
+    async fn render(&self, _ctx: &LayerContext<'_>) -> sre_core::Result<String> {
         Ok(self.render_text()?)
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use sre_core::ContextLayer;
+use sre_core::{ContextLayer, LayerContext};
 
 use crate::error::ContextError;
 
@@ -182,7 +182,7 @@ impl ContextLayer for SkillsLayer {
         "skills"
     }
 
-    async fn render(&self) -> sre_core::Result<String> {
+    async fn render(&self, _ctx: &LayerContext<'_>) -> sre_core::Result<String> {
         Ok(self.render_text()?)
     }
 }

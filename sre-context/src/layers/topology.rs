@@ -7,7 +7,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sre_core::ContextLayer;
+use sre_core::{ContextLayer, LayerContext};
 
 use crate::error::ContextError;
 
@@ -255,7 +255,7 @@ impl ContextLayer for TopologyLayer {
         "topology"
     }
 
-    async fn render(&self) -> sre_core::Result<String> {
+    async fn render(&self, _ctx: &LayerContext<'_>) -> sre_core::Result<String> {
         Ok(self.topology.render())
     }
 }

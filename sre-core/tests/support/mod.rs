@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sre_core::{
     AgentEvent, EventSink, Hook, HookDecision, HookEvent, HookInput, ModelRequest, Tool,
-    ToolContext, ToolError, ToolOutput, ToolSpec,
+    ToolAnnotations, ToolContext, ToolError, ToolOutput, ToolSpec,
 };
 
 /// A tool that records the inputs it ran with and answers from a closure.
@@ -16,13 +16,23 @@ pub mod http_server;
 
 pub struct RecordingTool {
     spec: ToolSpec,
+    annotations: ToolAnnotations,
     pub calls: Mutex<Vec<Value>>,
     answer: Box<dyn Fn(&Value) -> Result<ToolOutput, ToolError> + Send + Sync>,
 }
 
 impl RecordingTool {
+    /// A tool that may change the world (the default annotations).
     pub fn new(
         name: &str,
+        answer: impl Fn(&Value) -> Result<ToolOutput, ToolError> + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Self::annotated(name, ToolAnnotations::default(), answer)
+    }
+
+    pub fn annotated(
+        name: &str,
+        annotations: ToolAnnotations,
         answer: impl Fn(&Value) -> Result<ToolOutput, ToolError> + Send + Sync + 'static,
     ) -> Arc<Self> {
         Arc::new(RecordingTool {
@@ -31,13 +41,22 @@ impl RecordingTool {
                 description: format!("test tool {name}"),
                 input_schema: serde_json::json!({"type": "object"}),
             },
+            annotations,
             calls: Mutex::new(Vec::new()),
             answer: Box::new(answer),
         })
     }
 
+    /// Echoes its input; may change the world (not repeatable on resume).
     pub fn echo(name: &str) -> Arc<Self> {
         Self::new(name, |input| {
+            Ok(ToolOutput::ok(format!("ran with {input}")))
+        })
+    }
+
+    /// Echoes its input; read-only (repeatable on resume).
+    pub fn reader(name: &str) -> Arc<Self> {
+        Self::annotated(name, ToolAnnotations::read_only(), |input| {
             Ok(ToolOutput::ok(format!("ran with {input}")))
         })
     }
@@ -51,6 +70,9 @@ impl RecordingTool {
 impl Tool for RecordingTool {
     fn spec(&self) -> &ToolSpec {
         &self.spec
+    }
+    fn annotations(&self) -> ToolAnnotations {
+        self.annotations
     }
     async fn call(&self, input: Value, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         self.calls.lock().unwrap().push(input.clone());
@@ -147,7 +169,11 @@ impl Hook for FnHook {
                 .as_deref()
                 .is_none_or(|t| input.tool_name() == Some(t))
     }
-    async fn run(&self, input: &HookInput) -> Result<HookDecision, sre_core::Error> {
+    async fn run(
+        &self,
+        input: &HookInput,
+        _ctx: &sre_core::HookContext,
+    ) -> Result<HookDecision, sre_core::Error> {
         self.seen.lock().unwrap().push(input.clone());
         Ok((self.decide)(input))
     }

@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 use sre_core::{
-    AgentEvent, EventKind, HookInput, HookPayload, Tool, ToolContext, ToolError, ToolOutput,
-    TypedTool, typed_tool,
+    AgentEvent, EventKind, HookInput, HookPayload, Tool, ToolAnnotations, ToolContext, ToolError,
+    ToolOutput, TypedTool, typed_tool,
 };
 
 /// Absolute path of a fixture, with its executable bit set (except the one that must not
@@ -47,6 +47,7 @@ pub fn pre(command: &str) -> HookPayload {
         tool_name: "Bash".into(),
         tool_input: json!({"command": command}),
         tool_use_id: "call_1".into(),
+        annotations: Some(ToolAnnotations::unrestricted()),
     }
 }
 
@@ -58,6 +59,7 @@ pub fn post(command: &str, succeeded: bool) -> HookPayload {
         tool_response: "ok".into(),
         succeeded,
         duration_ms: 3,
+        annotations: Some(ToolAnnotations::unrestricted()),
     }
 }
 
@@ -84,8 +86,8 @@ impl TypedTool for RecordingShell {
     fn description(&self) -> &str {
         "Run a shell command."
     }
-    fn is_mutating(&self) -> bool {
-        true
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::unrestricted()
     }
     async fn run(&self, args: ShellArgs, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         self.ran.lock().unwrap().push(args.command.clone());
@@ -122,4 +124,44 @@ impl Events {
             })
             .collect()
     }
+}
+
+/// Run an agent whose model calls `Bash` once with `command`, governed by `hook`.
+/// Returns the commands that ran, the refusal reasons and the hook failures reported.
+pub async fn run_bash_once(
+    hook: Arc<dyn sre_core::Hook>,
+    cwd: Option<&std::path::Path>,
+    command: &str,
+) -> (Vec<String>, Vec<String>, Vec<(String, String)>) {
+    let shell = RecordingShell::default();
+    let model = sre_core::ScriptedModel::from_yaml(&format!(
+        "turns:\n  - tool_calls: [{{tool: Bash, args: {{command: {command:?}}}}}]\n  - final: done\n"
+    ))
+    .unwrap();
+    let mut builder = sre_core::AgentLoop::builder(Arc::new(model))
+        .tool(shell.tool())
+        .hook(hook);
+    if let Some(dir) = cwd {
+        builder = builder.cwd(dir.display().to_string());
+    }
+    let agent = builder.build().unwrap();
+    let events = Events::default();
+    sre_core::Agent::run(
+        &agent,
+        &sre_core::Session::new("once").with_events(events.sink()),
+        "go",
+    )
+    .await
+    .unwrap();
+    let refusals = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolRefused { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    (shell.ran(), refusals, events.hook_failures())
 }

@@ -51,7 +51,10 @@ class Tool:
     name: str
     description: str
     timeout: Optional[float]
-    mutating: bool
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
     input_schema: Dict[str, Any]
     schema_json: str
     @classmethod
@@ -63,7 +66,10 @@ class Tool:
         description: Optional[str] = None,
         parameters: Optional[Sequence[ParameterSpec]] = None,
         timeout: Optional[float] = ...,
-        mutating: bool = False,
+        read_only: bool = False,
+        destructive: bool = True,
+        idempotent: bool = False,
+        open_world: bool = True,
     ) -> Tool: ...
     @classmethod
     def from_source(
@@ -75,7 +81,10 @@ class Tool:
         parameters: Optional[Sequence[ParameterSpec]] = None,
         entrypoint: str = "main",
         timeout: Optional[float] = ...,
-        mutating: bool = False,
+        read_only: bool = False,
+        destructive: bool = True,
+        idempotent: bool = False,
+        open_world: bool = True,
     ) -> Tool: ...
     def call(self, arguments: Optional[Dict[str, Any]] = None, /, **kwargs: Any) -> ToolResult: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -91,7 +100,10 @@ def tool(
     description: Optional[str] = None,
     parameters: Optional[Sequence[ParameterSpec]] = None,
     timeout: Optional[float] = ...,
-    mutating: bool = False,
+    read_only: bool = False,
+        destructive: bool = True,
+        idempotent: bool = False,
+        open_world: bool = True,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 class Hook:

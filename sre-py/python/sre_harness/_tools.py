@@ -52,7 +52,10 @@ class Tool:
         params: List[Param],
         var_kw: bool = False,
         timeout: Optional[float] = DEFAULT_TIMEOUT,
-        mutating: bool = False,
+        read_only: bool = False,
+        destructive: bool = True,
+        idempotent: bool = False,
+        open_world: bool = True,
     ) -> None:
         if not _NAME_RE.match(name):
             raise ConfigError(f"tool name {name!r} is not 1-64 characters of [A-Za-z0-9_-]")
@@ -64,7 +67,12 @@ class Tool:
         self.params = params
         self.var_kw = var_kw
         self.timeout = None if timeout is None else float(timeout)
-        self.mutating = bool(mutating)
+        # What the tool does to the world, as MCP's hints; the defaults are MCP's for a
+        # tool that says nothing (it may write and destroy, is not idempotent, reaches out).
+        self.read_only = bool(read_only)
+        self.destructive = bool(destructive) and not self.read_only
+        self.idempotent = bool(idempotent) or self.read_only
+        self.open_world = bool(open_world)
         self.input_schema: Dict[str, Any] = object_schema(params, var_kw)
         self.schema_json = json.dumps(self.input_schema)
 
@@ -79,7 +87,10 @@ class Tool:
         description: Optional[str] = None,
         parameters: Optional[Sequence[ParameterSpec]] = None,
         timeout: Optional[float] = DEFAULT_TIMEOUT,
-        mutating: bool = False,
+        read_only: bool = False,
+        destructive: bool = True,
+        idempotent: bool = False,
+        open_world: bool = True,
     ) -> "Tool":
         """A tool from a function: name, description and parameters come from the
         arguments, else from the function's name, docstring, signature, defaults and type
@@ -95,7 +106,7 @@ class Tool:
         tool_name = name or getattr(fn, "__name__", None) or "tool"
         if description is None:
             description = summary or f"Python function `{tool_name}`."
-        return cls(fn, name=tool_name, description=description, params=params, var_kw=var_kw, timeout=timeout, mutating=mutating)
+        return cls(fn, name=tool_name, description=description, params=params, var_kw=var_kw, timeout=timeout, read_only=read_only, destructive=destructive, idempotent=idempotent, open_world=open_world)
 
     @classmethod
     def from_source(
@@ -107,7 +118,10 @@ class Tool:
         parameters: Optional[Sequence[ParameterSpec]] = None,
         entrypoint: str = "main",
         timeout: Optional[float] = DEFAULT_TIMEOUT,
-        mutating: bool = False,
+        read_only: bool = False,
+        destructive: bool = True,
+        idempotent: bool = False,
+        open_world: bool = True,
     ) -> "Tool":
         """A tool from source text defining `entrypoint` (default ``main``), the way a
         portal stores tools. The code runs once, now, in a fresh module namespace; a syntax
@@ -125,7 +139,7 @@ class Tool:
         fn = namespace.get(entrypoint)
         if not callable(fn):
             raise ConfigError(f"tool `{name}`: the code defines no function `{entrypoint}`")
-        return cls.from_function(fn, name=name, description=description, parameters=parameters, timeout=timeout, mutating=mutating)
+        return cls.from_function(fn, name=name, description=description, parameters=parameters, timeout=timeout, read_only=read_only, destructive=destructive, idempotent=idempotent, open_world=open_world)
 
     # -- calling ------------------------------------------------------------------------
 
@@ -180,13 +194,16 @@ def tool(
     description: Optional[str] = None,
     parameters: Optional[Sequence[ParameterSpec]] = None,
     timeout: Optional[float] = DEFAULT_TIMEOUT,
-    mutating: bool = False,
+    read_only: bool = False,
+    destructive: bool = True,
+    idempotent: bool = False,
+    open_world: bool = True,
 ) -> Any:
     """Decorator: ``@tool`` or ``@tool(name=..., description=..., timeout=...)`` turns a
     function into a :class:`Tool` (still callable as the plain function)."""
 
     def wrap(f: Callable[..., Any]) -> Tool:
-        return Tool.from_function(f, name=name, description=description, parameters=parameters, timeout=timeout, mutating=mutating)
+        return Tool.from_function(f, name=name, description=description, parameters=parameters, timeout=timeout, read_only=read_only, destructive=destructive, idempotent=idempotent, open_world=open_world)
 
     if fn is not None:
         return wrap(fn)

@@ -1,0 +1,187 @@
+//! Rebuilding a run's state from the session's records: the transcript as the model saw
+//! it, the turn count, the ledger, pending calls, and per-session tool state.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::{Run, tools::RecordedCall};
+use crate::error::Result;
+use crate::message::{ContentBlock, Role};
+use crate::model::StopReason;
+use crate::session::SessionRecord;
+use crate::subagent::{self, SPAWN_TOOL};
+
+impl Run<'_> {
+    /// Rebuild the state from persisted records.
+    pub(super) fn replay(&mut self, records: Vec<SessionRecord>) {
+        let info = self.parts.model.info().clone();
+        // Tool uses awaiting their result, for `Tool::restore`.
+        let mut uses: HashMap<String, (String, Value)> = HashMap::new();
+        for record in records {
+            match record {
+                SessionRecord::Start { system, .. } => {
+                    self.started = true;
+                    self.request.system = system;
+                }
+                SessionRecord::Task { text, message } => {
+                    self.finished = None;
+                    self.has_task = true;
+                    self.last_task = Some(text);
+                    self.rejections.clear();
+                    self.task_start_turn = self.turn;
+                    self.answer_prefix.clear();
+                    self.continuations = 0;
+                    self.last_cut = false;
+                    self.request.messages.push(message);
+                }
+                SessionRecord::TaskRefused { text, cause } => {
+                    self.last_task = Some(text);
+                    self.has_task = false;
+                    self.finished = Some((cause, None));
+                }
+                SessionRecord::Message {
+                    message,
+                    turn,
+                    usage,
+                    stop_reason,
+                } => {
+                    self.turn = self.turn.max(turn);
+                    if let Some(usage) = usage {
+                        self.ledger.record(&self.agent, usage, &info);
+                        self.last_reported = Some(crate::budget::ReportedPrompt {
+                            messages: self.request.messages.len(),
+                            prompt_tokens: usage.prompt_tokens(),
+                        });
+                    }
+                    if message.role == Role::Assistant {
+                        self.note_answer(&message, stop_reason.as_ref());
+                        self.started_calls.clear();
+                        self.recorded_calls.clear();
+                        for (id, name, input) in message.tool_uses() {
+                            uses.insert(id.to_string(), (name.to_string(), input.clone()));
+                        }
+                    } else {
+                        self.restore_tools(&message.content, &mut uses);
+                    }
+                    self.request.messages.push(message);
+                }
+                SessionRecord::Rewrite { messages, .. } => {
+                    self.request.messages = messages;
+                    self.last_reported = None;
+                }
+                SessionRecord::StopRejected { reason, feedback } => {
+                    self.rejections.push(reason);
+                    self.request.messages.extend(feedback);
+                }
+                SessionRecord::Finished { cause, answer } => {
+                    self.finished = Some((cause, answer));
+                    self.has_task = false;
+                }
+                SessionRecord::CallStarted { id } => {
+                    self.started_calls.insert(id);
+                }
+                SessionRecord::CallResult {
+                    id,
+                    content,
+                    is_error,
+                    contexts,
+                    stop,
+                } => {
+                    self.recorded_calls.insert(
+                        id.clone(),
+                        RecordedCall {
+                            id,
+                            recorded: content,
+                            is_error,
+                            contexts,
+                            stop,
+                        },
+                    );
+                }
+                SessionRecord::Usage { rows } => {
+                    self.ledger.merge(&rows);
+                    let mut persisted =
+                        self.persisted_aux.lock().unwrap_or_else(|p| p.into_inner());
+                    for (label, row) in rows {
+                        persisted.entry(label).or_default().add(&row);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Track an answer cut at the output limit: its text is kept as the prefix of the
+    /// answer the next (continuing) message completes.
+    pub(super) fn note_answer(
+        &mut self,
+        message: &crate::message::Message,
+        stop_reason: Option<&StopReason>,
+    ) {
+        let cut = stop_reason == Some(&StopReason::MaxTokens) && !message.has_tool_uses();
+        if !self.last_cut {
+            self.answer_prefix.clear();
+            self.continuations = 0;
+        }
+        if cut {
+            self.answer_prefix.push_str(&message.text());
+            self.continuations += 1;
+        }
+        self.last_cut = cut;
+    }
+
+    /// Give stateful tools the successful calls of a results message (`Tool::restore`), and
+    /// note the subagents whose results arrived.
+    fn restore_tools(
+        &mut self,
+        content: &[ContentBlock],
+        uses: &mut HashMap<String, (String, Value)>,
+    ) {
+        for block in content {
+            let ContentBlock::ToolResult {
+                tool_use_id,
+                is_error,
+                ..
+            } = block
+            else {
+                continue;
+            };
+            let Some((name, input)) = uses.remove(tool_use_id) else {
+                continue;
+            };
+            if name == SPAWN_TOOL {
+                for child in subagent::task_names(&input) {
+                    self.finished_children.push((
+                        subagent::child_session_id(&self.session.id, tool_use_id, &child),
+                        format!("{}/{child}", self.agent),
+                    ));
+                }
+            }
+            if *is_error {
+                continue;
+            }
+            if let Some(tool) = self.parts.tools.get(&name) {
+                tool.restore(&self.session.id, &input);
+            }
+        }
+    }
+
+    /// Add the usage of subagents whose results are in the transcript: each child's own
+    /// transcript holds it (children still running are resumed, and count themselves).
+    pub(super) async fn restore_children_usage(&mut self) -> Result<()> {
+        let info = self.parts.model.info();
+        for (session_id, agent) in std::mem::take(&mut self.finished_children) {
+            let loaded = self.parts.store.load(&session_id).await?;
+            for record in loaded.records {
+                match record {
+                    SessionRecord::Message {
+                        usage: Some(usage), ..
+                    } => self.ledger.record(&agent, usage, info),
+                    SessionRecord::Usage { rows } => self.ledger.merge(&rows),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}

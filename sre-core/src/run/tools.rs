@@ -1,0 +1,415 @@
+//! Running the tool calls of one turn: PreToolUse hooks (block, ask, rewrite), the call,
+//! PostToolUse hooks (withhold, context), offloading of large results at record time.
+//!
+//! Side effects never run twice: a call that may change the world (neither read-only nor
+//! idempotent) is recorded as started before it runs and its result is recorded as soon as
+//! it finishes. A resumed run uses a recorded result as it is, and tells the model that a
+//! started call without a result has an unknown outcome instead of running it again.
+//! Calls that are safe to repeat are simply run again. On cancellation, calls that
+//! completed keep their real results; only the others are recorded as cancelled.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::Run;
+use crate::agent::{Outcome, StopCause};
+use crate::error::{Error, Result};
+use crate::event::EventKind;
+use crate::hook::{HookAction, HookPayload};
+use crate::message::ContentBlock;
+use crate::session::SessionRecord;
+use crate::tool::{ToolContext, ToolError};
+
+/// A finished call, as it will be recorded.
+#[derive(Clone, Debug)]
+pub(crate) struct RecordedCall {
+    pub id: String,
+    /// What enters the transcript.
+    pub recorded: String,
+    pub is_error: bool,
+    /// Hook contexts to add after the results.
+    pub contexts: Vec<String>,
+    /// A hook asked to stop the run.
+    pub stop: Option<String>,
+}
+
+impl Run<'_> {
+    /// Run the tool calls of the last assistant message. `Some(outcome)` ends the run.
+    pub(super) async fn run_tools(&mut self) -> Result<Option<Outcome>> {
+        let calls: Vec<(String, String, Value)> = match self.request.messages.last() {
+            Some(m) => m
+                .tool_uses()
+                .map(|(id, name, input)| (id.to_string(), name.to_string(), input.clone()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut results: Vec<Option<RecordedCall>> = vec![None; calls.len()];
+        // After an interruption: use recorded results; never re-run a started call.
+        for (slot, (id, name, _)) in results.iter_mut().zip(&calls) {
+            if let Some(r) = self.recorded_calls.get(id) {
+                *slot = Some(r.clone());
+            } else if self.started_calls.contains(id) {
+                self.emit(|| EventKind::ToolOutcomeUnknown {
+                    id: id.clone(),
+                    name: name.clone(),
+                });
+                *slot = Some(RecordedCall {
+                    id: id.clone(),
+                    recorded: format!(
+                        "Outcome unknown: this call of `{name}` had started when the agent was \
+                         interrupted and no result was recorded, so it may or may not have taken \
+                         effect. It was not run again. Check its effect before deciding whether \
+                         to repeat it."
+                    ),
+                    is_error: true,
+                    contexts: Vec::new(),
+                    stop: None,
+                });
+            }
+        }
+        let cancelled = {
+            let this = &*self;
+            let mut pending = Vec::new();
+            for (i, (id, name, input)) in calls.iter().enumerate() {
+                if results[i].is_none() {
+                    let call: BoxFuture<'_, (usize, Result<RecordedCall>)> =
+                        Box::pin(async move { (i, this.run_call(id, name, input.clone()).await) });
+                    pending.push(call);
+                }
+            }
+            let mut stream =
+                futures::stream::iter(pending).buffer_unordered(self.parts.tool_concurrency);
+            let mut cancelled = false;
+            loop {
+                // Completed calls are taken before a cancellation is noticed, so they keep
+                // their real results.
+                tokio::select! {
+                    biased;
+                    next = stream.next() => match next {
+                        Some((i, Ok(r))) => results[i] = Some(r),
+                        Some((_, Err(Error::Cancelled))) => { cancelled = true; break; }
+                        Some((_, Err(e))) => return Err(e),
+                        None => break,
+                    },
+                    _ = self.session.cancel.cancelled() => { cancelled = true; break; }
+                }
+            }
+            cancelled
+        };
+        let mut blocks = Vec::with_capacity(calls.len());
+        let mut contexts = Vec::new();
+        let mut stop = None;
+        for ((id, name, _), result) in calls.iter().zip(results) {
+            let r = match result {
+                Some(r) => r,
+                None => RecordedCall {
+                    id: id.clone(),
+                    recorded: if self.started_now(id) {
+                        format!(
+                            "Cancelled while `{name}` was running: it may or may not have taken effect."
+                        )
+                    } else {
+                        "Cancelled before the call started.".to_string()
+                    },
+                    is_error: true,
+                    contexts: Vec::new(),
+                    stop: None,
+                },
+            };
+            blocks.push(ContentBlock::ToolResult {
+                tool_use_id: r.id,
+                content: r.recorded,
+                is_error: r.is_error,
+            });
+            contexts.extend(r.contexts);
+            if stop.is_none() {
+                stop = r.stop;
+            }
+        }
+        for c in contexts {
+            blocks.push(ContentBlock::text(format!(
+                "<hook-context>\n{c}\n</hook-context>"
+            )));
+        }
+        self.started_calls.clear();
+        self.recorded_calls.clear();
+        self.append_user(blocks).await?;
+        if cancelled {
+            return self.cancelled().await.map(Some);
+        }
+        match stop {
+            Some(reason) => self
+                .finish(StopCause::StoppedByHook { reason }, None)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `id` was started in this process (its `CallStarted` record was written).
+    fn started_now(&self, id: &str) -> bool {
+        self.calls_started_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
+    pub(crate) async fn run_call(
+        &self,
+        id: &str,
+        name: &str,
+        input: Value,
+    ) -> Result<RecordedCall> {
+        let mut contexts = Vec::new();
+        let refused = |recorded: String, contexts: Vec<String>, stop: Option<String>| {
+            self.emit(|| EventKind::ToolRefused {
+                id: id.to_string(),
+                name: name.to_string(),
+                reason: recorded.clone(),
+                ran: false,
+            });
+            RecordedCall {
+                id: id.to_string(),
+                recorded,
+                is_error: true,
+                contexts,
+                stop,
+            }
+        };
+        let tool = self.parts.tools.get(name);
+        let annotations = tool.map(|t| t.annotations());
+
+        // PreToolUse: the decision is data; a block means the tool never runs.
+        let (pre, input) = self.pre_tool_hooks(id, name, input, annotations).await?;
+        contexts.extend(pre.additional_context);
+        match pre.action {
+            HookAction::Continue => {}
+            HookAction::Block { reason } => {
+                return Ok(refused(
+                    format!("Blocked by a PreToolUse hook: {reason}"),
+                    contexts,
+                    None,
+                ));
+            }
+            HookAction::Stop { reason } => {
+                return Ok(refused(
+                    format!("Blocked: a hook stopped the run: {reason}"),
+                    contexts,
+                    Some(reason),
+                ));
+            }
+            HookAction::Ask { reason } => {
+                let Some(approver) = &self.parts.approver else {
+                    return Ok(refused(
+                        format!(
+                            "Denied: this call needs approval ({reason}) and no approver is configured"
+                        ),
+                        contexts,
+                        None,
+                    ));
+                };
+                let hook_input = self.hook_input(HookPayload::PreToolUse {
+                    tool_name: name.to_string(),
+                    tool_input: input.clone(),
+                    tool_use_id: id.to_string(),
+                    annotations,
+                });
+                let approved = tokio::select! {
+                    a = approver.approve(&hook_input, &reason) => a,
+                    _ = self.session.cancel.cancelled() => return Err(Error::Cancelled),
+                };
+                if !approved {
+                    return Ok(refused(
+                        format!("Denied by the approver: {reason}"),
+                        contexts,
+                        None,
+                    ));
+                }
+            }
+        }
+
+        let Some(tool) = tool else {
+            let known: Vec<&str> = self.parts.tools.keys().map(String::as_str).collect();
+            return Ok(refused(
+                format!(
+                    "Unknown tool `{name}`. Available tools: {}",
+                    known.join(", ")
+                ),
+                contexts,
+                None,
+            ));
+        };
+        let repeatable = tool.annotations().safe_to_repeat();
+        if !repeatable {
+            self.persist(&[SessionRecord::CallStarted { id: id.to_string() }])
+                .await?;
+            self.calls_started_now
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.to_string());
+        }
+
+        self.emit(|| EventKind::ToolStarted {
+            id: id.to_string(),
+            name: name.to_string(),
+            input: input.clone(),
+        });
+        let ctx = ToolContext {
+            session_id: self.session.id.clone(),
+            agent_name: self.agent.clone(),
+            turn: self.turn,
+            tool_use_id: id.to_string(),
+            cancel: self.session.cancel.child_token(),
+            offload: self.parts.offload.clone(),
+            ledger: self.ledger.clone(),
+            events: self.session.events.clone(),
+        };
+        let started = Instant::now();
+        let (output, is_error) = match tool.call(input.clone(), &ctx).await {
+            Ok(out) => (out.content, out.is_error),
+            Err(ToolError::Invalid(message)) => (message, true),
+            Err(ToolError::Cancelled) => return Err(Error::Cancelled),
+            Err(ToolError::Fatal(message)) => {
+                return Err(Error::ToolFatal {
+                    tool: name.to_string(),
+                    message,
+                });
+            }
+        };
+        let duration = started.elapsed();
+
+        // PostToolUse / PostToolUseFailure: a block withholds the output (the call already ran).
+        let post = self
+            .hooks(|| HookPayload::PostToolUse {
+                tool_name: name.to_string(),
+                tool_input: input,
+                tool_use_id: id.to_string(),
+                tool_response: output.clone(),
+                succeeded: !is_error,
+                duration_ms: duration.as_millis() as u64,
+                annotations,
+            })
+            .await;
+        let post = match post {
+            Ok(post) => post,
+            Err(e) => {
+                // The call ran: keep its result even if the hooks could not finish.
+                if !repeatable {
+                    let (recorded, _) = self.record_output(name, id, output.clone()).await?;
+                    self.persist_result(id, &recorded, is_error, &contexts, &None)
+                        .await?;
+                }
+                return Err(e);
+            }
+        };
+        contexts.extend(post.additional_context);
+        let mut stop = None;
+        let withheld = !matches!(post.action, HookAction::Continue);
+        // `full` keeps the tool's output when what is recorded differs from it.
+        let (recorded, full, is_error) = match post.action {
+            HookAction::Continue => {
+                let (recorded, full) = self.record_output(name, id, output).await?;
+                (recorded, full, is_error)
+            }
+            HookAction::Block { reason } | HookAction::Ask { reason } => (
+                format!("Output withheld by a PostToolUse hook (the call already ran): {reason}"),
+                Some(output),
+                true,
+            ),
+            HookAction::Stop { reason } => {
+                let recorded = format!(
+                    "Output withheld: a hook stopped the run (the call already ran): {reason}"
+                );
+                stop = Some(reason);
+                (recorded, Some(output), true)
+            }
+        };
+        if !repeatable {
+            self.persist_result(id, &recorded, is_error, &contexts, &stop)
+                .await?;
+        }
+        if withheld {
+            self.emit(|| EventKind::ToolRefused {
+                id: id.to_string(),
+                name: name.to_string(),
+                reason: recorded.clone(),
+                ran: true,
+            });
+        }
+        if self.session.events.is_some() {
+            let recorded_arc: Arc<str> = Arc::from(recorded.as_str());
+            let output = full.map_or_else(|| recorded_arc.clone(), Arc::from);
+            self.emit(|| EventKind::ToolFinished {
+                id: id.to_string(),
+                name: name.to_string(),
+                is_error,
+                duration,
+                output,
+                recorded: recorded_arc,
+            });
+        }
+        Ok(RecordedCall {
+            id: id.to_string(),
+            recorded,
+            is_error,
+            contexts,
+            stop,
+        })
+    }
+
+    async fn persist_result(
+        &self,
+        id: &str,
+        recorded: &str,
+        is_error: bool,
+        contexts: &[String],
+        stop: &Option<String>,
+    ) -> Result<()> {
+        self.persist(&[SessionRecord::CallResult {
+            id: id.to_string(),
+            content: recorded.to_string(),
+            is_error,
+            contexts: contexts.to_vec(),
+            stop: stop.clone(),
+        }])
+        .await
+    }
+
+    /// Truncate at record time: a result above the offload threshold is stored and replaced
+    /// by its preview. Returns what to record and, when that differs, the full output.
+    async fn record_output(
+        &self,
+        name: &str,
+        id: &str,
+        output: String,
+    ) -> Result<(String, Option<String>)> {
+        let Some(offload) = self
+            .parts
+            .offload
+            .as_ref()
+            .filter(|o| output.len() > o.threshold_bytes())
+        else {
+            return Ok((output, None));
+        };
+        match offload.offload(name, id, &output).await {
+            Ok(preview) => Ok((preview, Some(output))),
+            Err(ToolError::Fatal(message)) => Err(Error::ToolFatal {
+                tool: name.to_string(),
+                message,
+            }),
+            Err(e) => {
+                self.emit(|| EventKind::Warning {
+                    message: format!("offloading the output of `{name}` failed: {e}"),
+                });
+                Ok((
+                    crate::text::truncate_middle(&output, offload.threshold_bytes()),
+                    Some(output),
+                ))
+            }
+        }
+    }
+}
