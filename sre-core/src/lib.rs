@@ -43,12 +43,15 @@ pub mod budget;
 pub mod cache;
 pub mod error;
 pub mod event;
+pub mod fs;
 pub mod hook;
 pub mod layer;
 pub mod memory;
 pub mod message;
 pub mod metered;
 pub mod model;
+#[cfg(feature = "process")]
+pub mod process;
 pub mod prompt;
 #[cfg(feature = "http")]
 pub mod providers;
