@@ -8,6 +8,7 @@ use std::path::Path;
 
 use sre_core::providers::anthropic::{self, StreamDecoder as AnthropicDecoder};
 use sre_core::providers::openai::{self, StreamDecoder as OpenAiDecoder};
+use sre_core::providers::responses::{self, StreamDecoder as ResponsesDecoder};
 use sre_core::providers::sse::SseParser;
 use sre_core::session::parse_jsonl;
 use sre_core::{ModelRequest, ScriptedModel, prefix_report, validate_request};
@@ -89,6 +90,7 @@ fn cases(seed: u64, samples: &[&[u8]], mut check: impl FnMut(&[u8])) {
 
 const ANTHROPIC_SSE: &[u8] = include_bytes!("fixtures/anthropic_tool_use.sse");
 const OPENAI_SSE: &[u8] = include_bytes!("fixtures/openai_tool_calls.sse");
+const RESPONSES_SSE: &[u8] = include_bytes!("fixtures/openai_responses.sse");
 
 #[test]
 fn transcripts() {
@@ -103,10 +105,11 @@ fn transcripts() {
 
 #[test]
 fn sse_and_provider_stream_decoders() {
-    cases(2, &[ANTHROPIC_SSE, OPENAI_SSE], |b| {
+    cases(2, &[ANTHROPIC_SSE, OPENAI_SSE, RESPONSES_SSE], |b| {
         let mut parser = SseParser::default();
         let mut a = AnthropicDecoder::default();
         let mut o = OpenAiDecoder::default();
+        let mut r = ResponsesDecoder::default();
         // Feed in two pieces to exercise the incremental path.
         let split = b.len() / 3;
         for piece in [&b[..split], &b[split..]] {
@@ -115,6 +118,7 @@ fn sse_and_provider_stream_decoders() {
                 if let Ok(e) = event {
                     let _ = a.decode_event(&e.event, &e.data);
                     let _ = o.decode_data(&e.data);
+                    let _ = r.decode_event(&e.event, &e.data);
                 }
             }
         }
@@ -125,9 +129,11 @@ fn sse_and_provider_stream_decoders() {
 fn provider_responses() {
     let a = br#"{"id":"m","content":[{"type":"text","text":"hi"},{"type":"tool_use","id":"t","name":"grep","input":{"p":"x"}},{"type":"thinking","thinking":"z","signature":"s"}],"stop_reason":"tool_use","usage":{"input_tokens":3,"cache_read_input_tokens":5}}"#;
     let o = br#"{"id":"c","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":"x","tool_calls":[{"id":"c1","type":"function","function":{"name":"grep","arguments":"{\"p\":1}"}}]}}],"usage":{"prompt_tokens":9,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":4}}}"#;
-    cases(3, &[a, o], |b| {
+    let r = br#"{"id":"r","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[{"type":"reasoning","summary":[{"type":"summary_text","text":"s"}],"encrypted_content":"e"},{"type":"message","content":[{"type":"output_text","text":"x"},{"type":"refusal","refusal":"no"}]},{"type":"function_call","call_id":"c","name":"grep","arguments":"{\"p\":1}"}],"usage":{"input_tokens":9,"input_tokens_details":{"cached_tokens":99}}}"#;
+    cases(3, &[a, o, r], |b| {
         let _ = anthropic::parse_response(b);
         let _ = openai::parse_response(b);
+        let _ = responses::parse_response(b);
         let _ = prefix_report(a, b);
     });
 }

@@ -11,9 +11,9 @@ use std::time::Duration;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 use sre_core::model::collect_stream;
+use sre_core::providers::HttpSettings;
 use sre_core::providers::anthropic::{AnthropicConfig, AnthropicModel};
 use sre_core::providers::openai::{OpenAiConfig, OpenAiModel};
-use sre_core::providers::{HttpSettings, ProviderChoice, provider_from_env};
 use sre_core::{
     Agent, AgentLoop, ContentBlock, InMemorySessionStore, Message, Model, ModelError, ModelRequest,
     RetryModel, RetryPolicy, Role, Session, SessionRecord, SessionStore, StopReason, SystemBlock,
@@ -630,36 +630,42 @@ fn a_prefix_report_names_the_first_difference() {
 }
 
 #[test]
-fn the_environment_selects_the_provider() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
+fn reasoning_models_get_max_completion_tokens_and_the_developer_role() {
+    let body = |model: &str, tweak: fn(&mut OpenAiConfig)| -> Value {
+        let mut c = OpenAiConfig::new("http://127.0.0.1:9/v1", model);
+        tweak(&mut c);
+        let bytes = OpenAiModel::new(c)
+            .unwrap()
+            .request_body(&request(), false)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
     };
-    assert_eq!(provider_from_env(env(&[])), None);
-    assert_eq!(
-        provider_from_env(env(&[
-            ("ANTHROPIC_API_KEY", "k"),
-            ("OPENAI_BASE_URL", "http://x")
-        ])),
-        Some(ProviderChoice::Anthropic {
-            base_url: "https://api.anthropic.com".into(),
-            model: "claude-sonnet-4-5".into()
-        })
-    );
-    assert_eq!(
-        provider_from_env(env(&[
-            ("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"),
-            ("SRE_MODEL", "qwen3")
-        ])),
-        Some(ProviderChoice::OpenAi {
-            base_url: "http://127.0.0.1:8000/v1".into(),
-            model: "qwen3".into()
-        })
-    );
+    for m in ["gpt-5", "gpt-5-mini", "gpt-5.1", "o4-mini", "o3", "o1"] {
+        let b = body(m, |_| {});
+        assert_eq!(b["max_completion_tokens"], json!(1024), "{m}");
+        assert!(b.get("max_tokens").is_none(), "{m}: {b}");
+        assert!(
+            b.get("temperature").is_none(),
+            "{m}: no sampling parameters"
+        );
+        assert_eq!(b["messages"][0]["role"], json!("developer"), "{m}");
+    }
+    for m in ["gpt-4.1", "gpt-4o", "qwen3-32b"] {
+        let b = body(m, |_| {});
+        assert_eq!(b["max_tokens"], json!(1024), "{m}");
+        assert!(b.get("max_completion_tokens").is_none(), "{m}");
+        assert_eq!(b["messages"][0]["role"], json!("system"), "{m}");
+    }
+    // The configuration overrides the catalogue, both ways.
+    let b = body("gpt-4.1", |c| c.max_completion_tokens = true);
+    assert_eq!(b["max_completion_tokens"], json!(1024));
+    assert!(b.get("max_tokens").is_none());
+    let b = body("gpt-5", |c| {
+        c.max_completion_tokens = false;
+        c.developer_role = false;
+    });
+    assert_eq!(b["max_tokens"], json!(1024));
+    assert_eq!(b["messages"][0]["role"], json!("system"));
 }
 
 #[tokio::test]

@@ -5,19 +5,16 @@
 //! and static layers), on the previous request's last user message and on the last
 //! message, so each turn reads the prefix the previous turn wrote.
 
-use futures::stream::BoxStream;
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
-use super::http::{self, HttpSettings};
+use super::http::{self, HttpModel, HttpSettings, SseDecoder, WireFormat};
 use crate::error::ModelError;
 use crate::message::{ContentBlock, Message, Role};
-use crate::model::{Model, ModelInfo, ModelRequest, ModelResponse, StopReason, StreamEvent};
+use crate::model::{ModelInfo, ModelRequest, ModelResponse, StopReason, StreamEvent};
 use crate::usage::Usage;
-use crate::validate::validate_request;
 
 /// Configuration of [`AnthropicModel`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AnthropicConfig {
     /// API key (`x-api-key`).
     pub api_key: String,
@@ -31,6 +28,19 @@ pub struct AnthropicConfig {
     pub version: String,
     /// Place `cache_control` breakpoints. Default on.
     pub prompt_caching: bool,
+}
+
+impl std::fmt::Debug for AnthropicConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnthropicConfig")
+            .field("api_key", &"<redacted>")
+            .field("model", &self.model)
+            .field("info", &self.info)
+            .field("http", &self.http)
+            .field("version", &self.version)
+            .field("prompt_caching", &self.prompt_caching)
+            .finish()
+    }
 }
 
 impl AnthropicConfig {
@@ -48,31 +58,45 @@ impl AnthropicConfig {
     }
 }
 
-/// The Anthropic Messages API as a [`Model`].
-pub struct AnthropicModel {
-    config: AnthropicConfig,
-    client: reqwest::Client,
-    url: String,
-}
+/// The Anthropic Messages API as a [`Model`](crate::Model).
+pub type AnthropicModel = HttpModel<AnthropicConfig>;
 
-impl AnthropicModel {
+impl HttpModel<AnthropicConfig> {
     /// Build the client.
     pub fn new(config: AnthropicConfig) -> Result<Self, ModelError> {
-        let client = http::client(&config.http)?;
-        let url = config.http.url("v1/messages");
-        Ok(AnthropicModel {
-            config,
-            client,
-            url,
-        })
+        HttpModel::from_wire(config)
+    }
+}
+
+impl WireFormat for AnthropicConfig {
+    type Decoder = StreamDecoder;
+    const REQUEST_ID_HEADER: &'static str = "request-id";
+    const NAME: &'static str = "Anthropic Messages";
+
+    fn info(&self) -> &ModelInfo {
+        &self.info
     }
 
-    /// The JSON body sent for `request` (deterministic: same request, same bytes).
-    pub fn request_body(&self, request: &ModelRequest, stream: bool) -> Vec<u8> {
-        let caching = self.config.prompt_caching;
+    fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    fn url(&self) -> String {
+        self.http.url("v1/messages")
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
+        vec![
+            ("x-api-key".into(), self.api_key.clone()),
+            ("anthropic-version".into(), self.version.clone()),
+        ]
+    }
+
+    fn body(&self, request: &ModelRequest, stream: bool) -> Result<Vec<u8>, ModelError> {
+        let caching = self.prompt_caching;
         let breakpoint = || json!({"type": "ephemeral"});
         let mut body = Map::new();
-        body.insert("model".into(), json!(self.config.model));
+        body.insert("model".into(), json!(self.model));
         body.insert("max_tokens".into(), json!(request.max_output_tokens));
         if !request.tools.is_empty() {
             let last = request.tools.len() - 1;
@@ -138,27 +162,11 @@ impl AnthropicModel {
         if stream {
             body.insert("stream".into(), json!(true));
         }
-        serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+        http::encode(&body, Self::NAME)
     }
 
-    fn headers(&self) -> Result<HeaderMap, ModelError> {
-        let mut h = HeaderMap::new();
-        let mut key = HeaderValue::from_str(&self.config.api_key).map_err(|_| {
-            ModelError::InvalidRequest {
-                message: "the Anthropic API key is not a valid header value".into(),
-            }
-        })?;
-        key.set_sensitive(true);
-        h.insert("x-api-key", key);
-        h.insert(
-            "anthropic-version",
-            HeaderValue::from_str(&self.config.version).map_err(|_| {
-                ModelError::InvalidRequest {
-                    message: "invalid anthropic-version".into(),
-                }
-            })?,
-        );
-        Ok(h)
+    fn parse(&self, body: &[u8]) -> Result<ModelResponse, ModelError> {
+        parse_response(body)
     }
 }
 
@@ -287,7 +295,7 @@ pub struct StreamDecoder {
     stop_reason: Option<StopReason>,
 }
 
-impl http::SseDecoder for StreamDecoder {
+impl SseDecoder for StreamDecoder {
     const END: &'static str = "message_stop";
 
     fn decode(&mut self, event: &str, data: &str) -> Result<Vec<StreamEvent>, ModelError> {
@@ -317,9 +325,16 @@ impl StreamDecoder {
             event
         };
         Ok(match kind {
-            "message_start" => vec![StreamEvent::Usage {
-                usage: usage(&v["message"]["usage"]),
-            }],
+            "message_start" => {
+                let mut out = Vec::with_capacity(2);
+                if let Some(id) = v["message"]["id"].as_str() {
+                    out.push(StreamEvent::RequestId { id: id.to_string() });
+                }
+                out.push(StreamEvent::Usage {
+                    usage: usage(&v["message"]["usage"]),
+                });
+                out
+            }
             "content_block_start" => {
                 let index = v["index"].as_u64().unwrap_or(0) as usize;
                 let b = &v["content_block"];
@@ -385,18 +400,8 @@ impl StreamDecoder {
                     "{kind}: {}",
                     v["error"]["message"].as_str().unwrap_or("(no message)")
                 );
-                let status = match kind {
-                    "overloaded_error" => 529,
-                    "rate_limit_error" => 429,
-                    "api_error" => 500,
-                    "invalid_request_error" => 400,
-                    "authentication_error" => 401,
-                    "permission_error" => 403,
-                    "not_found_error" => 404,
-                    _ => 500,
-                };
                 return Err(ModelError::Status {
-                    status,
+                    status: http::status_of(kind),
                     message,
                     request_id: None,
                     retry_after_ms: None,
@@ -404,36 +409,5 @@ impl StreamDecoder {
             }
             _ => vec![],
         })
-    }
-}
-
-#[async_trait::async_trait]
-impl Model for AnthropicModel {
-    fn info(&self) -> &ModelInfo {
-        &self.config.info
-    }
-
-    async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
-        validate_request(request)?;
-        let body = self.request_body(request, false);
-        http::complete(
-            &self.client,
-            &self.url,
-            self.headers()?,
-            body,
-            "request-id",
-            parse_response,
-        )
-        .await
-    }
-
-    async fn stream(
-        &self,
-        request: &ModelRequest,
-    ) -> Result<BoxStream<'static, Result<StreamEvent, ModelError>>, ModelError> {
-        validate_request(request)?;
-        let body = self.request_body(request, true);
-        http::stream::<StreamDecoder>(&self.client, &self.url, self.headers()?, body, "request-id")
-            .await
     }
 }

@@ -2,25 +2,22 @@
 //! Ollama. Function tools, streamed tool-call deltas assembled by index,
 //! `stream_options.include_usage`, cached-token usage and `prompt_cache_key`.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-use futures::stream::BoxStream;
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
-use super::http::{self, HttpSettings};
+use super::http::{self, HttpModel, HttpSettings, SseDecoder, WireFormat};
 use crate::error::ModelError;
 use crate::message::{ContentBlock, Role};
-use crate::model::{Model, ModelInfo, ModelRequest, ModelResponse, StopReason, StreamEvent};
+use crate::model::{ModelInfo, ModelRequest, ModelResponse, StopReason, StreamEvent};
 use crate::usage::Usage;
-use crate::validate::validate_request;
 
 /// Configuration of [`OpenAiModel`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OpenAiConfig {
     /// Bearer token, if the server wants one (`Authorization: Bearer ...`).
     pub api_key: Option<String>,
-    /// Model name.
+    /// Model name sent in the body (on Azure: the deployment name).
     pub model: String,
     /// Model facts.
     pub info: ModelInfo,
@@ -28,60 +25,111 @@ pub struct OpenAiConfig {
     /// and timeouts.
     pub http: HttpSettings,
     /// Full URL of the chat-completions endpoint, when it is not `<base>/chat/completions`
-    /// (e.g. Azure `.../deployments/<d>/chat/completions?api-version=...`).
+    /// (e.g. Azure `.../deployments/<d>/chat/completions?api-version=...`, see
+    /// [`AzureOpenAi`](super::azure::AzureOpenAi)).
     pub url_override: Option<String>,
     /// `prompt_cache_key` to send (routes requests sharing a prefix to the same cache).
     pub prompt_cache_key: Option<String>,
-    /// Send the output cap as `max_completion_tokens` (OpenAI's current name) instead of
-    /// `max_tokens` (what most compatible servers read). Default false.
+    /// Send the output cap as `max_completion_tokens` (what reasoning models require)
+    /// instead of `max_tokens` (what most compatible servers read). Default: whether the
+    /// catalogue knows the model as a reasoning model
+    /// ([`is_reasoning_model`](super::catalog::is_reasoning_model)).
     pub max_completion_tokens: bool,
+    /// Send the system blocks as `developer` messages (what reasoning models expect)
+    /// instead of `system`. Default: as for `max_completion_tokens`.
+    pub developer_role: bool,
+}
+
+impl std::fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("info", &self.info)
+            .field("http", &self.http)
+            .field("url_override", &self.url_override)
+            .field("prompt_cache_key", &self.prompt_cache_key)
+            .field("max_completion_tokens", &self.max_completion_tokens)
+            .field("developer_role", &self.developer_role)
+            .finish()
+    }
 }
 
 impl OpenAiConfig {
-    /// Configuration for `model` at `base_url`.
+    /// Configuration for `model` at `base_url`, with the catalogue's facts for it.
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
         let model = model.into();
-        OpenAiConfig {
+        let mut config = OpenAiConfig {
             api_key: None,
-            info: super::catalog::model_info(&model),
-            model,
+            info: ModelInfo::new("", 0),
+            model: model.clone(),
             http: HttpSettings::new(base_url),
             url_override: None,
             prompt_cache_key: None,
             max_completion_tokens: false,
-        }
+            developer_role: false,
+        };
+        config.facts_of(&model);
+        config
+    }
+
+    /// Take the model facts (window, prices, reasoning) from the catalogue entry of
+    /// `model`, e.g. when the name sent is an Azure deployment name.
+    pub fn facts_of(&mut self, model: &str) {
+        self.info = super::catalog::model_info(model);
+        let reasoning = super::catalog::is_reasoning_model(model);
+        self.max_completion_tokens = reasoning;
+        self.developer_role = reasoning;
     }
 }
 
-/// An OpenAI-compatible Chat Completions endpoint as a [`Model`].
-pub struct OpenAiModel {
-    config: OpenAiConfig,
-    client: reqwest::Client,
-    url: String,
-}
+/// An OpenAI-compatible Chat Completions endpoint as a [`Model`](crate::Model).
+pub type OpenAiModel = HttpModel<OpenAiConfig>;
 
-impl OpenAiModel {
+impl HttpModel<OpenAiConfig> {
     /// Build the client.
     pub fn new(config: OpenAiConfig) -> Result<Self, ModelError> {
-        let client = http::client(&config.http)?;
-        let url = config
-            .url_override
-            .clone()
-            .unwrap_or_else(|| config.http.url("chat/completions"));
-        Ok(OpenAiModel {
-            config,
-            client,
-            url,
-        })
+        HttpModel::from_wire(config)
+    }
+}
+
+impl WireFormat for OpenAiConfig {
+    type Decoder = StreamDecoder;
+    const REQUEST_ID_HEADER: &'static str = "x-request-id";
+    const NAME: &'static str = "Chat Completions";
+
+    fn info(&self) -> &ModelInfo {
+        &self.info
     }
 
-    /// The JSON body sent for `request` (deterministic).
-    pub fn request_body(&self, request: &ModelRequest, stream: bool) -> Vec<u8> {
+    fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    fn url(&self) -> String {
+        self.url_override
+            .clone()
+            .unwrap_or_else(|| self.http.url("chat/completions"))
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
+        self.api_key
+            .iter()
+            .map(|key| ("authorization".to_string(), format!("Bearer {key}")))
+            .collect()
+    }
+
+    fn body(&self, request: &ModelRequest, stream: bool) -> Result<Vec<u8>, ModelError> {
         let mut body = Map::new();
-        body.insert("model".into(), json!(self.config.model));
+        body.insert("model".into(), json!(self.model));
         let mut messages = Vec::with_capacity(request.messages.len() + request.system.len());
+        let system_role = if self.developer_role {
+            "developer"
+        } else {
+            "system"
+        };
         for b in &request.system {
-            messages.push(json!({"role": "system", "content": b.text}));
+            messages.push(json!({"role": system_role, "content": b.text}));
         }
         for m in &request.messages {
             match m.role {
@@ -155,34 +203,24 @@ impl OpenAiModel {
                 .collect();
             body.insert("tools".into(), Value::Array(tools));
         }
-        let cap = if self.config.max_completion_tokens {
+        let cap = if self.max_completion_tokens {
             "max_completion_tokens"
         } else {
             "max_tokens"
         };
         body.insert(cap.into(), json!(request.max_output_tokens));
-        if let Some(key) = &self.config.prompt_cache_key {
+        if let Some(key) = &self.prompt_cache_key {
             body.insert("prompt_cache_key".into(), json!(key));
         }
         if stream {
             body.insert("stream".into(), json!(true));
             body.insert("stream_options".into(), json!({"include_usage": true}));
         }
-        serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+        http::encode(&body, Self::NAME)
     }
 
-    fn headers(&self) -> Result<HeaderMap, ModelError> {
-        let mut h = HeaderMap::new();
-        if let Some(key) = &self.config.api_key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                ModelError::InvalidRequest {
-                    message: "the API key is not a valid header value".into(),
-                }
-            })?;
-            v.set_sensitive(true);
-            h.insert(reqwest::header::AUTHORIZATION, v);
-        }
-        Ok(h)
+    fn parse(&self, body: &[u8]) -> Result<ModelResponse, ModelError> {
+        parse_response(body)
     }
 }
 
@@ -266,12 +304,13 @@ pub fn parse_response(body: &[u8]) -> Result<ModelResponse, ModelError> {
 /// `index`; the first delta of a call carries its id and name.
 #[derive(Default)]
 pub struct StreamDecoder {
-    started: BTreeMap<u64, ()>,
+    started: BTreeSet<u64>,
     finish: Option<StopReason>,
     done: bool,
+    id_seen: bool,
 }
 
-impl http::SseDecoder for StreamDecoder {
+impl SseDecoder for StreamDecoder {
     const END: &'static str = "[DONE]";
 
     fn decode(&mut self, _event: &str, data: &str) -> Result<Vec<StreamEvent>, ModelError> {
@@ -299,7 +338,11 @@ impl StreamDecoder {
                 .as_str()
                 .unwrap_or("(no message)")
                 .to_string();
-            let status = err["code"].as_u64().map(|c| c as u16).unwrap_or(500);
+            let kind = err["type"].as_str().or(err["code"].as_str()).unwrap_or("");
+            let status = match err["code"].as_u64() {
+                Some(c) => u16::try_from(c).unwrap_or(500),
+                None => http::status_of(kind),
+            };
             return Err(ModelError::Status {
                 status,
                 message,
@@ -308,6 +351,12 @@ impl StreamDecoder {
             });
         }
         let mut out = Vec::new();
+        if !self.id_seen
+            && let Some(id) = v["id"].as_str()
+        {
+            self.id_seen = true;
+            out.push(StreamEvent::RequestId { id: id.to_string() });
+        }
         if let Some(choice) = v["choices"].get(0) {
             let d = &choice["delta"];
             if let Some(t) = d["content"].as_str()
@@ -320,8 +369,7 @@ impl StreamDecoder {
             if let Some(calls) = d["tool_calls"].as_array() {
                 for c in calls {
                     let idx = c["index"].as_u64().unwrap_or(0);
-                    if let std::collections::btree_map::Entry::Vacant(e) = self.started.entry(idx) {
-                        e.insert(());
+                    if self.started.insert(idx) {
                         out.push(StreamEvent::ToolUseStart {
                             index: idx as usize,
                             id: c["id"].as_str().unwrap_or_default().to_string(),
@@ -351,42 +399,5 @@ impl StreamDecoder {
             });
         }
         Ok(out)
-    }
-}
-
-#[async_trait::async_trait]
-impl Model for OpenAiModel {
-    fn info(&self) -> &ModelInfo {
-        &self.config.info
-    }
-
-    async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
-        validate_request(request)?;
-        let body = self.request_body(request, false);
-        http::complete(
-            &self.client,
-            &self.url,
-            self.headers()?,
-            body,
-            "x-request-id",
-            parse_response,
-        )
-        .await
-    }
-
-    async fn stream(
-        &self,
-        request: &ModelRequest,
-    ) -> Result<BoxStream<'static, Result<StreamEvent, ModelError>>, ModelError> {
-        validate_request(request)?;
-        let body = self.request_body(request, true);
-        http::stream::<StreamDecoder>(
-            &self.client,
-            &self.url,
-            self.headers()?,
-            body,
-            "x-request-id",
-        )
-        .await
     }
 }

@@ -152,17 +152,7 @@ async fn serve(
             break i + 4;
         }
     };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split(' ');
-    let method = first.next().unwrap_or("").to_string();
-    let path = first.next().unwrap_or("").to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
-        })
-        .collect();
+    let (method, path, headers) = parse_head(&buf[..header_end]);
     let len: usize = headers
         .iter()
         .find(|(k, _)| k == "content-length")
@@ -239,4 +229,139 @@ async fn serve(
     }
     socket.shutdown().await?;
     Ok(())
+}
+
+/// An HTTPS server on 127.0.0.1 (std threads and rustls with its own crypto provider, so
+/// nothing process-wide is installed): serves `chain`/`key` (DER, PKCS#8 key), offers
+/// ALPN `http/1.1` only, and answers every request with `reply` (a complete JSON body).
+/// Records each request, the protocol ALPN settled on, and each failed handshake.
+pub struct TlsServer {
+    pub addr: std::net::SocketAddr,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    pub alpn: Arc<Mutex<Vec<Option<Vec<u8>>>>>,
+    pub handshake_errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl TlsServer {
+    pub fn start(chain: &[&[u8]], key: &[u8], reply: serde_json::Value) -> TlsServer {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let chain: Vec<CertificateDer<'static>> = chain
+            .iter()
+            .map(|c| CertificateDer::from(c.to_vec()))
+            .collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = TlsServer {
+            addr: listener.local_addr().unwrap(),
+            requests: Arc::default(),
+            alpn: Arc::default(),
+            handshake_errors: Arc::default(),
+        };
+        let (requests, alpn, errors) = (
+            server.requests.clone(),
+            server.alpn.clone(),
+            server.handshake_errors.clone(),
+        );
+        let body = reply.to_string();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { return };
+                let (config, requests, alpn, errors, body) = (
+                    config.clone(),
+                    requests.clone(),
+                    alpn.clone(),
+                    errors.clone(),
+                    body.clone(),
+                );
+                std::thread::spawn(move || {
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let mut tls = rustls::StreamOwned::new(conn, tcp);
+                    match read_request(&mut tls) {
+                        Ok(recorded) => {
+                            alpn.lock()
+                                .unwrap()
+                                .push(tls.conn.alpn_protocol().map(<[u8]>::to_vec));
+                            requests.lock().unwrap().push(recorded);
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            use std::io::Write;
+                            let _ = tls.write_all(head.as_bytes());
+                            let _ = tls.write_all(body.as_bytes());
+                            tls.conn.send_close_notify();
+                            let _ = tls.flush();
+                        }
+                        Err(e) => errors.lock().unwrap().push(e.to_string()),
+                    }
+                });
+            }
+        });
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+}
+
+/// Read one HTTP/1.1 request (head and `content-length` body) from a blocking stream.
+fn read_request(stream: &mut impl std::io::Read) -> std::io::Result<Recorded> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 8192];
+    let header_end = loop {
+        let n = stream.read(&mut tmp)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let (method, path, headers) = parse_head(&buf[..header_end]);
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[header_end..].to_vec();
+    while body.len() < len {
+        let n = stream.read(&mut tmp)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&tmp[..n]);
+    }
+    Ok(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+/// Method, path and lower-cased headers of a request head.
+fn parse_head(head: &[u8]) -> (String, String, Vec<(String, String)>) {
+    let head = String::from_utf8_lossy(head).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_string();
+    let path = first.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+        })
+        .collect();
+    (method, path, headers)
 }
