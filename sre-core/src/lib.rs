@@ -60,6 +60,8 @@ mod run;
 #[cfg(feature = "scripted")]
 pub mod scripted;
 pub mod session;
+#[cfg(feature = "process")]
+pub mod shell;
 pub mod subagent;
 pub mod text;
 pub mod time;
@@ -102,3 +104,8 @@ pub use validate::{validate_request, validate_transcript};
 
 /// Re-exported so hosts and tool crates use the same token type.
 pub use tokio_util::sync::CancellationToken;
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

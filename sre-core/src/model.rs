@@ -310,7 +310,9 @@ impl ResponseAssembler {
                 thinking,
                 signature,
             } => match self.blocks.last_mut() {
-                Some(Partial::Thinking(t, sig)) => {
+                // A signed block is complete: what follows is a new reasoning block (two
+                // reasoning items in a row each keep their own signature).
+                Some(Partial::Thinking(t, sig)) if sig.is_none() => {
                     t.push_str(&thinking);
                     if signature.is_some() {
                         *sig = signature;

@@ -144,6 +144,8 @@ pub struct Expect {
 pub struct ScriptedModel {
     info: ModelInfo,
     lanes: HashMap<String, Vec<ScriptStep>>,
+    /// Lanes whose steps are chosen by `when` (computed once: scripts can be long).
+    when_lanes: std::collections::HashSet<String>,
     simulate_cache: bool,
     state: Mutex<State>,
 }
@@ -236,8 +238,14 @@ impl ScriptedModel {
             info.max_output_tokens = m.max_output_tokens.unwrap_or(info.max_output_tokens);
             info.min_cacheable_tokens = m.min_cacheable_tokens.unwrap_or(info.min_cacheable_tokens);
         }
+        let when_lanes = lanes
+            .iter()
+            .filter(|(_, steps)| steps.iter().any(|s| s.when.is_some()))
+            .map(|(lane, _)| lane.clone())
+            .collect();
         Ok(ScriptedModel {
             info,
+            when_lanes,
             lanes,
             simulate_cache: script.simulate_cache,
             state: Mutex::new(State::default()),
@@ -388,7 +396,7 @@ impl Model for ScriptedModel {
         let mut state = self.lock();
         let index = match Self::identify(lane, steps, request) {
             Some(i) => i + 1,
-            None if steps.iter().any(|s| s.when.is_some()) => {
+            None if self.when_lanes.contains(lane) => {
                 let prompt = String::from_utf8_lossy(&prompt_bytes);
                 steps
                     .iter()

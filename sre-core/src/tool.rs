@@ -218,6 +218,16 @@ pub trait Tool: Send + Sync {
         ToolAnnotations::default()
     }
 
+    /// What this particular call does to the world. Default: the tool's
+    /// [`Tool::annotations`]. A tool whose calls differ may say more per call: e.g. a shell
+    /// tool reports `grep -c x log` as read-only and `kubectl delete ...` as not. The loop
+    /// uses this for resume (repeatable calls re-run) and hooks see it as
+    /// `tool_annotations`. It may only be *more* precise, never claim more safety than the
+    /// call has.
+    fn call_annotations(&self, _input: &Value) -> ToolAnnotations {
+        self.annotations()
+    }
+
     /// Run the call.
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
 

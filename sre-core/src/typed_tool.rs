@@ -64,6 +64,12 @@ pub trait TypedTool: Send + Sync + 'static {
         ToolAnnotations::default()
     }
 
+    /// What one call does to the world (see [`Tool::call_annotations`]); default: the
+    /// tool's annotations. Called with the raw input (it may not validate).
+    fn call_annotations(&self, _input: &Value) -> ToolAnnotations {
+        self.annotations()
+    }
+
     /// Rebuild per-session state from a recorded successful call (see [`Tool::restore`]).
     fn restore(&self, _session_id: &str, _args: Self::Args) {}
 
@@ -153,6 +159,10 @@ impl<T: TypedTool> Tool for Typed<T> {
 
     fn annotations(&self) -> ToolAnnotations {
         self.inner.annotations()
+    }
+
+    fn call_annotations(&self, input: &Value) -> ToolAnnotations {
+        self.inner.call_annotations(input)
     }
 
     fn restore(&self, session_id: &str, input: &Value) {

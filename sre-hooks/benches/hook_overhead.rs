@@ -1,6 +1,7 @@
-//! Per-call overhead of a hook, side by side: an in-process closure, a prompt hook on a
-//! ScriptedModel judge (no network), and bash and Python command hooks (a trivial one and
-//! the real safety guard fixture).
+//! Per-call overhead of a hook, side by side: an in-process closure, the command
+//! allowlist, the audit hook (HMAC chain + anchor), a prompt hook on a ScriptedModel judge
+//! (no network), and bash and Python command hooks (a trivial one and the real safety
+//! guard fixture).
 //!
 //! Run: `cargo bench -p sre-hooks --bench hook_overhead`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benches may
@@ -10,7 +11,10 @@ use std::sync::Arc;
 use divan::Bencher;
 use serde_json::json;
 use sre_core::{Hook, HookContext, HookDecision, HookEvent, HookInput, HookPayload, ScriptedModel};
-use sre_hooks::{CommandHook, FnHook, HookFilter, PromptHook, ToolMatcher};
+use sre_hooks::{
+    AuditHook, AuditKey, CommandAllowlist, CommandHook, FnHook, HookFilter, PromptHook,
+    ShellPolicy, ToolMatcher,
+};
 
 fn main() {
     divan::main();
@@ -80,6 +84,51 @@ fn in_process_closure(bencher: Bencher) {
     )
     .unwrap();
     bench_hook(bencher, &hook);
+}
+
+/// The reference allowlist on a pipeline with a substitution (parse + match, in process).
+#[divan::bench]
+fn allowlist_in_process(bencher: Bencher) {
+    let policy = ShellPolicy::new([
+        "kubectl get",
+        "kubectl describe",
+        "kubectl logs",
+        "grep",
+        "az postgres flexible-server restart",
+    ])
+    .unwrap();
+    let hook = CommandAllowlist::new("bench", "Bash", policy).unwrap();
+    let rt = runtime();
+    let mut input = input();
+    if let HookPayload::PreToolUse { tool_input, .. } = &mut input.payload {
+        *tool_input = json!({"command": "kubectl get pods -n payments -o name | grep api | xargs -n1 kubectl describe \"$(kubectl get ns -o name | grep pay)\""});
+    }
+    let ctx = HookContext::detached();
+    bencher.bench_local(|| {
+        let d = rt.block_on(hook.run(&input, &ctx)).unwrap();
+        assert_eq!(d, HookDecision::allow());
+    });
+}
+
+fn audit_hook(dir: &std::path::Path, durable: bool) -> AuditHook {
+    let key = AuditKey::from_bytes(vec![7u8; 32]).unwrap();
+    AuditHook::new(dir.join("audit.jsonl"), key, dir.join("audit.anchor"))
+        .with_requests()
+        .durable(durable)
+}
+
+/// One audit record: lock, read the last line, HMAC, append, replace the anchor.
+#[divan::bench]
+fn audit_append(bencher: Bencher) {
+    let dir = tempfile::tempdir().unwrap();
+    bench_hook(bencher, &audit_hook(dir.path(), false));
+}
+
+/// The same with `durable(true)`: fdatasync of the line, fsync of the anchor and its folder.
+#[divan::bench(sample_count = 40, sample_size = 1)]
+fn audit_append_durable(bencher: Bencher) {
+    let dir = tempfile::tempdir().unwrap();
+    bench_hook(bencher, &audit_hook(dir.path(), true));
 }
 
 #[divan::bench]

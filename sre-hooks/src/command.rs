@@ -6,6 +6,13 @@
 //! blocks with stderr as the reason; anything else (other exit codes, a signal, a timeout,
 //! unparsable output, output over the cap) is a failure that the hook's [`FailMode`]
 //! decides on.
+//!
+//! The environment is Claude Code's: `CLAUDE_PROJECT_DIR` (the workspace root: the input's
+//! `cwd`, else [`BuildContext::cwd`], else the host's working directory) and, for hooks
+//! loaded from a plugin folder, `CLAUDE_PLUGIN_ROOT`; plus `SRE_HOOK_NAME` and
+//! `SRE_HOOK_EVENT`. The input's `transcript_path` is the session's JSONL file when the
+//! session store keeps one (`JsonlSessionStore`) and `null` otherwise (the in-memory store
+//! has no file): a hook must not assume it is a path.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sre_core::process::{GroupGuard, kill_process_group};
 use sre_core::{Hook, HookContext, HookDecision, HookInput};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
@@ -22,7 +30,6 @@ use crate::output::parse_command_output;
 use crate::spec::{
     BuildContext, DEFAULT_MAX_REJECTIONS, DEFAULT_TIMEOUT_SECS, FailMode, HookKind, HookSpec,
 };
-use crate::sys;
 
 /// Default cap on a hook's stdout (1 MiB); more is a failure and the process is killed.
 pub const DEFAULT_STDOUT_CAP: usize = 1024 * 1024;
@@ -58,6 +65,7 @@ pub struct CommandHook {
     fail_mode: FailMode,
     max_rejections: u32,
     cwd: Option<PathBuf>,
+    plugin_root: Option<PathBuf>,
     stdout_cap: usize,
     /// Keeps an inline script's file alive as long as the hook.
     _script: Option<Arc<tempfile::TempPath>>,
@@ -68,11 +76,7 @@ impl CommandHook {
     /// with spaces or shell syntax through `/bin/sh -c`.
     pub fn command(filter: HookFilter, command: impl Into<String>) -> Self {
         let command = command.into();
-        let simple = !command.is_empty()
-            && command
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_./-+,@:".contains(c));
-        let program = if simple {
+        let program = if is_simple_path(&command) {
             Program::Exec {
                 program: command,
                 args: Vec::new(),
@@ -128,6 +132,7 @@ impl CommandHook {
             fail_mode: FailMode::Allow,
             max_rejections: DEFAULT_MAX_REJECTIONS,
             cwd: None,
+            plugin_root: None,
             stdout_cap: DEFAULT_STDOUT_CAP,
             _script: None,
         }
@@ -139,10 +144,10 @@ impl CommandHook {
         let hook = match &spec.kind {
             HookKind::Command { command } => Self::command(filter, command.clone()),
             HookKind::Script { script } => Self::script(filter, script)?,
-            HookKind::Prompt { .. } => {
+            HookKind::Prompt { .. } | HookKind::Allowlist(_) => {
                 return Err(HookError::config(
                     format!("hook `{}`", spec.name),
-                    "a prompt hook is not a command hook",
+                    "not a command hook",
                 ));
             }
         };
@@ -151,7 +156,10 @@ impl CommandHook {
             .fail_mode(spec.fail_mode)
             .max_rejections(spec.max_rejections);
         hook.cwd = ctx.cwd.clone();
-        Ok(hook)
+        Ok(match &spec.plugin_root {
+            Some(root) => hook.plugin_root(root),
+            None => hook,
+        })
     }
 
     /// Timeout (default 30 s). On expiry the whole process group is killed.
@@ -175,6 +183,31 @@ impl CommandHook {
     /// Working directory when the input has no `cwd`.
     pub fn cwd(mut self, cwd: impl Into<PathBuf>) -> Self {
         self.cwd = Some(cwd.into());
+        self
+    }
+
+    /// The plugin folder this hook comes from: the process gets it as `CLAUDE_PLUGIN_ROOT`
+    /// (so `${CLAUDE_PLUGIN_ROOT}/scripts/check.sh` expands in the shell), and a command
+    /// that is just `${CLAUDE_PLUGIN_ROOT}/<path>` runs `<root>/<path>` directly (no
+    /// shell, so a root with spaces works).
+    pub fn plugin_root(mut self, root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        if let Program::Shell(line) = &self.program {
+            let rest = [
+                "${CLAUDE_PLUGIN_ROOT}/",
+                "\"${CLAUDE_PLUGIN_ROOT}\"/",
+                "$CLAUDE_PLUGIN_ROOT/",
+            ]
+            .iter()
+            .find_map(|p| line.strip_prefix(p));
+            if let Some(rest) = rest.filter(|r| is_simple_path(r)) {
+                self.program = Program::Exec {
+                    program: root.join(rest).display().to_string(),
+                    args: Vec::new(),
+                };
+            }
+        }
+        self.plugin_root = Some(root);
         self
     }
 
@@ -211,8 +244,20 @@ impl CommandHook {
                 (c, program.clone(), false)
             }
         };
-        if let Some(dir) = &cwd {
-            cmd.current_dir(dir).env("CLAUDE_PROJECT_DIR", dir);
+        // Claude Code's environment: the project (workspace) root, and the plugin folder
+        // of hooks that come with a plugin.
+        match &cwd {
+            Some(dir) => {
+                cmd.current_dir(dir).env("CLAUDE_PROJECT_DIR", dir);
+            }
+            None => {
+                if let Ok(dir) = std::env::current_dir() {
+                    cmd.env("CLAUDE_PROJECT_DIR", dir);
+                }
+            }
+        }
+        if let Some(root) = &self.plugin_root {
+            cmd.env("CLAUDE_PLUGIN_ROOT", root);
         }
         cmd.env("SRE_HOOK_NAME", name)
             .env("SRE_HOOK_EVENT", input.event().as_str())
@@ -229,7 +274,7 @@ impl CommandHook {
         let mut child = cmd.spawn().map_err(|e| spawn_err(e.to_string()))?;
         // Declared after `child`, so dropped first: if this future is cancelled, the group
         // is killed while its leader is still unreaped (its id cannot have been reused).
-        let mut guard = GroupGuard(child.id());
+        let mut guard = GroupGuard::new(child.id());
         let pgid = child.id();
 
         let mut payload = serde_json::to_vec(&input.to_json()).unwrap_or_default();
@@ -251,7 +296,7 @@ impl CommandHook {
                 if r.overflow
                     && let Some(pgid) = pgid
                 {
-                    let _ = sys::kill_process_group(pgid);
+                    let _ = kill_process_group(pgid);
                 }
                 r
             };
@@ -358,32 +403,20 @@ impl Hook for CommandHook {
     }
 }
 
+/// A single path or program name, run without a shell.
+fn is_simple_path(command: &str) -> bool {
+    !command.is_empty()
+        && command
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./-+,@:".contains(c))
+}
+
 /// Resolve a relative path containing `/` against `cwd` (bare names use `PATH`).
 fn resolve(program: &str, cwd: Option<&Path>) -> PathBuf {
     let p = Path::new(program);
     match cwd {
         Some(dir) if p.is_relative() && program.contains('/') => dir.join(p),
         _ => p.to_path_buf(),
-    }
-}
-
-/// Kills a process group on drop unless disarmed.
-struct GroupGuard(Option<u32>);
-
-impl GroupGuard {
-    fn kill(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            let _ = sys::kill_process_group(pgid);
-        }
-    }
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

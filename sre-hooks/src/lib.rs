@@ -9,7 +9,8 @@
 //! | command | [`CommandHook`] | an executable, a shell command or an inline script, Claude Code protocol ([`command`], [`output`]) |
 //! | prompt | [`PromptHook`] | a judge [`Model`](sre_core::Model) answering `{"ok": ...}` ([`prompt`]) |
 //! | in-process | [`FnHook`] | an async Rust closure ([`in_process`]) |
-//! | audit | [`AuditHook`] | a hash-chained JSON-lines audit trail ([`audit`]) |
+//! | allowlist | [`CommandAllowlist`] | the reference safety hook: a shell-aware command allowlist ([`allowlist`], on `sre_core::shell`) |
+//! | audit | [`AuditHook`] | a keyed (HMAC) chained JSON-lines audit trail with an external anchor ([`audit`]) |
 //!
 //! Hooks are defined as plain data ([`HookSpec`]), loaded from YAML agent definitions or
 //! Claude Code settings JSON ([`HookConfig`]), built with a [`BuildContext`] (judge model,
@@ -64,6 +65,9 @@
 //! # });
 //! ```
 
+#![forbid(unsafe_code)]
+
+pub mod allowlist;
 pub mod audit;
 pub mod command;
 pub mod config;
@@ -74,15 +78,23 @@ pub mod output;
 pub mod prompt;
 pub mod registry;
 pub mod spec;
-mod sys;
 
-pub use audit::{AuditHook, AuditRecord, AuditReport, BrokenLine, verify_audit_log};
+pub use allowlist::{CommandAllowlist, Refusal, ShellPolicy};
+pub use audit::{
+    AuditAnchor, AuditHook, AuditKey, AuditLog, AuditProblem, AuditRecord, AuditReport,
+    verify_audit_log,
+};
 pub use command::CommandHook;
-pub use config::HookConfig;
+pub use config::{ConfigWarning, HookConfig};
 pub use error::HookError;
 pub use in_process::FnHook;
 pub use matcher::{Activation, ActivationMode, HookFilter, ToolMatcher};
 pub use output::{decision_from_json, parse_command_output};
 pub use prompt::PromptHook;
 pub use registry::HookRegistry;
-pub use spec::{BuildContext, FailMode, HookKind, HookSpec};
+pub use spec::{AllowlistSpec, BuildContext, FailMode, HookKind, HookSpec};
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -8,8 +8,10 @@ use sre_core::{HookEvent, HookInput, HookPayload};
 
 /// A regex over tool names, matched against the whole name (`^(?:...)$`).
 ///
-/// `*`, an empty pattern, or no pattern match every tool. The matcher only applies to tool
-/// events (`PreToolUse`, `PostToolUse`, `PostToolUseFailure`); other events always match.
+/// `*`, an empty pattern, or no pattern match every tool. As in Claude Code, the matcher
+/// applies to the tool name for tool events (`PreToolUse`, `PostToolUse`,
+/// `PostToolUseFailure`), to the `source` for `SessionStart` (`startup`, `resume`) and to the
+/// `trigger` for `PreCompact` (`auto`, `manual`); other events always match.
 #[derive(Clone, Debug)]
 pub struct ToolMatcher {
     source: Option<String>,
@@ -191,9 +193,19 @@ impl HookFilter {
     /// Event + matcher + activation.
     pub fn handles(&self, input: &HookInput) -> bool {
         self.events.contains(&input.event())
-            && self.matcher.matches(input.tool_name())
+            && self.matcher.matches(matcher_subject(input))
             && (self.mode == ActivationMode::Always
                 || self.activation.is_active(&input.session_id, &self.name))
+    }
+}
+
+/// What a matcher is matched against: the tool name, the `SessionStart` source or the
+/// `PreCompact` trigger (`None`: the event has no matcher subject, every matcher matches).
+pub fn matcher_subject(input: &HookInput) -> Option<&str> {
+    match &input.payload {
+        HookPayload::SessionStart { source } => Some(source),
+        HookPayload::PreCompact { trigger } => Some(trigger),
+        _ => input.tool_name(),
     }
 }
 

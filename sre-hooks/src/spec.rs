@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sre_core::{Hook, HookAction, HookDecision, HookEvent, Model};
 
+use crate::allowlist::{CommandAllowlist, ShellPolicy};
 use crate::command::CommandHook;
 use crate::error::HookError;
 use crate::matcher::{Activation, ActivationMode, HookFilter, ToolMatcher};
@@ -46,6 +47,30 @@ pub enum HookKind {
         /// The prompt template.
         prompt: String,
     },
+    /// An in-process shell command allowlist ([`CommandAllowlist`]).
+    Allowlist(AllowlistSpec),
+}
+
+/// The configuration of a [`CommandAllowlist`] hook (`type: allowlist`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AllowlistSpec {
+    /// Allowed command prefixes (`kubectl get`, `psql -c SELECT*`).
+    pub allow: Vec<String>,
+    /// Variables that may be assigned (`allowEnv`).
+    pub allow_env: Vec<String>,
+    /// Whether `sudo` may run an allowlisted command (`allowSudo`).
+    pub allow_sudo: bool,
+    /// The tool-input field holding the command line (`inputField`, default `command`).
+    pub input_field: Option<String>,
+}
+
+impl AllowlistSpec {
+    /// The policy it describes.
+    pub fn policy(&self) -> Result<ShellPolicy, HookError> {
+        Ok(ShellPolicy::new(&self.allow)?
+            .allow_env(self.allow_env.iter().cloned())
+            .allow_sudo(self.allow_sudo))
+    }
 }
 
 /// One hook definition, as loaded from YAML agent definitions or Claude Code settings.
@@ -68,6 +93,11 @@ pub struct HookSpec {
     pub max_rejections: u32,
     /// Always, or on demand.
     pub activation: ActivationMode,
+    /// The plugin folder the hook comes from ([`HookConfig::from_plugin_dir`]): command
+    /// hooks get it as `CLAUDE_PLUGIN_ROOT`.
+    ///
+    /// [`HookConfig::from_plugin_dir`]: crate::HookConfig::from_plugin_dir
+    pub plugin_root: Option<PathBuf>,
 }
 
 impl HookSpec {
@@ -85,6 +115,7 @@ impl HookSpec {
             fail_mode: FailMode::Allow,
             max_rejections: DEFAULT_MAX_REJECTIONS,
             activation: ActivationMode::Always,
+            plugin_root: None,
         }
     }
 
@@ -143,6 +174,20 @@ impl HookSpec {
                         .max_rejections(self.max_rejections),
                 ))
             }
+            HookKind::Allowlist(spec) => {
+                if self.event != HookEvent::PreToolUse {
+                    return Err(HookError::config(
+                        format!("hook `{}`: event", self.name),
+                        format!("an allowlist hook runs at PreToolUse, not {}", self.event),
+                    ));
+                }
+                let hook =
+                    CommandAllowlist::with_filter(self.filter(&ctx.activation)?, spec.policy()?);
+                Ok(Arc::new(match &spec.input_field {
+                    Some(field) => hook.input_field(field.clone()),
+                    None => hook,
+                }))
+            }
         }
     }
 }
@@ -170,10 +215,15 @@ impl std::fmt::Debug for BuildContext {
 
 fn default_name(event: HookEvent, matcher: Option<&str>, kind: &HookKind) -> String {
     use sha2::{Digest, Sha256};
+    let joined;
     let (k, body) = match kind {
         HookKind::Command { command } => ("command", command),
         HookKind::Script { script } => ("script", script),
         HookKind::Prompt { prompt } => ("prompt", prompt),
+        HookKind::Allowlist(spec) => {
+            joined = spec.allow.join("\n");
+            ("allowlist", &joined)
+        }
     };
     let mut h = Sha256::new();
     h.update(event.as_str());

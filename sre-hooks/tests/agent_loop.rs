@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use common::{Events, RecordingShell, fixture};
 use pretty_assertions::assert_eq;
-use sre_core::{
-    Agent, AgentLoop, ContentBlock, HookDecision, HookEvent, ScriptedModel, Session, StopCause,
-};
+use sre_core::{Agent, AgentLoop, HookDecision, HookEvent, ScriptedModel, Session, StopCause};
 use sre_hooks::{
-    Activation, AuditHook, BuildContext, FnHook, HookConfig, HookRegistry, verify_audit_log,
+    Activation, AuditHook, AuditKey, BuildContext, FnHook, HookConfig, HookRegistry,
+    verify_audit_log,
 };
 
 const RESTART: &str =
@@ -484,54 +483,6 @@ turns:
     assert_eq!(order.lock().unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn audit_hook_in_the_loop_records_a_valid_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let shell = RecordingShell::default();
-    let script = r#"
-turns:
-  - tool_calls:
-      - tool: Bash
-        args: {command: uptime}
-      - tool: Bash
-        args: {command: "sudo reboot"}
-  - final: done
-"#;
-    let deny_sudo = FnHook::new(
-        "no-sudo",
-        [HookEvent::PreToolUse],
-        "*",
-        |input| async move {
-            let cmd = input.to_json()["tool_input"]["command"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            Ok(if cmd.contains("sudo") {
-                HookDecision::block("no sudo")
-            } else {
-                HookDecision::allow()
-            })
-        },
-    )
-    .unwrap();
-    let agent = AgentLoop::builder(model(script))
-        .tool(shell.tool())
-        .hook(Arc::new(AuditHook::new(&log).with_requests().durable(true)))
-        .hook(deny_sudo.into_arc())
-        .build()
-        .unwrap();
-    agent.run(&Session::new("s-chain"), "go").await.unwrap();
-    let report = verify_audit_log(&log).unwrap();
-    assert!(report.is_valid(), "{report:?}");
-    // 2 requests + 1 completed call: the blocked one has a request and no result.
-    assert_eq!(report.lines, 3);
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(text.matches("\"decision\":\"requested\"").count(), 2);
-    assert_eq!(text.matches("\"decision\":\"completed\"").count(), 1);
-    let _ = ContentBlock::text("");
-}
-
 struct ApproveRestartsOnly;
 
 #[async_trait::async_trait]
@@ -727,10 +678,18 @@ async fn host_loads_yaml_and_settings_json_and_attaches_them() -> anyhow::Result
         "turns:\n  - tool_calls:\n      - tool: Bash\n        args: {{command: \"{RESTART}\"}}\n  - expect: {{last_message_contains: [\"AUDIT: Bash call\"]}}\n    final: Restarted.\n"
     ));
     let shell = RecordingShell::default();
+    let host = tempfile::tempdir()?; // the host's own directory, outside the workspace
+    AuditKey::create_file(host.path().join("audit.key"))?;
 
     // --- host code ---
     let mut config = HookConfig::load(ws.join("db-agent.yaml"))?; // YAML agent definitions
     config.merge(HookConfig::load(ws.join("settings.json"))?); // Claude Code settings: global hooks
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}"); // events or hook types sre-harness skips
+    }
+    // The audit key and anchor live outside the workspace, readable by the host user only.
+    let audit_key = AuditKey::from_file(host.path().join("audit.key"))?;
+    let audit_anchor = host.path().join("audit.anchor");
     let activation = Activation::new(); // keep a clone to switch on-demand hooks per session
     let registry = config.build(&BuildContext {
         model: Some(judge_model.clone()), // judge of prompt hooks
@@ -743,7 +702,7 @@ async fn host_loads_yaml_and_settings_json_and_attaches_them() -> anyhow::Result
         .tool(shell.tool())
         .hooks(registry.hooks_for("db-agent")) // global first, then the agent's own
         .hook(Arc::new(
-            AuditHook::new(ws.join("audit.log")).with_requests(),
+            AuditHook::new(ws.join("audit.log"), audit_key.clone(), &audit_anchor).with_requests(),
         ))
         .build()?;
     let outcome = agent
@@ -753,7 +712,7 @@ async fn host_loads_yaml_and_settings_json_and_attaches_them() -> anyhow::Result
 
     assert_eq!(outcome.cause, StopCause::Completed);
     assert_eq!(shell.ran(), vec![RESTART.to_string()]);
-    assert!(verify_audit_log(ws.join("audit.log"))?.is_valid());
+    assert!(verify_audit_log(ws.join("audit.log"), &audit_key, &audit_anchor)?.is_valid());
     Ok(())
 }
 

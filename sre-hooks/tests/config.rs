@@ -195,7 +195,7 @@ fn bad_yaml_configs_give_precise_errors() {
         ),
         (
             "{event: Stop, type: http, command: x}",
-            "agent.yaml: spec.hooks[1].type: must be \"command\" or \"prompt\"",
+            "agent.yaml: spec.hooks[1].type: must be \"command\", \"prompt\" or \"allowlist\"",
         ),
         (
             "{event: Stop, command: x, failMode: ignore}",
@@ -240,8 +240,8 @@ fn bad_settings_json_gives_precise_errors() {
             "settings.json: hooks.PreToolUse[0].matcher: invalid regex",
         ),
         (
-            r#"{"hooks": {"BeforeTool": []}}"#,
-            "settings.json: hooks.BeforeTool: unknown event \"BeforeTool\"",
+            r#"{"hooks": {"Stop": {"matcher": ""}}}"#,
+            "settings.json: hooks.Stop: expected a list",
         ),
         (
             r#"{"hooks": {"Stop": [{"hooks": [{"type": "command"}]}]}}"#,

@@ -17,7 +17,7 @@ use crate::hook::{
     merge_decisions,
 };
 use crate::layer::LayerContext;
-use crate::tool::ToolAnnotations;
+use crate::tool::Tool;
 
 impl Run<'_> {
     pub(crate) fn hook_input(&self, payload: HookPayload) -> HookInput {
@@ -67,17 +67,18 @@ impl Run<'_> {
         id: &str,
         name: &str,
         input: Value,
-        annotations: Option<ToolAnnotations>,
+        tool: Option<&Arc<dyn Tool>>,
     ) -> Result<(MergedDecision, Value)> {
         if self.parts.hooks.is_empty() {
             return Ok((merge_decisions([]), input));
         }
+        // Annotations are those of the call with this input (a rewrite may change them).
         let payload = |input: &Value| {
             self.hook_input(HookPayload::PreToolUse {
                 tool_name: name.to_string(),
                 tool_input: input.clone(),
                 tool_use_id: id.to_string(),
-                annotations,
+                annotations: tool.map(|t| t.call_annotations(input)),
             })
         };
         let first = self.decide(&payload(&input), None).await?;

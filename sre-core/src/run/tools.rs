@@ -181,10 +181,10 @@ impl Run<'_> {
             }
         };
         let tool = self.parts.tools.get(name);
-        let annotations = tool.map(|t| t.annotations());
 
         // PreToolUse: the decision is data; a block means the tool never runs.
-        let (pre, input) = self.pre_tool_hooks(id, name, input, annotations).await?;
+        let (pre, input) = self.pre_tool_hooks(id, name, input, tool).await?;
+        let annotations = tool.map(|t| t.call_annotations(&input));
         contexts.extend(pre.additional_context);
         match pre.action {
             HookAction::Continue => {}
@@ -243,7 +243,8 @@ impl Run<'_> {
                 None,
             ));
         };
-        let repeatable = tool.annotations().safe_to_repeat();
+        // Judged on the call that will run (hooks may have rewritten the input).
+        let repeatable = annotations.is_some_and(|a| a.safe_to_repeat());
         if !repeatable {
             self.persist(&[SessionRecord::CallStarted { id: id.to_string() }])
                 .await?;

@@ -22,10 +22,18 @@
 //!
 //! Claude Code settings (`{"hooks": {"<Event>": [{"matcher": ..., "hooks": [...]}]}}`); the
 //! hooks are global. Our extension keys (`name`, `script`, `failMode`, `maxRejections`,
-//! `activation`) are accepted inside the inner hook objects.
+//! `activation`, and `type: allowlist` with `allow`...) are accepted inside the inner hook
+//! objects. A Claude Code plugin folder loads with [`HookConfig::from_plugin_dir`].
 //!
 //! Errors name the file, the path inside it and the field:
 //! `agent.yaml: spec.hooks[2].timeout: must be between 1 and 300 seconds, got 0`.
+//!
+//! Claude Code's format evolves (it has more events than sre-core implements): in settings
+//! JSON and plugin files, an event or hook type we do not implement is skipped with a
+//! [`ConfigWarning`] in [`HookConfig::warnings`] (e.g. `settings.json: hooks.Notification:
+//! ...`), and the rest loads. In YAML, our own strict format, it is an error.
+
+mod hook;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,13 +41,27 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use sre_core::HookEvent;
 
+use self::hook::{Loc, check_matcher, implemented_events, parse_hook};
 use crate::error::HookError;
-use crate::matcher::{ActivationMode, ToolMatcher};
 use crate::output::kind;
 use crate::registry::HookRegistry;
-use crate::spec::{
-    BuildContext, FailMode, HookKind, HookSpec, MAX_REJECTIONS_RANGE, TIMEOUT_RANGE,
-};
+use crate::spec::{BuildContext, HookSpec};
+
+/// A part of a config file that was skipped (an event or hook type sre-harness does not
+/// implement). Print them: a skipped hook does not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// File and path inside it (`settings.json: hooks.Notification`).
+    pub location: String,
+    /// What was skipped and why.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
 
 /// Hook definitions by scope: global ones and per-agent ones.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +70,8 @@ pub struct HookConfig {
     pub global: Vec<HookSpec>,
     /// Hooks of one agent, by agent name (run after the global ones).
     pub agents: BTreeMap<String, Vec<HookSpec>>,
+    /// What was skipped while loading (settings JSON and plugins only).
+    pub warnings: Vec<ConfigWarning>,
 }
 
 impl HookConfig {
@@ -95,16 +119,18 @@ impl HookConfig {
                 Value::Null => {}
                 Value::Array(items) => {
                     for (j, item) in items.iter().enumerate() {
-                        config.global.push(parse_hook(
+                        let loc = Loc::new(&file, format!("[{j}]"));
+                        config.global.extend(parse_hook(
                             item,
-                            &Loc::new(&file, format!("[{j}]")),
+                            &loc,
                             None,
                             true,
+                            &mut config.warnings,
                         )?);
                     }
                 }
                 Value::Object(obj) => {
-                    let (agent, hooks) = parse_agent_document(obj, &file)?;
+                    let (agent, hooks) = parse_agent_document(obj, &file, &mut config.warnings)?;
                     match agent {
                         Some(agent) => config.agents.entry(agent).or_default().extend(hooks),
                         None => config.global.extend(hooks),
@@ -146,7 +172,53 @@ impl HookConfig {
                 format!("expected an object, got {}", kind(hooks)),
             )
         })?;
-        config.global = parse_event_map(hooks, &Loc::new(origin, "hooks".into()), false)?;
+        config.global = parse_event_map(
+            hooks,
+            &Loc::new(origin, "hooks".into()),
+            false,
+            &mut config.warnings,
+        )?;
+        Ok(config)
+    }
+
+    /// Load the hooks of a Claude Code plugin folder: `<plugin>/hooks/hooks.json` (or the
+    /// file named by `"hooks"` in `<plugin>/.claude-plugin/plugin.json`), in the settings
+    /// format. Every hook gets the folder as its plugin root: its process runs with
+    /// `CLAUDE_PLUGIN_ROOT` set to it, so `${CLAUDE_PLUGIN_ROOT}/scripts/check.sh` works.
+    pub fn from_plugin_dir(dir: impl AsRef<Path>) -> Result<Self, HookError> {
+        let dir = dir.as_ref();
+        let root = std::fs::canonicalize(dir).map_err(|e| HookError::io(dir, e))?;
+        let manifest = root.join(".claude-plugin").join("plugin.json");
+        let mut file = root.join("hooks").join("hooks.json");
+        if manifest.is_file() {
+            let text =
+                std::fs::read_to_string(&manifest).map_err(|e| HookError::io(&manifest, e))?;
+            let origin = manifest.display().to_string();
+            let value: Value = serde_json::from_str(&text).map_err(|e| {
+                HookError::config(
+                    format!("{origin}:{}:{}", e.line(), e.column()),
+                    format!("invalid JSON: {e}"),
+                )
+            })?;
+            match value.get("hooks") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(path)) => file = root.join(path),
+                Some(v) => {
+                    return Err(HookError::config(
+                        format!("{origin}: hooks"),
+                        format!(
+                            "expected the path of the plugin's hooks file, got {} (inline hooks are not supported)",
+                            kind(v)
+                        ),
+                    ));
+                }
+            }
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| HookError::io(&file, e))?;
+        let mut config = Self::from_settings_json(&text, &file.display().to_string())?;
+        for spec in config.global.iter_mut() {
+            spec.plugin_root = Some(root.clone());
+        }
         Ok(config)
     }
 
@@ -163,6 +235,7 @@ impl HookConfig {
     /// Append `other`'s hooks after this config's, scope by scope.
     pub fn merge(&mut self, other: HookConfig) {
         self.global.extend(other.global);
+        self.warnings.extend(other.warnings);
         for (agent, hooks) in other.agents {
             self.agents.entry(agent).or_default().extend(hooks);
         }
@@ -183,58 +256,36 @@ impl HookConfig {
     }
 }
 
-/// A position inside a config file, for errors.
-#[derive(Clone)]
-struct Loc {
-    file: String,
-    path: String,
-}
-
-impl Loc {
-    fn new(file: &str, path: String) -> Self {
-        Loc {
-            file: file.to_string(),
-            path,
-        }
-    }
-    fn field(&self, name: &str) -> Self {
-        let path = if self.path.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}.{name}", self.path)
-        };
-        Loc {
-            file: self.file.clone(),
-            path,
-        }
-    }
-    fn index(&self, i: usize) -> Self {
-        Loc {
-            file: self.file.clone(),
-            path: format!("{}[{i}]", self.path),
-        }
-    }
-    fn err(&self, message: impl Into<String>) -> HookError {
-        let path = if self.path.is_empty() {
-            "(root)"
-        } else {
-            &self.path
-        };
-        HookError::config(format!("{}: {path}", self.file), message)
-    }
-}
-
 /// Parse the Claude Code nesting `{"<Event>": [{"matcher": ..., "hooks": [...]}]}` at `at`.
+/// `strict` (YAML): an unknown event is an error; otherwise a warning and its hooks are
+/// skipped.
 fn parse_event_map(
     hooks: &Map<String, Value>,
     at: &Loc,
     strict: bool,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Vec<HookSpec>, HookError> {
     let mut out = Vec::new();
     for (event_name, groups) in hooks {
         let loc = at.field(event_name);
-        let event =
-            HookEvent::parse(event_name).ok_or_else(|| loc.err(unknown_event(event_name)))?;
+        let Some(event) = HookEvent::parse(event_name) else {
+            if strict {
+                return Err(loc.err(self::hook::unknown_event(event_name)));
+            }
+            let count: usize = groups
+                .as_array()
+                .map(|gs| {
+                    gs.iter()
+                        .map(|g| g.get("hooks").and_then(Value::as_array).map_or(0, Vec::len))
+                        .sum()
+                })
+                .unwrap_or(0);
+            warnings.push(loc.warn(format!(
+                "event {event_name:?} is not implemented by sre-harness: its {count} hook(s) are ignored (implemented: {})",
+                implemented_events()
+            )));
+            continue;
+        };
         let groups = groups
             .as_array()
             .ok_or_else(|| loc.err(format!("expected a list, got {}", kind(groups))))?;
@@ -270,11 +321,12 @@ fn parse_event_map(
             };
             for (h, entry) in entries.iter().enumerate() {
                 let hloc = gloc.field("hooks").index(h);
-                out.push(parse_hook(
+                out.extend(parse_hook(
                     entry,
                     &hloc,
                     Some((event, matcher.clone())),
                     strict,
+                    warnings,
                 )?);
             }
         }
@@ -282,24 +334,10 @@ fn parse_event_map(
     Ok(out)
 }
 
-fn unknown_event(name: &str) -> String {
-    let known: Vec<&str> = HookEvent::ALL.iter().map(|e| e.as_str()).collect();
-    format!(
-        "unknown event {name:?} (expected one of {})",
-        known.join(", ")
-    )
-}
-
-fn check_matcher(m: &str, loc: &Loc, hook: Option<&str>) -> Result<(), HookError> {
-    let of = hook.map(|h| format!(" (hook `{h}`)")).unwrap_or_default();
-    ToolMatcher::new(Some(m))
-        .map(|_| ())
-        .map_err(|e| loc.err(format!("invalid regex {m:?}{of}: {e}")))
-}
-
 fn parse_agent_document(
     obj: &Map<String, Value>,
     file: &str,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<(Option<String>, Vec<HookSpec>), HookError> {
     let root = Loc::new(file, String::new());
     if let Some(k) = obj.get("kind") {
@@ -352,184 +390,14 @@ fn parse_agent_document(
         None | Some(Value::Null) => return Ok((agent, Vec::new())),
         Some(Value::Array(a)) => a,
         // The Claude Code nesting, inside a YAML agent definition.
-        Some(Value::Object(map)) => return Ok((agent, parse_event_map(map, &hooks_loc, true)?)),
+        Some(Value::Object(map)) => {
+            return Ok((agent, parse_event_map(map, &hooks_loc, true, warnings)?));
+        }
         Some(v) => return Err(hooks_loc.err(format!("must be a list, got {}", kind(v)))),
     };
     let mut out = Vec::with_capacity(hooks.len());
     for (i, h) in hooks.iter().enumerate() {
-        out.push(parse_hook(h, &hooks_loc.index(i), None, true)?);
+        out.extend(parse_hook(h, &hooks_loc.index(i), None, true, warnings)?);
     }
     Ok((agent, out))
-}
-
-const YAML_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "event",
-    "type",
-    "matcher",
-    "command",
-    "script",
-    "prompt",
-    "timeout",
-    "failMode",
-    "fail_mode",
-    "maxRejections",
-    "max_rejections",
-    "activation",
-];
-
-/// Parse one hook object. `outer` is the event and matcher given by the settings-JSON
-/// nesting; YAML hooks carry their own. `strict` rejects unknown keys (YAML: a typo such as
-/// `failmode: block` must not silently fail open).
-fn parse_hook(
-    value: &Value,
-    loc: &Loc,
-    outer: Option<(HookEvent, Option<String>)>,
-    strict: bool,
-) -> Result<HookSpec, HookError> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| loc.err(format!("a hook must be a mapping, got {}", kind(value))))?;
-    if strict && let Some(k) = obj.keys().find(|k| !YAML_KEYS.contains(&k.as_str())) {
-        return Err(loc.field(k).err(format!(
-            "unknown field (expected one of {})",
-            YAML_KEYS.join(", ")
-        )));
-    }
-    let string = |key: &str| -> Result<Option<String>, HookError> {
-        match obj.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(loc
-                .field(key)
-                .err(format!("must be a string, got {}", kind(v)))),
-        }
-    };
-    let either =
-        |a: &'static str, b: &'static str| -> Result<(Option<String>, &'static str), HookError> {
-            match string(a)? {
-                Some(v) => Ok((Some(v), a)),
-                None => Ok((string(b)?, b)),
-            }
-        };
-
-    let (event, matcher) = match outer {
-        Some((event, matcher)) => (event, matcher),
-        None => {
-            let event_name = string("event")?.ok_or_else(|| loc.field("event").err("missing"))?;
-            let event = HookEvent::parse(&event_name)
-                .ok_or_else(|| loc.field("event").err(unknown_event(&event_name)))?;
-            let matcher = string("matcher")?;
-            if let Some(m) = &matcher {
-                check_matcher(
-                    m,
-                    &loc.field("matcher"),
-                    obj.get("name").and_then(Value::as_str),
-                )?;
-            }
-            (event, matcher)
-        }
-    };
-
-    let command = string("command")?;
-    let script = string("script")?;
-    let prompt = string("prompt")?;
-    let ty = match string("type")? {
-        Some(t) => t,
-        None if prompt.is_some() && command.is_none() && script.is_none() => "prompt".into(),
-        None => "command".into(),
-    };
-    let non_empty = |s: Option<String>, key: &str| -> Result<Option<String>, HookError> {
-        match s {
-            Some(s) if s.trim().is_empty() => Err(loc.field(key).err("must not be empty")),
-            other => Ok(other),
-        }
-    };
-    let command = non_empty(command, "command")?;
-    let script = non_empty(script, "script")?;
-    let prompt = non_empty(prompt, "prompt")?;
-    let hook_kind = match ty.as_str() {
-        "command" => match (command, script) {
-            (Some(command), None) => HookKind::Command { command },
-            (None, Some(script)) => HookKind::Script { script },
-            (Some(_), Some(_)) => {
-                return Err(loc
-                    .field("script")
-                    .err("give either `command` or `script`, not both"));
-            }
-            (None, None) => {
-                return Err(loc
-                    .field("command")
-                    .err("missing: a command hook needs `command` (or an inline `script`)"));
-            }
-        },
-        "prompt" => match prompt {
-            Some(prompt) => HookKind::Prompt { prompt },
-            None => {
-                return Err(loc
-                    .field("prompt")
-                    .err("missing: a prompt hook needs `prompt`"));
-            }
-        },
-        other => {
-            return Err(loc
-                .field("type")
-                .err(format!("must be \"command\" or \"prompt\", got {other:?}")));
-        }
-    };
-
-    let mut spec = HookSpec::new(event, matcher, hook_kind);
-    if let Some(name) = string("name")? {
-        if name.trim().is_empty() {
-            return Err(loc.field("name").err("must not be empty"));
-        }
-        spec.name = name;
-    }
-    if let Some(v) = obj.get("timeout").filter(|v| !v.is_null()) {
-        let l = loc.field("timeout");
-        let n = v.as_u64().ok_or_else(|| {
-            l.err(format!(
-                "must be a whole number of seconds between 1 and 300, got {v}"
-            ))
-        })?;
-        spec.timeout_secs = u32::try_from(n)
-            .ok()
-            .filter(|n| TIMEOUT_RANGE.contains(n))
-            .ok_or_else(|| l.err(format!("must be between 1 and 300 seconds, got {n}")))?;
-    }
-    let (fm, fm_key) = either("failMode", "fail_mode")?;
-    if let Some(fm) = fm {
-        spec.fail_mode = FailMode::parse(&fm).ok_or_else(|| {
-            loc.field(fm_key)
-                .err(format!("must be \"allow\" or \"block\", got {fm:?}"))
-        })?;
-    }
-    let mr_key = if obj.contains_key("maxRejections") {
-        "maxRejections"
-    } else {
-        "max_rejections"
-    };
-    if let Some(v) = obj.get(mr_key).filter(|v| !v.is_null()) {
-        let l = loc.field(mr_key);
-        let n = v
-            .as_u64()
-            .ok_or_else(|| l.err(format!("must be a whole number between 1 and 25, got {v}")))?;
-        spec.max_rejections = u32::try_from(n)
-            .ok()
-            .filter(|n| MAX_REJECTIONS_RANGE.contains(n))
-            .ok_or_else(|| l.err(format!("must be between 1 and 25, got {n}")))?;
-    }
-    if let Some(a) = string("activation")? {
-        spec.activation = ActivationMode::parse(&a).ok_or_else(|| {
-            loc.field("activation")
-                .err(format!("must be \"always\" or \"on-demand\", got {a:?}"))
-        })?;
-        if spec.activation == ActivationMode::OnDemand && !obj.contains_key("name") {
-            return Err(loc.field("name").err(
-                "missing: an on-demand hook needs a `name` (the key Activation::enable takes)",
-            ));
-        }
-    }
-    Ok(spec)
 }
