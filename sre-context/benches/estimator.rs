@@ -1,5 +1,6 @@
 //! Token estimation cost: the heuristic vs the o200k BPE, per KiB of mixed text, and the
-//! budget's per-turn assessment on a 100-message transcript.
+//! budget's per-turn assessment on a 100-message transcript, and a multi-MiB text on first
+//! sight (the sampled estimate vs o200k over all of it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // tests may fail loudly
 
 use std::fmt::Write as _;
@@ -92,4 +93,21 @@ fn assess_100_messages(b: Bencher) {
             }),
         })
     });
+}
+
+/// A 4 MiB text as the budget's synchronous `assess` meets it (first sight, no memo): the
+/// estimator's sampled count (heuristic over all of it, o200k on 32 KiB of samples) ...
+#[divan::bench(args = [1024, 4096], sample_count = 10)]
+fn large_text_estimate(b: Bencher, kib: usize) {
+    let text = mixed(kib);
+    b.bench(|| Estimator::tokenizer().text(divan::black_box(&text)));
+}
+
+/// ... and what it replaces: o200k over the whole text.
+#[cfg(feature = "tiktoken")]
+#[divan::bench(args = [1024, 4096], sample_count = 3)]
+fn large_text_o200k_whole(b: Bencher, kib: usize) {
+    let text = mixed(kib);
+    let bpe = sre_context::Bpe::o200k().unwrap();
+    b.bench(|| bpe.count(divan::black_box(&text)));
 }

@@ -71,3 +71,8 @@ pub use prune::PruneConfig;
 #[cfg(feature = "tiktoken")]
 pub use tokens::Bpe;
 pub use tokens::{Estimator, Heuristic, PromptTokens, TokenCounter};
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

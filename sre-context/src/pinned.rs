@@ -267,6 +267,14 @@ impl PinnedState {
         Ok(text)
     }
 
+    /// Apply an update that was accepted when it was recorded (replay on resume): no size
+    /// check, so a state recorded under a larger limit (or a host that lowered it) is
+    /// rebuilt as the model last saw it.
+    fn apply_recorded(&self, session_id: &str, args: UpdateArgs) {
+        let mut sessions = self.write();
+        apply(sessions.entry(session_id.to_string()).or_default(), args);
+    }
+
     /// The dynamic layer showing the state of the session it renders for.
     pub fn layer(&self) -> Arc<dyn ContextLayer> {
         Arc::new(PinnedLayer {
@@ -379,7 +387,7 @@ impl TypedTool for UpdateTool {
 
     fn restore(&self, session_id: &str, args: UpdateArgs) {
         // The update succeeded when it was recorded; applying it again gives the same state.
-        let _ = self.state.update(session_id, args);
+        self.state.apply_recorded(session_id, args);
     }
 
     async fn run(&self, args: UpdateArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
@@ -438,6 +446,28 @@ mod tests {
         assert!(pinned.layer().is_dynamic());
         // Bad input is a model-visible error.
         assert!(tool.call(json!({"hypotheses": 3}), &ctx).await.is_err());
+    }
+
+    #[test]
+    fn recorded_updates_are_restored_even_over_a_lowered_limit() {
+        let before = PinnedState::new();
+        let args = json!({"evidence": [{"fact": "x".repeat(300)}]});
+        // Accepted under the default limit, replayed by a process that lowered it.
+        assert!(
+            before
+                .update("s", serde_json::from_value(args.clone()).unwrap())
+                .is_ok()
+        );
+        let after = PinnedState::new().max_bytes(200);
+        let restored = after.tool().unwrap();
+        restored.restore("s", &args);
+        assert_eq!(after.render("s"), before.render("s"));
+        // Live calls still respect the limit.
+        assert!(
+            after
+                .update("t", serde_json::from_value(args).unwrap())
+                .is_err()
+        );
     }
 
     #[test]

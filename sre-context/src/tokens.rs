@@ -17,6 +17,12 @@ pub trait TokenCounter: Send + Sync {
     fn name(&self) -> &str;
     /// Tokens of `text`.
     fn count(&self, text: &str) -> u64;
+    /// Whether counting is a cheap linear scan (a few hundred MB/s), safe on a text of any
+    /// size on a runtime thread. A BPE tokenizer is not (~5 MB/s): the [`Estimator`]
+    /// samples large texts instead of feeding them to it whole.
+    fn is_cheap(&self) -> bool {
+        false
+    }
 }
 
 /// A character-class heuristic calibrated against `o200k_base` on a mixed corpus of code,
@@ -94,6 +100,10 @@ impl Heuristic {
 impl TokenCounter for Heuristic {
     fn name(&self) -> &str {
         "heuristic"
+    }
+
+    fn is_cheap(&self) -> bool {
+        true
     }
 
     fn count(&self, text: &str) -> u64 {
@@ -282,10 +292,20 @@ impl PromptTokens {
 }
 
 /// Counts text, messages and requests with a [`TokenCounter`], memoising large texts.
+///
+/// The budget's `assess` is synchronous and runs on the runtime thread before every model
+/// call, so no text is fed whole to a slow counter: above
+/// [`large_text_bytes`](Estimator::large_text_bytes) (64 KiB), a text is measured with the
+/// [`Heuristic`] and the result scaled by the counter-to-heuristic ratio on 32 evenly
+/// spaced 1 KiB samples of it (deterministic: the same text always gives the same count).
+/// On 4 MiB of mixed text that is ~20x less work on the runtime thread than running o200k
+/// over all of it (`cargo bench -p sre-context`), within 1.5% of the exact count on the
+/// test corpora (`tests/estimator.rs`).
 #[derive(Clone)]
 pub struct Estimator {
     counter: Arc<dyn TokenCounter>,
     margin: f64,
+    large_text: usize,
     cache: Arc<Mutex<HashMap<u64, u64>>>,
 }
 
@@ -306,6 +326,11 @@ impl Default for Estimator {
 
 const CACHE_MIN_BYTES: usize = 256;
 const CACHE_MAX_ENTRIES: usize = 16_384;
+/// Default size above which a slow counter only sees samples of a text.
+const LARGE_TEXT_BYTES: usize = 64 * 1024;
+/// Samples (and bytes per sample) a large text is calibrated on.
+const SAMPLES: usize = 32;
+const SAMPLE_BYTES: usize = 1024;
 
 impl Estimator {
     /// An estimator over `counter`; estimates are multiplied by `margin` (>= 1.0) to cover
@@ -318,8 +343,17 @@ impl Estimator {
             } else {
                 1.0
             },
+            large_text: LARGE_TEXT_BYTES,
             cache: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Texts larger than `bytes` are estimated from samples when the counter is not
+    /// [cheap](TokenCounter::is_cheap) (default 64 KiB; `usize::MAX` counts everything
+    /// exactly, at the cost of blocking the caller for as long as that takes).
+    pub fn large_text_bytes(mut self, bytes: usize) -> Self {
+        self.large_text = bytes;
+        self
     }
 
     /// The calibrated heuristic, with a 10% margin.
@@ -361,13 +395,45 @@ impl Estimator {
         if let Some(n) = self.lock().get(&key) {
             return *n;
         }
-        let n = self.counter.count(text);
+        let n = if text.len() > self.large_text && !self.counter.is_cheap() {
+            self.sampled(text)
+        } else {
+            self.counter.count(text)
+        };
         let mut cache = self.lock();
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();
         }
         cache.insert(key, n);
         n
+    }
+
+    /// A large text: the heuristic over all of it, scaled by how the counter and the
+    /// heuristic compare on evenly spaced samples (cut at line ends where possible).
+    fn sampled(&self, text: &str) -> u64 {
+        let heuristic = Heuristic::default();
+        let (mut exact, mut approx) = (0u64, 0u64);
+        for k in 0..SAMPLES {
+            let at = sre_core::text::floor_char_boundary(text, text.len() / SAMPLES * k);
+            let window = sre_core::text::floor_char_boundary(text, at + SAMPLE_BYTES);
+            let start = match text[at..window].find('\n') {
+                Some(i) if k > 0 => at + i + 1,
+                _ => at,
+            };
+            let end = sre_core::text::floor_char_boundary(text, start + SAMPLE_BYTES);
+            let end = match text[start..end].rfind('\n') {
+                Some(i) if i > 0 => start + i + 1,
+                _ => end,
+            };
+            let sample = &text[start..end];
+            exact += self.counter.count(sample);
+            approx += heuristic.count(sample);
+        }
+        let whole = heuristic.count(text);
+        if approx == 0 {
+            return whole;
+        }
+        (whole as f64 * exact as f64 / approx as f64).ceil() as u64
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u64>> {

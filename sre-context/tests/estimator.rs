@@ -3,10 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // tests may fail loudly
 #![cfg(feature = "tiktoken")]
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Instant;
 
-use sre_context::{Bpe, Heuristic, TokenCounter};
+use sre_context::{Bpe, BudgetConfig, Estimator, Heuristic, TokenBudget, TokenCounter};
+use sre_core::{BudgetView, ContextBudget, Message, ModelInfo, ModelRequest};
 
 fn code() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -254,4 +258,83 @@ fn shipped_calibration_is_the_best_of_the_grid() {
         best[0].0,
         best[0]
     );
+}
+
+/// Texts over 64 KiB are estimated from samples (the heuristic over the whole text, scaled
+/// by o200k / heuristic on eight 4 KiB samples): close to the exact count on each corpus
+/// and on a mix of them.
+#[test]
+fn sampled_estimates_of_large_texts_stay_close_to_o200k() {
+    let bpe = Bpe::o200k().unwrap();
+    let estimator = Estimator::tokenizer();
+    let (code, logs, json) = (code().concat(), logs().concat(), json().concat());
+    let mixed: String = code
+        .lines()
+        .take(2500)
+        .zip(logs.lines().cycle())
+        .zip(json.lines().cycle())
+        .map(|((c, l), j)| format!("{c}\n{l}\n{j}\n"))
+        .collect();
+    let mut report = String::new();
+    for (name, text) in [
+        ("code", &code),
+        ("logs", &logs),
+        ("json", &json),
+        ("mixed", &mixed),
+    ] {
+        assert!(text.len() > 64 * 1024, "{name}: {} bytes", text.len());
+        let exact = bpe.count(text);
+        let sampled = estimator.text(text);
+        let err = sampled as f64 / exact as f64 - 1.0;
+        let _ = writeln!(
+            report,
+            "{name}: {} bytes, o200k {exact}, sampled {sampled} ({:+.1}%)",
+            text.len(),
+            100.0 * err
+        );
+        assert!(err.abs() < 0.06, "{name}: {err:+.3}\n{report}");
+        // Deterministic: the same text gives the same count (no cache involved).
+        assert_eq!(Estimator::tokenizer().text(text), sampled);
+    }
+    println!("{report}");
+    // Small texts are still counted exactly.
+    let small = &logs[..60 * 1024];
+    assert_eq!(estimator.text(small), bpe.count(small));
+}
+
+/// The budget's (synchronous) assessment of a request carrying a 4 MB log no longer runs
+/// o200k over all of it on the runtime thread: a ticker on the same current-thread runtime
+/// is held up for a fraction of what the exact count takes.
+#[test]
+fn assessing_a_multi_megabyte_prompt_does_not_stall_the_runtime_thread() {
+    let text: String = logs().concat().repeat(6);
+    assert!(text.len() > 600_000);
+    let started = Instant::now();
+    let exact = Bpe::o200k().unwrap().count(&text);
+    let exact_took = started.elapsed();
+    let budget = TokenBudget::new(BudgetConfig::default()).unwrap();
+    let request = ModelRequest {
+        messages: vec![Message::user(text.clone())],
+        ..ModelRequest::default()
+    };
+    let info = ModelInfo::new("test", 200_000);
+    let view = BudgetView {
+        info: &info,
+        request: &request,
+        last_reported: None,
+    };
+    let rt = common::current_thread();
+    let (verdict, took, worst) =
+        rt.block_on(common::lateness_during(async { budget.assess(&view) }));
+    println!(
+        "o200k over {} bytes: {exact_took:?}; assess: {took:?}, worst ticker lateness {worst:?} ({verdict:?})",
+        text.len()
+    );
+    assert!(
+        worst * 4 < exact_took,
+        "the runtime thread stalled for {worst:?} (exact count takes {exact_took:?})"
+    );
+    let estimated = budget.estimator().text(&text);
+    let err = estimated as f64 / exact as f64 - 1.0;
+    assert!(err.abs() < 0.06, "estimate {estimated} vs o200k {exact}");
 }

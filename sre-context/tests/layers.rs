@@ -2,6 +2,8 @@
 //! knowledge map, topology and skills (including their errors).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // tests may fail loudly
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -470,5 +472,59 @@ fn random_input_never_panics() {
         let _ = sre_context::Heuristic::default();
         let _ = sre_context::Estimator::tokenizer().text(&text);
         let _ = sre_context::Estimator::heuristic().text(&text);
+    }
+}
+
+/// The repositories and skills layers read the disk on the blocking pool: a ticker on the
+/// same current-thread runtime keeps its pace while a repository with 300 `.gitignore`s is
+/// walked and a folder of 1,000 skills is parsed.
+#[test]
+fn file_reading_layers_do_not_stall_the_runtime_thread() {
+    let repo = tempfile::tempdir().unwrap();
+    // Walk cost comes from files and from `.gitignore` matchers built per directory.
+    let ignore: String = (0..80).map(|i| format!("*.gen{i}\nbuild{i}/\n")).collect();
+    for d in 0..60 {
+        for m in 0..5 {
+            write(
+                repo.path(),
+                &format!("pkg{d:02}/mod{m}/.gitignore"),
+                &ignore,
+            );
+            for f in 0..5 {
+                write(repo.path(), &format!("pkg{d:02}/mod{m}/file{f}.rs"), "\n");
+            }
+        }
+    }
+    write(repo.path(), "AGENTS.md", "Run make test.\n");
+    let skills = tempfile::tempdir().unwrap();
+    let metadata: String = (0..20)
+        .map(|k| format!("  key{k}: [a, b, {{c: d}}]\n"))
+        .collect();
+    for i in 0..1000 {
+        write(
+            skills.path(),
+            &format!("skill-{i:04}/SKILL.md"),
+            &format!(
+                "---\nname: skill-{i:04}\ndescription: |\n  Triage case {i}.\n  More text.\nmetadata:\n{metadata}---\n# Body\n"
+            ),
+        );
+    }
+    let repositories = RepositoriesLayer::new([Repository::new("big", repo.path())]);
+    let catalog = SkillsLayer::new().root(skills.path(), "skills");
+    let rt = common::current_thread();
+    for (name, layer) in [
+        ("repositories", &repositories as &dyn ContextLayer),
+        ("skills", &catalog as &dyn ContextLayer),
+    ] {
+        let (text, took, worst) = rt.block_on(common::lateness_during(
+            layer.render(&LayerContext::DETACHED),
+        ));
+        let text = text.unwrap();
+        assert!(text.len() > 1000, "{name}: {text}");
+        println!("{name} layer rendered in {took:?}; worst ticker lateness {worst:?}");
+        assert!(
+            worst * 4 < took,
+            "{name}: the runtime thread stalled: ticker {worst:?} late during a {took:?} render"
+        );
     }
 }

@@ -1,9 +1,13 @@
-//! `grep` tool vs the `rg` binary, `read_file` and `find` throughput on the cargo registry
-//! sources, and the transcript bytes saved by offloading a 5 MB log.
+//! `grep` tool vs the `rg` binary, `read_file` and `find` throughput on a generated tree
+//! (`tests/common/tree.rs`, shape `BENCH`: the same bytes on every machine), and the
+//! transcript bytes saved by offloading a 5 MB log.
 //!
 //! Run: `cargo bench -p sre-tools --bench tools`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "../tests/common/tree.rs"]
+mod tree;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,21 +20,9 @@ use sre_tools::{
 };
 
 fn main() {
+    tree_figures();
     offload_figures();
     divan::main();
-}
-
-fn tree() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let reg = home.join(".cargo/registry/src");
-    std::fs::read_dir(&reg)
-        .ok()
-        .and_then(|mut rd| rd.next())
-        .and_then(|e| e.ok())
-        .map(|e| e.path())
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
 }
 
 struct Env {
@@ -41,10 +33,13 @@ struct Env {
     read: Arc<dyn Tool>,
     log_ws: Workspace,
     _tmp: tempfile::TempDir,
+    _tree: tempfile::TempDir,
 }
 
 static ENV: LazyLock<Env> = LazyLock::new(|| {
-    let dir = tree();
+    let tree_tmp = tempfile::tempdir().unwrap();
+    let dir = tree_tmp.path().join("tree");
+    tree::generate(&dir, tree::Shape::BENCH);
     let ws = Workspace::builder(&dir)
         .mount(".", MountMode::ReadOnly)
         .build()
@@ -85,8 +80,15 @@ static ENV: LazyLock<Env> = LazyLock::new(|| {
         read,
         log_ws,
         _tmp: tmp,
+        _tree: tree_tmp,
     }
 });
+
+/// Files and bytes of the generated tree.
+fn tree_figures() {
+    let (files, bytes) = tree::size(&ENV.dir);
+    println!("tree: {files} files, {bytes} bytes (generated, shape BENCH)");
+}
 
 fn log_5mb() -> String {
     let mut s = String::new();
@@ -116,15 +118,15 @@ fn call(tool: &Arc<dyn Tool>, input: Value) -> String {
 }
 
 const PATTERNS: &[(&str, &[&str])] = &[
-    ("literal", &["-F", "landlock_restrict_self"]),
-    ("regex", &[r"fn \w+_with\("]),
+    ("literal", &["-F", "unsafe impl Send"]),
+    ("regex", &[r"fn\s+landlock_\w+"]),
     ("icase", &["-i", "deadlock"]),
 ];
 
 fn grep_input(name: &str) -> Value {
     match name {
-        "literal" => json!({"pattern": "landlock_restrict_self", "fixed_strings": true}),
-        "regex" => json!({"pattern": r"fn \w+_with\("}),
+        "literal" => json!({"pattern": "unsafe impl Send", "fixed_strings": true}),
+        "regex" => json!({"pattern": r"fn\s+landlock_\w+"}),
         _ => json!({"pattern": "deadlock", "case_insensitive": true}),
     }
 }

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sre_core::process::GroupGuard;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -253,21 +254,6 @@ impl ExecOutcome {
     }
 }
 
-/// Kills the process group when dropped before the run has killed it itself (the caller
-/// dropped the future mid-command).
-struct GroupGuard {
-    pgid: u32,
-    armed: bool,
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            sandbox::kill_group(self.pgid);
-        }
-    }
-}
-
 /// Runs processes in a [`Workspace`] under the configured controls. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Executor {
@@ -396,13 +382,14 @@ impl Executor {
             && let Some(home) = std::env::var_os("HOME")
         {
             let pyenv = PathBuf::from(home).join(".pyenv");
-            if pyenv.is_dir() {
+            if tokio::fs::metadata(&pyenv).await.is_ok_and(|m| m.is_dir()) {
                 cmd.env("PYENV_ROOT", pyenv);
             }
         }
         let home = match self.tmp_dir() {
             Some(tmp) => {
-                std::fs::create_dir_all(&tmp)
+                tokio::fs::create_dir_all(&tmp)
+                    .await
                     .map_err(|e| Error::io("creating", tmp.display().to_string(), e))?;
                 cmd.env("TMPDIR", &tmp);
                 tmp
@@ -437,10 +424,8 @@ impl Executor {
                 source: std::io::Error::other("no pid"),
             });
         };
-        let mut guard = GroupGuard {
-            pgid: pid,
-            armed: true,
-        };
+        // Kills the whole group if this future is dropped mid-command.
+        let mut guard = GroupGuard::new(Some(pid));
 
         let out = Arc::new(Mutex::new(Captured::new(
             self.config.head_bytes,
@@ -482,7 +467,8 @@ impl Executor {
                 _ = cancel.cancelled() => End::Cancelled,
             };
             // Completion, timeout or cancellation: nothing of the group survives the call.
-            sandbox::kill_group(pid);
+            // Killed once: a second kill later could hit a reused pgid.
+            guard.kill();
             match end {
                 End::Exited(s) => s.map(Some),
                 End::TimedOut => {
@@ -504,9 +490,6 @@ impl Executor {
                 _ = &mut readers, if !readers_done => readers_done = true,
             }
         };
-        // The waiter has killed the whole group (every member got SIGKILL, none can escape
-        // it any more); a second kill later could hit a reused pgid.
-        guard.armed = false;
         if !readers_done {
             let _ = tokio::time::timeout(self.config.drain_grace, &mut readers).await;
         }

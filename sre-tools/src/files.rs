@@ -1,7 +1,6 @@
 //! `read_file`, `write_file` and `edit_file`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -224,14 +223,20 @@ impl TypedTool for ReadFile {
     }
 }
 
-/// Run `f` on the blocking pool.
+/// Run `f` on the blocking pool (file I/O and CPU-heavy work never run on a runtime thread).
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::InvalidArgument(format!("tool task failed: {e}")))?
+}
+
+/// [`off_runtime`] with the error as the model sees it.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T, ToolError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(ToolError::from),
-        Err(e) => Err(ToolError::Invalid(format!("tool task failed: {e}"))),
-    }
+    off_runtime(f).await.map_err(ToolError::from)
 }
 
 /// Run `f` on the blocking pool with a stop flag that is raised when `cancel` fires or when
@@ -264,40 +269,13 @@ pub(crate) async fn blocking_cancellable<T: Send + 'static>(
     result
 }
 
-/// Write `bytes` to `host` atomically (temp file in the same directory, then rename), never
-/// following a symlink at the destination.
-pub(crate) fn atomic_write(host: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
-    let dir = host
-        .parent()
-        .ok_or_else(|| Error::InvalidArgument(format!("`{rel}` has no parent directory")))?;
-    let name = host
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{}.{nonce}.tmp", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
-        .map_err(|e| Error::io("writing", rel, e))?;
-    let res = f.write_all(bytes).and_then(|_| f.flush());
-    drop(f);
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io("writing", rel, e));
-    }
-    if let Ok(meta) = std::fs::metadata(host) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, host).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io("writing", rel, e)
-    })
+/// Replace the file at `host` with `bytes` (`sre_core::fs::write_atomic`: a temp file
+/// created exclusively next to it, the old permissions kept, then a rename; a symlink at the
+/// destination is replaced, never followed). No fsync: workspace files are the agent's
+/// scratch work, a crash still leaves the old or the new content (never a torn file), and
+/// an fsync per write would make every `write_file`/`edit_file` wait on the disk.
+fn replace_file(host: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
+    sre_core::fs::write_atomic(host, bytes, false).map_err(|e| Error::io("writing", rel, e))
 }
 
 /// Arguments of `write_file`.
@@ -343,7 +321,7 @@ impl WriteFile {
                 path: args.path.clone(),
             });
         }
-        atomic_write(&r.host, &r.rel, args.content.as_bytes())?;
+        replace_file(&r.host, &r.rel, args.content.as_bytes())?;
         let lines = args.content.lines().count();
         Ok(format!(
             "{} `{}` ({} bytes, {lines} lines)",
@@ -455,7 +433,7 @@ impl EditFile {
         } else {
             text.replacen(args.old_string.as_str(), &args.new_string, 1)
         };
-        atomic_write(&r.host, &r.rel, new.as_bytes())?;
+        replace_file(&r.host, &r.rel, new.as_bytes())?;
         Ok(format!(
             "replaced {count} occurrence{} in `{}` (first at line {first_line})",
             if count == 1 { "" } else { "s" },

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::exec::{ExecRequest, Executor};
+use crate::files::{blocking, off_runtime};
 use crate::timefmt::parse_time;
 use crate::workspace::{Access, Workspace};
 
@@ -32,15 +33,21 @@ impl Git {
         self.exec.workspace()
     }
 
-    fn repo(&self, repo: &str) -> Result<(PathBuf, String)> {
-        let r = self.ws().resolve(repo, Access::Read)?;
-        if !r.host.is_dir() {
-            return Err(Error::InvalidArgument(format!(
-                "repo `{}` is not a directory",
-                r.rel
-            )));
-        }
-        Ok((r.host, r.rel))
+    /// Resolve a repository path (path checks touch the disk: on the blocking pool).
+    async fn repo(&self, repo: &str) -> Result<(PathBuf, String)> {
+        let ws = self.ws().clone();
+        let repo = repo.to_string();
+        off_runtime(move || {
+            let r = ws.resolve(&repo, Access::Read)?;
+            if !r.host.is_dir() {
+                return Err(Error::InvalidArgument(format!(
+                    "repo `{}` is not a directory",
+                    r.rel
+                )));
+            }
+            Ok((r.host, r.rel))
+        })
+        .await
     }
 
     /// Run `git -C repo args...`; returns stdout, or a [`Error::Git`] with stderr.
@@ -50,7 +57,7 @@ impl Git {
         args: &[String],
         cancel: &CancellationToken,
     ) -> Result<String> {
-        let (host, rel) = self.repo(repo)?;
+        let (host, rel) = self.repo(repo).await?;
         let mut argv: Vec<String> = vec![
             "-c".into(),
             "safe.directory=*".into(),
@@ -371,7 +378,7 @@ impl TypedTool for GitCheckout {
             .trim()
             .to_string();
         let ws = self.0.ws();
-        let (repo_host, _) = self.0.repo(&args.repo)?;
+        let (repo_host, _) = self.0.repo(&args.repo).await?;
         let dest = match &args.dest {
             Some(d) => d.clone(),
             None => {
@@ -389,18 +396,23 @@ impl TypedTool for GitCheckout {
                 )
             }
         };
-        let d = ws.resolve(&dest, Access::Write)?;
-        if d.host.exists()
-            && std::fs::read_dir(&d.host)
-                .map(|mut r| r.next().is_some())
-                .unwrap_or(true)
-        {
-            return Err(ToolError::Invalid(format!(
-                "destination `{}` exists and is not empty; choose another dest",
-                d.rel
-            )));
-        }
-        std::fs::create_dir_all(&d.host).map_err(|e| Error::io("creating", &d.rel, e))?;
+        let ws = ws.clone();
+        let d = blocking(move || {
+            let d = ws.resolve(&dest, Access::Write)?;
+            if d.host.exists()
+                && std::fs::read_dir(&d.host)
+                    .map(|mut r| r.next().is_some())
+                    .unwrap_or(true)
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "destination `{}` exists and is not empty; choose another dest",
+                    d.rel
+                )));
+            }
+            std::fs::create_dir_all(&d.host).map_err(|e| Error::io("creating", &d.rel, e))?;
+            Ok(d)
+        })
+        .await?;
         let script = "set -o pipefail; git -c safe.directory='*' -c core.fsmonitor=false -C \"$1\" archive --format=tar \"$2\" | tar -x --no-same-owner -C \"$3\"";
         let req = ExecRequest::new(
             "bash",
@@ -421,7 +433,8 @@ impl TypedTool for GitCheckout {
                 out.render()
             )));
         }
-        let files = count_files(&d.host);
+        let root = d.host.clone();
+        let files = blocking(move || Ok(count_files(&root))).await?;
         Ok(ToolOutput::ok(format!(
             "checked out {sha} of `{}` into `{}` ({files} files); the repository is untouched",
             args.repo, d.rel

@@ -51,6 +51,7 @@ pub mod find;
 pub mod git;
 pub mod list;
 pub mod offload;
+pub mod readonly;
 pub mod sandbox;
 pub mod search;
 pub mod shell;
@@ -70,3 +71,8 @@ pub use search::{Grep, GrepLimits};
 pub use shell::{Python, Shell};
 pub use toolset::ToolSet;
 pub use workspace::{Access, Mount, MountMode, Resolved, Workspace, WorkspaceBuilder};
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,8 +1,13 @@
 //! [`OffloadStore`]: large tool results go to a content-addressed file in the workspace and
 //! the model gets a head/tail preview, the path, the sizes and a hint to grep it.
+//!
+//! Hashing, writing and the eviction scan are blocking work: [`OutputOffload::offload`] runs
+//! them on tokio's blocking pool, so a multi-megabyte result or a folder of thousands of old
+//! outputs never stalls the runtime thread other sessions run on.
 
-use std::path::PathBuf;
-use std::time::SystemTime;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -38,14 +43,25 @@ impl Default for OffloadConfig {
     }
 }
 
+/// Temporary files of crashed writers older than this are removed by the eviction scan.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+/// The folder and its policy; shared with the blocking tasks.
+#[derive(Debug)]
+struct Folder {
+    dir: PathBuf,
+    rel_dir: String,
+    config: OffloadConfig,
+    /// One store or eviction at a time (held on a blocking thread, so a cancelled
+    /// `offload` cannot let two evictions race).
+    lock: Mutex<()>,
+}
+
 /// Stores large outputs in the workspace. Implements [`sre_core::OutputOffload`].
 #[derive(Debug)]
 pub struct OffloadStore {
     ws: Workspace,
-    dir: PathBuf,
-    rel_dir: String,
-    config: OffloadConfig,
-    lock: tokio::sync::Mutex<()>,
+    folder: Arc<Folder>,
 }
 
 impl OffloadStore {
@@ -55,20 +71,34 @@ impl OffloadStore {
         std::fs::create_dir_all(&r.host).map_err(|e| Error::io("creating", &r.rel, e))?;
         Ok(OffloadStore {
             ws,
-            dir: r.host,
-            rel_dir: r.rel,
-            config,
-            lock: tokio::sync::Mutex::new(()),
+            folder: Arc::new(Folder {
+                dir: r.host,
+                rel_dir: r.rel,
+                config,
+                lock: Mutex::new(()),
+            }),
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &OffloadConfig {
-        &self.config
+        &self.folder.config
     }
 
-    /// Store `content` and return the preview (synchronous part of [`OutputOffload::offload`]).
+    /// Store `content` and return the preview. This blocks (hashing, file I/O, eviction);
+    /// [`OutputOffload::offload`] runs it on the blocking pool.
     pub fn store(&self, tool: &str, content: &str) -> Result<String> {
+        self.folder.store(tool, content)
+    }
+
+    /// The workspace.
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+}
+
+impl Folder {
+    fn store(&self, tool: &str, content: &str) -> Result<String> {
         let digest = Sha256::digest(content.as_bytes());
         let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
         let safe_tool: String = tool
@@ -85,16 +115,23 @@ impl OffloadStore {
         let name = format!("{safe_tool}-{hex}.txt");
         let host = self.dir.join(&name);
         let rel = format!("{}/{name}", self.rel_dir);
-        if host.exists() {
-            // Same content: refresh its age so it is evicted last.
-            let _ = std::fs::File::options()
-                .append(true)
-                .open(&host)
-                .and_then(|f| f.set_modified(SystemTime::now()));
-        } else {
-            crate::files::atomic_write(&host, &rel, content.as_bytes())?;
+        {
+            let _one_at_a_time = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            if host.exists() {
+                // Same content: refresh its age so it is evicted last.
+                let _ = std::fs::File::options()
+                    .append(true)
+                    .open(&host)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
+            } else {
+                // No fsync: an offloaded output is a copy the model can regenerate by
+                // re-running the call; atomicity (old or new file, never a torn one) is
+                // what matters, and an fsync per large result would only add latency.
+                sre_core::fs::write_atomic(&host, content.as_bytes(), false)
+                    .map_err(|e| Error::io("writing", &rel, e))?;
+            }
+            self.evict(&host)?;
         }
-        self.evict(&host)?;
         let lines = content.lines().count();
         let preview = sre_core::text::truncate_middle(content, self.config.preview_bytes);
         Ok(format!(
@@ -106,23 +143,30 @@ impl OffloadStore {
     }
 
     /// Remove the oldest files until the count and byte caps hold; never removes `keep`.
-    fn evict(&self, keep: &std::path::Path) -> Result<()> {
-        let mut files: Vec<(SystemTime, String, PathBuf, u64)> = std::fs::read_dir(&self.dir)
+    /// Temporary files of other writers are left alone unless stale (a crashed writer's).
+    fn evict(&self, keep: &Path) -> Result<()> {
+        let now = SystemTime::now();
+        let mut files: Vec<(SystemTime, String, PathBuf, u64)> = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)
             .map_err(|e| Error::io("listing", &self.rel_dir, e))?
             .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let meta = e.metadata().ok()?;
-                if !meta.is_file() || !e.file_name().to_string_lossy().ends_with(".txt") {
-                    return None;
+        {
+            let Ok(meta) = entry.metadata() else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !meta.is_file() {
+                continue;
+            }
+            let modified = meta.modified().unwrap_or(now);
+            if name.starts_with(sre_core::fs::TEMP_PREFIX) {
+                if now.duration_since(modified).unwrap_or_default() > STALE_TEMP {
+                    let _ = std::fs::remove_file(entry.path());
                 }
-                Some((
-                    meta.modified().ok()?,
-                    e.file_name().to_string_lossy().into_owned(),
-                    e.path(),
-                    meta.len(),
-                ))
-            })
-            .collect();
+                continue;
+            }
+            if name.ends_with(".txt") {
+                files.push((modified, name, entry.path(), meta.len()));
+            }
+        }
         files.sort();
         let mut count = files.len();
         let mut bytes: u64 = files.iter().map(|f| f.3).sum();
@@ -140,17 +184,12 @@ impl OffloadStore {
         }
         Ok(())
     }
-
-    /// The workspace.
-    pub fn workspace(&self) -> &Workspace {
-        &self.ws
-    }
 }
 
 #[async_trait]
 impl OutputOffload for OffloadStore {
     fn threshold_bytes(&self) -> usize {
-        self.config.threshold_bytes
+        self.folder.config.threshold_bytes
     }
 
     async fn offload(
@@ -159,8 +198,9 @@ impl OutputOffload for OffloadStore {
         _tool_use_id: &str,
         content: &str,
     ) -> Result<String, ToolError> {
-        let _guard = self.lock.lock().await;
-        // Small synchronous file work; a block_in_place would need the multi-thread runtime.
-        self.store(tool, content).map_err(ToolError::from)
+        let folder = self.folder.clone();
+        let tool = tool.to_string();
+        let content = content.to_string();
+        crate::files::blocking(move || folder.store(&tool, &content)).await
     }
 }

@@ -1,5 +1,6 @@
 //! The only module with `unsafe`: the post-fork setup of child processes (resource limits,
-//! Landlock self-restriction), process-group kills, and the Landlock ABI probe.
+//! Landlock self-restriction) and the Landlock ABI probe. Process groups are killed with
+//! `sre_core::process` (safe, shared with command hooks).
 //!
 //! Everything that allocates (building the Landlock ruleset, opening the allowed paths) is
 //! done in the parent; the `pre_exec` closure only makes raw syscalls on copied integers.
@@ -203,20 +204,5 @@ pub fn configure_child(
     // a stack value; it allocates nothing and takes no locks (last_os_error only reads errno).
     unsafe {
         cmd.pre_exec(hook);
-    }
-}
-
-/// Send SIGKILL to every process in group `pgid`. Errors (e.g. the group is already gone)
-/// are ignored.
-pub fn kill_group(pgid: u32) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
-        return;
-    };
-    if pgid <= 1 {
-        return;
-    }
-    // SAFETY: kill(2) with a negative pid signals the process group; no memory is touched.
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
     }
 }

@@ -9,6 +9,7 @@ use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
 use crate::error::Error;
 use crate::exec::{ExecRequest, Executor};
+use crate::files::blocking;
 use crate::workspace::Access;
 
 /// Arguments of `shell`.
@@ -44,15 +45,21 @@ impl Shell {
     }
 }
 
-fn cwd(exec: &Executor, cwd: Option<&str>) -> Result<std::path::PathBuf, Error> {
-    let r = exec.workspace().resolve(cwd.unwrap_or("."), Access::Read)?;
-    if !r.host.is_dir() {
-        return Err(Error::InvalidArgument(format!(
-            "cwd `{}` is not a directory",
-            r.rel
-        )));
-    }
-    Ok(r.host)
+/// Resolve the working directory (path checks touch the disk: on the blocking pool).
+async fn cwd(exec: &Executor, cwd: Option<&str>) -> Result<std::path::PathBuf, ToolError> {
+    let ws = exec.workspace().clone();
+    let cwd = cwd.unwrap_or(".").to_string();
+    blocking(move || {
+        let r = ws.resolve(&cwd, Access::Read)?;
+        if !r.host.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "cwd `{}` is not a directory",
+                r.rel
+            )));
+        }
+        Ok(r.host)
+    })
+    .await
 }
 
 async fn run(
@@ -89,11 +96,20 @@ impl TypedTool for Shell {
         ToolAnnotations::unrestricted()
     }
 
+    /// Read-only for a command line made only of readers (`grep`, `cut`, `sort -n`, ...,
+    /// no file-writing redirection); see [`crate::readonly`].
+    fn call_annotations(&self, input: &serde_json::Value) -> ToolAnnotations {
+        match input.get("command").and_then(serde_json::Value::as_str) {
+            Some(command) => crate::readonly::shell_call_annotations(command),
+            None => ToolAnnotations::unrestricted(),
+        }
+    }
+
     async fn run(&self, args: ShellArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let mut req = ExecRequest::new(
             "bash",
             vec!["-c".into(), args.command],
-            cwd(&self.exec, args.cwd.as_deref())?,
+            cwd(&self.exec, args.cwd.as_deref()).await?,
         );
         req.timeout = args.timeout_secs.map(Duration::from_secs);
         run(&self.exec, req, ctx).await
@@ -165,7 +181,7 @@ impl TypedTool for Python {
     }
 
     async fn run(&self, args: PythonArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-        let dir = cwd(&self.exec, args.cwd.as_deref())?;
+        let dir = cwd(&self.exec, args.cwd.as_deref()).await?;
         let mut req = match (args.code, args.file) {
             (Some(code), None) => {
                 let mut argv = vec!["-".to_string()];
@@ -175,11 +191,16 @@ impl TypedTool for Python {
                 req
             }
             (None, Some(file)) => {
-                let r = self.exec.workspace().resolve(&file, Access::Read)?;
-                if !r.host.is_file() {
-                    return Err(Error::NotFound { path: r.rel }.into());
-                }
-                let mut argv = vec![r.host.to_string_lossy().into_owned()];
+                let ws = self.exec.workspace().clone();
+                let host = blocking(move || {
+                    let r = ws.resolve(&file, Access::Read)?;
+                    if !r.host.is_file() {
+                        return Err(Error::NotFound { path: r.rel });
+                    }
+                    Ok(r.host)
+                })
+                .await?;
+                let mut argv = vec![host.to_string_lossy().into_owned()];
                 argv.extend(args.args);
                 ExecRequest::new(self.interpreter.clone(), argv, dir)
             }

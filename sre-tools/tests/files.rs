@@ -114,6 +114,36 @@ async fn write_file_creates_and_overwrites() {
     assert_eq!(std::fs::read_dir(f.path("scratch/a/b")).unwrap().count(), 1);
 }
 
+/// Writes and edits go through `sre_core::fs::write_atomic`: the replaced file keeps its
+/// permissions and no temporary file is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_are_atomic_replaces_that_keep_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let script = f.path("scratch/run.sh");
+    std::fs::write(&script, "echo old\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o750)).unwrap();
+    f.ok(
+        "write_file",
+        json!({"path": "scratch/run.sh", "content": "echo new\n"}),
+    )
+    .await;
+    f.ok(
+        "edit_file",
+        json!({"path": "scratch/run.sh", "old_string": "new", "new_string": "newer"}),
+    )
+    .await;
+    let meta = std::fs::metadata(&script).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o750);
+    assert_eq!(std::fs::read_to_string(&script).unwrap(), "echo newer\n");
+    let leftovers: Vec<_> = std::fs::read_dir(f.path("scratch"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n != ".tmp")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn edit_file_exact_unique_and_replace_all() {
     let f = Fixture::new();

@@ -41,8 +41,9 @@ struct Repo {
 /// c1 2026-01-02T00:00:00Z config.yaml timeout: 5
 /// c2 2026-01-03T12:00:00Z app.py retry
 fn repo() -> Repo {
-    let root = tempfile::tempdir().unwrap();
-    let outside = tempfile::tempdir().unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir_in(base.path()).unwrap();
+    let outside = tempfile::tempdir_in(base.path()).unwrap();
     std::fs::write(outside.path().join("secret.txt"), "outside secret\n").unwrap();
     let r = root.path().join("repos/svc");
     std::fs::create_dir_all(&r).unwrap();
@@ -83,6 +84,7 @@ fn repo() -> Repo {
             outside,
             ws,
             tools,
+            base,
         },
         shas,
     }

@@ -136,3 +136,45 @@ fn offload_dir_must_be_writable() {
     .unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
 }
+
+/// Hashing and writing a 24 MiB result and scanning a folder of 3000 old outputs happen on
+/// the blocking pool: a ticker on the same current-thread runtime keeps its pace.
+#[test]
+fn offload_does_not_stall_the_runtime_thread() {
+    let f = Fixture::new();
+    let cfg = OffloadConfig {
+        max_files: 100,
+        threshold_bytes: 10,
+        ..OffloadConfig::default()
+    };
+    let store = OffloadStore::new(f.ws.clone(), cfg).unwrap();
+    for i in 0..3000 {
+        std::fs::write(
+            f.path(&format!("scratch/.offload/old-{i:04}.txt")),
+            "old output\n",
+        )
+        .unwrap();
+    }
+    let content: String = (0..600_000)
+        .map(|i| format!("2026-11-24T10:00:{:02}Z INFO req={i} path=/api\n", i % 60))
+        .collect();
+    assert!(content.len() > 24 << 20);
+    let rt = common::current_thread();
+    let (preview, took, worst) = rt.block_on(common::lateness_during(
+        store.offload("shell", "call_1", &content),
+    ));
+    let preview = preview.unwrap();
+    assert!(
+        preview.contains("stored in `scratch/.offload/shell-"),
+        "{preview}"
+    );
+    assert_eq!(files(&f).len(), 100, "evicted down to max_files");
+    println!(
+        "offload of {} bytes took {took:?}; worst ticker lateness {worst:?}",
+        content.len()
+    );
+    assert!(
+        worst * 4 < took,
+        "the runtime thread stalled: ticker {worst:?} late during a {took:?} offload"
+    );
+}

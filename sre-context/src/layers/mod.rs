@@ -43,6 +43,22 @@ pub use repositories::{
 pub use skills::{Skill, SkillsLayer, load_skills, parse_skill};
 pub use topology::{Account, Group, Service, Topology, TopologyLayer};
 
+use crate::error::ContextError;
+
+/// Run a layer's file-reading render on tokio's blocking pool: walking a repository or
+/// reading a folder of `SKILL.md` files must not stall the runtime thread other sessions
+/// run on.
+pub(crate) async fn off_runtime(
+    render: impl FnOnce() -> Result<String, ContextError> + Send + 'static,
+) -> sre_core::Result<String> {
+    match tokio::task::spawn_blocking(render).await {
+        Ok(text) => Ok(text?),
+        Err(e) => Err(sre_core::Error::Context(format!(
+            "layer render task failed: {e}"
+        ))),
+    }
+}
+
 /// Cut `text` to at most `max` bytes on a char boundary, with a marker if cut.
 pub(crate) fn cap(text: String, max: usize, what: &str) -> String {
     if text.len() <= max {

@@ -269,7 +269,7 @@ fn find_instruction(dir: &Path, names: &[String]) -> Option<(PathBuf, PathBuf)> 
     None
 }
 
-/// Renders every attached repository:
+/// Renders every attached repository (walks and reads run on the blocking pool):
 ///
 /// ```text
 /// Repository checkout at `repos/checkout` (working directory: services/api)
@@ -356,6 +356,7 @@ impl ContextLayer for RepositoriesLayer {
     }
 
     async fn render(&self, _ctx: &LayerContext<'_>) -> sre_core::Result<String> {
-        Ok(self.render_text()?)
+        let this = self.clone();
+        super::off_runtime(move || this.render_text()).await
     }
 }

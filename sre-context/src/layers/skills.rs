@@ -121,7 +121,8 @@ pub fn load_skills(root: &Path, mount: &str) -> Result<Vec<Skill>, ContextError>
     Ok(skills)
 }
 
-/// Renders the catalog of one or more skill folders, scanned at each render:
+/// Renders the catalog of one or more skill folders, scanned at each render (on the
+/// blocking pool; the loop renders static layers once per session):
 ///
 /// ```text
 /// Skills (read a skill's SKILL.md before using it):
@@ -183,6 +184,7 @@ impl ContextLayer for SkillsLayer {
     }
 
     async fn render(&self, _ctx: &LayerContext<'_>) -> sre_core::Result<String> {
-        Ok(self.render_text()?)
+        let this = self.clone();
+        super::off_runtime(move || this.render_text()).await
     }
 }

@@ -18,6 +18,9 @@ pub struct Fixture {
     pub outside: tempfile::TempDir,
     pub ws: Workspace,
     pub tools: Vec<Arc<dyn Tool>>,
+    /// Private parent of `root` and `outside`: what a test finds next to the workspace
+    /// (`../x`) never depends on what else is in the machine's temp dir.
+    pub base: tempfile::TempDir,
 }
 
 impl Fixture {
@@ -28,8 +31,9 @@ impl Fixture {
     }
 
     pub fn with(rooted: bool) -> Self {
-        let root = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
+        let base = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir_in(base.path()).unwrap();
+        let outside = tempfile::tempdir_in(base.path()).unwrap();
         std::fs::create_dir_all(root.path().join("repos/app/src")).unwrap();
         std::fs::write(
             root.path().join("repos/app/src/main.rs"),
@@ -56,6 +60,7 @@ impl Fixture {
             outside,
             ws,
             tools,
+            base,
         }
     }
 
@@ -155,5 +160,50 @@ pub fn mkfifo(path: &Path) {
 pub async fn read_fifo(path: PathBuf) -> String {
     tokio::task::spawn_blocking(move || std::fs::read_to_string(path).unwrap())
         .await
+        .unwrap()
+}
+
+/// Await `work` on the current (current-thread) runtime while a ticker task on the same
+/// thread wakes every 2 ms. Returns the work's output, its duration and the ticker's worst
+/// lateness during it: blocking work on the runtime thread shows up as lateness close to
+/// the work's duration, work moved to the blocking pool as lateness close to zero.
+pub async fn lateness_during<F: std::future::Future>(
+    work: F,
+) -> (F::Output, std::time::Duration, std::time::Duration) {
+    use std::time::{Duration, Instant};
+    const TICK: Duration = Duration::from_millis(2);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let flag = stop.clone();
+    let ticker = tokio::spawn(async move {
+        let mut started = Some(started_tx);
+        let mut worst = Duration::ZERO;
+        let mut due = tokio::time::Instant::now() + TICK;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep_until(due).await;
+            let now = tokio::time::Instant::now();
+            if let Some(tx) = started.take() {
+                let _ = tx.send(());
+            } else {
+                worst = worst.max(now - due);
+            }
+            due = now + TICK;
+        }
+        worst
+    });
+    started_rx.await.unwrap();
+    let start = Instant::now();
+    let out = work.await;
+    let took = start.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let worst = ticker.await.unwrap();
+    (out, took, worst)
+}
+
+/// A current-thread runtime (one thread runs every task: any blocking call stalls them all).
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap()
 }
