@@ -1,6 +1,14 @@
 //! Harness overhead per turn: an instant model and an instant tool, with 10, 100 and 1000
-//! messages already in the transcript. Each iteration resumes the session and runs 100 turns (99 tool turns and a
-//! final answer); divan's item counter reports the time per turn.
+//! messages already in the transcript. Each iteration resumes the session and runs 100
+//! turns (99 tool turns and a final answer); divan's item counter reports the time per turn.
+//!
+//! Two configurations, side by side in one run:
+//! - the bare loop (no hooks, layers, budget, events or offload), with an in-memory
+//!   transcript, a JSONL transcript written through to the OS, and one fsynced per step;
+//! - the full reference assembly of `investigate` (four context layers including the pinned
+//!   state, the token budget, the YAML hooks, offload, subagents offered, an event sink,
+//!   JSONL with fsync), its model replaced by the instant one calling the in-process
+//!   `update_investigation_state` tool each turn.
 //!
 //! Run: `cargo bench -p benches --bench loop_overhead`
 
@@ -26,6 +34,8 @@ fn main() {
 struct InstantModel {
     info: ModelInfo,
     preloaded: usize,
+    /// The tool it calls and its input.
+    call: (&'static str, Value),
 }
 
 #[async_trait]
@@ -35,12 +45,16 @@ impl Model for InstantModel {
     }
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
         let n = request.messages.len();
-        let turns_done = (n - self.preloaded) / 2;
+        // Turns of this run: the assistant messages after the preloaded transcript.
+        let turns_done = request.messages[self.preloaded.min(n)..]
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .count();
         let content = if turns_done + 1 < TURNS {
             vec![ContentBlock::ToolUse {
                 id: format!("c{n}"),
-                name: "noop".into(),
-                input: json!({"path": "logs/app.log"}),
+                name: self.call.0.into(),
+                input: self.call.1.clone(),
             }]
         } else {
             vec![ContentBlock::text("done")]
@@ -129,6 +143,7 @@ fn agent(preloaded: usize, store: Arc<dyn SessionStore>) -> AgentLoop {
     let model = Arc::new(InstantModel {
         info: ModelInfo::new("instant", 1_000_000),
         preloaded,
+        call: ("noop", json!({"path": "logs/app.log"})),
     });
     let noop = Arc::new(Noop(ToolSpec {
         name: "noop".into(),
@@ -173,12 +188,22 @@ fn per_turn_in_memory(bencher: Bencher, messages: usize) {
 /// JSONL transcript on disk, written through to the OS after every step (no fsync).
 #[divan::bench(args = [10, 100, 1000])]
 fn per_turn_jsonl(bencher: Bencher, messages: usize) {
+    jsonl(bencher, messages, Durability::Flush);
+}
+
+/// JSONL transcript on disk, fsynced after every step (the default store).
+#[divan::bench(args = [10, 100], sample_count = 10, sample_size = 1)]
+fn per_turn_jsonl_fsync(bencher: Bencher, messages: usize) {
+    jsonl(bencher, messages, Durability::Fsync);
+}
+
+fn jsonl(bencher: Bencher, messages: usize, durability: Durability) {
     let rt = runtime();
-    let dir = std::env::temp_dir().join(format!("sre-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("sre-bench-{}-{durability:?}", std::process::id()));
     let store = Arc::new(
         JsonlSessionStore::new(&dir)
             .unwrap()
-            .with_durability(Durability::Flush),
+            .with_durability(durability),
     );
     let records = transcript(messages);
     let preloaded = records.len() - 1;
@@ -196,4 +221,49 @@ fn per_turn_jsonl(bencher: Bencher, messages: usize) {
             assert_eq!(outcome.answer.as_deref(), Some("done"));
         });
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The full reference assembly of `investigate` (its JSONL store fsyncs every step), from
+/// a fresh session: 100 turns, each calling the in-process pinned-state tool.
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn per_turn_full_reference_assembly(bencher: Bencher) {
+    let rt = runtime();
+    let dir = tempfile_dir("assembly");
+    rt.block_on(examples::investigate::prepare_workspace(&dir))
+        .unwrap();
+    let model = Arc::new(InstantModel {
+        info: ModelInfo::new("instant", 1_000_000),
+        preloaded: 0,
+        call: (
+            "update_investigation_state",
+            json!({"hypotheses": [{"id": "H1", "statement": "pool exhausted", "status": "open"}]}),
+        ),
+    });
+    let assembly = examples::investigate::assemble(
+        &dir,
+        examples::investigate::Models {
+            agent: model.clone(),
+            judge: model,
+        },
+    )
+    .unwrap();
+    let events = Arc::new(|_e: sre_core::AgentEvent| {});
+    let mut n = 0u64;
+    bencher
+        .counter(ItemsCount::new(TURNS))
+        .with_inputs(|| {
+            n += 1;
+            Session::new(format!("bench-{n}")).with_events(events.clone())
+        })
+        .bench_local_values(|session| {
+            let outcome = rt.block_on(assembly.agent.run(&session, "go")).unwrap();
+            assert_eq!(outcome.answer.as_deref(), Some("done"));
+        });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempfile_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sre-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }

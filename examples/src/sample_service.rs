@@ -13,8 +13,6 @@ pub const REPO: &str = "repos/checkout-api";
 pub const LOG: &str = "logs/checkout-api.log";
 /// The deployment history.
 pub const DEPLOYS: &str = "deploy/history.log";
-/// PoolTimeoutError lines in the log (the scripted investigation checks this figure).
-pub const POOL_TIMEOUTS: usize = 158;
 
 /// Build the sample workspace under `root` (which must be empty or absent).
 pub fn build(root: &Path) -> Result<PathBuf> {
@@ -91,6 +89,68 @@ pub fn build(root: &Path) -> Result<PathBuf> {
     Ok(root.to_path_buf())
 }
 
+/// The figures an investigation of the sample log should report, computed from the log
+/// itself (so a scripted answer can be checked against the data it claims to describe).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogFacts {
+    /// `PoolTimeoutError` lines.
+    pub pool_timeouts: usize,
+    /// `POST /payments 503` responses.
+    pub http_503: usize,
+    /// Timestamp of the first `PoolTimeoutError`.
+    pub first_timeout: String,
+    /// Highest `waiters=` value.
+    pub max_waiters: u32,
+    /// Slow ledger calls logged with `holding_db_conn=true`.
+    pub slow_ledger_calls: usize,
+    /// Shortest and longest of those calls, as logged (e.g. `9.1`).
+    pub slow_ledger_range: (String, String),
+}
+
+impl LogFacts {
+    /// Read the figures off a log written by [`build`].
+    pub fn from_log(log: &str) -> Self {
+        let mut facts = LogFacts {
+            pool_timeouts: 0,
+            http_503: 0,
+            first_timeout: String::new(),
+            max_waiters: 0,
+            slow_ledger_calls: 0,
+            slow_ledger_range: (String::new(), String::new()),
+        };
+        let mut durations: Vec<(f64, String)> = Vec::new();
+        for line in log.lines() {
+            if line.contains("PoolTimeoutError") {
+                facts.pool_timeouts += 1;
+                if facts.first_timeout.is_empty() {
+                    facts.first_timeout = line.split(' ').next().unwrap_or_default().to_string();
+                }
+                if let Some(w) = line
+                    .split("waiters=")
+                    .nth(1)
+                    .and_then(|r| r.trim_end_matches(')').parse::<u32>().ok())
+                {
+                    facts.max_waiters = facts.max_waiters.max(w);
+                }
+            }
+            if line.contains("POST /payments 503") {
+                facts.http_503 += 1;
+            }
+            if line.contains("holding_db_conn=true") {
+                facts.slow_ledger_calls += 1;
+                if let Some(d) = line.split("took ").nth(1).and_then(|r| r.split('s').next()) {
+                    durations.push((d.parse().unwrap_or(0.0), d.to_string()));
+                }
+            }
+        }
+        durations.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if let (Some(min), Some(max)) = (durations.first(), durations.last()) {
+            facts.slow_ledger_range = (min.1.clone(), max.1.clone());
+        }
+        facts
+    }
+}
+
 fn production_yaml(pool: u32) -> String {
     format!(
         "service: checkout-api\nregion: eastus2\ndb_pool_max: {pool}\ndb_pool_timeout_s: 2\nreconciler_workers: 16\nledger_timeout_s: 30\n"
@@ -120,8 +180,8 @@ fn service_log() -> String {
         } else if after && i % 10 == 1 {
             out.push_str(&format!(
                 "{ts} WARN  workers.reconciler slow ledger call took {}.{}s holding_db_conn=true\n",
-                8 + i % 20,
-                i % 10
+                8 + (i / 10) % 20,
+                (i / 7) % 10
             ));
         } else {
             out.push_str(&format!(

@@ -1,13 +1,21 @@
 //! Driver for the shared peer benchmark (`../shared/bench`): runs the scenario's
 //! investigation with sre-harness (OpenAI-compatible provider against the scripted mock,
-//! `read_file` and `grep` from sre-tools on the benchmark workspace, large outputs
-//! offloaded) and writes the result JSON that `bench.py --external` reads.
+//! `read_file` and `grep` from sre-tools on the benchmark workspace) and writes the result
+//! JSON that `bench.py --external` reads.
+//!
+//! Two configurations, labelled in the result: with output offload (the default: results
+//! over the offload threshold go to `scratch/.offload` and the model gets a preview and
+//! the path) and `--no-offload` (every result enters the prompt whole, as in harnesses
+//! without an offload feature). `final_ok` is true only when the run completed and its
+//! answer is exactly the scenario's final answer.
 //!
 //! ```text
 //! cargo build --release -p benches --bin peer_driver
 //! python3 bench.py --harness none --out /tmp/peer-results \
 //!   --external 'sre-harness=target/release/peer_driver --base-url {base_url} --workspace {workspace} --scenario {scenario} --out {out}' \
-//!   --external-mock 'sre-harness=--set grep.fixed_strings=true'
+//!   --external 'sre-harness-no-offload=target/release/peer_driver --no-offload --base-url {base_url} --workspace {workspace} --scenario {scenario} --out {out}' \
+//!   --external-mock 'sre-harness=--set grep.fixed_strings=true' \
+//!   --external-mock 'sre-harness-no-offload=--set grep.fixed_strings=true'
 //! ```
 
 use std::sync::{Arc, Mutex};
@@ -15,7 +23,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use sre_core::providers::HttpSettings;
 use sre_core::providers::openai::{OpenAiConfig, OpenAiModel};
-use sre_core::{Agent, AgentEvent, AgentLoop, EventKind, InMemorySessionStore, Session, Tool};
+use sre_core::{
+    Agent, AgentEvent, AgentLoop, EventKind, InMemorySessionStore, Session, StopCause, Tool,
+};
 use sre_tools::{MountMode, OffloadConfig, OffloadStore, ToolSet, Workspace};
 
 fn arg(args: &[String], name: &str) -> String {
@@ -27,7 +37,7 @@ fn arg(args: &[String], name: &str) -> String {
         Some(v) => v.clone(),
         None => {
             eprintln!(
-                "usage: peer_driver --base-url URL --workspace DIR --scenario FILE [--out FILE]"
+                "usage: peer_driver --base-url URL --workspace DIR --scenario FILE [--out FILE] [--no-offload]"
             );
             std::process::exit(2);
         }
@@ -45,6 +55,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--out")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    let offload = !args.iter().any(|a| a == "--no-offload");
+    let expected_final = scenario["turns"]
+        .as_array()
+        .and_then(|t| t.last())
+        .and_then(|t| t["final"].as_str())
+        .unwrap_or_default()
+        .to_string();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -69,13 +86,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = OpenAiConfig::new(&base_url, "mock-model");
     config.http = HttpSettings::new(&base_url);
     config.api_key = Some("mock-key".into());
-    let agent = AgentLoop::builder(Arc::new(OpenAiModel::new(config)?))
+    let mut builder = AgentLoop::builder(Arc::new(OpenAiModel::new(config)?))
         .system_prompt(scenario["system_prompt"].as_str().unwrap_or_default())
         .tools(tools)
-        .offload(Arc::new(OffloadStore::new(ws, OffloadConfig::default())?))
         .session_store(Arc::new(InMemorySessionStore::new()))
-        .max_turns(100)
-        .build()?;
+        .max_turns(100);
+    if offload {
+        builder = builder.offload(Arc::new(OffloadStore::new(ws, OffloadConfig::default())?));
+    }
+    let agent = builder.build()?;
 
     let tool_s = Arc::new(Mutex::new((
         0.0f64,
@@ -99,16 +118,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ))?;
     let run_s = started.elapsed().as_secs_f64();
     let (tool_s, calls, slowest) = tool_s.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let completed = outcome.cause == StopCause::Completed;
     let answer = outcome.answer.unwrap_or_default();
     let result = serde_json::json!({
-        "harness": "sre-harness",
+        "harness": if offload { "sre-harness" } else { "sre-harness-no-offload" },
+        "offload": offload,
         "api_mode": "chat_completions",
         "run_s": run_s,
         "t_run_start": t_run_start,
         "tool_s": tool_s,
         "tool_calls": calls,
         "slowest_tool_call": [slowest.0, slowest.1, slowest.2],
-        "final_ok": answer.contains("Root cause"),
+        // Judged, not assumed: the run completed with exactly the scenario's final answer.
+        "final_ok": completed && !expected_final.is_empty() && answer == expected_final,
         "final_head": answer.chars().take(120).collect::<String>(),
     });
     match out {

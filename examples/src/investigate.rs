@@ -1,0 +1,196 @@
+//! The reference investigation, assembled: the sample service as a workspace, every crate
+//! of the harness around one agent, and the offline script. The `investigate` binary, its
+//! tests and the benches build it from here, so what they run is what a user runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use sre_context::{
+    BudgetConfig, KnowledgeMapLayer, PinnedState, RepositoriesLayer, Repository, TokenBudget,
+    Topology, TopologyLayer,
+};
+use sre_core::{AgentLoop, JsonlSessionStore, Model, ScriptedModel, SubagentOptions, typed_tool};
+use sre_hooks::{Activation, BuildContext, HookConfig};
+use sre_memory::{MarkdownMemory, RememberTool};
+use sre_tools::{MountMode, OffloadConfig, OffloadStore, Workspace};
+
+use crate::sample_service;
+
+/// The agent definition (its hooks), as YAML.
+pub const AGENT_YAML: &str = include_str!("../agents/investigator.yaml");
+/// The system prompt.
+pub const SYSTEM_PROMPT: &str = include_str!("../agents/investigator.prompt.md");
+/// The offline script: every model answer, written in advance.
+pub const SCRIPT: &str = include_str!("../scripts/investigate.yaml");
+/// The resource topology of the prompt's topology layer.
+pub const TOPOLOGY: &str = include_str!("../agents/topology.yaml");
+/// The incident.
+pub const TASK: &str = "INCIDENT-4711: since about 14:02Z on 2026-11-20, checkout-api answers HTTP 503 to \
+                        POST /payments. Find the root cause and tell us what to do.";
+/// Session ids of investigations start with this.
+pub const SESSION_PREFIX: &str = "incident-4711";
+/// Marks a directory as an investigation workspace this program built.
+const MARKER: &str = ".sre-investigate";
+/// The memory note the agent starts with.
+const MEMORY_NOTE: &str = "checkout-api: when POST /payments returns 503, check DB pool saturation \
+                           (PoolTimeoutError, waiters) before the database itself.";
+
+/// Where transcripts live inside the workspace.
+pub fn sessions_dir(root: &Path) -> PathBuf {
+    root.join("scratch/sessions")
+}
+
+/// Make `root` an investigation workspace: build the sample service and the memory the
+/// first time; reuse it when a previous run built it. A directory with anything else in
+/// it is refused (nothing of the user's is overwritten).
+pub async fn prepare_workspace(root: &Path) -> Result<()> {
+    if root.join(MARKER).exists() {
+        return Ok(());
+    }
+    sample_service::build(root)?;
+    let memory = MarkdownMemory::open(root.join("memory"))?;
+    memory
+        .remember(MEMORY_NOTE, Some("debugging"), "user")
+        .await?;
+    std::fs::write(root.join(MARKER), "built by `investigate`\n")
+        .with_context(|| format!("writing {}", root.join(MARKER).display()))?;
+    Ok(())
+}
+
+/// The models of a run: the agent's, and the judge of the Stop quality gate.
+pub struct Models {
+    /// The investigating model.
+    pub agent: Arc<dyn Model>,
+    /// The Stop hook's judge.
+    pub judge: Arc<dyn Model>,
+}
+
+impl Models {
+    /// The offline script for both (the tools, hooks and files stay real).
+    pub fn scripted() -> Result<Self> {
+        let scripted: Arc<dyn Model> = Arc::new(ScriptedModel::from_yaml(SCRIPT)?);
+        Ok(Models {
+            agent: scripted.clone(),
+            judge: scripted,
+        })
+    }
+
+    /// One model for both.
+    pub fn same(model: Arc<dyn Model>) -> Self {
+        Models {
+            agent: model.clone(),
+            judge: model,
+        }
+    }
+}
+
+/// The assembled investigator and the parts a host may look at.
+pub struct Assembly {
+    /// The agent.
+    pub agent: AgentLoop,
+    /// Its pinned investigation state (per session).
+    pub pinned: PinnedState,
+    /// Where its transcripts are.
+    pub sessions: PathBuf,
+}
+
+/// Assemble the investigator over the workspace at `root` (see [`prepare_workspace`]):
+/// sre-tools (the workspace and its tools, offload), sre-hooks (the YAML hooks),
+/// sre-context (repository, topology and knowledge-map layers, the token budget, pinned
+/// state), sre-memory (Markdown memory) and sre-core (the loop, subagents, JSONL sessions).
+pub fn assemble(root: &Path, models: Models) -> Result<Assembly> {
+    let memory = MarkdownMemory::open(root.join("memory"))?;
+    let workspace = Workspace::builder(root)
+        .mount("repos", MountMode::ReadOnly)
+        .mount("logs", MountMode::ReadOnly)
+        .mount("deploy", MountMode::ReadOnly)
+        .mount("memory", MountMode::ReadOnly)
+        .mount("scratch", MountMode::Writable)
+        .build()?;
+    // Context budget and the pinned investigation state (never pruned or summarised away).
+    let pinned = PinnedState::new();
+    let budget = TokenBudget::new(BudgetConfig::default())?.with_pinned(pinned.clone());
+    // Governance hooks from the YAML agent definition.
+    let hooks =
+        HookConfig::from_yaml(AGENT_YAML, "agents/investigator.yaml")?.build(&BuildContext {
+            model: Some(models.judge),
+            cwd: Some(root.to_path_buf()),
+            activation: Activation::new(),
+        })?;
+    let sessions = sessions_dir(root);
+    let agent = AgentLoop::builder(models.agent)
+        .name("investigator")
+        .system_prompt(SYSTEM_PROMPT)
+        .layer(Arc::new(RepositoriesLayer::new([Repository::new(
+            "checkout-api",
+            root.join(sample_service::REPO),
+        )
+        .mount(sample_service::REPO)])))
+        .layer(Arc::new(TopologyLayer::new(Topology::from_yaml(
+            TOPOLOGY,
+            "agents/topology.yaml",
+        )?)))
+        .layer(Arc::new(KnowledgeMapLayer::new(Arc::new(memory.clone()))))
+        .layer(pinned.layer())
+        // The Python tool runs free code that no allowlist can check: not for this agent.
+        .tools(
+            workspace
+                .tools()?
+                .into_iter()
+                .filter(|t| t.spec().name != "python"),
+        )
+        .tool(typed_tool(RememberTool::new(memory.clone()))?)
+        .tool(pinned.tool()?)
+        .memory(Arc::new(memory))
+        .budget(Arc::new(budget))
+        .subagents(SubagentOptions {
+            max_turns: 8,
+            ..SubagentOptions::default()
+        })
+        .hooks(hooks.hooks_for("investigator"))
+        .offload(Arc::new(OffloadStore::new(
+            workspace.clone(),
+            OffloadConfig::default(),
+        )?))
+        .session_store(Arc::new(JsonlSessionStore::new(&sessions)?))
+        .cwd(root.display().to_string())
+        .max_turns(30)
+        .build()?;
+    Ok(Assembly {
+        agent,
+        pinned,
+        sessions,
+    })
+}
+
+/// A session id not used yet in `sessions`: `incident-4711`, then `incident-4711-2`, ...
+pub fn new_session_id(sessions: &Path) -> String {
+    let taken = |id: &str| sessions.join(format!("{id}.jsonl")).exists();
+    if !taken(SESSION_PREFIX) {
+        return SESSION_PREFIX.to_string();
+    }
+    (2..)
+        .map(|n| format!("{SESSION_PREFIX}-{n}"))
+        .find(|id| !taken(id))
+        .unwrap_or_else(|| SESSION_PREFIX.to_string())
+}
+
+/// The most recently written top-level investigation session in `sessions` (subagent
+/// sessions, `<parent>--<name>-...`, excluded).
+pub fn latest_session(sessions: &Path) -> Option<String> {
+    let entries = std::fs::read_dir(sessions).ok()?;
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = name.strip_suffix(".jsonl")?.to_string();
+            if !id.starts_with(SESSION_PREFIX) || id.contains("--") {
+                return None;
+            }
+            let modified = e.metadata().ok()?.modified().ok()?;
+            Some((modified, id))
+        })
+        .max()
+        .map(|(_, id)| id)
+}
