@@ -10,7 +10,9 @@ use sre_context::{
     BudgetConfig, KnowledgeMapLayer, PinnedState, RepositoriesLayer, Repository, TokenBudget,
     Topology, TopologyLayer,
 };
-use sre_core::{AgentLoop, JsonlSessionStore, Model, ScriptedModel, SubagentOptions, typed_tool};
+use sre_core::{
+    AgentLoop, JsonlSessionStore, Model, ScriptedModel, SubagentOptions, Usage, typed_tool,
+};
 use sre_hooks::{Activation, BuildContext, HookConfig};
 use sre_memory::{MarkdownMemory, RememberTool};
 use sre_tools::{MountMode, OffloadConfig, OffloadStore, Workspace};
@@ -82,6 +84,63 @@ impl Models {
             agent: model.clone(),
             judge: model,
         }
+    }
+
+    /// Count every call at the model itself (agent, subagents, judge, compaction), to check
+    /// the ledger against: see [`CallCounter`].
+    pub fn counted(self) -> (Self, Arc<CallCounter>) {
+        let counter = Arc::new(CallCounter::default());
+        let wrap = |m: Arc<dyn Model>| -> Arc<dyn Model> {
+            Arc::new(Counted {
+                inner: m,
+                counter: counter.clone(),
+            })
+        };
+        (
+            Models {
+                agent: wrap(self.agent),
+                judge: wrap(self.judge),
+            },
+            counter,
+        )
+    }
+}
+
+/// Calls and usage as the model answered them, independent of the ledger.
+#[derive(Debug, Default)]
+pub struct CallCounter(std::sync::Mutex<(u64, Usage)>);
+
+impl CallCounter {
+    /// Calls made and their summed usage.
+    pub fn totals(&self) -> (u64, Usage) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, usage: Usage) {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        t.0 += 1;
+        t.1 += usage;
+    }
+}
+
+struct Counted {
+    inner: Arc<dyn Model>,
+    counter: Arc<CallCounter>,
+}
+
+#[async_trait::async_trait]
+impl Model for Counted {
+    fn info(&self) -> &sre_core::ModelInfo {
+        self.inner.info()
+    }
+
+    async fn complete(
+        &self,
+        request: &sre_core::ModelRequest,
+    ) -> Result<sre_core::ModelResponse, sre_core::ModelError> {
+        let response = self.inner.complete(request).await?;
+        self.counter.add(response.usage);
+        Ok(response)
     }
 }
 

@@ -56,6 +56,8 @@ fn the_offline_investigation_finds_the_root_cause_with_real_tools_and_hooks() {
         "## Root Cause",
         "## Recommended Actions",
         "investigator/hook:answer-quality: 2 calls",
+        "ledger check: this process made 14 model calls",
+        ": complete",
     ] {
         assert!(
             stdout.contains(expected),

@@ -84,6 +84,8 @@ async fn main() -> Result<()> {
 async fn run(args: &Args, root: &std::path::Path) -> Result<()> {
     investigate::prepare_workspace(root).await?;
     let models = choose_models(args.offline)?;
+    let scripted = models.agent.info().name.starts_with("scripted:");
+    let (models, counter) = models.counted();
     let assembly = investigate::assemble(root, models)?;
     let session_id = match (&args.session, args.resume) {
         (Some(id), _) => id.clone(),
@@ -130,6 +132,9 @@ async fn run(args: &Args, root: &std::path::Path) -> Result<()> {
         outcome.answer.as_deref().unwrap_or("(none)")
     );
     let total = outcome.usage.total();
+    if scripted {
+        println!("\n(scripted model: token counts are estimates, prompt bytes / 4, not a tokenizer's)");
+    }
     println!(
         "\nturns: {}  model calls (agent tree, judges and compactions included): {}  tokens in/out: {}/{}  cost: ${:.4}  stop-hook rejections: {}",
         outcome.turns,
@@ -147,6 +152,24 @@ async fn run(args: &Args, root: &std::path::Path) -> Result<()> {
             row.usage.output_tokens
         );
     }
+    // The ledger against what the models answered (on resume, calls made before the
+    // interruption are in the ledger but not counted by this process).
+    let (calls, usage) = counter.totals();
+    println!(
+        "ledger check: this process made {calls} model calls ({}/{} tokens); the ledger holds {} ({}/{}){}",
+        usage.prompt_tokens(),
+        usage.output_tokens,
+        total.requests,
+        total.usage.prompt_tokens(),
+        total.usage.output_tokens,
+        if calls == total.requests && usage == total.usage {
+            ": complete"
+        } else if args.resume {
+            " (resumed: the rest was spent before the interruption)"
+        } else {
+            ": MISMATCH"
+        }
+    );
     if let Some(path) = &outcome.transcript_path {
         println!("transcript: {path}");
     }
