@@ -275,7 +275,7 @@ impl AgentLoopBuilder {
 
     /// The memory store, for the user commands `#remember`, `#forget` and `#retrieve`.
     /// To put the memory index in the prompt, also add it as a layer (e.g.
-    /// `sre_memory::IndexLayer` or `sre-context`'s knowledge-map layer): layers are
+    /// `sre_context::KnowledgeMapLayer` over this store): layers are
     /// explicit so their order, and so the cached prefix, stays under the host's control.
     pub fn memory(mut self, memory: Arc<dyn MemoryStore>) -> Self {
         self.memory = Some(memory);

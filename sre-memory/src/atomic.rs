@@ -1,50 +1,33 @@
-//! Atomic file replacement: write a temp file in the same directory, fsync it, rename it
-//! over the target, fsync the directory. A crash leaves either the old or the new file.
+//! Atomic file replacement through `sre_core::fs::write_atomic` (temp file created
+//! exclusively, permissions kept, rename, fsync of data and directory when syncing), with
+//! this crate's error type.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{MemoryError, Result};
 
-static SEQ: AtomicU64 = AtomicU64::new(0);
+/// Prefix of the temp files and folders a crashed writer may leave behind; `open` removes
+/// them.
+pub const TEMP_PREFIX: &str = sre_core::fs::TEMP_PREFIX;
 
-/// Prefix of temp files; the store removes leftovers of crashed writers when it opens.
-pub const TEMP_PREFIX: &str = ".tmp-sre-memory-";
+/// The prefix earlier versions of this crate used; their leftovers are removed too.
+pub const LEGACY_TEMP_PREFIX: &str = ".tmp-sre-memory-";
 
-/// Replace `path` with `bytes` atomically. `sync` controls the fsyncs (durability against
-/// power loss); atomicity against process crashes holds either way.
+/// Replace `path` with `bytes` atomically, creating its folder if needed. `sync` controls
+/// the fsyncs (durability against power loss); atomicity against crashes holds either way.
 pub fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| MemoryError::io(dir, e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
-        "{TEMP_PREFIX}{}-{}-{name}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| MemoryError::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| MemoryError::io(&tmp, e))?;
-        if sync {
-            f.sync_all().map_err(|e| MemoryError::io(&tmp, e))?;
+    match sre_core::fs::write_atomic(path, bytes, sync) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A new nested topic or document: create its folder, then write.
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| MemoryError::io(dir, e))?;
+            }
+            sre_core::fs::write_atomic(path, bytes, sync)
         }
-        drop(f);
-        fs::rename(&tmp, path).map_err(|e| MemoryError::io(path, e))?;
-        if sync {
-            sync_dir(dir)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        other => other,
     }
-    result
+    .map_err(|e| MemoryError::io(path, e))
 }
 
 /// fsync a directory so a rename inside it is durable.

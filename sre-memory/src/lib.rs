@@ -15,11 +15,12 @@
 //!
 //! [`MarkdownMemory`] implements [`sre_core::MemoryStore`]; [`RememberTool`] lets the agent
 //! store facts; the index reaches the prompt through `sre-context`'s `KnowledgeMapLayer`
-//! (capped), given this store as its `MemoryStore`. Modules: [`format`] (parse/render entries), [`store`] (operations and
-//! concurrency), [`index`] (the entry point within budget), [`staleness`] (review rules),
-//! [`snapshot`] (take/list/restore), [`learn`] (lessons and runbooks from a transcript),
-//! [`tool`] (the `remember` tool), [`clock`]
-//! (injectable time).
+//! (capped), given this store as its `MemoryStore`. Modules: [`format`] (parse/render
+//! entries), [`store`] (operations and concurrency), [`index`] (the entry point within
+//! budget), [`staleness`] (review rules), [`snapshot`] (take/list/restore), [`learn`]
+//! (lessons and runbooks from a transcript), [`tool`] (the `remember` tool), [`clock`]
+//! (injectable time). The `sre-memory-writer` binary is a writer process for the
+//! cross-process tests and the multi-process bench.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -49,8 +50,9 @@
 
 //!
 //! Attaching it to an agent: the store for the user's `#remember`/`#forget`/`#retrieve` and
-//! the `remember` tool for the model (add `sre_context::KnowledgeMapLayer::new(memory)` to
-//! put the index in the prompt).
+//! the `remember` tool for the model. To put the index in the prompt, add
+//! `sre_context::KnowledgeMapLayer::new(Arc::new(memory.clone()))` (capped; this crate has
+//! no layer of its own).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -73,6 +75,7 @@
 //! ```
 
 #![cfg(unix)]
+#![forbid(unsafe_code)]
 
 mod atomic;
 pub mod clock;
@@ -93,6 +96,12 @@ pub use learn::{LearnReport, LearnTopics, Lessons, learn_from_session, write_run
 pub use snapshot::{SnapshotInfo, SnapshotPolicy};
 pub use staleness::{ReviewItem, StalenessPolicy};
 pub use store::{
-    MarkdownMemory, MemoryConfig, TopicFile, TopicSummary, UpdateOutcome, suggest_topic,
+    MarkdownMemory, MemoryConfig, ParseCounts, TopicFile, TopicSummary, UpdateOutcome,
+    suggest_topic,
 };
 pub use tool::{RememberArgs, RememberTool};
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,18 +1,16 @@
-//! Cross-process advisory locking with `flock(2)`: the only module allowed `unsafe`.
-
-#![allow(unsafe_code)]
+//! Cross-process advisory locking: an exclusive lock on a lock file with std's
+//! [`File::lock`] (`flock(2)` on Unix).
 
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::error::{MemoryError, Result};
 
-/// An exclusive `flock` on a lock file, released on drop (and by the kernel if the process
-/// dies, so a killed writer never leaves the store locked).
+/// An exclusive lock on a lock file, released when dropped (the file is closed) and by
+/// the kernel if the process dies, so a killed writer never leaves the store locked.
 #[derive(Debug)]
 pub struct FileLock {
-    file: File,
+    _file: File,
 }
 
 impl FileLock {
@@ -26,27 +24,11 @@ impl FileLock {
             .open(path)
             .map_err(|e| MemoryError::io(path, e))?;
         loop {
-            // SAFETY: `file` is an open file owned by this function, so its descriptor is
-            // valid for the duration of the call; flock does not touch memory we own.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            if rc == 0 {
-                break;
+            match file.lock() {
+                Ok(()) => return Ok(FileLock { _file: file }),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(MemoryError::io(path, e)),
             }
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(MemoryError::io(path, err));
-            }
-        }
-        Ok(FileLock { file })
-    }
-}
-
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        // SAFETY: the descriptor belongs to `self.file`, which is still open here. Closing
-        // the file would release the lock anyway; unlocking first just makes it prompt.
-        unsafe {
-            libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
         }
     }
 }

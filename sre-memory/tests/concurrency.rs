@@ -4,10 +4,13 @@
 mod common;
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sre_core::MemoryStore;
 use sre_memory::{Document, MarkdownMemory};
 
 fn assert_valid(path: &Path) -> Document {
@@ -82,64 +85,21 @@ async fn sixteen_tasks_times_a_hundred_appends_all_land() {
     );
 }
 
-const CHILD_ROOT: &str = "SRE_MEMORY_TEST_CHILD_ROOT";
-const CHILD_NAME: &str = "SRE_MEMORY_TEST_CHILD_NAME";
-const CHILD_COUNT: &str = "SRE_MEMORY_TEST_CHILD_COUNT";
+/// The crate's writer binary (`src/bin/sre-memory-writer.rs`): tests start it as a child.
+const WRITER: &str = env!("CARGO_BIN_EXE_sre-memory-writer");
 
-fn spawn_child(test: &str, root: &Path, name: &str, count: usize) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ROOT, root)
-        .env(CHILD_NAME, name)
-        .env(CHILD_COUNT, count.to_string())
-        .stdout(Stdio::null())
+/// A writer process appending `count` facts `<name> fact <i>` to `shared` (forever if 0);
+/// names starting with `chain` supersede their own previous fact instead.
+fn spawn_child(root: &Path, name: &str, count: usize) -> std::process::Child {
+    let mut cmd = Command::new(WRITER);
+    cmd.arg(root).arg(name).arg(count.to_string());
+    if name.starts_with("chain") {
+        cmd.arg("--chain");
+    }
+    cmd.stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
-}
-
-/// Child mode: appends `count` facts (forever if 0). A no-op when run as a normal test.
-#[test]
-fn child_writer() {
-    let (Ok(root), Ok(name), Ok(count)) = (
-        std::env::var(CHILD_ROOT),
-        std::env::var(CHILD_NAME),
-        std::env::var(CHILD_COUNT),
-    ) else {
-        return;
-    };
-    let count: usize = count.parse().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let store = MarkdownMemory::open(&root).unwrap();
-        if name.starts_with("chain") {
-            // Supersede mode: each write changes two entries (old -> superseded, new appended).
-            let mut id = store
-                .append("chain", &format!("{name} v0"), &name)
-                .await
-                .unwrap();
-            let mut i = 1;
-            while count == 0 || i < count {
-                id = store
-                    .supersede(&id, &format!("{name} v{i}"), &name)
-                    .await
-                    .unwrap();
-                i += 1;
-            }
-            return;
-        }
-        let mut i = 0;
-        while count == 0 || i < count {
-            store
-                .append("shared", &format!("{name} fact {i}"), &name)
-                .await
-                .unwrap();
-            i += 1;
-        }
-    });
 }
 
 #[test]
@@ -147,7 +107,7 @@ fn several_processes_append_to_the_same_file() {
     let dir = tempfile::tempdir().unwrap();
     MarkdownMemory::open(dir.path()).unwrap();
     let children: Vec<_> = (0..4)
-        .map(|p| spawn_child("child_writer", dir.path(), &format!("proc{p}"), 40))
+        .map(|p| spawn_child(dir.path(), &format!("proc{p}"), 40))
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
@@ -173,7 +133,7 @@ fn sigkill_during_writes_never_leaves_a_torn_file() {
     let mut expected_min = 0;
     for round in 0..6u64 {
         let name = format!("r{round}");
-        let mut child = spawn_child("child_writer", dir.path(), &name, 0);
+        let mut child = spawn_child(dir.path(), &name, 0);
         // Wait for the child to be writing, then kill it at a varying moment.
         let start = Instant::now();
         loop {
@@ -220,7 +180,11 @@ fn sigkill_during_writes_never_leaves_a_torn_file() {
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(sre_core::fs::TEMP_PREFIX)
+            })
             .collect();
         assert!(leftovers.is_empty());
         let id = rt
@@ -244,16 +208,18 @@ async fn a_writer_killed_before_rename_leaves_the_old_file_and_a_temp_file_that_
     // What a writer killed between writing its temp file and renaming it leaves behind: a
     // half-written temp file next to the untouched original.
     let torn = &before[..before.len() / 2];
-    std::fs::write(dir.path().join(".tmp-sre-memory-999-0-team.md"), torn).unwrap();
-    std::fs::create_dir_all(dir.path().join(".sre-memory/snapshots/.tmp-sre-memory-x")).unwrap();
+    let temp = format!("{}999-0-team.md", sre_core::fs::TEMP_PREFIX);
+    let temp_dir = format!(".sre-memory/snapshots/{}x", sre_core::fs::TEMP_PREFIX);
+    // And one left by an earlier version of the crate, which named its temp files so.
+    let legacy = ".tmp-sre-memory-998-0-team.md";
+    std::fs::write(dir.path().join(&temp), torn).unwrap();
+    std::fs::write(dir.path().join(legacy), torn).unwrap();
+    std::fs::create_dir_all(dir.path().join(&temp_dir)).unwrap();
     let store = MarkdownMemory::open(dir.path()).unwrap();
     assert_eq!(std::fs::read(dir.path().join("team.md")).unwrap(), before);
-    assert!(!dir.path().join(".tmp-sre-memory-999-0-team.md").exists());
-    assert!(
-        !dir.path()
-            .join(".sre-memory/snapshots/.tmp-sre-memory-x")
-            .exists()
-    );
+    assert!(!dir.path().join(&temp).exists());
+    assert!(!dir.path().join(legacy).exists());
+    assert!(!dir.path().join(&temp_dir).exists());
     assert_eq!(
         store.read("team").await.unwrap().document.entries().count(),
         1
@@ -269,7 +235,7 @@ fn sigkill_during_supersede_never_leaves_a_half_updated_file() {
     MarkdownMemory::open(dir.path()).unwrap();
     for round in 0..4u64 {
         let name = format!("chain{round}");
-        let mut child = spawn_child("child_writer", dir.path(), &name, 0);
+        let mut child = spawn_child(dir.path(), &name, 0);
         let start = Instant::now();
         loop {
             let n = std::fs::read(&path)
@@ -310,4 +276,187 @@ fn sigkill_during_supersede_never_leaves_a_half_updated_file() {
             }
         }
     }
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every entry of every topic file, after checking each file is whole.
+fn all_texts(root: &Path) -> Vec<String> {
+    let mut texts = Vec::new();
+    for topic in ["team", "logs", "debugging", "overview"] {
+        let doc = assert_valid(&root.join(format!("{topic}.md")));
+        texts.extend(doc.entries().map(|e| e.text.clone()));
+    }
+    texts
+}
+
+#[test]
+fn what_another_process_appended_is_parsed_alone_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = current_thread();
+    let store = MarkdownMemory::open(dir.path()).unwrap();
+    // Four topics of 50 entries, written by this process (which knows their parse).
+    let out = Command::new(WRITER)
+        .args([dir.path().to_str().unwrap(), "seed", "200", "--spread"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    rt.block_on(store.remember("first from this process", Some("team"), "parent"))
+        .unwrap();
+    let before = store.parse_counts();
+
+    // Another process appends 40 facts over the same four topics.
+    let out = Command::new(WRITER)
+        .args([dir.path().to_str().unwrap(), "other", "40", "--spread"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    // This process writes and reads again: it sees everything the other wrote, and parses
+    // only the lines it appended, not the files whole.
+    let id = rt
+        .block_on(store.remember("second from this process", Some("team"), "parent"))
+        .unwrap();
+    let hits = rt
+        .block_on(MemoryStore::retrieve(&store, "other fact 39", 3))
+        .unwrap();
+    assert!(hits[0].text.starts_with("other fact 39:"), "{hits:?}");
+    let index = rt.block_on(MemoryStore::index(&store)).unwrap();
+    assert!(index.contains("[team](team.md): 62 entries"), "{index}");
+    assert!(
+        index.contains("[overview](overview.md): 60 entries"),
+        "{index}"
+    );
+    let after = store.parse_counts();
+    assert_eq!(after.whole, before.whole, "a file was parsed whole again");
+    assert!(after.appended >= 4, "{after:?}");
+
+    // Nothing was lost or duplicated, and the ids are all distinct.
+    let texts = all_texts(dir.path());
+    assert_eq!(texts.len(), 242);
+    for i in 0..40 {
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.starts_with(&format!("other fact {i}:"))),
+            "missing other fact {i}"
+        );
+    }
+    assert!(texts.iter().any(|t| t == "second from this process"));
+    assert_eq!(id, "m-242");
+}
+
+#[test]
+fn an_edit_that_is_not_an_append_is_parsed_whole_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = current_thread();
+    let store = MarkdownMemory::open(dir.path()).unwrap();
+    rt.block_on(async {
+        for i in 0..20 {
+            store
+                .remember(&format!("fact {i:02} of the team"), Some("team"), "user")
+                .await
+                .unwrap();
+        }
+    });
+    // Someone edits an entry in the middle by hand, keeping the file's length (so size
+    // alone cannot tell), and appends a line at the end.
+    let path = dir.path().join("team.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace("fact 07 of the team", "FACT 07 OF THE TEAM") + "- by hand\n";
+    std::fs::write(&path, &edited).unwrap();
+    let before = store.parse_counts();
+    rt.block_on(store.remember("after the edit", Some("team"), "user"))
+        .unwrap();
+    assert_eq!(store.parse_counts().whole, before.whole + 1);
+    let doc = Document::parse_bytes(&std::fs::read(&path).unwrap());
+    assert!(doc.issues.is_empty(), "{:?}", doc.issues);
+    let texts: Vec<&str> = doc.entries().map(|e| e.text.as_str()).collect();
+    assert!(texts.contains(&"FACT 07 OF THE TEAM"), "{texts:?}");
+    assert!(texts.contains(&"by hand"), "{texts:?}");
+    assert!(!texts.contains(&"fact 07 of the team"));
+    assert_eq!(texts.last(), Some(&"after the edit"));
+}
+
+#[test]
+fn a_remember_waiting_for_another_process_lock_does_not_stall_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MarkdownMemory::open(dir.path()).unwrap();
+    let mut holder = Command::new(WRITER)
+        .arg(dir.path())
+        .arg("--hold-lock")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    // Release the lock on demand, or after 5 s whatever happens (so a stalled runtime
+    // fails the test instead of hanging it).
+    let stdin = Arc::new(Mutex::new(holder.stdin.take()));
+    let release = {
+        let stdin = stdin.clone();
+        move || {
+            if let Some(mut s) = stdin.lock().unwrap().take() {
+                let _ = s.write_all(b"release\n");
+            }
+        }
+    };
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = {
+        let release = release.clone();
+        std::thread::spawn(move || {
+            let _ = finished.recv_timeout(Duration::from_secs(5));
+            release();
+        })
+    };
+
+    let rt = current_thread();
+    rt.block_on(async {
+        let pending = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .remember("written once the lock is free", Some("team"), "user")
+                    .await
+            })
+        };
+        // A ticker on the same, only runtime thread keeps its schedule while the
+        // remember waits for the other process.
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        tick.tick().await;
+        let mut last = Instant::now();
+        let mut worst = Duration::ZERO;
+        for _ in 0..30 {
+            tick.tick().await;
+            worst = worst.max(last.elapsed());
+            last = Instant::now();
+        }
+        assert!(
+            worst < Duration::from_secs(1),
+            "the runtime thread was blocked for {worst:?}"
+        );
+        assert!(
+            !pending.is_finished(),
+            "the remember did not wait for the other process's lock"
+        );
+        release();
+        let id = tokio::time::timeout(Duration::from_secs(20), pending)
+            .await
+            .expect("the remember finishes once the lock is free")
+            .unwrap()
+            .unwrap();
+        assert_eq!(id, "m-1");
+    });
+    done.send(()).unwrap();
+    watchdog.join().unwrap();
+    assert!(holder.wait().unwrap().success());
 }

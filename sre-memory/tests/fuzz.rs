@@ -101,6 +101,14 @@ fn random_bytes_never_panic_the_parser() {
                 e.meta.note = Some("touched \"by\" fuzz -->".into());
             }
         }
+        // Inserting after the last entry (what `supersede` does) keeps the new entry an
+        // entry, even after an item whose continuation left a fence open.
+        if let Some(last) = ids.last() {
+            changed.insert_after(
+                last,
+                Entry::new("m-999998", "inserted", "fuzz", Timestamp(0)),
+            );
+        }
         changed.push(Entry::new(
             "m-999999",
             &String::from_utf8_lossy(&input),
@@ -113,6 +121,10 @@ fn random_bytes_never_panic_the_parser() {
             reparsed.get("m-999999").is_some(),
             "case {case}: appended entry lost in {text:?}"
         );
+        assert!(
+            ids.is_empty() || reparsed.get("m-999998").is_some(),
+            "case {case}: inserted entry lost in {text:?}"
+        );
         let n = reparsed.entries().count();
         assert!(n >= 1, "case {case}");
         assert_eq!(
@@ -120,4 +132,89 @@ fn random_bytes_never_panic_the_parser() {
             reparsed.render()
         );
     }
+}
+
+/// Store-shaped appended lines: canonical entries with ids the prefix does not have.
+fn random_tail(rng: &mut Rng, eol: &str) -> String {
+    let mut tail = String::new();
+    for j in 0..1 + rng.below(3) {
+        let text = String::from_utf8_lossy(&random_input(rng)).to_string();
+        let id = format!("m-{}", 1_000_000 + rng.below(1000) * 4 + j);
+        tail.push_str(&Entry::new(id, &format!("t{text}"), "fuzz", Timestamp(0)).render(eol));
+    }
+    // Sometimes more than a store would append.
+    if rng.below(4) == 0 {
+        tail.push_str(&String::from_utf8_lossy(&random_input(rng)));
+    }
+    tail
+}
+
+/// Entries, rendering and issues (as a set: their order may differ) of two parses.
+fn assert_same(extended: &Document, whole: &Document, case: usize) {
+    assert_eq!(
+        extended.entries().collect::<Vec<_>>(),
+        whole.entries().collect::<Vec<_>>(),
+        "case {case}"
+    );
+    assert_eq!(extended.render(), whole.render(), "case {case}");
+    assert_eq!(extended.crlf, whole.crlf, "case {case}");
+    let key = |d: &Document| {
+        let mut v: Vec<_> = d
+            .issues
+            .iter()
+            .map(|i| (i.line, i.message.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(key(extended), key(whole), "case {case}");
+}
+
+#[test]
+fn an_appended_tail_parses_like_the_whole_file() {
+    let seed: u64 = std::env::var("SRE_MEMORY_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_1234_ABCD_0002);
+    let cases: usize = std::env::var("SRE_MEMORY_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5_000);
+    let mut rng = Rng(seed);
+    let (mut fast_parsed, mut fast_saved) = (0, 0);
+    for case in 0..cases {
+        let mut prefix = String::from_utf8_lossy(&random_input(&mut rng)).to_string();
+        if rng.below(2) == 0 {
+            prefix.push('\n');
+        }
+        let doc = Document::parse(&prefix);
+        let eol = if rng.below(8) == 0 { "\r\n" } else { doc.eol() };
+        let tail = random_tail(&mut rng, eol);
+        let ids: Vec<String> = doc.entries().map(|e| e.id.clone()).collect();
+        let fresh = |id: &str| !ids.iter().any(|i| i == id);
+        let lines = prefix.matches('\n').count();
+
+        // A document as parsed from the file.
+        if let Some(ext) = doc.clone().extended(lines, tail.as_bytes(), fresh) {
+            fast_parsed += 1;
+            assert_same(&ext, &Document::parse(&(prefix.clone() + &tail)), case);
+        }
+
+        // A document as the store keeps it after its own append (`into_saved`).
+        let mut saved = doc;
+        saved.push(Entry::new("m-999999", "appended", "fuzz", Timestamp(0)));
+        let text = saved.render();
+        let saved = saved.into_saved(&text);
+        let ids: Vec<String> = saved.entries().map(|e| e.id.clone()).collect();
+        let fresh = |id: &str| !ids.iter().any(|i| i == id);
+        let lines = text.matches('\n').count();
+        let whole = Document::parse(&(text.clone() + &tail));
+        if let Some(ext) = saved.extended(lines, tail.as_bytes(), fresh) {
+            fast_saved += 1;
+            assert_same(&ext, &whole, case);
+        }
+    }
+    // The fast path is taken often enough to be tested.
+    assert!(fast_parsed > cases / 20, "{fast_parsed} of {cases}");
+    assert!(fast_saved > cases / 2, "{fast_saved} of {cases}");
 }

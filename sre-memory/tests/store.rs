@@ -585,3 +585,28 @@ async fn the_snapshot_task_takes_and_prunes_snapshots() {
     assert!(list[0].taken < list[1].taken);
     assert!(errors.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn rewriting_a_topic_file_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = MarkdownMemory::open(dir.path()).unwrap();
+    store
+        .remember("Alice owns checkout.", Some("team"), "user")
+        .await
+        .unwrap();
+    let path = dir.path().join("team.md");
+    // Readable by its owner only: a rewrite must not widen that.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    store
+        .remember("Bob owns payments.", Some("team"), "user")
+        .await
+        .unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("Bob owns payments.")
+    );
+}
