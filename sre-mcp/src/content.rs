@@ -11,8 +11,8 @@ use sre_core::ToolOutput;
 ///
 /// Text blocks are kept verbatim; images and audio become placeholders such as
 /// `[image: image/png, 12345 bytes]`; resource links become `[resource link: ...]`;
-/// embedded text resources are inlined; `structuredContent` is appended as JSON unless a
-/// text block already carries the same JSON; `isError` sets `is_error`.
+/// embedded text resources are inlined; `structuredContent` is appended as JSON, without
+/// what the text blocks already show (see [`SAME_AS_TEXT`]); `isError` sets `is_error`.
 pub fn map_call_result(result: &Value) -> ToolOutput {
     let is_error = result
         .get("isError")
@@ -27,21 +27,13 @@ pub fn map_call_result(result: &Value) -> ToolOutput {
     for block in blocks {
         parts.push(map_block(block));
     }
-    if let Some(structured) = result.get("structuredContent").filter(|v| !v.is_null()) {
-        let already = blocks.iter().any(|b| {
-            b.get("type").and_then(Value::as_str) == Some("text")
-                && b.get("text")
-                    .and_then(Value::as_str)
-                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                    .is_some_and(|v| &v == structured)
-        });
-        if !already {
-            let json = serde_json::to_string_pretty(structured).unwrap_or_default();
-            if parts.is_empty() {
-                parts.push(json);
-            } else {
-                parts.push(format!("structured content:\n{json}"));
-            }
+    if let Some(structured) = result.get("structuredContent").filter(|v| !v.is_null())
+        && let Some(json) = structured_text(blocks, structured)
+    {
+        if parts.is_empty() {
+            parts.push(json);
+        } else {
+            parts.push(format!("structured content:\n{json}"));
         }
     }
     if let Some(task) = result.get("task") {
@@ -54,6 +46,70 @@ pub fn map_call_result(result: &Value) -> ToolOutput {
     ToolOutput {
         content: parts.join("\n"),
         is_error,
+    }
+}
+
+/// Stands for a string of `structuredContent` that a text block already shows whole.
+pub const SAME_AS_TEXT: &str = "[same as the text above]";
+
+/// What to show of `structuredContent` next to the content blocks, or `None` when the text
+/// blocks already carry all of it. Servers often send one payload twice (a filesystem
+/// server's file read: the file as text and again as `{"content": <the file>}`), which
+/// would double what the model reads. So:
+/// * a text block that parses as JSON equal to `structuredContent` makes it redundant;
+/// * every string inside it that equals a whole text block is replaced by
+///   [`SAME_AS_TEXT`]; if nothing else is left (no number, boolean, null or other
+///   string), it is redundant;
+/// * otherwise it is shown (pretty JSON), with those strings replaced.
+fn structured_text(blocks: &[Value], structured: &Value) -> Option<String> {
+    let texts: Vec<&str> = blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect();
+    let json_equal = texts
+        .iter()
+        .filter_map(|t| serde_json::from_str::<Value>(t).ok())
+        .any(|v| &v == structured);
+    if json_equal {
+        return None;
+    }
+    let (shown, has_more) = elide(structured, &texts);
+    has_more.then(|| serde_json::to_string_pretty(&shown).unwrap_or_default())
+}
+
+/// `value` with strings equal to one of `texts` replaced by [`SAME_AS_TEXT`], and whether
+/// anything else (a scalar that is not such a string) remains.
+fn elide(value: &Value, texts: &[&str]) -> (Value, bool) {
+    match value {
+        Value::String(s) if texts.contains(&s.as_str()) => {
+            (Value::String(SAME_AS_TEXT.to_string()), false)
+        }
+        Value::Array(items) => {
+            let mut more = false;
+            let items = items
+                .iter()
+                .map(|v| {
+                    let (v, m) = elide(v, texts);
+                    more |= m;
+                    v
+                })
+                .collect();
+            (Value::Array(items), more)
+        }
+        Value::Object(map) => {
+            let mut more = false;
+            let map = map
+                .iter()
+                .map(|(k, v)| {
+                    let (v, m) = elide(v, texts);
+                    more |= m;
+                    (k.clone(), v)
+                })
+                .collect();
+            (Value::Object(map), more)
+        }
+        other => (other.clone(), true),
     }
 }
 
@@ -156,6 +212,41 @@ mod tests {
         assert_eq!(map_call_result(&r).content, "{\"sum\": 3}");
         let only = json!({"content": [], "structuredContent": {"a": 1}});
         assert_eq!(map_call_result(&only).content, "{\n  \"a\": 1\n}");
+    }
+
+    #[test]
+    fn text_repeated_inside_structured_content_is_shown_once() {
+        let file = "line 1\nline 2\n".repeat(100);
+        // A filesystem server's read: the file as text, and as {"content": file}.
+        let read = json!({
+            "content": [{"type": "text", "text": file}],
+            "structuredContent": {"content": file}
+        });
+        assert_eq!(map_call_result(&read).content, file);
+        // Other facts of the structured content are kept; the repeated text is not.
+        let stat = json!({
+            "content": [{"type": "text", "text": file}],
+            "structuredContent": {"content": file, "size": 1400, "lines": ["other"]}
+        });
+        assert_eq!(
+            map_call_result(&stat).content,
+            format!(
+                "{file}\nstructured content:\n{}",
+                serde_json::to_string_pretty(
+                    &json!({"content": SAME_AS_TEXT, "size": 1400, "lines": ["other"]})
+                )
+                .unwrap()
+            )
+        );
+        // Different text: both are kept.
+        let both = json!({
+            "content": [{"type": "text", "text": "summary"}],
+            "structuredContent": {"content": "details"}
+        });
+        assert_eq!(
+            map_call_result(&both).content,
+            "summary\nstructured content:\n{\n  \"content\": \"details\"\n}"
+        );
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub use config::{
     ToolFilter, Transport,
 };
 pub use connector::{CallFailure, ElicitationPolicy, EnvLookup, RemoteTool};
-pub use content::map_call_result;
+pub use content::{SAME_AS_TEXT, map_call_result};
 pub use error::{FailureKind, McpError};
 pub use headers::{Auth, SecretMap, expand, process_env};
 pub use manifest::{ConnectorManifest, ConnectorsManifest, SAFE_QUERY_KEYS};
@@ -70,12 +70,6 @@ pub use status::ConnectorStatus;
 pub use tool::{MAX_TOOL_NAME_LEN, McpTool, local_tool_names, normalize_schema};
 
 use connector::Inner;
-
-/// Install rustls' `ring` provider as the process default if none is installed yet
-/// (reqwest is built without a provider so that aws-lc-rs is not pulled in).
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// One MCP server connection, its tools and its status.
 #[derive(Clone)]
@@ -361,3 +355,8 @@ impl McpConnectors {
         }
     }
 }
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

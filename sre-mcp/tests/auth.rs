@@ -171,7 +171,8 @@ async fn missing_env_var_is_named() {
 }
 
 /// PyPI `mcp` answers HTTP 404 to a stale `Mcp-Session-Id` (the spec's session expiry):
-/// after a server restart the connector re-initialises and the call succeeds first time.
+/// after a server restart the connector re-initialises and the call of the read-only `add`
+/// succeeds first time (calls not safe to repeat: `tests/recovery.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_session_404_reinitialises() {
     let port = common::free_port();

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 const SCENARIOS: &[&str] = &[
@@ -13,21 +12,6 @@ const SCENARIOS: &[&str] = &[
     "elicitation-sep1034-client-defaults",
     "sse-retry",
 ];
-
-fn client_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-p", "sre-mcp", "--example", "conformance_client"])
-        .current_dir(common::crate_dir())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the conformance client failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::crate_dir().join("../target"));
-    let bin = target.join("debug/examples/conformance_client");
-    assert!(bin.exists(), "{} not found", bin.display());
-    bin
-}
 
 #[test]
 fn conformance_client_scenarios() {
@@ -39,7 +23,7 @@ fn conformance_client_scenarios() {
         "missing conformance suite; run `bash {}`",
         common::SETUP
     );
-    let client = client_binary();
+    let client = common::client_binary();
     let mut failed = Vec::new();
     for scenario in SCENARIOS {
         let out = Command::new(&node)

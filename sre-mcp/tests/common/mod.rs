@@ -147,3 +147,72 @@ pub fn python_stdio(name: &str, script: &str, args: &[&str]) -> ConnectorConfig 
     all.extend(args.iter().map(|s| s.to_string()));
     ConnectorConfig::stdio(name, python().to_string_lossy(), all)
 }
+
+/// `tests/fixtures/effects_server.py` on `port` with extra arguments (see its docstring).
+pub fn effects_server_on(port: u16, args: &[&str]) -> Peer {
+    let mut child = Command::new(python())
+        .arg(fixtures_dir().join("effects_server.py"))
+        .arg("--port")
+        .arg(port.to_string())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn effects_server.py");
+    wait_for_port(port, &mut child);
+    Peer { child, port }
+}
+
+/// Lines of a fixture's log file equal to `line` (0 when the file does not exist yet).
+pub fn count_lines(path: &std::path::Path, line: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| *l == line)
+        .count()
+}
+
+/// `tests/fixtures/elicit_server.cjs` (TypeScript SDK) holding every GET for `get_delay_ms`.
+pub fn elicit_server(get_delay_ms: u64) -> Peer {
+    let port = free_port();
+    let mut child = Command::new(node())
+        .arg(fixtures_dir().join("elicit_server.cjs"))
+        .env("NODE_PATH", peers_dir().join("node_modules"))
+        .env("PORT", port.to_string())
+        .env("GET_DELAY_MS", get_delay_ms.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn elicit_server.cjs");
+    wait_for_port(port, &mut child);
+    Peer { child, port }
+}
+
+/// Send `signal` (e.g. "STOP", "CONT") to a peer this test started.
+pub fn signal(peer: &Peer, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(peer.child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// Build `examples/conformance_client.rs` (a generic "connect, list, call every tool"
+/// client) and return its path.
+pub fn client_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-p", "sre-mcp", "--example", "conformance_client"])
+        .current_dir(crate_dir())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the conformance client failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate_dir().join("../target"));
+    let bin = target.join("debug/examples/conformance_client");
+    assert!(bin.exists(), "{} not found", bin.display());
+    bin
+}
