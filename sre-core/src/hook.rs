@@ -398,6 +398,9 @@ pub struct HookContext {
     pub cancel: CancellationToken,
     /// The usage ledger of the agent tree.
     pub ledger: SharedLedger,
+    /// The usage of this run's own auxiliary calls (what [`HookContext::metered`] records
+    /// here too; the run persists it with its transcript).
+    pub own_ledger: SharedLedger,
     /// The run's event sink, if any.
     pub events: Option<Arc<dyn EventSink>>,
     /// The agent the hook runs for.
@@ -412,6 +415,7 @@ impl HookContext {
         HookContext {
             cancel: CancellationToken::new(),
             ledger: SharedLedger::default(),
+            own_ledger: SharedLedger::default(),
             events: None,
             agent: "detached".into(),
             session_id: "detached".into(),
@@ -429,6 +433,7 @@ impl HookContext {
             self.session_id.clone(),
             self.events.clone(),
         )
+        .also_into(self.own_ledger.clone())
     }
 
     /// The call context to put in a [`ModelRequest`](crate::ModelRequest) the hook sends, so

@@ -32,6 +32,8 @@ use crate::usage::{SharedLedger, Usage};
 pub struct MeteredModel {
     inner: Arc<dyn Model>,
     ledger: SharedLedger,
+    /// A second ledger to record into (a run's own auxiliary usage).
+    also: Option<SharedLedger>,
     label: String,
     session_id: String,
     events: Option<Arc<dyn EventSink>>,
@@ -49,14 +51,24 @@ impl MeteredModel {
         MeteredModel {
             inner,
             ledger,
+            also: None,
             label,
             session_id,
             events,
         }
     }
 
+    /// Also record every call into `ledger` (e.g. the calling run's own ledger).
+    pub fn also_into(mut self, ledger: SharedLedger) -> Self {
+        self.also = Some(ledger);
+        self
+    }
+
     fn record(&self, usage: Usage, started: Instant) {
         self.ledger.record(&self.label, usage, self.inner.info());
+        if let Some(also) = &self.also {
+            also.record(&self.label, usage, self.inner.info());
+        }
         if let Some(sink) = &self.events {
             sink.emit(AgentEvent {
                 agent: self.label.clone(),
@@ -91,6 +103,7 @@ impl Model for MeteredModel {
         let started = Instant::now();
         let inner = self.inner.stream(request).await?;
         let ledger = self.ledger.clone();
+        let also = self.also.clone();
         let label = self.label.clone();
         let session_id = self.session_id.clone();
         let events = self.events.clone();
@@ -104,6 +117,9 @@ impl Model for MeteredModel {
                 Ok(StreamEvent::Reset) => usage = Usage::default(),
                 Ok(StreamEvent::Stop { .. }) => {
                     ledger.record(&label, usage, &info);
+                    if let Some(also) = &also {
+                        also.record(&label, usage, &info);
+                    }
                     if let Some(sink) = &events {
                         sink.emit(AgentEvent {
                             agent: label.clone(),

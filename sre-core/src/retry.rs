@@ -219,6 +219,9 @@ impl Model for RetryModel {
                     let _ = tx.send(Err(cancelled_error())).await;
                     return;
                 }
+                if tx.is_closed() {
+                    return; // nobody reads this stream any more: no new (billed) attempt
+                }
                 let mut delivered = false;
                 let failure = match inner.stream(&request).await {
                     Err(e) => e,
@@ -255,7 +258,11 @@ impl Model for RetryModel {
                         if delivered && tx.send(Ok(StreamEvent::Reset)).await.is_err() {
                             return;
                         }
-                        if !backoff(&request, delay).await {
+                        let waited = tokio::select! {
+                            w = backoff(&request, delay) => w,
+                            _ = tx.closed() => return,
+                        };
+                        if !waited {
                             let _ = tx.send(Err(failure)).await;
                             return;
                         }

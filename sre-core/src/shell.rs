@@ -100,10 +100,10 @@ pub struct ParseError {
 /// Every simple command in `line`, at any depth.
 ///
 /// ```
-/// let cmds = sre_hooks::shell::parse("kubectl  get pods | grep -c Running && echo \"$(date)\"").unwrap();
+/// let cmds = sre_core::shell::parse("kubectl  get pods | grep -c Running && echo \"$(date)\"").unwrap();
 /// let programs: Vec<&str> = cmds.iter().map(|c| c.words[0].value.as_str()).collect();
 /// assert_eq!(programs, ["kubectl", "grep", "date", "echo"]);
-/// assert!(sre_hooks::shell::parse("cat <<EOF\nhi\nEOF").is_err());
+/// assert!(sre_core::shell::parse("cat <<EOF\nhi\nEOF").is_err());
 /// ```
 pub fn parse(line: &str) -> Result<Vec<SimpleCommand>, ParseError> {
     let chars: Vec<char> = line.chars().collect();

@@ -79,18 +79,38 @@ pub struct SubTask {
 /// The name of the subagent tool.
 pub const SPAWN_TOOL: &str = "spawn_subagents";
 
-/// The session id of subagent `name` started by the call `tool_use_id` of `parent`.
+/// The session id of subagent `name` started by the call `tool_use_id` of `parent`:
+/// `<parent>--<name>-<8 hex of the call id>`, at most 200 characters (a long parent id is
+/// cut and its own hash added, so ids stay unique and valid for every store).
 pub fn child_session_id(parent: &str, tool_use_id: &str, name: &str) -> String {
-    // FNV-1a: stable across processes and versions (unlike std's hasher).
+    let id = format!("{parent}--{name}-{:08x}", fnv1a(tool_use_id));
+    if id.len() <= MAX_SESSION_ID {
+        return id;
+    }
+    let keep = MAX_SESSION_ID.saturating_sub(name.len() + 2 + 9 + 10);
+    let head: String = parent.chars().take(keep).collect();
+    format!(
+        "{head}.{:08x}--{name}-{:08x}",
+        fnv1a(parent),
+        fnv1a(tool_use_id)
+    )
+}
+
+/// Longest session id every store accepts.
+const MAX_SESSION_ID: usize = 200;
+
+/// FNV-1a folded to 32 bits: stable across processes and versions (unlike std's hasher).
+fn fnv1a(s: &str) -> u32 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in tool_use_id.bytes() {
+    for b in s.bytes() {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{parent}--{name}-{:08x}", (hash >> 32) as u32 ^ hash as u32)
+    (hash >> 32) as u32 ^ hash as u32
 }
 
-/// The subagent names in a `spawn_subagents` input (for replay; invalid input gives none).
+/// The valid subagent names in a `spawn_subagents` input (for replay; invalid names never
+/// started a child).
 pub(crate) fn task_names(input: &Value) -> Vec<String> {
     input
         .get("tasks")
@@ -99,6 +119,7 @@ pub(crate) fn task_names(input: &Value) -> Vec<String> {
             tasks
                 .iter()
                 .filter_map(|t| t.get("name")?.as_str().map(str::to_string))
+                .filter(|n| valid_name(n))
                 .collect()
         })
         .unwrap_or_default()

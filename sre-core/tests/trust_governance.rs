@@ -333,3 +333,43 @@ async fn hooks_see_the_tools_annotations() {
     agent.run(&Session::new("s"), "go").await.unwrap();
     assert_eq!((reader.calls().len(), writer.calls().len()), (1, 0));
 }
+
+#[tokio::test]
+async fn a_rewrite_that_only_a_rewritten_input_triggers_is_applied_too() {
+    // H1 expands an alias; H2 adds --dry-run to deletions, which only H1's output shows.
+    let expand = FnHook::for_tool("expand", HookEvent::PreToolUse, "shell", |i| {
+        let cmd = i.to_json()["tool_input"]["command"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match cmd.strip_prefix("k ") {
+            Some(rest) => HookDecision::rewrite(json!({"command": format!("kubectl {rest}")})),
+            None => HookDecision::allow(),
+        }
+    });
+    let dry_run = FnHook::for_tool("dry-run", HookEvent::PreToolUse, "shell", |i| {
+        let cmd = i.to_json()["tool_input"]["command"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if cmd.starts_with("kubectl delete") && !cmd.ends_with("--dry-run") {
+            HookDecision::rewrite(json!({"command": format!("{cmd} --dry-run")}))
+        } else {
+            HookDecision::allow()
+        }
+    });
+    let shell = RecordingTool::echo("shell");
+    let agent = AgentLoop::builder(model(
+        "turns:\n  - tool_calls: [{tool: shell, args: {command: 'k delete pod x'}}]\n  - final: done\n",
+    ))
+    .tool(shell.clone())
+    .hook(expand)
+    .hook(dry_run)
+    .build()
+    .unwrap();
+    agent.run(&Session::new("s"), "go").await.unwrap();
+    assert_eq!(
+        shell.calls(),
+        [json!({"command": "kubectl delete pod x --dry-run"})]
+    );
+}

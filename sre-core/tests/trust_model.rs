@@ -16,7 +16,7 @@ use sre_core::{
     Agent, AgentLoop, BudgetVerdict, BudgetView, ContentBlock, ContextBudget, CostCap, Error,
     EventKind, Hook, HookContext, HookDecision, HookEvent, HookInput, JsonlSessionStore, Message,
     Model, ModelError, ModelInfo, ModelRequest, ModelResponse, RetryModel, RetryPolicy, Rewrite,
-    ScriptedModel, Session, StopCause, StopReason, SubagentOptions, Usage,
+    ScriptedModel, Session, SessionStore, StopCause, StopReason, SubagentOptions, Usage,
 };
 use support::{EventLog, RecordingTool};
 
@@ -401,4 +401,96 @@ async fn the_cost_cap_stops_the_run_before_the_next_call() {
     let requests = model.requests().len() as u64;
     assert_eq!(total.requests, requests);
     assert!(requests < 20);
+}
+
+#[tokio::test]
+async fn two_children_of_one_name_persist_only_their_own_judge_usage() {
+    let script = r#"
+turns:
+  - tool_calls:
+      - {tool: spawn_subagents, args: {tasks: [{name: db, prompt: "pool A"}]}}
+      - {tool: spawn_subagents, args: {tasks: [{name: db, prompt: "pool B"}]}}
+  - final: merged
+agents:
+  db:
+    - when: {last_message_contains: ["pool A"]}
+      final: A fine
+    - when: {last_message_contains: ["pool B"]}
+      final: B fine
+  judge:
+    - when: {last_message_contains: ["fine"]}
+      final: '{"ok": true}'
+    - when: {last_message_contains: ["merged"]}
+      final: '{"ok": true}'
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(JsonlSessionStore::new(dir.path()).unwrap());
+    let judge_model: Arc<dyn Model> = Arc::new(ScriptedModel::from_yaml(script).unwrap());
+    let agent = AgentLoop::builder(Arc::new(ScriptedModel::from_yaml(script).unwrap()))
+        .name("lead")
+        .subagents(SubagentOptions {
+            hooks: vec![Arc::new(SubJudge(judge_model))],
+            ..SubagentOptions::default()
+        })
+        .session_store(store.clone())
+        .build()
+        .unwrap();
+    let out = agent.run(&Session::new("p"), "go").await.unwrap();
+    assert_eq!(out.usage.agents["lead/db/hook:judge"].requests, 2);
+    let mut persisted = 0;
+    for call in ["call_default_00_0", "call_default_00_1"] {
+        let id = sre_core::subagent::child_session_id("p", call, "db");
+        for r in store.load(&id).await.unwrap().records {
+            if let sre_core::SessionRecord::Usage { rows } = r {
+                persisted += rows.values().map(|r| r.requests).sum::<u64>();
+            }
+        }
+    }
+    assert_eq!(persisted, 2, "each child persists its own judge call, once");
+}
+
+/// A SubagentStop judge, metered through its context.
+struct SubJudge(Arc<dyn Model>);
+
+#[async_trait]
+impl Hook for SubJudge {
+    fn name(&self) -> &str {
+        "judge"
+    }
+    fn handles(&self, input: &HookInput) -> bool {
+        input.event() == HookEvent::SubagentStop
+    }
+    async fn run(&self, input: &HookInput, ctx: &HookContext) -> Result<HookDecision, Error> {
+        let model = ctx.metered(self.0.clone(), "hook:judge");
+        let request = ModelRequest {
+            messages: vec![Message::user(input.to_json().to_string())],
+            max_output_tokens: 100,
+            agent: format!("{}/hook:judge", ctx.agent),
+            session_id: input.session_id.clone(),
+            call: ctx.call_context(),
+            ..ModelRequest::default()
+        };
+        model.complete(&request).await?;
+        Ok(HookDecision::allow())
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_retry_stream_makes_no_further_attempt() {
+    let inner = flaky(1);
+    let model = RetryModel::new(inner.clone()).with_policy(RetryPolicy {
+        initial_backoff: Duration::from_millis(200),
+        jitter: false,
+        ..RetryPolicy::default()
+    });
+    let request = ModelRequest {
+        messages: vec![Message::user("hi")],
+        max_output_tokens: 10,
+        ..ModelRequest::default()
+    };
+    let stream = model.stream(&request).await.unwrap();
+    inner.attempted.notified().await;
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(inner.attempts.load(Ordering::SeqCst), 1);
 }

@@ -52,13 +52,11 @@ impl Run<'_> {
         self.run_hooks(&input).await
     }
 
-    /// PreToolUse hooks for one call, in up to three steps:
-    /// 1. every hook judges the input (concurrently); if none rewrites it, that is all;
-    /// 2. otherwise the rewrites apply in hook order: the first rewriting hook's rewrite,
-    ///    then each later rewriting hook runs again on the input so far and its rewrite
-    ///    applies (so a later rewrite can refine or override an earlier one);
-    /// 3. every hook judges the final input (concurrently); rewrites returned in this round
-    ///    are not applied again (a hook that always appends a flag appends it once).
+    /// PreToolUse hooks for one call. Every hook judges the input; if some hook rewrites it,
+    /// the first rewrite in hook order is applied and every hook judges the new input,
+    /// and so on until a round brings no new rewrite. Each hook's rewrite is applied at most
+    /// once per call (a hook that always appends a flag appends it once); a hook that
+    /// rewrites only what an earlier rewrite produced gets its turn in a later round.
     ///
     /// The decision returned is that of the last round: whatever the rewrites, every hook
     /// judged exactly the input the tool will receive.
@@ -81,34 +79,37 @@ impl Run<'_> {
                 annotations: tool.map(|t| t.call_annotations(input)),
             })
         };
-        let first = self.decide(&payload(&input), None).await?;
-        let rewriters: Vec<usize> = first
-            .iter()
-            .filter(|(_, d)| d.updated_input.as_ref().is_some_and(|u| *u != input))
-            .map(|(i, _)| *i)
-            .collect();
-        if rewriters.is_empty() {
-            return Ok((merge_decisions(first.iter().map(|(_, d)| d)), input));
-        }
+        let mut applied = vec![false; self.parts.hooks.len()];
         let mut current = input;
-        for (k, &i) in rewriters.iter().enumerate() {
-            let rewrite = if k == 0 {
-                first.iter().find(|(j, _)| *j == i).map(|(_, d)| d.clone())
-            } else {
-                self.decide(&payload(&current), Some(i))
-                    .await?
-                    .into_iter()
-                    .next()
-                    .map(|(_, d)| d)
-            };
-            if let Some(updated) = rewrite.and_then(|d| d.updated_input) {
-                current = updated;
+        // At most one rewrite per hook, plus the judging round after the last one.
+        for _ in 0..=self.parts.hooks.len() {
+            let round = self.decide(&payload(&current), None).await?;
+            let blocked = round.iter().any(|(_, d)| {
+                matches!(d.action, HookAction::Block { .. } | HookAction::Stop { .. })
+            });
+            let next = round.iter().find_map(|(i, d)| {
+                let rewritten = d.updated_input.as_ref()?;
+                (!applied[*i] && *rewritten != current).then(|| (*i, rewritten.clone()))
+            });
+            match next {
+                Some((i, rewritten)) if !blocked => {
+                    applied[i] = true;
+                    current = rewritten;
+                }
+                _ => {
+                    let mut merged = merge_decisions(round.iter().map(|(_, d)| d));
+                    merged.updated_input = None;
+                    return Ok((merged, current));
+                }
             }
         }
-        let last = self.decide(&payload(&current), None).await?;
-        let mut merged = merge_decisions(last.iter().map(|(_, d)| d));
-        merged.updated_input = None;
-        Ok((merged, current))
+        let mut blocked = merge_decisions([]);
+        blocked.action = HookAction::Block {
+            reason: format!(
+                "PreToolUse hooks kept rewriting the input of `{name}`; the call was not run"
+            ),
+        };
+        Ok((blocked, current))
     }
 
     /// Run the hooks that handle `input` (or only hook `only`), concurrently, and return

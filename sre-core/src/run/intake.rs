@@ -44,7 +44,12 @@ impl Run<'_> {
                 self.persist(&records).await?;
                 self.task_start_turn = self.turn;
                 self.rejections.clear();
+                // A new answer starts: nothing of a previous cut answer carries over.
+                self.answer_prefix.clear();
+                self.continuations = 0;
+                self.last_cut = false;
                 self.has_task = true;
+                self.has_task_record = true;
                 self.finished = None;
                 self.last_task = Some(task.to_string());
                 self.request.messages.push(message);

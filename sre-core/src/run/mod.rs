@@ -63,6 +63,10 @@ pub(crate) struct Run<'a> {
     started: bool,
     /// A task entered the transcript since the session started or the last run finished.
     has_task: bool,
+    /// The session holds a `Task` record (its last run was not a refusal).
+    has_task_record: bool,
+    /// Hook context to deliver with the pending tool results (a resume's SessionStart).
+    carried_context: Vec<String>,
     last_task: Option<String>,
     finished: Option<(StopCause, Option<String>)>,
     rejections: Vec<String>,
@@ -115,6 +119,7 @@ impl<'a> Run<'a> {
         let hook_ctx = HookContext {
             cancel: session.cancel.clone(),
             ledger: ledger.clone(),
+            own_ledger: SharedLedger::default(),
             events: session.events.clone(),
             agent: agent.clone(),
             session_id: session.id.clone(),
@@ -130,6 +135,8 @@ impl<'a> Run<'a> {
             task_start_turn: 0,
             started: false,
             has_task: false,
+            has_task_record: false,
+            carried_context: Vec::new(),
             last_task: None,
             finished: None,
             rejections: Vec::new(),
@@ -172,16 +179,14 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A `Usage` record for auxiliary calls (rows `agent/<kind>:<name>`) not yet persisted.
+    /// A `Usage` record for this run's own auxiliary calls (hook judges, compaction) not
+    /// yet persisted. They are counted in the run's own ledger, so runs that share a ledger
+    /// row (two children of one name) never persist each other's usage.
     fn aux_usage_record(&self) -> Option<SessionRecord> {
-        let current = self.ledger.descendants_of(&self.agent);
+        let current = self.hook_ctx.own_ledger.snapshot().agents;
         let mut persisted = self.persisted_aux.lock().unwrap_or_else(|p| p.into_inner());
-        let prefix_len = self.agent.len() + 1;
         let mut rows = BTreeMap::new();
         for (label, row) in current {
-            if !is_aux_label(&label[prefix_len..]) {
-                continue;
-            }
             let delta = match persisted.get(&label) {
                 Some(before) => row.since(before),
                 None => row.clone(),
@@ -206,27 +211,36 @@ impl<'a> Run<'a> {
             self.emit(|| EventKind::Warning { message: w });
         }
         self.replay(loaded.records);
-        self.restore_children_usage().await?;
+        self.restore_children_usage().await;
         let unfinished = self.started && self.has_task && self.finished.is_none();
+        let cancelled_before = matches!(self.finished, Some((StopCause::Cancelled, _)));
         let task = match mode {
             Mode::Task(task) => Some(task),
             Mode::Resume => None,
-            Mode::TaskOrResume(task) if unfinished => {
+            Mode::TaskOrResume(task)
+                if unfinished || (cancelled_before && self.has_task_record) =>
+            {
                 if self.last_task.as_deref() != Some(task) {
                     return Err(Error::Session {
                         session: self.session.id.clone(),
                         message: "the session's unfinished run is for another task".into(),
                     });
                 }
+                // A child cancelled with its parent goes on where it stopped.
+                self.finished = None;
                 None
             }
             Mode::TaskOrResume(task) => match &self.finished {
-                Some((cause, answer)) if self.last_task.as_deref() == Some(task) => {
+                Some((cause, answer))
+                    if self.last_task.as_deref() == Some(task)
+                        && *cause != StopCause::Cancelled =>
+                {
                     return Ok(self.outcome(cause.clone(), answer.clone()));
                 }
                 _ => Some(task),
             },
         };
+        let resuming = task.is_none();
         match task {
             Some(task) => {
                 if unfinished {
@@ -248,15 +262,38 @@ impl<'a> Run<'a> {
                 if let Some((cause, answer)) = self.finished.clone() {
                     return Ok(self.outcome(cause, answer));
                 }
-                if !self.has_task {
+                if !self.has_task_record {
                     return Err(Error::Session {
                         session: self.session.id.clone(),
                         message: "nothing to resume: no task was recorded; start one with `run`"
                             .into(),
                     });
                 }
-                let extra_context = self.session_start("resume").await?;
-                if !extra_context.is_empty() {
+            }
+        }
+        // From here on the task is in the transcript: whatever ends the run early (a cancel
+        // in a hook, a budget, a judge) still writes `Finished`, so the session stays usable.
+        let result = self.continue_run(resuming).await;
+        match result {
+            Err(Error::Cancelled) if self.finished.is_none() => self.cancelled().await,
+            other => other,
+        }
+    }
+
+    async fn continue_run(&mut self, resuming: bool) -> Result<Outcome> {
+        if resuming {
+            let extra_context = self.session_start("resume").await?;
+            if !extra_context.is_empty() {
+                let pending_tools = self
+                    .request
+                    .messages
+                    .last()
+                    .is_some_and(|m| m.role == Role::Assistant && m.has_tool_uses());
+                if pending_tools {
+                    // The tool results must come right after the calls: the context goes
+                    // with them.
+                    self.carried_context.extend(extra_context);
+                } else {
                     let text = extra_context.join("\n");
                     self.append_user(vec![ContentBlock::text(format!(
                         "<hook-context>\n{text}\n</hook-context>"
@@ -277,7 +314,12 @@ impl<'a> Run<'a> {
                 Some(m) if m.role == Role::Assistant && m.has_tool_uses() => Step::RunTools,
                 Some(_) if self.last_cut_answer() => Step::Continue,
                 Some(m) if m.role == Role::Assistant => {
-                    Step::Stop(format!("{}{}", self.answer_prefix, m.text()))
+                    let text = if self.answer_prefix.is_empty() {
+                        m.text()
+                    } else {
+                        format!("{}{}", self.answer_prefix, replay::answer_text(m))
+                    };
+                    Step::Stop(text)
                 }
                 _ => Step::CallModel,
             };
@@ -335,6 +377,7 @@ impl<'a> Run<'a> {
 
     /// End the run as cancelled (pending tool calls were already recorded by the caller).
     pub(crate) async fn cancelled(&mut self) -> Result<Outcome> {
+        self.finished = Some((StopCause::Cancelled, None));
         self.persist(&[SessionRecord::Finished {
             cause: StopCause::Cancelled,
             answer: None,
@@ -357,12 +400,18 @@ impl<'a> Run<'a> {
             answer: answer.clone(),
         }])
         .await?;
+        Ok(self.finished_now(cause, answer))
+    }
+
+    /// The run ended with `cause` (its `Finished` record already written): note it, emit
+    /// it, and give the outcome.
+    pub(crate) fn finished_now(&mut self, cause: StopCause, answer: Option<String>) -> Outcome {
         self.finished = Some((cause.clone(), answer.clone()));
         self.emit(|| EventKind::Finished {
             cause: cause.clone(),
             answer: answer.clone(),
         });
-        Ok(self.outcome(cause, answer))
+        self.outcome(cause, answer)
     }
 
     pub(crate) fn outcome(&self, cause: StopCause, answer: Option<String>) -> Outcome {
@@ -376,13 +425,4 @@ impl<'a> Run<'a> {
             transcript_path: self.transcript_path.clone(),
         }
     }
-}
-
-/// Ledger labels of auxiliary calls, below an agent: `hook:<name>`, `budget:compaction`
-/// (subagents are `<name>` without a colon).
-pub(crate) fn is_aux_label(below_agent: &str) -> bool {
-    below_agent
-        .split('/')
-        .next()
-        .is_some_and(|first| first.contains(':'))
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::{Run, tools::RecordedCall};
-use crate::error::Result;
 use crate::message::{ContentBlock, Role};
 use crate::model::StopReason;
 use crate::session::SessionRecord;
@@ -27,6 +26,7 @@ impl Run<'_> {
                 SessionRecord::Task { text, message } => {
                     self.finished = None;
                     self.has_task = true;
+                    self.has_task_record = true;
                     self.last_task = Some(text);
                     self.rejections.clear();
                     self.task_start_turn = self.turn;
@@ -38,6 +38,7 @@ impl Run<'_> {
                 SessionRecord::TaskRefused { text, cause } => {
                     self.last_task = Some(text);
                     self.has_task = false;
+                    self.has_task_record = false;
                     self.finished = Some((cause, None));
                 }
                 SessionRecord::Message {
@@ -101,6 +102,7 @@ impl Run<'_> {
                 }
                 SessionRecord::Usage { rows } => {
                     self.ledger.merge(&rows);
+                    self.hook_ctx.own_ledger.merge(&rows);
                     let mut persisted =
                         self.persisted_aux.lock().unwrap_or_else(|p| p.into_inner());
                     for (label, row) in rows {
@@ -124,7 +126,7 @@ impl Run<'_> {
             self.continuations = 0;
         }
         if cut {
-            self.answer_prefix.push_str(&message.text());
+            self.answer_prefix.push_str(&answer_text(message));
             self.continuations += 1;
         }
         self.last_cut = cut;
@@ -167,21 +169,39 @@ impl Run<'_> {
     }
 
     /// Add the usage of subagents whose results are in the transcript: each child's own
-    /// transcript holds it (children still running are resumed, and count themselves).
-    pub(super) async fn restore_children_usage(&mut self) -> Result<()> {
-        let info = self.parts.model.info();
+    /// transcript holds it (children still running are resumed, and count themselves). A
+    /// child transcript that cannot be read costs a warning, never the parent session.
+    pub(super) async fn restore_children_usage(&mut self) {
+        let info = self.parts.model.info().clone();
         for (session_id, agent) in std::mem::take(&mut self.finished_children) {
-            let loaded = self.parts.store.load(&session_id).await?;
+            let loaded = match self.parts.store.load(&session_id).await {
+                Ok(l) => l,
+                Err(e) => {
+                    let message =
+                        format!("usage of subagent session `{session_id}` not restored: {e}");
+                    self.emit(|| crate::event::EventKind::Warning { message });
+                    continue;
+                }
+            };
             for record in loaded.records {
                 match record {
                     SessionRecord::Message {
                         usage: Some(usage), ..
-                    } => self.ledger.record(&agent, usage, info),
+                    } => self.ledger.record(&agent, usage, &info),
                     SessionRecord::Usage { rows } => self.ledger.merge(&rows),
                     _ => {}
                 }
             }
         }
-        Ok(())
+    }
+}
+
+/// The text a message contributes to an answer (the empty-response placeholder gives none).
+pub(super) fn answer_text(message: &crate::message::Message) -> String {
+    let text = message.text();
+    if text == super::turn::EMPTY_RESPONSE {
+        String::new()
+    } else {
+        text
     }
 }

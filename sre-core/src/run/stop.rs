@@ -59,20 +59,23 @@ impl Run<'_> {
                     count: n,
                 });
                 if n > self.parts.max_stop_rejections {
-                    self.persist(&[SessionRecord::StopRejected {
-                        reason: reason.clone(),
-                        feedback: None,
-                    }])
+                    // The last rejection and the end are one write: a crash cannot lose the
+                    // end and ask the judge again.
+                    let cause = StopCause::MaxRejections {
+                        last_reason: reason.clone(),
+                    };
+                    self.persist(&[
+                        SessionRecord::StopRejected {
+                            reason,
+                            feedback: None,
+                        },
+                        SessionRecord::Finished {
+                            cause: cause.clone(),
+                            answer: Some(answer.clone()),
+                        },
+                    ])
                     .await?;
-                    return self
-                        .finish(
-                            StopCause::MaxRejections {
-                                last_reason: reason,
-                            },
-                            Some(answer),
-                        )
-                        .await
-                        .map(Some);
+                    return Ok(Some(self.finished_now(cause, Some(answer))));
                 }
                 let feedback = Message::user(format!(
                     "A Stop hook rejected your answer ({n} of at most {} rejections): {reason}\n\

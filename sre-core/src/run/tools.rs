@@ -24,6 +24,10 @@ use crate::message::ContentBlock;
 use crate::session::SessionRecord;
 use crate::tool::{ToolContext, ToolError};
 
+/// How long calls in flight may take to end once the run is cancelled (they get the
+/// cancellation through their context and should end at once).
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A finished call, as it will be recorded.
 #[derive(Clone, Debug)]
 pub(crate) struct RecordedCall {
@@ -49,8 +53,14 @@ impl Run<'_> {
         };
         let mut results: Vec<Option<RecordedCall>> = vec![None; calls.len()];
         // After an interruption: use recorded results; never re-run a started call.
-        for (slot, (id, name, _)) in results.iter_mut().zip(&calls) {
+        for (slot, (id, name, input)) in results.iter_mut().zip(&calls) {
             if let Some(r) = self.recorded_calls.get(id) {
+                if !r.is_error
+                    && let Some(tool) = self.parts.tools.get(name)
+                {
+                    // The call's effect on the tool's per-session state, as on replay.
+                    tool.restore(&self.session.id, input);
+                }
                 *slot = Some(r.clone());
             } else if self.started_calls.contains(id) {
                 self.emit(|| EventKind::ToolOutcomeUnknown {
@@ -84,24 +94,37 @@ impl Run<'_> {
             let mut stream =
                 futures::stream::iter(pending).buffer_unordered(self.parts.tool_concurrency);
             let mut cancelled = false;
+            let mut fatal = None;
+            // Once cancelled, the calls in flight (which got the cancellation through their
+            // context) are given a grace period to end: what they record then is what
+            // happened, and no write of theirs lands after the run's last record.
+            let grace = tokio::time::sleep(CANCEL_GRACE);
+            tokio::pin!(grace);
             loop {
-                // Completed calls are taken before a cancellation is noticed, so they keep
-                // their real results.
                 tokio::select! {
                     biased;
                     next = stream.next() => match next {
                         Some((i, Ok(r))) => results[i] = Some(r),
-                        Some((_, Err(Error::Cancelled))) => { cancelled = true; break; }
-                        Some((_, Err(e))) => return Err(e),
+                        Some((_, Err(Error::Cancelled))) => cancelled = true,
+                        Some((_, Err(e))) => {
+                            fatal.get_or_insert(e);
+                        }
                         None => break,
                     },
-                    _ = self.session.cancel.cancelled() => { cancelled = true; break; }
+                    _ = self.session.cancel.cancelled(), if !cancelled => {
+                        cancelled = true;
+                        grace.as_mut().reset(tokio::time::Instant::now() + CANCEL_GRACE);
+                    }
+                    _ = &mut grace, if cancelled => break,
                 }
+            }
+            if let Some(e) = fatal {
+                return Err(e);
             }
             cancelled
         };
         let mut blocks = Vec::with_capacity(calls.len());
-        let mut contexts = Vec::new();
+        let mut contexts = std::mem::take(&mut self.carried_context);
         let mut stop = None;
         for ((id, name, _), result) in calls.iter().zip(results) {
             let r = match result {
@@ -137,20 +160,46 @@ impl Run<'_> {
         }
         self.started_calls.clear();
         self.recorded_calls.clear();
-        self.append_user(blocks).await?;
-        if cancelled {
-            return self.cancelled().await.map(Some);
+        // The results and the end of the run (if this turn ends it) are one write: a crash
+        // cannot keep the results and lose the stop.
+        let ending = if cancelled {
+            Some(StopCause::Cancelled)
+        } else {
+            stop.map(|reason| StopCause::StoppedByHook { reason })
+        };
+        let message = crate::message::Message {
+            role: crate::message::Role::User,
+            content: blocks,
+        };
+        let mut records = vec![SessionRecord::Message {
+            message: message.clone(),
+            turn: self.turn,
+            usage: None,
+            stop_reason: None,
+        }];
+        if let Some(cause) = &ending {
+            records.push(SessionRecord::Finished {
+                cause: cause.clone(),
+                answer: None,
+            });
         }
-        match stop {
-            Some(reason) => self
-                .finish(StopCause::StoppedByHook { reason }, None)
-                .await
-                .map(Some),
+        self.persist(&records).await?;
+        self.request.messages.push(message);
+        match ending {
             None => Ok(None),
+            Some(StopCause::Cancelled) => {
+                self.finished = Some((StopCause::Cancelled, None));
+                self.emit(|| EventKind::Finished {
+                    cause: StopCause::Cancelled,
+                    answer: None,
+                });
+                Err(Error::Cancelled)
+            }
+            Some(cause) => Ok(Some(self.finished_now(cause, None))),
         }
     }
 
-    /// Whether `id` was started in this process (its `CallStarted` record was written).
+    /// Whether `id` was started in this process.
     fn started_now(&self, id: &str) -> bool {
         self.calls_started_now
             .lock()
@@ -248,11 +297,11 @@ impl Run<'_> {
         if !repeatable {
             self.persist(&[SessionRecord::CallStarted { id: id.to_string() }])
                 .await?;
-            self.calls_started_now
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(id.to_string());
         }
+        self.calls_started_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string());
 
         self.emit(|| EventKind::ToolStarted {
             id: id.to_string(),
@@ -273,7 +322,14 @@ impl Run<'_> {
         let (output, is_error) = match tool.call(input.clone(), &ctx).await {
             Ok(out) => (out.content, out.is_error),
             Err(ToolError::Invalid(message)) => (message, true),
-            Err(ToolError::Cancelled) => return Err(Error::Cancelled),
+            Err(ToolError::Cancelled) if self.session.cancel.is_cancelled() => {
+                return Err(Error::Cancelled);
+            }
+            // A tool that says it was cancelled when the run was not: the model sees it.
+            Err(ToolError::Cancelled) => (
+                format!("`{name}` was interrupted before it finished (the run was not cancelled)"),
+                true,
+            ),
             Err(ToolError::Fatal(message)) => {
                 return Err(Error::ToolFatal {
                     tool: name.to_string(),
@@ -297,6 +353,9 @@ impl Run<'_> {
             .await;
         let post = match post {
             Ok(post) => post,
+            // Cancelled during the PostToolUse hooks: the call ran, so its result is what
+            // happened (the loop notices the cancellation right after).
+            Err(Error::Cancelled) => crate::hook::merge_decisions([]),
             Err(e) => {
                 // The call ran: keep its result even if the hooks could not finish.
                 if !repeatable {

@@ -14,6 +14,10 @@ use crate::metered::MeteredModel;
 use crate::model::{ModelResponse, StreamEvent, collect_stream};
 use crate::session::SessionRecord;
 
+/// What stands in the transcript for a response with no content (providers reject empty
+/// messages); it is never part of an answer.
+pub(crate) const EMPTY_RESPONSE: &str = "(empty response)";
+
 /// Ledger label of compaction calls, below the agent's name.
 pub(crate) const COMPACTION_LABEL: &str = "budget:compaction";
 
@@ -30,7 +34,12 @@ impl Run<'_> {
                 .map(Some);
         }
         self.refresh_dynamic_layers().await?;
-        self.apply_budget().await?;
+        if let Some(reason) = self.apply_budget().await? {
+            return self
+                .finish(StopCause::StoppedByHook { reason }, None)
+                .await
+                .map(Some);
+        }
         Ok(None)
     }
 
@@ -97,9 +106,11 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn apply_budget(&mut self) -> Result<()> {
+    /// Prune or compact if the budget says so. `Some(reason)`: a PreCompact hook stopped
+    /// the run.
+    async fn apply_budget(&mut self) -> Result<Option<String>> {
         let Some(budget) = self.parts.budget.clone() else {
-            return Ok(());
+            return Ok(None);
         };
         let info = self.parts.model.info();
         let view = BudgetView {
@@ -109,7 +120,7 @@ impl Run<'_> {
         };
         let verdict = budget.assess(&view);
         let rewrite = match verdict {
-            BudgetVerdict::Fits => return Ok(()),
+            BudgetVerdict::Fits => return Ok(None),
             BudgetVerdict::Prune => budget.prune(&view).await?,
             BudgetVerdict::Compact => {
                 let merged = self
@@ -118,10 +129,7 @@ impl Run<'_> {
                     })
                     .await?;
                 if let HookAction::Stop { reason } = merged.action {
-                    return Err(Error::Hook {
-                        hook: "PreCompact".into(),
-                        message: reason,
-                    });
+                    return Ok(Some(reason));
                 }
                 let metered = MeteredModel::new(
                     self.parts.model.clone(),
@@ -129,7 +137,8 @@ impl Run<'_> {
                     format!("{}/{COMPACTION_LABEL}", self.agent),
                     self.session.id.clone(),
                     self.session.events.clone(),
-                );
+                )
+                .also_into(self.hook_ctx.own_ledger.clone());
                 let view = BudgetView {
                     info,
                     request: &self.request,
@@ -163,7 +172,7 @@ impl Run<'_> {
                 note,
             });
         }
-        Ok(())
+        Ok(None)
     }
 
     pub(super) async fn call_model(&mut self) -> Result<()> {
@@ -210,7 +219,7 @@ impl Run<'_> {
         });
         let mut content = response.content;
         if content.is_empty() {
-            content.push(ContentBlock::text("(empty response)"));
+            content.push(ContentBlock::text(EMPTY_RESPONSE));
         }
         let message = Message {
             role: Role::Assistant,

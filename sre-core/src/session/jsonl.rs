@@ -1,6 +1,6 @@
 //! One JSONL file per session: the embedded default store.
 //!
-//! Every append is whole lines in one `write(2)` (fsync by default), done on tokio's
+//! Every append is whole lines written together (fsync by default), done on tokio's
 //! blocking pool so a slow disk never stalls the runtime threads that drive other
 //! sessions. The writer of a session holds an advisory lock (`flock`) on its file for the
 //! whole run: a second writer, in this process or another, gets `SessionBusy`; readers
@@ -208,7 +208,7 @@ impl SessionStore for JsonlSessionStore {
         let durability = self.durability;
         let held = self.held_file(session_id);
         blocking(&path.clone(), move || {
-            // One write(2) of whole lines: a crash leaves at most one torn last line.
+            // Whole lines in one buffer: a crash leaves at most one torn last line.
             let opened;
             let file: &File = match &held {
                 Some(f) => f,

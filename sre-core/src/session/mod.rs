@@ -21,8 +21,10 @@ use crate::usage::{AgentUsage, Usage};
 pub use jsonl::{Durability, JsonlSessionStore, parse_jsonl};
 pub use memory::{InMemorySessionStore, LocalLocks};
 
-/// One line of a transcript. Every step of the loop is exactly one record, written with one
-/// `write(2)`, so a crash loses at most the step in flight, which `resume` redoes.
+/// One line of a transcript. Each step of the loop appends its records (one, or a few that
+/// must not be separated) as whole lines in one write, so a crash of the process loses at
+/// most the step in flight, which `resume` redoes (a power loss may cut the last line,
+/// which loading discards).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum SessionRecord {
