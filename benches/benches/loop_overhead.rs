@@ -36,6 +36,8 @@ struct InstantModel {
     preloaded: usize,
     /// The tool it calls and its input.
     call: (&'static str, Value),
+    /// Turns per run (the last one answers).
+    turns: usize,
 }
 
 #[async_trait]
@@ -50,7 +52,7 @@ impl Model for InstantModel {
             .iter()
             .filter(|m| m.role == Role::Assistant)
             .count();
-        let content = if turns_done + 1 < TURNS {
+        let content = if turns_done + 1 < self.turns {
             vec![ContentBlock::ToolUse {
                 id: format!("c{n}"),
                 name: self.call.0.into(),
@@ -59,7 +61,7 @@ impl Model for InstantModel {
         } else {
             vec![ContentBlock::text("done")]
         };
-        let stop_reason = if turns_done + 1 < TURNS {
+        let stop_reason = if turns_done + 1 < self.turns {
             StopReason::ToolUse
         } else {
             StopReason::EndTurn
@@ -144,6 +146,7 @@ fn agent(preloaded: usize, store: Arc<dyn SessionStore>) -> AgentLoop {
         info: ModelInfo::new("instant", 1_000_000),
         preloaded,
         call: ("noop", json!({"path": "logs/app.log"})),
+        turns: TURNS,
     });
     let noop = Arc::new(Noop(ToolSpec {
         name: "noop".into(),
@@ -223,12 +226,16 @@ fn jsonl(bencher: Bencher, messages: usize, durability: Durability) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// The full reference assembly of `investigate` (its JSONL store fsyncs every step), from
-/// a fresh session: 100 turns, each calling the in-process pinned-state tool.
-#[divan::bench(sample_count = 10, sample_size = 1)]
-fn per_turn_full_reference_assembly(bencher: Bencher) {
+/// Turns per run of the full assembly (its turn limit is 30).
+const FULL_TURNS: usize = 25;
+
+/// The full reference assembly of `investigate` from a fresh session: 25 turns, each
+/// calling the in-process pinned-state tool; with its own store (JSONL, fsynced every
+/// step) and with an in-memory store (the other parts alone).
+#[divan::bench(args = ["jsonl-fsync", "in-memory"], sample_count = 10, sample_size = 1)]
+fn per_turn_full_reference_assembly(bencher: Bencher, store: &str) {
     let rt = runtime();
-    let dir = tempfile_dir("assembly");
+    let dir = tempfile_dir(&format!("assembly-{store}"));
     rt.block_on(examples::investigate::prepare_workspace(&dir))
         .unwrap();
     let model = Arc::new(InstantModel {
@@ -238,19 +245,27 @@ fn per_turn_full_reference_assembly(bencher: Bencher) {
             "update_investigation_state",
             json!({"hypotheses": [{"id": "H1", "statement": "pool exhausted", "status": "open"}]}),
         ),
+        turns: FULL_TURNS,
     });
-    let assembly = examples::investigate::assemble(
-        &dir,
-        examples::investigate::Models {
-            agent: model.clone(),
-            judge: model,
-        },
-    )
+    let models = examples::investigate::Models {
+        agent: model.clone(),
+        judge: model,
+    };
+    let assembly = if store == "in-memory" {
+        examples::investigate::assemble_with_store(
+            &dir,
+            models,
+            Arc::new(InMemorySessionStore::new()),
+            dir.join("none"),
+        )
+    } else {
+        examples::investigate::assemble(&dir, models)
+    }
     .unwrap();
     let events = Arc::new(|_e: sre_core::AgentEvent| {});
     let mut n = 0u64;
     bencher
-        .counter(ItemsCount::new(TURNS))
+        .counter(ItemsCount::new(FULL_TURNS))
         .with_inputs(|| {
             n += 1;
             Session::new(format!("bench-{n}")).with_events(events.clone())

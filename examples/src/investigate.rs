@@ -11,7 +11,8 @@ use sre_context::{
     Topology, TopologyLayer,
 };
 use sre_core::{
-    AgentLoop, JsonlSessionStore, Model, ScriptedModel, SubagentOptions, Usage, typed_tool,
+    AgentLoop, JsonlSessionStore, Model, ScriptedModel, SessionStore, SubagentOptions, Usage,
+    typed_tool,
 };
 use sre_hooks::{Activation, BuildContext, HookConfig};
 use sre_memory::{MarkdownMemory, RememberTool};
@@ -159,6 +160,18 @@ pub struct Assembly {
 /// sre-context (repository, topology and knowledge-map layers, the token budget, pinned
 /// state), sre-memory (Markdown memory) and sre-core (the loop, subagents, JSONL sessions).
 pub fn assemble(root: &Path, models: Models) -> Result<Assembly> {
+    let sessions = sessions_dir(root);
+    let store = Arc::new(JsonlSessionStore::new(&sessions)?);
+    assemble_with_store(root, models, store, sessions)
+}
+
+/// [`assemble`] with another session store (e.g. in memory, to measure the other parts).
+pub fn assemble_with_store(
+    root: &Path,
+    models: Models,
+    store: Arc<dyn SessionStore>,
+    sessions: PathBuf,
+) -> Result<Assembly> {
     let memory = MarkdownMemory::open(root.join("memory"))?;
     let workspace = Workspace::builder(root)
         .mount("repos", MountMode::ReadOnly)
@@ -177,7 +190,6 @@ pub fn assemble(root: &Path, models: Models) -> Result<Assembly> {
             cwd: Some(root.to_path_buf()),
             activation: Activation::new(),
         })?;
-    let sessions = sessions_dir(root);
     let agent = AgentLoop::builder(models.agent)
         .name("investigator")
         .system_prompt(SYSTEM_PROMPT)
@@ -212,7 +224,7 @@ pub fn assemble(root: &Path, models: Models) -> Result<Assembly> {
             workspace.clone(),
             OffloadConfig::default(),
         )?))
-        .session_store(Arc::new(JsonlSessionStore::new(&sessions)?))
+        .session_store(store)
         .cwd(root.display().to_string())
         .max_turns(30)
         .build()?;

@@ -133,7 +133,9 @@ async fn run(args: &Args, root: &std::path::Path) -> Result<()> {
     );
     let total = outcome.usage.total();
     if scripted {
-        println!("\n(scripted model: token counts are estimates, prompt bytes / 4, not a tokenizer's)");
+        println!(
+            "\n(scripted model: token counts are estimates, prompt bytes / 4, not a tokenizer's)"
+        );
     }
     println!(
         "\nturns: {}  model calls (agent tree, judges and compactions included): {}  tokens in/out: {}/{}  cost: ${:.4}  stop-hook rejections: {}",
