@@ -47,6 +47,14 @@ pub enum StopCause {
     },
     /// The model kept hitting the output token limit; the answer is what it wrote, cut.
     OutputLimit,
+    /// The agent handed the thread to another agent (the `handoff` tool, see
+    /// [`crate::handoff`]); the host starts `to` with the note and the task.
+    Handoff {
+        /// The agent to continue.
+        to: String,
+        /// What the agent said the next one must know.
+        note: String,
+    },
 }
 
 /// A conversation thread: its id, how to cancel it, and where its events go.
@@ -116,6 +124,7 @@ pub trait Agent: Send + Sync {
     /// Run `task` in `session` (a new session, or one whose previous run finished).
     async fn run(&self, session: &Session, task: &str) -> Result<Outcome>;
 
-    /// Continue an unfinished run of `session` (after a crash) from its transcript.
+    /// Continue an unfinished run of `session` (after a crash, or a cancel) from its
+    /// transcript; a run that ended otherwise gives its outcome again.
     async fn resume(&self, session: &Session) -> Result<Outcome>;
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use crate::agent::{Agent, Outcome, Session};
 use crate::budget::ContextBudget;
 use crate::error::{Error, Result};
+use crate::handoff::{HandoffTarget, HandoffTool};
 use crate::hook::{Approver, Hook};
 use crate::layer::ContextLayer;
 use crate::memory::MemoryStore;
@@ -44,6 +45,10 @@ pub(crate) struct Parts {
     pub is_subagent: bool,
     pub cost_cap: CostCap,
     pub max_output_continuations: u32,
+    /// Sampling temperature copied into every request of the run.
+    pub temperature: Option<f32>,
+    /// Agents the `handoff` tool may hand the thread to (empty: no such tool).
+    pub handoffs: Vec<HandoffTarget>,
 }
 
 /// A hard cap on what one run's agent tree (the agent, its subagents, its hook judges and
@@ -83,6 +88,9 @@ impl Parts {
             is_subagent: self.is_subagent,
             cost_cap: self.cost_cap,
             max_output_continuations: self.max_output_continuations,
+            temperature: self.temperature,
+            // Children never hand the parent's thread over.
+            handoffs: Vec::new(),
         }
     }
 }
@@ -110,7 +118,7 @@ impl Parts {
 /// ```
 #[derive(Clone)]
 pub struct AgentLoop {
-    parts: Arc<Parts>,
+    pub(crate) parts: Arc<Parts>,
 }
 
 impl AgentLoop {
@@ -138,6 +146,8 @@ impl AgentLoop {
             subagents: None,
             cost_cap: CostCap::default(),
             max_output_continuations: 3,
+            temperature: None,
+            handoffs: Vec::new(),
         }
     }
 
@@ -153,6 +163,26 @@ impl AgentLoop {
 
     pub(crate) fn from_parts(parts: Arc<Parts>) -> Self {
         AgentLoop { parts }
+    }
+
+    /// This loop as a tool another agent can call (input `{task}`): each call runs it as a
+    /// child of the calling run, in its own session
+    /// ([`child_session_id`](crate::subagent::child_session_id)`(parent session, call id,
+    /// name)`), with the caller's cancellation and event sink, its usage counted in the
+    /// caller's ledger as `<caller>/<name>`. The child keeps this loop's own model, prompt,
+    /// tools, hooks and store. A call made again after a crash resumes the interrupted child
+    /// or returns the answer of the finished one, so the tool is idempotent; it is read-only
+    /// when every tool of this loop is.
+    pub fn as_tool(
+        &self,
+        name: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Arc<dyn Tool> {
+        Arc::new(crate::agent_tool::AgentTool::new(
+            self.parts.clone(),
+            name.into(),
+            description.into(),
+        ))
     }
 
     /// Run with a ledger shared with a parent agent (subagents) and an explicit agent name.
@@ -216,6 +246,8 @@ pub struct AgentLoopBuilder {
     subagents: Option<SubagentOptions>,
     cost_cap: CostCap,
     max_output_continuations: u32,
+    temperature: Option<f32>,
+    handoffs: Vec<HandoffTarget>,
 }
 
 impl AgentLoopBuilder {
@@ -362,6 +394,24 @@ impl AgentLoopBuilder {
         self
     }
 
+    /// Sampling temperature sent with every model call of the run and of its subagents
+    /// (0 to 2). Providers leave it out for reasoning models, which reject it. Default:
+    /// the provider's.
+    pub fn temperature(mut self, temperature: f32) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+
+    /// Offer the `handoff` tool: the model may hand the thread to one of `targets` (chosen
+    /// by their descriptions), with a note for the next agent. A valid call ends the run
+    /// with [`StopCause::Handoff`](crate::StopCause::Handoff) once the turn's other calls
+    /// ran; the host starts the target. A target not listed is refused (the model sees
+    /// the allowed ones). See [`crate::handoff`].
+    pub fn handoffs(mut self, targets: impl IntoIterator<Item = HandoffTarget>) -> Self {
+        self.handoffs.extend(targets);
+        self
+    }
+
     /// Offer the `spawn_subagents` tool: the model can start several subagents at once.
     pub fn subagents(mut self, options: SubagentOptions) -> Self {
         self.subagents = Some(options);
@@ -375,6 +425,13 @@ impl AgentLoopBuilder {
         }
         if self.tool_concurrency == 0 {
             return Err(Error::Config("tool_concurrency must be at least 1".into()));
+        }
+        if let Some(t) = self.temperature
+            && !(t.is_finite() && (0.0..=2.0).contains(&t))
+        {
+            return Err(Error::Config(format!(
+                "temperature must be between 0 and 2, got {t}"
+            )));
         }
         let mut tools = BTreeMap::new();
         for tool in self.tools {
@@ -413,6 +470,8 @@ impl AgentLoopBuilder {
             is_subagent: false,
             cost_cap: self.cost_cap,
             max_output_continuations: self.max_output_continuations,
+            temperature: self.temperature,
+            handoffs: Vec::new(),
         };
         if let Some(options) = self.subagents {
             let mut child = parts.with_tools(tools.clone());
@@ -427,6 +486,15 @@ impl AgentLoopBuilder {
             if tools.insert(name.clone(), Arc::new(spawn)).is_some() {
                 return Err(Error::Config(format!("a tool is already named `{name}`")));
             }
+        }
+        // After the subagent template: children never hand the thread over.
+        if !self.handoffs.is_empty() {
+            let handoff = HandoffTool::new(self.handoffs.clone())?;
+            let name = handoff.spec().name.clone();
+            if tools.insert(name.clone(), Arc::new(handoff)).is_some() {
+                return Err(Error::Config(format!("a tool is already named `{name}`")));
+            }
+            parts.handoffs = self.handoffs;
         }
         parts.specs = tools.values().map(|t| t.spec().clone()).collect();
         parts.tools = tools;

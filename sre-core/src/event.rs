@@ -110,7 +110,8 @@ pub enum EventKind {
         /// What entered the transcript (differs when offloaded or withheld).
         recorded: Arc<str>,
     },
-    /// A hook decided (only decisions other than a plain continue, and every failure).
+    /// A hook decided something other than a plain continue, or continued with output
+    /// (failures are [`EventKind::HookFailed`]).
     HookDecision {
         /// Event.
         event: HookEvent,
@@ -122,6 +123,8 @@ pub enum EventKind {
         additional_context: Vec<String>,
         /// Message for the user (`systemMessage`), if any.
         system_message: Option<String>,
+        /// What the hook wrote for people (a command hook's stderr, capped), if anything.
+        output: Option<String>,
     },
     /// A tool call was not run (blocked by a hook, denied, unknown tool) or its output was
     /// withheld after it ran.

@@ -302,6 +302,11 @@ pub struct HookDecision {
     /// Message for the user (events), not the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_message: Option<String>,
+    /// What the hook wrote for people, e.g. a command hook's stderr (capped): not for the
+    /// model; the loop reports it in a `HookDecision` event whatever the action (an audit
+    /// hook that logs to stderr and continues is seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl HookDecision {
@@ -312,6 +317,7 @@ impl HookDecision {
             updated_input: None,
             additional_context: None,
             system_message: None,
+            output: None,
         }
     }
 

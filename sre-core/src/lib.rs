@@ -8,7 +8,7 @@
 //! | contract | module | implemented by |
 //! |---|---|---|
 //! | [`Model`] | [`model`] | providers, retry layers, [`ScriptedModel`] |
-//! | [`Tool`] / [`TypedTool`] | [`tool`], [`typed_tool`] | `sre-tools`, `sre-mcp`, `sre-py`, subagents |
+//! | [`Tool`] / [`TypedTool`] | [`tool`], [`typed_tool`](mod@typed_tool) | `sre-tools`, `sre-mcp`, `sre-py`, subagents, agents ([`AgentLoop::as_tool`]), [`handoff`] |
 //! | [`Hook`] | [`hook`] | `sre-hooks`, closures |
 //! | [`MemoryStore`] | [`memory`] | `sre-memory` |
 //! | [`ContextLayer`] | [`layer`] | `sre-context` |
@@ -39,11 +39,13 @@
 
 pub mod agent;
 pub mod agent_loop;
+mod agent_tool;
 pub mod budget;
 pub mod cache;
 pub mod error;
 pub mod event;
 pub mod fs;
+pub mod handoff;
 pub mod hook;
 pub mod layer;
 pub mod memory;
@@ -76,6 +78,7 @@ pub use budget::{BudgetVerdict, BudgetView, ContextBudget, ReportedPrompt, Rewri
 pub use cache::{PrefixReport, prefix_report};
 pub use error::{Error, ModelError, Result};
 pub use event::{AgentEvent, EventKind, EventSink};
+pub use handoff::{HANDOFF_TOOL, HandoffTarget};
 pub use hook::{
     Approver, FailMode, Hook, HookAction, HookContext, HookDecision, HookEvent, HookInput,
     HookPayload, merge_decisions,
@@ -97,7 +100,9 @@ pub use session::{
     Durability, InMemorySessionStore, JsonlSessionStore, SessionLock, SessionRecord, SessionStore,
 };
 pub use subagent::SubagentOptions;
-pub use tool::{OutputOffload, Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
+pub use tool::{
+    ChildSession, OutputOffload, Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput,
+};
 pub use typed_tool::{TypedTool, typed_tool};
 pub use usage::{AgentUsage, SharedLedger, Usage, UsageLedger};
 pub use validate::{validate_request, validate_transcript};

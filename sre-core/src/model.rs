@@ -84,6 +84,10 @@ pub struct ModelRequest {
     pub messages: Vec<Message>,
     /// Completion token cap for this call.
     pub max_output_tokens: u64,
+    /// Sampling temperature, when the agent sets one (providers do not send it to
+    /// reasoning models, which reject sampling parameters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
     /// Name of the calling agent (not sent to providers; used for routing and accounting).
     #[serde(default)]
     pub agent: String,

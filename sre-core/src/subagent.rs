@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::hook::Hook;
 use crate::model::ToolSpec;
 use crate::run::Mode;
-use crate::tool::{Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
+use crate::tool::{ChildSession, Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
 use crate::typed_tool::{schema_for, validate_input};
 
 /// How subagents are run.
@@ -111,7 +111,7 @@ fn fnv1a(s: &str) -> u32 {
 
 /// The valid subagent names in a `spawn_subagents` input (for replay; invalid names never
 /// started a child).
-pub(crate) fn task_names(input: &Value) -> Vec<String> {
+fn task_names(input: &Value) -> Vec<String> {
     input
         .get("tasks")
         .and_then(Value::as_array)
@@ -211,6 +211,25 @@ impl Tool for SpawnSubagents {
 
     fn annotations(&self) -> ToolAnnotations {
         self.annotations
+    }
+
+    fn child_sessions(
+        &self,
+        parent_session: &str,
+        parent_agent: &str,
+        tool_use_id: &str,
+        input: &Value,
+    ) -> Vec<ChildSession> {
+        task_names(input)
+            .into_iter()
+            .map(|child| ChildSession {
+                session_id: child_session_id(parent_session, tool_use_id, &child),
+                ledger_name: format!("{parent_agent}/{child}"),
+                // The template has every tool a child may have had: their own children
+                // are found through it.
+                agent: Some(AgentLoop::from_parts(self.template.clone())),
+            })
+            .collect()
     }
 
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

@@ -205,7 +205,7 @@ impl ToolAnnotations {
 ///
 /// Object safe: the loop holds tools as `Arc<dyn Tool>`. For tools with a typed argument
 /// struct, implement [`TypedTool`](crate::TypedTool) instead and wrap it with
-/// [`typed_tool`](crate::typed_tool), which derives the schema and validates input.
+/// [`typed_tool`](crate::typed_tool()), which derives the schema and validates input.
 #[async_trait]
 pub trait Tool: Send + Sync {
     /// Name, description and input schema.
@@ -237,4 +237,43 @@ pub trait Tool: Send + Sync {
     /// state per session (pinned investigation state, active skills) restore it without
     /// any store of their own. Default: nothing to restore.
     fn restore(&self, _session_id: &str, _input: &Value) {}
+
+    /// The child agent sessions a call of this tool with `input` starts, if it runs agents
+    /// (subagents, an agent called as a tool): `tool_use_id` is the call's id,
+    /// `parent_session` and `parent_agent` the calling run's session and ledger name. When a
+    /// session is loaded, the loop asks this of every call whose result is in the
+    /// transcript and restores each child's usage from the child's own transcript (and
+    /// its children's, recursively), so a reloaded ledger equals the one before. Wrappers
+    /// must forward it. Default: none.
+    fn child_sessions(
+        &self,
+        _parent_session: &str,
+        _parent_agent: &str,
+        _tool_use_id: &str,
+        _input: &Value,
+    ) -> Vec<ChildSession> {
+        Vec::new()
+    }
+}
+
+/// A child agent session started by a tool call (see [`Tool::child_sessions`]).
+#[derive(Clone)]
+pub struct ChildSession {
+    /// The child's session id.
+    pub session_id: String,
+    /// The ledger row its model calls are counted under (`<parent agent>/<name>`).
+    pub ledger_name: String,
+    /// The loop that ran it: its store holds the transcript, its model prices the usage,
+    /// its tools name the child's own children. `None`: the calling loop's.
+    pub agent: Option<crate::AgentLoop>,
+}
+
+impl std::fmt::Debug for ChildSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildSession")
+            .field("session_id", &self.session_id)
+            .field("ledger_name", &self.ledger_name)
+            .field("agent", &self.agent.as_ref().map(|a| a.name().to_string()))
+            .finish()
+    }
 }

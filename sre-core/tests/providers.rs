@@ -81,6 +81,7 @@ fn request() -> ModelRequest {
         max_output_tokens: 1024,
         agent: "t".into(),
         session_id: "s".into(),
+        temperature: None,
         call: Default::default(),
     }
 }

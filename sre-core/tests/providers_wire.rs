@@ -294,3 +294,69 @@ fn no_source_file_installs_a_process_wide_crypto_provider() {
     );
     assert!(hits.is_empty(), "{hits:?}");
 }
+
+/// `api`'s provider for `model` at `url`, with the catalogue's facts for the model.
+fn provider(api: &str, model: &str, url: &str) -> Arc<dyn Model> {
+    match api {
+        "anthropic" => {
+            let mut a = AnthropicConfig::new("k", model);
+            a.http = http(url);
+            Arc::new(AnthropicModel::new(a).unwrap())
+        }
+        "chat" => {
+            let mut o = OpenAiConfig::new(format!("{url}/v1"), model);
+            o.http = http(&format!("{url}/v1"));
+            Arc::new(OpenAiModel::new(o).unwrap())
+        }
+        _ => {
+            let mut r = ResponsesConfig::new(format!("{url}/v1"), model);
+            r.http = http(&format!("{url}/v1"));
+            Arc::new(ResponsesModel::new(r).unwrap())
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_agents_temperature_is_sent_except_to_reasoning_models() {
+    use sre_core::{Agent, AgentLoop, Session};
+    let cases = [
+        ("anthropic", "claude-sonnet-4-5", true),
+        ("chat", "gpt-4.1", true),
+        ("chat", "llama3", true),
+        ("chat", "gpt-5-mini", false),
+        ("chat", "o4-mini", false),
+        ("responses", "gpt-4.1", true),
+        ("responses", "gpt-5", false),
+        ("responses", "o3", false),
+    ];
+    for (api, name, sent) in cases {
+        let (_, body, _) = answer(api);
+        let server = TestServer::start(move |_, _| Reply::json(200, &body)).await;
+        let model = provider(api, name, &server.url());
+        for temperature in [Some(0.2f32), None] {
+            let mut builder = AgentLoop::builder(model.clone());
+            if let Some(t) = temperature {
+                builder = builder.temperature(t);
+            }
+            let out = builder
+                .build()
+                .unwrap()
+                .run(&Session::new("t"), "INCIDENT-4711: 503s")
+                .await
+                .unwrap();
+            assert_eq!(out.answer.as_deref(), Some("ok"), "{api} {name}");
+        }
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2, "{api} {name}");
+        let (with, without) = (requests[0].json(), requests[1].json());
+        if sent {
+            assert_eq!(with["temperature"], json!(0.2), "{api} {name}: {with}");
+        } else {
+            assert!(with.get("temperature").is_none(), "{api} {name}: {with}");
+        }
+        assert!(
+            without.get("temperature").is_none(),
+            "{api} {name}: {without}"
+        );
+    }
+}

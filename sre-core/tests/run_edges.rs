@@ -283,6 +283,21 @@ async fn a_call_that_completed_keeps_its_result_when_the_cancel_comes_after_it()
             ..
         })
     ));
+    // `resume` goes on where the cancel stopped the run (a cancel is an interruption, not
+    // an answer), and the call that completed is not run again.
+    let resumed = AgentLoop::builder(model(
+        "turns:\n  - tool_calls: [{tool: restart}]\n  - expect: {last_message_contains: [restarted pg-orders]}\n    final: done\n",
+    ))
+    .tool(restart.clone())
+    .session_store(store.clone())
+    .build()
+    .unwrap()
+    .resume(&Session::new("s"))
+    .await
+    .unwrap();
+    assert_eq!(resumed.cause, StopCause::Completed);
+    assert_eq!(resumed.answer.as_deref(), Some("done"));
+    assert_eq!(restart.calls().len(), 1);
 }
 
 /// Answers with the given pieces in order.

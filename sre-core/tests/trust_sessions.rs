@@ -119,6 +119,13 @@ async fn a_cancel_during_the_prompt_hooks_leaves_the_session_usable() {
             ..
         })
     ));
+    // A refused task is not an interrupted run: `resume` does not send it to the model.
+    let resumed = agent.resume(&Session::new("s")).await.unwrap();
+    assert_eq!(resumed.cause, StopCause::Cancelled);
+    assert!(
+        m.requests().is_empty(),
+        "the refused task reached the model"
+    );
     let next = agent.run(&Session::new("s"), "second").await.unwrap();
     assert_eq!(next.answer.as_deref(), Some("done"));
 }

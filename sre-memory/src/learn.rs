@@ -197,6 +197,7 @@ async fn ask(
         agent: "memory-learner".into(),
         session_id: session_id.to_string(),
         call: Default::default(),
+        temperature: None,
     };
     let response = model.complete(&request).await?;
     let text: Vec<&str> = response

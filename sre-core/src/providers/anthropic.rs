@@ -28,6 +28,9 @@ pub struct AnthropicConfig {
     pub version: String,
     /// Place `cache_control` breakpoints. Default on.
     pub prompt_caching: bool,
+    /// Send the request's `temperature`. Default: unless the catalogue knows the model as
+    /// a reasoning model ([`is_reasoning_model`](super::catalog::is_reasoning_model)).
+    pub sampling: bool,
 }
 
 impl std::fmt::Debug for AnthropicConfig {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for AnthropicConfig {
             .field("http", &self.http)
             .field("version", &self.version)
             .field("prompt_caching", &self.prompt_caching)
+            .field("sampling", &self.sampling)
             .finish()
     }
 }
@@ -48,6 +52,7 @@ impl AnthropicConfig {
     pub fn new(api_key: impl Into<String>, model: impl Into<String>) -> Self {
         let model = model.into();
         AnthropicConfig {
+            sampling: !super::catalog::is_reasoning_model(&model),
             api_key: api_key.into(),
             info: super::catalog::model_info(&model),
             model,
@@ -98,6 +103,9 @@ impl WireFormat for AnthropicConfig {
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
         body.insert("max_tokens".into(), json!(request.max_output_tokens));
+        if let Some(t) = request.temperature.filter(|_| self.sampling) {
+            body.insert("temperature".into(), http::temperature_json(t));
+        }
         if !request.tools.is_empty() {
             let last = request.tools.len() - 1;
             let tools: Vec<Value> = request

@@ -101,6 +101,13 @@ pub fn encode<T: serde::Serialize + ?Sized>(body: &T, api: &str) -> Result<Vec<u
     })
 }
 
+/// A request's temperature as a JSON number with the decimal the host wrote (`0.2`, not
+/// the nearest `f64` of the `f32`, `0.20000000298023224`).
+pub(crate) fn temperature_json(t: f32) -> serde_json::Value {
+    let exact: f64 = t.to_string().parse().unwrap_or(f64::from(t));
+    serde_json::json!(exact)
+}
+
 /// A model behind an HTTP API, for any [`WireFormat`].
 pub struct HttpModel<W: WireFormat> {
     wire: W,

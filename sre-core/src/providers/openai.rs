@@ -38,6 +38,9 @@ pub struct OpenAiConfig {
     /// Send the system blocks as `developer` messages (what reasoning models expect)
     /// instead of `system`. Default: as for `max_completion_tokens`.
     pub developer_role: bool,
+    /// Send the request's `temperature`. Default: unless the catalogue knows the model as
+    /// a reasoning model (they reject sampling parameters).
+    pub sampling: bool,
 }
 
 impl std::fmt::Debug for OpenAiConfig {
@@ -51,6 +54,7 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("prompt_cache_key", &self.prompt_cache_key)
             .field("max_completion_tokens", &self.max_completion_tokens)
             .field("developer_role", &self.developer_role)
+            .field("sampling", &self.sampling)
             .finish()
     }
 }
@@ -68,6 +72,7 @@ impl OpenAiConfig {
             prompt_cache_key: None,
             max_completion_tokens: false,
             developer_role: false,
+            sampling: true,
         };
         config.facts_of(&model);
         config
@@ -80,6 +85,7 @@ impl OpenAiConfig {
         let reasoning = super::catalog::is_reasoning_model(model);
         self.max_completion_tokens = reasoning;
         self.developer_role = reasoning;
+        self.sampling = !reasoning;
     }
 }
 
@@ -209,6 +215,9 @@ impl WireFormat for OpenAiConfig {
             "max_tokens"
         };
         body.insert(cap.into(), json!(request.max_output_tokens));
+        if let Some(t) = request.temperature.filter(|_| self.sampling) {
+            body.insert("temperature".into(), http::temperature_json(t));
+        }
         if let Some(key) = &self.prompt_cache_key {
             body.insert("prompt_cache_key".into(), json!(key));
         }

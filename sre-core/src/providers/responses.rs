@@ -44,6 +44,9 @@ pub struct ResponsesConfig {
     pub reasoning: bool,
     /// `reasoning.effort` (`minimal`, `low`, `medium`, `high`...), when set.
     pub reasoning_effort: Option<String>,
+    /// Send the request's `temperature`. Default: unless the catalogue knows the model as
+    /// a reasoning model (they reject sampling parameters).
+    pub sampling: bool,
 }
 
 impl std::fmt::Debug for ResponsesConfig {
@@ -57,6 +60,7 @@ impl std::fmt::Debug for ResponsesConfig {
             .field("prompt_cache_key", &self.prompt_cache_key)
             .field("reasoning", &self.reasoning)
             .field("reasoning_effort", &self.reasoning_effort)
+            .field("sampling", &self.sampling)
             .finish()
     }
 }
@@ -74,6 +78,7 @@ impl ResponsesConfig {
             prompt_cache_key: None,
             reasoning: false,
             reasoning_effort: None,
+            sampling: true,
         };
         config.facts_of(&model);
         config
@@ -84,6 +89,7 @@ impl ResponsesConfig {
     pub fn facts_of(&mut self, model: &str) {
         self.info = super::catalog::model_info(model);
         self.reasoning = super::catalog::is_reasoning_model(model);
+        self.sampling = !self.reasoning;
     }
 }
 
@@ -146,6 +152,9 @@ impl WireFormat for ResponsesConfig {
             Value::Array(input_items(&request.messages, self.reasoning)),
         );
         body.insert("max_output_tokens".into(), json!(request.max_output_tokens));
+        if let Some(t) = request.temperature.filter(|_| self.sampling) {
+            body.insert("temperature".into(), http::temperature_json(t));
+        }
         body.insert("store".into(), json!(false));
         if let Some(key) = &self.prompt_cache_key {
             body.insert("prompt_cache_key".into(), json!(key));

@@ -171,6 +171,7 @@ impl Run<'_> {
                 || d.additional_context.is_some()
                 || d.updated_input.is_some()
                 || d.system_message.is_some()
+                || d.output.is_some()
             {
                 self.emit(|| EventKind::HookDecision {
                     event,
@@ -178,6 +179,7 @@ impl Run<'_> {
                     action: d.action.clone(),
                     additional_context: d.additional_context.iter().cloned().collect(),
                     system_message: d.system_message.clone(),
+                    output: d.output.clone(),
                 });
             }
             decisions.push((*i, d));

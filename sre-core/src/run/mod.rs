@@ -85,9 +85,9 @@ pub(crate) struct Run<'a> {
     recorded_calls: HashMap<String, RecordedCall>,
     /// Calls this process marked started (to word a cancellation honestly).
     calls_started_now: Mutex<HashSet<String>>,
-    /// Subagents whose results are in the transcript (session id, ledger name), found
-    /// while replaying; their usage is read from their own transcripts.
-    finished_children: Vec<(String, String)>,
+    /// Child sessions (subagents, agents called as tools) whose results are in the
+    /// transcript, found while replaying; their usage is read from their own transcripts.
+    finished_children: Vec<crate::tool::ChildSession>,
     /// Usage of auxiliary calls (hook judges, compaction) already in the transcript.
     persisted_aux: Mutex<BTreeMap<String, AgentUsage>>,
     _lock: Option<SessionLock>,
@@ -105,6 +105,7 @@ impl<'a> Run<'a> {
             system: Vec::new(),
             messages: Vec::new(),
             max_output_tokens: parts.max_output_tokens,
+            temperature: parts.temperature,
             agent: agent.clone(),
             session_id: session.id.clone(),
             call: CallContext {
@@ -259,8 +260,14 @@ impl<'a> Run<'a> {
                         message: "nothing to resume: the session has no transcript".into(),
                     });
                 }
-                if let Some((cause, answer)) = self.finished.clone() {
-                    return Ok(self.outcome(cause, answer));
+                match self.finished.clone() {
+                    // A cancelled run of an accepted task goes on where it stopped (a
+                    // refused task has no task record: there is nothing to go on with).
+                    Some((StopCause::Cancelled, _)) if self.has_task_record => {
+                        self.finished = None;
+                    }
+                    Some((cause, answer)) => return Ok(self.outcome(cause, answer)),
+                    None => {}
                 }
                 if !self.has_task_record {
                     return Err(Error::Session {

@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 
+use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{Run, tools::RecordedCall};
+use crate::agent_loop::Parts;
 use crate::message::{ContentBlock, Role};
 use crate::model::StopReason;
 use crate::session::SessionRecord;
-use crate::subagent::{self, SPAWN_TOOL};
+use crate::tool::ChildSession;
+use crate::usage::SharedLedger;
 
 impl Run<'_> {
     /// Rebuild the state from persisted records.
@@ -97,6 +100,7 @@ impl Run<'_> {
                             is_error,
                             contexts,
                             stop,
+                            handoff: None,
                         },
                     );
                 }
@@ -133,7 +137,7 @@ impl Run<'_> {
     }
 
     /// Give stateful tools the successful calls of a results message (`Tool::restore`), and
-    /// note the subagents whose results arrived.
+    /// note the child sessions (subagents, agents called as tools) whose results arrived.
     fn restore_tools(
         &mut self,
         content: &[ContentBlock],
@@ -151,49 +155,99 @@ impl Run<'_> {
             let Some((name, input)) = uses.remove(tool_use_id) else {
                 continue;
             };
-            if name == SPAWN_TOOL {
-                for child in subagent::task_names(&input) {
-                    self.finished_children.push((
-                        subagent::child_session_id(&self.session.id, tool_use_id, &child),
-                        format!("{}/{child}", self.agent),
-                    ));
-                }
-            }
-            if *is_error {
+            let Some(tool) = self.parts.tools.get(&name) else {
                 continue;
-            }
-            if let Some(tool) = self.parts.tools.get(&name) {
+            };
+            // Even a failed call may have run children (and spent tokens).
+            self.finished_children.extend(tool.child_sessions(
+                &self.session.id,
+                &self.agent,
+                tool_use_id,
+                &input,
+            ));
+            if !*is_error {
                 tool.restore(&self.session.id, &input);
             }
         }
     }
 
-    /// Add the usage of subagents whose results are in the transcript: each child's own
-    /// transcript holds it (children still running are resumed, and count themselves). A
-    /// child transcript that cannot be read costs a warning, never the parent session.
+    /// Add the usage of child sessions whose results are in the transcript: each child's
+    /// own transcript holds it, and its own children's transcripts theirs (children still
+    /// running are resumed, and count themselves). A child transcript that cannot be read
+    /// costs a warning, never the parent session.
     pub(super) async fn restore_children_usage(&mut self) {
-        let info = self.parts.model.info().clone();
-        for (session_id, agent) in std::mem::take(&mut self.finished_children) {
-            let loaded = match self.parts.store.load(&session_id).await {
-                Ok(l) => l,
-                Err(e) => {
-                    let message =
-                        format!("usage of subagent session `{session_id}` not restored: {e}");
-                    self.emit(|| crate::event::EventKind::Warning { message });
-                    continue;
-                }
-            };
-            for record in loaded.records {
-                match record {
-                    SessionRecord::Message {
-                        usage: Some(usage), ..
-                    } => self.ledger.record(&agent, usage, &info),
-                    SessionRecord::Usage { rows } => self.ledger.merge(&rows),
-                    _ => {}
-                }
-            }
+        let mut warnings = Vec::new();
+        for child in std::mem::take(&mut self.finished_children) {
+            restore_usage(self.parts, child, &self.ledger, &mut warnings).await;
+        }
+        for message in warnings {
+            self.emit(|| crate::event::EventKind::Warning { message });
         }
     }
+}
+
+/// Count the usage recorded in `child`'s transcript in `ledger` (its model calls under its
+/// ledger name, priced with its model; its auxiliary rows as recorded), then that of the
+/// children whose results its transcript holds, recursively. `parent` is the loop whose
+/// model and store a child without its own loop uses.
+fn restore_usage<'a>(
+    parent: &'a Parts,
+    child: ChildSession,
+    ledger: &'a SharedLedger,
+    warnings: &'a mut Vec<String>,
+) -> BoxFuture<'a, ()> {
+    Box::pin(async move {
+        let own = child.agent.as_ref().map(|a| a.parts.clone());
+        let parts: &Parts = own.as_deref().unwrap_or(parent);
+        let loaded = match parts.store.load(&child.session_id).await {
+            Ok(l) => l,
+            Err(e) => {
+                warnings.push(format!(
+                    "usage of child session `{}` not restored: {e}",
+                    child.session_id
+                ));
+                return;
+            }
+        };
+        let info = parts.model.info();
+        let mut uses: HashMap<String, (String, Value)> = HashMap::new();
+        let mut grandchildren = Vec::new();
+        for record in loaded.records {
+            match record {
+                SessionRecord::Message { message, usage, .. } => {
+                    if let Some(usage) = usage {
+                        ledger.record(&child.ledger_name, usage, info);
+                    }
+                    for block in &message.content {
+                        match block {
+                            ContentBlock::ToolUse { id, name, input } => {
+                                uses.insert(id.clone(), (name.clone(), input.clone()));
+                            }
+                            ContentBlock::ToolResult { tool_use_id, .. } => {
+                                let Some((name, input)) = uses.remove(tool_use_id) else {
+                                    continue;
+                                };
+                                if let Some(tool) = parts.tools.get(&name) {
+                                    grandchildren.extend(tool.child_sessions(
+                                        &child.session_id,
+                                        &child.ledger_name,
+                                        tool_use_id,
+                                        &input,
+                                    ));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                SessionRecord::Usage { rows } => ledger.merge(&rows),
+                _ => {}
+            }
+        }
+        for grandchild in grandchildren {
+            restore_usage(parts, grandchild, ledger, warnings).await;
+        }
+    })
 }
 
 /// The text a message contributes to an answer (the empty-response placeholder gives none).

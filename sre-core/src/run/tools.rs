@@ -19,6 +19,7 @@ use super::Run;
 use crate::agent::{Outcome, StopCause};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
+use crate::handoff::{HANDOFF_TOOL, HandoffTool};
 use crate::hook::{HookAction, HookPayload};
 use crate::message::ContentBlock;
 use crate::session::SessionRecord;
@@ -39,6 +40,8 @@ pub(crate) struct RecordedCall {
     pub contexts: Vec<String>,
     /// A hook asked to stop the run.
     pub stop: Option<String>,
+    /// A successful `handoff` call: the target and the note.
+    pub handoff: Option<(String, String)>,
 }
 
 impl Run<'_> {
@@ -78,6 +81,7 @@ impl Run<'_> {
                     is_error: true,
                     contexts: Vec::new(),
                     stop: None,
+                    handoff: None,
                 });
             }
         }
@@ -126,6 +130,7 @@ impl Run<'_> {
         let mut blocks = Vec::with_capacity(calls.len());
         let mut contexts = std::mem::take(&mut self.carried_context);
         let mut stop = None;
+        let mut handoff = None;
         for ((id, name, _), result) in calls.iter().zip(results) {
             let r = match result {
                 Some(r) => r,
@@ -141,6 +146,7 @@ impl Run<'_> {
                     is_error: true,
                     contexts: Vec::new(),
                     stop: None,
+                    handoff: None,
                 },
             };
             blocks.push(ContentBlock::ToolResult {
@@ -152,6 +158,9 @@ impl Run<'_> {
             if stop.is_none() {
                 stop = r.stop;
             }
+            if handoff.is_none() {
+                handoff = r.handoff;
+            }
         }
         for c in contexts {
             blocks.push(ContentBlock::text(format!(
@@ -161,11 +170,14 @@ impl Run<'_> {
         self.started_calls.clear();
         self.recorded_calls.clear();
         // The results and the end of the run (if this turn ends it) are one write: a crash
-        // cannot keep the results and lose the stop.
+        // cannot keep the results and lose the stop or the handoff. A hook's stop wins over
+        // a handoff of the same turn.
         let ending = if cancelled {
             Some(StopCause::Cancelled)
+        } else if let Some(reason) = stop {
+            Some(StopCause::StoppedByHook { reason })
         } else {
-            stop.map(|reason| StopCause::StoppedByHook { reason })
+            handoff.map(|(to, note)| StopCause::Handoff { to, note })
         };
         let message = crate::message::Message {
             role: crate::message::Role::User,
@@ -227,6 +239,7 @@ impl Run<'_> {
                 is_error: true,
                 contexts,
                 stop,
+                handoff: None,
             }
         };
         let tool = self.parts.tools.get(name);
@@ -338,6 +351,12 @@ impl Run<'_> {
             }
         };
         let duration = started.elapsed();
+        // Kept for the handoff check (the hooks take the input).
+        let handoff_input = if name == HANDOFF_TOOL {
+            input.clone()
+        } else {
+            Value::Null
+        };
 
         // PostToolUse / PostToolUseFailure: a block withholds the output (the call already ran).
         let post = self
@@ -412,12 +431,18 @@ impl Run<'_> {
                 recorded: recorded_arc,
             });
         }
+        // A handoff the hooks let through (run, not withheld) ends the run after this turn.
+        let handoff = (name == HANDOFF_TOOL && !is_error && !self.parts.handoffs.is_empty())
+            .then(|| HandoffTool::parse(&self.parts.handoffs, &handoff_input).ok())
+            .flatten()
+            .map(|(to, note)| (to.to_string(), note.to_string()));
         Ok(RecordedCall {
             id: id.to_string(),
             recorded,
             is_error,
             contexts,
             stop,
+            handoff,
         })
     }
 

@@ -5,12 +5,15 @@
 //! sessions. The writer of a session holds an advisory lock (`flock`) on its file for the
 //! whole run: a second writer, in this process or another, gets `SessionBusy`; readers
 //! never modify the file, so a torn tail is only ever cut by the one who holds the lock.
+//! A run dropped while one of its appends is still on the blocking pool keeps the file
+//! (and its lock) until that append ends: the next holder in this process waits for it
+//! (bounded) instead of getting a spurious `SessionBusy`.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 
@@ -26,7 +29,20 @@ pub enum Durability {
     Flush,
 }
 
-type Held = Arc<Mutex<HashMap<String, Arc<File>>>>;
+type Held = Arc<Mutex<HashMap<String, Slot>>>;
+
+/// A session's file in this store's table.
+#[derive(Debug)]
+enum Slot {
+    /// A holder writes it.
+    Held(Arc<File>),
+    /// Its holder let go while an append of its run was still on the blocking pool (a run
+    /// dropped mid-write): the file, and so its `flock`, lives until that append ends.
+    Releasing(Weak<File>),
+}
+
+/// Longest a new holder waits for the appends of a released holder to end.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One JSONL file per session under a directory: `<dir>/<session_id>.jsonl`.
 ///
@@ -91,11 +107,32 @@ impl JsonlSessionStore {
     }
 
     fn held_file(&self, session_id: &str) -> Option<Arc<File>> {
-        self.held
+        match self
+            .held
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(session_id)
-            .cloned()
+        {
+            Some(Slot::Held(file)) => Some(file.clone()),
+            _ => None,
+        }
+    }
+
+    /// Wait (bounded) until the appends a released holder of `session_id` left on the
+    /// blocking pool have ended, so its `flock` is gone.
+    async fn drained(&self, session_id: &str) {
+        let releasing = |held: &Held| match held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session_id)
+        {
+            Some(Slot::Releasing(w)) => w.strong_count() > 0,
+            _ => false,
+        };
+        let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+        while releasing(&self.held) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 }
 
@@ -170,10 +207,15 @@ struct HeldSession {
 
 impl Drop for HeldSession {
     fn drop(&mut self) {
-        self.held
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.id);
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget released files whose last append ended.
+        held.retain(|_, slot| !matches!(slot, Slot::Releasing(w) if w.strong_count() == 0));
+        if let Some(Slot::Held(file)) = held.remove(&self.id)
+            && Arc::strong_count(&file) > 1
+        {
+            // An append still runs with it: the next holder waits for it.
+            held.insert(self.id.clone(), Slot::Releasing(Arc::downgrade(&file)));
+        }
     }
 }
 
@@ -239,6 +281,7 @@ impl SessionStore for JsonlSessionStore {
         if self.held_file(session_id).is_some() {
             return Err(busy());
         }
+        self.drained(session_id).await;
         let opened = blocking(&path.clone(), move || {
             let mut file = OpenOptions::new()
                 .create(true)
@@ -269,10 +312,10 @@ impl SessionStore for JsonlSessionStore {
         };
         {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            if held.contains_key(session_id) {
+            if let Some(Slot::Held(_)) = held.get(session_id) {
                 return Err(busy());
             }
-            held.insert(session_id.to_string(), Arc::new(file));
+            held.insert(session_id.to_string(), Slot::Held(Arc::new(file)));
         }
         Ok(SessionLock::new(HeldSession {
             held: self.held.clone(),
@@ -283,5 +326,34 @@ impl SessionStore for JsonlSessionStore {
 
     fn transcript_path(&self, session_id: &str) -> Option<PathBuf> {
         self.path_of(session_id).ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_session_released_while_an_append_is_in_flight_can_be_locked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JsonlSessionStore::new(dir.path()).unwrap();
+        let lock = store.lock("s").await.unwrap();
+        // What an append on the blocking pool holds when its run is dropped mid-write.
+        let in_flight = store.held_file("s").unwrap();
+        drop(lock);
+        let append = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(in_flight);
+        });
+        // Before: `SessionBusy`, the file's flock still held by the append.
+        let again = store.lock("s").await;
+        assert!(again.is_ok(), "{:?}", again.err());
+        append.join().unwrap();
+        // And a live holder still refuses a second one.
+        assert!(matches!(
+            store.lock("s").await,
+            Err(Error::SessionBusy { .. })
+        ));
     }
 }
