@@ -35,6 +35,9 @@ use crate::spec::{
 pub const DEFAULT_STDOUT_CAP: usize = 1024 * 1024;
 /// Cap on the stderr kept (64 KiB); the rest is read and discarded.
 pub const STDERR_CAP: usize = 64 * 1024;
+/// Cap on the stderr kept in the decision ([`HookDecision::output`], and so in the
+/// `HookDecision` event): 8 KiB.
+pub const OUTPUT_CAP: usize = 8 * 1024;
 
 /// What is executed.
 #[derive(Clone, Debug)]
@@ -140,7 +143,7 @@ impl CommandHook {
 
     /// Build from a spec (command or script kinds).
     pub fn from_spec(spec: &HookSpec, ctx: &BuildContext) -> Result<Self, HookError> {
-        let filter = spec.filter(&ctx.activation)?;
+        let filter = spec.filter(ctx)?;
         let hook = match &spec.kind {
             HookKind::Command { command } => Self::command(filter, command.clone()),
             HookKind::Script { script } => Self::script(filter, script)?,
@@ -259,8 +262,11 @@ impl CommandHook {
         if let Some(root) = &self.plugin_root {
             cmd.env("CLAUDE_PLUGIN_ROOT", root);
         }
+        // The event as this hook knows it (a YAML PostToolUse hook sees failed calls as
+        // PostToolUse).
+        let event = self.filter.event(input);
         cmd.env("SRE_HOOK_NAME", name)
-            .env("SRE_HOOK_EVENT", input.event().as_str())
+            .env("SRE_HOOK_EVENT", event.as_str())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -277,7 +283,7 @@ impl CommandHook {
         let mut guard = GroupGuard::new(child.id());
         let pgid = child.id();
 
-        let mut payload = serde_json::to_vec(&input.to_json()).unwrap_or_default();
+        let mut payload = serde_json::to_vec(&self.filter.input_json(input)).unwrap_or_default();
         payload.push(b'\n');
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
@@ -342,19 +348,27 @@ impl CommandHook {
             status: format!("waiting for the process failed: {e}"),
             stderr: String::new(),
         })?;
+        // What it wrote on stderr is kept with its decision (an audit hook logs there).
+        let output = (!stderr_text.is_empty()).then(|| cap_output(&stderr_text));
         match status.code() {
             Some(0) => {
                 let stdout = String::from_utf8_lossy(&out.data);
-                parse_command_output(input.event(), &stdout).map_err(|message| HookError::Output {
-                    hook: name.clone(),
-                    message,
-                })
+                let mut decision =
+                    parse_command_output(event, &stdout).map_err(|message| HookError::Output {
+                        hook: name.clone(),
+                        message,
+                    })?;
+                decision.output = output;
+                Ok(decision)
             }
-            Some(2) => Ok(HookDecision::block(if stderr_text.is_empty() {
-                format!("blocked by hook `{name}` (exit 2, no reason on stderr)")
-            } else {
-                stderr_text
-            })),
+            Some(2) => Ok(HookDecision {
+                output,
+                ..HookDecision::block(if stderr_text.is_empty() {
+                    format!("blocked by hook `{name}` (exit 2, no reason on stderr)")
+                } else {
+                    stderr_text
+                })
+            }),
             Some(code @ (126 | 127)) if via_shell => {
                 Err(spawn_err(format!("the shell exited {code}: {stderr_text}")))
             }
@@ -401,6 +415,18 @@ impl Hook for CommandHook {
         let result = self.evaluate(input).await;
         crate::spec::finish(&self.filter.name, input, self.max_rejections, result)
     }
+}
+
+/// `text` cut to at most [`OUTPUT_CAP`] bytes (at a character boundary), saying so.
+fn cap_output(text: &str) -> String {
+    if text.len() <= OUTPUT_CAP {
+        return text.to_string();
+    }
+    let mut cut = OUTPUT_CAP;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}\n[stderr truncated to {cut} bytes]", &text[..cut])
 }
 
 /// A single path or program name, run without a shell.

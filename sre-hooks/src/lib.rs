@@ -13,9 +13,11 @@
 //! | audit | [`AuditHook`] | a keyed (HMAC) chained JSON-lines audit trail with an external anchor ([`audit`]) |
 //!
 //! Hooks are defined as plain data ([`HookSpec`]), loaded from YAML agent definitions or
-//! Claude Code settings JSON ([`HookConfig`]), built with a [`BuildContext`] (judge model,
-//! working directory, [`Activation`] switchboard) into a [`HookRegistry`] of global and
-//! per-agent hooks.
+//! Claude Code settings JSON ([`HookConfig`]; each spec keeps its [`HookFormat`], which
+//! decides what `PostToolUse` means), built with a [`BuildContext`] (judge model, working
+//! directory, [`Activation`] switchboard, tool aliases such as [`default_tool_aliases`], so
+//! `matcher: Bash` governs our `shell`) into a [`HookRegistry`] of global and per-agent
+//! hooks.
 //!
 //! ## Failures
 //! A failing hook (missing file, crash, timeout, unparsable output, model error) follows
@@ -88,7 +90,10 @@ pub use command::CommandHook;
 pub use config::{ConfigWarning, HookConfig};
 pub use error::HookError;
 pub use in_process::FnHook;
-pub use matcher::{Activation, ActivationMode, HookFilter, ToolMatcher};
+pub use matcher::{
+    Activation, ActivationMode, HookFilter, HookFormat, ToolAliases, ToolMatcher,
+    default_tool_aliases,
+};
 pub use output::{decision_from_json, parse_command_output};
 pub use prompt::PromptHook;
 pub use registry::HookRegistry;

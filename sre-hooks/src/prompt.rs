@@ -86,7 +86,7 @@ impl PromptHook {
 
     /// The prompt sent for `input`.
     pub fn render(&self, input: &HookInput) -> String {
-        let args = serde_json::to_string_pretty(&input.to_json()).unwrap_or_default();
+        let args = serde_json::to_string_pretty(&self.filter.input_json(input)).unwrap_or_default();
         if self.template.contains("$ARGUMENTS") {
             self.template.replace("$ARGUMENTS", &args)
         } else {
@@ -111,6 +111,7 @@ impl PromptHook {
             }],
             messages: vec![Message::user(self.render(input))],
             max_output_tokens: self.model.info().max_output_tokens.min(JUDGE_MAX_TOKENS),
+            temperature: None,
             agent: format!("{}/{label}", ctx.agent),
             session_id: input.session_id.clone(),
             call: ctx.call_context(),

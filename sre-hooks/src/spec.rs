@@ -10,7 +10,9 @@ use sre_core::{Hook, HookAction, HookDecision, HookEvent, Model};
 use crate::allowlist::{CommandAllowlist, ShellPolicy};
 use crate::command::CommandHook;
 use crate::error::HookError;
-use crate::matcher::{Activation, ActivationMode, HookFilter, ToolMatcher};
+use crate::matcher::{
+    Activation, ActivationMode, HookFilter, HookFormat, ToolAliases, ToolMatcher,
+};
 use crate::prompt::PromptHook;
 
 /// Default timeout of command and prompt hooks, in seconds.
@@ -98,6 +100,10 @@ pub struct HookSpec {
     ///
     /// [`HookConfig::from_plugin_dir`]: crate::HookConfig::from_plugin_dir
     pub plugin_root: Option<PathBuf>,
+    /// Where the definition comes from, which decides what `PostToolUse` means: YAML agent
+    /// definitions load as [`HookFormat::AgentYaml`] (failed calls included), Claude Code
+    /// settings as [`HookFormat::ClaudeCode`] (the default).
+    pub format: HookFormat,
 }
 
 impl HookSpec {
@@ -116,6 +122,7 @@ impl HookSpec {
             max_rejections: DEFAULT_MAX_REJECTIONS,
             activation: ActivationMode::Always,
             plugin_root: None,
+            format: HookFormat::ClaudeCode,
         }
     }
 
@@ -124,18 +131,22 @@ impl HookSpec {
         Duration::from_secs(u64::from(self.timeout_secs))
     }
 
-    /// The filter (name, event, matcher, activation) of the hook.
-    pub fn filter(&self, activation: &Activation) -> Result<HookFilter, HookError> {
-        let matcher = ToolMatcher::new(self.matcher.as_deref()).map_err(|e| {
+    /// The filter of the hook: name, event, matcher (with `ctx.tool_aliases`), activation
+    /// (through `ctx.activation`) and format.
+    pub fn filter(&self, ctx: &BuildContext) -> Result<HookFilter, HookError> {
+        let mut matcher = ToolMatcher::new(self.matcher.as_deref()).map_err(|e| {
             HookError::config(
                 format!("hook `{}`: matcher", self.name),
                 format!("invalid regex: {e}"),
             )
         })?;
-        let filter = HookFilter::new(self.name.clone(), [self.event], matcher);
+        if !ctx.tool_aliases.is_empty() {
+            matcher = matcher.with_aliases(Arc::new(ctx.tool_aliases.clone()));
+        }
+        let filter = HookFilter::new(self.name.clone(), [self.event], matcher).format(self.format);
         Ok(match self.activation {
             ActivationMode::Always => filter,
-            ActivationMode::OnDemand => filter.on_demand(activation),
+            ActivationMode::OnDemand => filter.on_demand(&ctx.activation),
         })
     }
 
@@ -168,7 +179,7 @@ impl HookSpec {
                     ));
                 };
                 Ok(Arc::new(
-                    PromptHook::new(self.filter(&ctx.activation)?, prompt.clone(), model)
+                    PromptHook::new(self.filter(ctx)?, prompt.clone(), model)
                         .timeout(self.timeout())
                         .fail_mode(self.fail_mode)
                         .max_rejections(self.max_rejections),
@@ -181,8 +192,7 @@ impl HookSpec {
                         format!("an allowlist hook runs at PreToolUse, not {}", self.event),
                     ));
                 }
-                let hook =
-                    CommandAllowlist::with_filter(self.filter(&ctx.activation)?, spec.policy()?);
+                let hook = CommandAllowlist::with_filter(self.filter(ctx)?, spec.policy()?);
                 Ok(Arc::new(match &spec.input_field {
                     Some(field) => hook.input_field(field.clone()),
                     None => hook,
@@ -202,6 +212,10 @@ pub struct BuildContext {
     pub cwd: Option<PathBuf>,
     /// The switchboard of on-demand hooks.
     pub activation: Activation,
+    /// Other names of our tools that matchers may use (our name -> names), e.g.
+    /// [`default_tool_aliases`](crate::default_tool_aliases): a hook handles a tool event
+    /// when its matcher matches the tool's name or one of its aliases. Default: none.
+    pub tool_aliases: ToolAliases,
 }
 
 impl std::fmt::Debug for BuildContext {
@@ -209,6 +223,7 @@ impl std::fmt::Debug for BuildContext {
         f.debug_struct("BuildContext")
             .field("model", &self.model.as_ref().map(|m| m.info().name.clone()))
             .field("cwd", &self.cwd)
+            .field("tool_aliases", &self.tool_aliases)
             .finish_non_exhaustive()
     }
 }

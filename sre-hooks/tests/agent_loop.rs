@@ -10,7 +10,7 @@ use pretty_assertions::assert_eq;
 use sre_core::{Agent, AgentLoop, HookDecision, HookEvent, ScriptedModel, Session, StopCause};
 use sre_hooks::{
     Activation, AuditHook, AuditKey, BuildContext, FnHook, HookConfig, HookRegistry,
-    verify_audit_log,
+    default_tool_aliases, verify_audit_log,
 };
 
 const RESTART: &str =
@@ -695,6 +695,7 @@ async fn host_loads_yaml_and_settings_json_and_attaches_them() -> anyhow::Result
         model: Some(judge_model.clone()), // judge of prompt hooks
         cwd: Some(ws.to_path_buf()),      // default cwd of command hooks
         activation: activation.clone(),
+        tool_aliases: default_tool_aliases(), // matchers may say `Bash` for our `shell`
     })?;
     let agent = AgentLoop::builder(agent_model)
         .name("db-agent")

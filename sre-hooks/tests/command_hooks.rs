@@ -292,6 +292,19 @@ async fn ten_megabytes_of_stderr_are_drained() {
         .await
         .unwrap();
     assert_eq!(d.additional_context.as_deref(), Some("survived"));
+    // Its stderr is kept with the decision, cut at the cap.
+    let output = d.output.unwrap();
+    assert!(output.starts_with("eeee"), "{}", &output[..20]);
+    assert!(
+        output.len() <= sre_hooks::command::OUTPUT_CAP + 100,
+        "{}",
+        output.len()
+    );
+    assert!(
+        output.ends_with("[stderr truncated to 8192 bytes]"),
+        "{}",
+        &output[output.len() - 60..]
+    );
 }
 
 fn pid_in(dir: &std::path::Path, file: &str) -> u32 {

@@ -3,7 +3,9 @@
 
 use pretty_assertions::assert_eq;
 use sre_core::HookEvent;
-use sre_hooks::{ActivationMode, BuildContext, FailMode, HookConfig, HookError, HookKind};
+use sre_hooks::{
+    ActivationMode, BuildContext, FailMode, HookConfig, HookError, HookFormat, HookKind,
+};
 
 const YAML: &str = r#"
 kind: AgentConfiguration
@@ -64,7 +66,19 @@ fn yaml_and_settings_json_load_to_the_same_specs() {
     assert!(yaml.global.is_empty());
     let y = sorted(yaml.agents["db-agent"].clone());
     let j = sorted(json.agents["db-agent"].clone());
-    assert_eq!(y, j);
+    // The same hooks, each knowing its dialect (what PostToolUse means).
+    assert!(y.iter().all(|s| s.format == HookFormat::AgentYaml));
+    assert!(j.iter().all(|s| s.format == HookFormat::ClaudeCode));
+    let as_yaml = |v: &[sre_hooks::HookSpec]| -> Vec<sre_hooks::HookSpec> {
+        v.iter()
+            .cloned()
+            .map(|mut s| {
+                s.format = HookFormat::AgentYaml;
+                s
+            })
+            .collect()
+    };
+    assert_eq!(y, as_yaml(&j));
     assert_eq!(y.len(), 4);
 
     let safety = y

@@ -6,7 +6,7 @@ use sre_core::HookEvent;
 use super::ConfigWarning;
 use crate::allowlist::ShellPolicy;
 use crate::error::HookError;
-use crate::matcher::{ActivationMode, ToolMatcher};
+use crate::matcher::{ActivationMode, HookFormat, ToolMatcher};
 use crate::output::kind;
 use crate::spec::{
     AllowlistSpec, FailMode, HookKind, HookSpec, MAX_REJECTIONS_RANGE, TIMEOUT_RANGE,
@@ -240,6 +240,11 @@ pub(super) fn parse_hook(
     };
 
     let mut spec = HookSpec::new(event, matcher, hook_kind);
+    // Strict parsing is for YAML agent definitions: they speak the Azure SRE Agent's
+    // dialect (a PostToolUse hook sees failed calls too).
+    if strict {
+        spec.format = HookFormat::AgentYaml;
+    }
     if matches!(spec.kind, HookKind::Allowlist(_)) {
         spec.fail_mode = FailMode::Block;
     }

@@ -1,7 +1,7 @@
 //! Loading hook definitions from YAML agent definitions and Claude Code settings JSON.
 //!
-//! YAML (`kind: AgentConfiguration` documents, several per file allowed, or a bare list of
-//! hooks which are global):
+//! YAML (`kind: AgentConfiguration` or `ExtendedAgent` documents, several per file allowed,
+//! `kind: HookConfiguration` documents or a bare list of hooks, which are global):
 //!
 //! ```yaml
 //! kind: AgentConfiguration
@@ -19,6 +19,12 @@
 //! ```
 //!
 //! `spec.hooks` may also use the Claude Code nesting shown next.
+//!
+//! The two formats differ in what `PostToolUse` means ([`HookFormat`](crate::HookFormat)):
+//! a hook from YAML (the Azure SRE Agent's format, which has no `PostToolUseFailure`) also
+//! runs after failed calls and is told `"hook_event_name": "PostToolUse"`,
+//! `"tool_succeeded": false`; a hook from Claude Code settings keeps Claude's meaning
+//! (successful calls only; failed ones are `PostToolUseFailure`).
 //!
 //! Claude Code settings (`{"hooks": {"<Event>": [{"matcher": ..., "hooks": [...]}]}}`); the
 //! hooks are global. Our extension keys (`name`, `script`, `failMode`, `maxRejections`,
@@ -342,10 +348,10 @@ fn parse_agent_document(
     let root = Loc::new(file, String::new());
     if let Some(k) = obj.get("kind") {
         match k.as_str() {
-            Some("AgentConfiguration") | Some("HookConfiguration") => {}
+            Some("AgentConfiguration") | Some("ExtendedAgent") | Some("HookConfiguration") => {}
             Some(other) => {
                 return Err(root.field("kind").err(format!(
-                    "expected `AgentConfiguration` (or `HookConfiguration` for global hooks), got {other:?}"
+                    "expected `AgentConfiguration` or `ExtendedAgent` (or `HookConfiguration` for global hooks), got {other:?}"
                 )));
             }
             None => {
