@@ -122,6 +122,25 @@ pub enum Error {
         /// git's stderr (trimmed).
         message: String,
     },
+    /// A Python tool's specification is invalid.
+    #[error("Python tool `{tool}`: {message}")]
+    PythonSpec {
+        /// The tool's name.
+        tool: String,
+        /// What is wrong (naming the parameter or field).
+        message: String,
+    },
+    /// A Python tool's dependencies could not be installed.
+    #[error("installing the Python dependencies [{dependencies}] failed ({step}): {message}")]
+    DependencyInstall {
+        /// The dependencies, comma separated.
+        dependencies: String,
+        /// The step that failed (`probing the interpreter`, `python -m venv`, `pip install`,
+        /// `locking the cache`...).
+        step: String,
+        /// The tail of the tool's output, or the OS error.
+        message: String,
+    },
     /// The call was cancelled.
     #[error("cancelled")]
     Cancelled,

@@ -4,7 +4,7 @@
 //! completion and drop (so background grandchildren do not outlive the call).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -254,6 +254,26 @@ impl ExecOutcome {
     }
 }
 
+/// What [`Executor::command`] builds.
+pub(crate) struct CommandSpec<'a> {
+    pub program: &'a str,
+    pub args: &'a [String],
+    pub cwd: &'a Path,
+    /// Extra environment (after the configured `set_env`).
+    pub env: &'a [(String, String)],
+    /// Writable directories; `None`: the writable mounts and `extra_writable`.
+    pub writable: Option<Vec<PathBuf>>,
+    /// `HOME` and `TMPDIR` (created); `None`: [`Executor::tmp_dir`].
+    pub home: Option<PathBuf>,
+}
+
+/// A confined command ready to spawn. `ruleset` must stay alive until `spawn` returns.
+pub(crate) struct PreparedCommand {
+    pub cmd: tokio::process::Command,
+    pub ruleset: Option<sandbox::Ruleset>,
+    pub confinement: Confinement,
+}
+
 /// Runs processes in a [`Workspace`] under the configured controls. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Executor {
@@ -293,7 +313,7 @@ impl Executor {
 
     /// The confinement children get (probes the kernel; does not spawn).
     pub fn confinement(&self) -> Confinement {
-        match self.prepare() {
+        match self.prepare(&self.default_writable()) {
             Ok((_, c)) => c,
             Err(e) => Confinement::Unconfined { reason: e },
         }
@@ -307,7 +327,18 @@ impl Executor {
             .map(|m| m.host.join(".tmp"))
     }
 
-    fn prepare(&self) -> std::result::Result<(Option<sandbox::Ruleset>, Confinement), String> {
+    /// The writable mounts plus the configured extra directories.
+    fn default_writable(&self) -> Vec<PathBuf> {
+        let mut writable: Vec<PathBuf> =
+            self.ws.writable_mounts().map(|m| m.host.clone()).collect();
+        writable.extend(self.config.extra_writable.iter().cloned());
+        writable
+    }
+
+    fn prepare(
+        &self,
+        writable: &[PathBuf],
+    ) -> std::result::Result<(Option<sandbox::Ruleset>, Confinement), String> {
         if !self.config.landlock {
             return Ok((
                 None,
@@ -324,14 +355,11 @@ impl Executor {
                 },
             ));
         };
-        let mut writable: Vec<PathBuf> =
-            self.ws.writable_mounts().map(|m| m.host.clone()).collect();
-        writable.extend(self.config.extra_writable.iter().cloned());
         let devices: Vec<PathBuf> = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"]
             .iter()
             .map(PathBuf::from)
             .collect();
-        match sandbox::prepare_ruleset(&writable, &devices)? {
+        match sandbox::prepare_ruleset(writable, &devices)? {
             Some(rs) => Ok((Some(rs), Confinement::Landlock { abi })),
             None => Ok((
                 None,
@@ -342,37 +370,24 @@ impl Executor {
         }
     }
 
-    /// Run `req`. Returns `Err(Error::Cancelled)` if `cancel` fires; a timeout is an
-    /// [`ExitKind::TimedOut`] outcome.
-    pub async fn run(&self, req: ExecRequest, cancel: &CancellationToken) -> Result<ExecOutcome> {
-        let (ruleset, confinement) = self.prepare().map_err(|e| Error::Spawn {
-            program: req.program.clone(),
+    /// A confined command, ready to spawn: scrubbed environment, `HOME`/`TMPDIR`, resource
+    /// limits, its own process group and (when available) the Landlock ruleset. Stdio and
+    /// `kill_on_drop` are the caller's. Shared by [`Executor::run`] (run to completion) and
+    /// the Python tool's persistent workers.
+    pub(crate) async fn command(&self, spec: CommandSpec<'_>) -> Result<PreparedCommand> {
+        let spawn_err = |e: String| Error::Spawn {
+            program: spec.program.to_string(),
             source: std::io::Error::other(e),
-        })?;
+        };
+        let writable = spec.writable.unwrap_or_else(|| self.default_writable());
+        let (ruleset, confinement) = self.prepare(&writable).map_err(spawn_err)?;
         if self.config.require_landlock && !confinement.is_active() {
-            return Err(Error::Spawn {
-                program: req.program.clone(),
-                source: std::io::Error::other(format!(
-                    "Landlock is required but unavailable: {confinement}"
-                )),
-            });
+            return Err(spawn_err(format!(
+                "Landlock is required but unavailable: {confinement}"
+            )));
         }
-        let timeout = req
-            .timeout
-            .unwrap_or(self.config.default_timeout)
-            .min(self.config.max_timeout);
-        let mut cmd = tokio::process::Command::new(&req.program);
-        cmd.args(&req.args)
-            .current_dir(&req.cwd)
-            .env_clear()
-            .stdin(if req.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let mut cmd = tokio::process::Command::new(spec.program);
+        cmd.args(spec.args).current_dir(spec.cwd).env_clear();
         for key in &self.config.pass_env {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);
@@ -386,7 +401,7 @@ impl Executor {
                 cmd.env("PYENV_ROOT", pyenv);
             }
         }
-        let home = match self.tmp_dir() {
+        let home = match spec.home.or_else(|| self.tmp_dir()) {
             Some(tmp) => {
                 tokio::fs::create_dir_all(&tmp)
                     .await
@@ -408,10 +423,58 @@ impl Executor {
         if std::env::var_os("LANG").is_none() {
             cmd.env("LANG", "C.UTF-8");
         }
-        for (k, v) in self.config.set_env.iter().chain(req.env.iter()) {
+        for (k, v) in self.config.set_env.iter().chain(spec.env.iter()) {
             cmd.env(k, v);
         }
         sandbox::configure_child(&mut cmd, &self.config.limits, ruleset.as_ref());
+        Ok(PreparedCommand {
+            cmd,
+            ruleset,
+            confinement,
+        })
+    }
+
+    /// Run `req`. Returns `Err(Error::Cancelled)` if `cancel` fires; a timeout is an
+    /// [`ExitKind::TimedOut`] outcome.
+    pub async fn run(&self, req: ExecRequest, cancel: &CancellationToken) -> Result<ExecOutcome> {
+        self.run_with(req, None, None, cancel).await
+    }
+
+    /// [`Executor::run`] with other writable directories and `HOME`/`TMPDIR` (see
+    /// [`CommandSpec`]).
+    pub(crate) async fn run_with(
+        &self,
+        req: ExecRequest,
+        writable: Option<Vec<PathBuf>>,
+        home: Option<PathBuf>,
+        cancel: &CancellationToken,
+    ) -> Result<ExecOutcome> {
+        let timeout = req
+            .timeout
+            .unwrap_or(self.config.default_timeout)
+            .min(self.config.max_timeout);
+        let PreparedCommand {
+            mut cmd,
+            ruleset,
+            confinement,
+        } = self
+            .command(CommandSpec {
+                program: &req.program,
+                args: &req.args,
+                cwd: &req.cwd,
+                env: &req.env,
+                writable,
+                home,
+            })
+            .await?;
+        cmd.stdin(if req.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
         let start = Instant::now();
         let mut child = cmd.spawn().map_err(|source| Error::Spawn {
             program: req.program.clone(),

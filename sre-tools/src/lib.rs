@@ -10,6 +10,7 @@
 //! | `grep` | ripgrep's crates: regex/literal, globs, context, `.gitignore` |
 //! | `find`, `list` | globs, type, size and mtime filters; a directory tree |
 //! | `shell`, `python` | one [`Executor`]: scrubbed env, timeout, bounded output, rlimits, Landlock, group kill |
+//! | Python function tools | [`PythonFunctionTool`]: a declared function run in a persistent worker with the same confinement |
 //! | `git_live_commit`, `git_log`, `git_diff`, `git_checkout` | point-in-time git with the `git` binary |
 //!
 //! Large results go through [`OffloadStore`] (an [`sre_core::OutputOffload`]).
@@ -51,6 +52,7 @@ pub mod find;
 pub mod git;
 pub mod list;
 pub mod offload;
+pub mod python;
 pub mod readonly;
 pub mod sandbox;
 pub mod search;
@@ -66,6 +68,9 @@ pub use find::Find;
 pub use git::{Git, GitCheckout, GitDiff, GitLiveCommit, GitLog};
 pub use list::List;
 pub use offload::{OffloadConfig, OffloadStore};
+pub use python::{
+    ParamSpec, ParamType, PythonEnv, PythonFunctionSpec, PythonFunctionTool, PythonToolConfig,
+};
 pub use sandbox::{Confinement, ResourceLimits, landlock_abi};
 pub use search::{Grep, GrepLimits};
 pub use shell::{Python, Shell};
