@@ -208,6 +208,7 @@ pub async fn compact(
         agent: cfg.agent.clone(),
         session_id: request.session_id.clone(),
         call: request.call.clone(),
+        temperature: request.temperature,
     };
     let response = model.complete(&summary_request).await?;
     let summary = response

@@ -5,8 +5,12 @@
 //!
 //! - **Layers** ([`layers`]): deterministic, ordered renderings of what the agent can
 //!   reach: connectors, repositories (capped tree + `AGENTS.md` chain), the memory's
-//!   knowledge map, the topology, the skills catalog. Byte-identical while their inputs are
-//!   unchanged, so the system prompt stays a cacheable prefix.
+//!   knowledge map, the topology. Byte-identical while their inputs are unchanged, so the
+//!   system prompt stays a cacheable prefix.
+//! - **Skills** ([`skills`]): progressive disclosure. A static catalog of names and whole
+//!   descriptions, `activate_skill` returning a skill's instructions and files (at most 5
+//!   active per session, least recently activated unloaded first), and gates refusing a
+//!   skill's tools until it is active.
 //! - **Budget** ([`TokenBudget`]): exact token accounting from provider-reported usage,
 //!   estimation only for what was appended since; batched pruning of old tool outputs
 //!   ([`prune`]) at one threshold, a structured handoff summary ([`compact`]) at a higher one.
@@ -53,6 +57,7 @@ pub mod error;
 pub mod layers;
 pub mod pinned;
 pub mod prune;
+pub mod skills;
 pub mod tokens;
 pub mod transcript;
 
@@ -61,13 +66,17 @@ pub use compact::{CompactConfig, DEFAULT_TEMPLATE};
 pub use error::{ContextError, Result};
 pub use layers::{
     Connector, ConnectorsLayer, InstructionLimits, KnowledgeMapLayer, RepositoriesLayer,
-    Repository, Skill, SkillsLayer, Topology, TopologyLayer, TreeLimits,
+    Repository, Topology, TopologyLayer, TreeLimits,
 };
 pub use pinned::{
     Evidence, Hypothesis, HypothesisStatus, InvestigationState, PINNED_LAYER, PINNED_TOOL,
     PinnedState, TimelineEntry, UpdateArgs, UpdateMode,
 };
 pub use prune::PruneConfig;
+pub use skills::{
+    ACTIVATE_SKILL_TOOL, SKILLS_LAYER, Skill, SkillFiles, SkillLimits, Skills, SkillsLayer,
+    load_skills, parse_skill,
+};
 #[cfg(feature = "tiktoken")]
 pub use tokens::Bpe;
 pub use tokens::{Estimator, Heuristic, PromptTokens, TokenCounter};

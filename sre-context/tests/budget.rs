@@ -61,7 +61,7 @@ fn request(messages: Vec<Message>) -> ModelRequest {
         max_output_tokens: 1000,
         agent: "main".into(),
         session_id: "s".into(),
-        call: Default::default(),
+        ..ModelRequest::default()
     }
 }
 

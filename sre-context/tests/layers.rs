@@ -13,7 +13,7 @@ use pretty_assertions::assert_eq;
 use sre_context::layers::{discover_instructions, render_tree};
 use sre_context::{
     Connector, ConnectorsLayer, ContextError, InstructionLimits, KnowledgeMapLayer,
-    RepositoriesLayer, Repository, SkillsLayer, Topology, TopologyLayer, TreeLimits,
+    RepositoriesLayer, Repository, Skill, Skills, Topology, TopologyLayer, TreeLimits, load_skills,
 };
 use sre_core::{ContextLayer, LayerContext, MemoryHit, MemoryStore};
 
@@ -355,58 +355,66 @@ fn skills_dir() -> tempfile::TempDir {
     write(
         dir.path(),
         "db-pool/SKILL.md",
-        "---\nname: db-pool-triage\ndescription: |\n  Diagnose connection-pool exhaustion.\n  Second line is not shown.\nallowed-tools: [query_logs]\n---\n# Body\nlong text\n",
+        "---\nname: db-pool-triage\ndescription: |\n  Diagnose connection-pool exhaustion.\n  Second line is shown too.\nallowed-tools: [query_logs]\n---\n# Body\nlong text\n",
     );
     write(
         dir.path(),
         "alerts/SKILL.md",
-        "---\nname: alert-routing\ndescription: Find who gets paged for an alert.\n---\n",
+        "---\nname: alert-routing\ndescription: Find who gets paged for an alert.\nallowed-tools: page_lookup  Bash(git:*)\n---\n",
     );
     write(dir.path(), "not-a-skill/README.md", "x");
     dir
 }
 
-#[tokio::test]
-async fn skills_catalog_lists_names_and_one_line_descriptions() {
+#[test]
+fn skill_folders_load_whole_descriptions_bodies_tools_and_files() {
     let dir = skills_dir();
-    let layer = SkillsLayer::new().root(dir.path(), "skills");
+    write(dir.path(), "alerts/references/routing.md", "x");
+    let skills = load_skills(dir.path(), "skills/").unwrap();
     assert_eq!(
-        layer.render(&LayerContext::DETACHED).await.unwrap(),
-        "Skills (read a skill's SKILL.md before using it):\n\
-         - alert-routing: Find who gets paged for an alert. (skills/alerts/SKILL.md)\n\
-         - db-pool-triage: Diagnose connection-pool exhaustion. (skills/db-pool/SKILL.md)"
+        skills,
+        vec![
+            Skill::new("alert-routing", "Find who gets paged for an alert.", "")
+                .files(dir.path().join("alerts"), "skills/alerts")
+                .tools(["page_lookup", "Bash(git:*)"]),
+            Skill::new(
+                "db-pool-triage",
+                "Diagnose connection-pool exhaustion.\nSecond line is shown too.",
+                "# Body\nlong text"
+            )
+            .files(dir.path().join("db-pool"), "skills/db-pool")
+            .tools(["query_logs"]),
+        ]
+    );
+    let set = Skills::new(skills).unwrap();
+    assert_eq!(
+        set.catalog().lines().skip(1).collect::<Vec<_>>(),
+        [
+            "- alert-routing (tools: page_lookup, Bash(git:*))",
+            "  Find who gets paged for an alert.",
+            "- db-pool-triage (tools: query_logs)",
+            "  Diagnose connection-pool exhaustion.",
+            "  Second line is shown too.",
+        ]
     );
 }
 
-#[tokio::test]
-async fn bad_skill_files_are_errors_naming_the_file() {
+#[test]
+fn bad_skill_files_are_errors_naming_the_file() {
     let dir = skills_dir();
     write(
         dir.path(),
         "broken/SKILL.md",
         "---\nname: broken\ndescription: [unclosed\n---\n",
     );
-    let e = SkillsLayer::new()
-        .root(dir.path(), "skills")
-        .skills()
-        .unwrap_err();
-    let msg = e.to_string();
+    let msg = load_skills(dir.path(), "skills").unwrap_err().to_string();
     assert!(msg.contains("broken/SKILL.md:3:"), "{msg}");
     fs::write(dir.path().join("broken/SKILL.md"), "no front matter\n").unwrap();
-    let msg = SkillsLayer::new()
-        .root(dir.path(), "skills")
-        .render(&LayerContext::DETACHED)
-        .await
-        .unwrap_err()
-        .to_string();
+    let msg = load_skills(dir.path(), "skills").unwrap_err().to_string();
     assert!(msg.contains("broken/SKILL.md:1"), "{msg}");
     assert!(msg.contains("front matter"), "{msg}");
     fs::write(dir.path().join("broken/SKILL.md"), "---\nname: x\n---\n").unwrap();
-    let msg = SkillsLayer::new()
-        .root(dir.path(), "skills")
-        .skills()
-        .unwrap_err()
-        .to_string();
+    let msg = load_skills(dir.path(), "skills").unwrap_err().to_string();
     assert!(
         msg.contains("broken/SKILL.md") && msg.contains("description"),
         "{msg}"
@@ -416,12 +424,12 @@ async fn bad_skill_files_are_errors_naming_the_file() {
         "---\nname: alert-routing\ndescription: dup\n---\n",
     )
     .unwrap();
-    let msg = SkillsLayer::new()
-        .root(dir.path(), "skills")
-        .skills()
+    let msg = load_skills(dir.path(), "skills").unwrap_err().to_string();
+    assert!(msg.contains("also defined"), "{msg}");
+    let msg = load_skills(&dir.path().join("missing"), "skills")
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("also defined"), "{msg}");
+    assert!(msg.contains("missing"), "{msg}");
 }
 
 /// Deterministic pseudo-random generator (no extra dependency).
@@ -468,16 +476,16 @@ fn random_input_never_panics() {
         };
         let _ = Topology::from_yaml(&text, "fuzz.yaml");
         let _ = Topology::from_json(&text, "fuzz.json");
-        let _ = sre_context::layers::parse_skill(&text, "fuzz/SKILL.md", "fuzz/SKILL.md");
+        let _ = sre_context::parse_skill(&text, "fuzz/SKILL.md");
         let _ = sre_context::Heuristic::default();
         let _ = sre_context::Estimator::tokenizer().text(&text);
         let _ = sre_context::Estimator::heuristic().text(&text);
     }
 }
 
-/// The repositories and skills layers read the disk on the blocking pool: a ticker on the
-/// same current-thread runtime keeps its pace while a repository with 300 `.gitignore`s is
-/// walked and a folder of 1,000 skills is parsed.
+/// The repositories layer reads the disk on the blocking pool: a ticker on the same
+/// current-thread runtime keeps its pace while a repository with 300 `.gitignore`s is
+/// walked. (The skills catalog is rendered in memory when the set is built.)
 #[test]
 fn file_reading_layers_do_not_stall_the_runtime_thread() {
     let repo = tempfile::tempdir().unwrap();
@@ -496,35 +504,16 @@ fn file_reading_layers_do_not_stall_the_runtime_thread() {
         }
     }
     write(repo.path(), "AGENTS.md", "Run make test.\n");
-    let skills = tempfile::tempdir().unwrap();
-    let metadata: String = (0..20)
-        .map(|k| format!("  key{k}: [a, b, {{c: d}}]\n"))
-        .collect();
-    for i in 0..1000 {
-        write(
-            skills.path(),
-            &format!("skill-{i:04}/SKILL.md"),
-            &format!(
-                "---\nname: skill-{i:04}\ndescription: |\n  Triage case {i}.\n  More text.\nmetadata:\n{metadata}---\n# Body\n"
-            ),
-        );
-    }
     let repositories = RepositoriesLayer::new([Repository::new("big", repo.path())]);
-    let catalog = SkillsLayer::new().root(skills.path(), "skills");
     let rt = common::current_thread();
-    for (name, layer) in [
-        ("repositories", &repositories as &dyn ContextLayer),
-        ("skills", &catalog as &dyn ContextLayer),
-    ] {
-        let (text, took, worst) = rt.block_on(common::lateness_during(
-            layer.render(&LayerContext::DETACHED),
-        ));
-        let text = text.unwrap();
-        assert!(text.len() > 1000, "{name}: {text}");
-        println!("{name} layer rendered in {took:?}; worst ticker lateness {worst:?}");
-        assert!(
-            worst * 4 < took,
-            "{name}: the runtime thread stalled: ticker {worst:?} late during a {took:?} render"
-        );
-    }
+    let (text, took, worst) = rt.block_on(common::lateness_during(
+        repositories.render(&LayerContext::DETACHED),
+    ));
+    let text = text.unwrap();
+    assert!(text.len() > 1000, "{text}");
+    println!("repositories layer rendered in {took:?}; worst ticker lateness {worst:?}");
+    assert!(
+        worst * 4 < took,
+        "repositories: the runtime thread stalled: ticker {worst:?} late during a {took:?} render"
+    );
 }

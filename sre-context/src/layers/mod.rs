@@ -8,7 +8,7 @@
 //! | [`RepositoriesLayer`] | `repositories` | attached repositories: tree + AGENTS.md files |
 //! | [`KnowledgeMapLayer`] | `knowledge-map` | any [`sre_core::MemoryStore`]'s index |
 //! | [`TopologyLayer`] | `topology` | a YAML/JSON [`Topology`] |
-//! | [`SkillsLayer`] | `skills` | `SKILL.md` front matter under skill folders |
+//! | [`SkillsLayer`](crate::SkillsLayer) | `skills` | a [`Skills`](crate::Skills) set: names and whole descriptions (see [`crate::skills`]) |
 //! | [`PinnedState::layer`](crate::PinnedState::layer) | `investigation-state` | the pinned state (dynamic) |
 //!
 //! A host adds its own layer by implementing [`sre_core::ContextLayer`]:
@@ -31,7 +31,6 @@
 mod connectors;
 mod knowledge;
 mod repositories;
-mod skills;
 mod topology;
 
 pub use connectors::{Connector, ConnectorsLayer};
@@ -40,14 +39,12 @@ pub use repositories::{
     InstructionLimits, Instructions, RepositoriesLayer, Repository, TreeLimits,
     discover_instructions, render_tree,
 };
-pub use skills::{Skill, SkillsLayer, load_skills, parse_skill};
 pub use topology::{Account, Group, Service, Topology, TopologyLayer};
 
 use crate::error::ContextError;
 
-/// Run a layer's file-reading render on tokio's blocking pool: walking a repository or
-/// reading a folder of `SKILL.md` files must not stall the runtime thread other sessions
-/// run on.
+/// Run a layer's file-reading render on tokio's blocking pool: walking a repository must
+/// not stall the runtime thread other sessions run on.
 pub(crate) async fn off_runtime(
     render: impl FnOnce() -> Result<String, ContextError> + Send + 'static,
 ) -> sre_core::Result<String> {
