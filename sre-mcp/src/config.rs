@@ -285,7 +285,10 @@ impl ConnectorConfig {
         }
         match &self.transport {
             Transport::StreamableHttp { url, headers, auth } => {
-                let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+                // A URL that starts with `${VAR}` is checked once expanded (at connect time).
+                let scheme_ok = url.starts_with("http://")
+                    || url.starts_with("https://")
+                    || url.starts_with("${");
                 if !scheme_ok {
                     return Err(McpError::config(
                         f("url"),

@@ -55,6 +55,12 @@ impl Inner {
         let resolved = match &self.config.transport {
             Transport::StreamableHttp { url, headers, auth } => {
                 let url = expand(url, name, "url", &env)?;
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(McpError::config(
+                        format!("connector `{name}`: url"),
+                        "must start with `http://` or `https://` once its variables are expanded",
+                    ));
+                }
                 let mut out = Vec::new();
                 for (k, v) in &headers.0 {
                     let v = expand(v, name, &format!("headers.{k}"), &env)?;
