@@ -28,6 +28,23 @@ use crate::tool::PyTool;
 pub struct Agent {
     inner: AgentLoop,
     session_dir: PathBuf,
+    /// What the agent's tools need alive (the team of a loaded home: its MCP connections).
+    _keep: Option<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Agent {
+    /// An agent assembled elsewhere (a loaded agent home), keeping `keep` alive with it.
+    pub(crate) fn from_loop(
+        inner: AgentLoop,
+        session_dir: PathBuf,
+        keep: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
+        Agent {
+            inner,
+            session_dir,
+            _keep: Some(keep),
+        }
+    }
 }
 
 #[pymethods]
@@ -144,7 +161,11 @@ impl Agent {
             .session_store(Arc::new(store))
             .build()
             .map_err(core_err)?;
-        Ok(Agent { inner, session_dir })
+        Ok(Agent {
+            inner,
+            session_dir,
+            _keep: None,
+        })
     }
 
     /// The agent's name.
@@ -235,7 +256,7 @@ fn panic_message(e: tokio::task::JoinError) -> String {
     }
 }
 
-fn model_from(
+pub(crate) fn model_from(
     script: Option<String>,
     script_path: Option<PathBuf>,
     from_env: bool,

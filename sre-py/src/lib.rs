@@ -12,7 +12,9 @@
 //!   ([`sre_hooks::decision_from_json`]);
 //! * [`agent::Agent`] and [`agent::RunHandle`]: an [`sre_core::AgentLoop`] run on a
 //!   Rust-owned tokio runtime, its events queued for Python, its cancellation token
-//!   reachable from Python.
+//!   reachable from Python;
+//! * [`home::load_home`]: an agent home loaded by the reference host's loader
+//!   (`sre_host`, under `examples/host`), its agents returned as [`agent::Agent`]s.
 //!
 //! The Python side never blocks the runtime and the runtime never blocks on the GIL except
 //! on blocking threads.
@@ -27,6 +29,7 @@ use pyo3::prelude::*;
 
 pub mod agent;
 pub mod errors;
+pub mod home;
 pub mod hook;
 pub mod tool;
 
@@ -57,6 +60,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<agent::Agent>()?;
     m.add_class::<agent::RunHandle>()?;
+    m.add_function(wrap_pyfunction!(home::load_home, m)?)?;
     m.add_function(wrap_pyfunction!(tool::call_tool, m)?)?;
     m.add_function(wrap_pyfunction!(tool::bench_tool, m)?)?;
     Ok(())

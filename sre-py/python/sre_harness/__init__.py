@@ -8,6 +8,9 @@
     agent = sh.Agent(model="env", system_prompt="You are an SRE agent.", tools=[check_cert])
     outcome = agent.run_sync("Is example.com's certificate about to expire?")
     print(outcome.answer)
+
+    team = sh.load("examples/team", model="env")   # agents declared in files
+    print(team["tls-monitor"].run_sync("Audit api.example.com").answer)
 """
 
 from ._native import (
@@ -22,6 +25,7 @@ from ._native import (
 )
 from ._agent import Agent, Outcome, RunStream
 from ._hooks import Approver, Hook, hook
+from ._home import Home, load
 from ._schema import ArgumentError
 from ._tools import DEFAULT_TIMEOUT, Tool, ToolResult, tool
 
@@ -33,6 +37,7 @@ __all__ = [
     "ConfigError",
     "DEFAULT_TIMEOUT",
     "Hook",
+    "Home",
     "HookError",
     "ModelError",
     "Outcome",
@@ -44,5 +49,6 @@ __all__ = [
     "ToolResult",
     "__version__",
     "hook",
+    "load",
     "tool",
 ]

@@ -9,6 +9,7 @@ from typing import (
     Dict,
     Generator,
     Iterable,
+    Iterator,
     List,
     Mapping,
     Optional,
@@ -199,3 +200,28 @@ class Agent:
     def stream_sync(self, prompt: str, *, session_id: Optional[str] = None) -> Generator[Event, None, Outcome]: ...
     async def resume(self, session_id: str, *, on_event: Optional[Callable[[Event], Any]] = None) -> Outcome: ...
     def resume_sync(self, session_id: str, *, on_event: Optional[Callable[[Event], Any]] = None) -> Outcome: ...
+
+class Home:
+    agents: Dict[str, Agent]
+    warnings: List[str]
+    workspace: str
+    session_dir: str
+    def __getitem__(self, name: str) -> Agent: ...
+    def __contains__(self, name: object) -> bool: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __len__(self) -> int: ...
+    def run_thread_sync(
+        self, agent: str, prompt: str, *, session_id: Optional[str] = None, max_handoffs: int = 8
+    ) -> List[Outcome]: ...
+
+def load(
+    dir: _PathLike,
+    *,
+    model: Optional[str] = None,
+    script: Optional[str] = None,
+    script_path: Optional[_PathLike] = None,
+    workspace: Optional[_PathLike] = None,
+    approver: Optional[Union[Approver, Callable[[HookContext, str], Union[bool, Awaitable[bool]]]]] = None,
+    cache_dir: Optional[_PathLike] = None,
+    only: Optional[Sequence[str]] = None,
+) -> Home: ...

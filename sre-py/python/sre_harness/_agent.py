@@ -148,6 +148,16 @@ class Agent:
             hook_config=os.fspath(hook_config) if hook_config is not None else None,
         )
 
+    @classmethod
+    def _from_native(cls, native: Any) -> "Agent":
+        """An agent assembled by the native side (a loaded agent home)."""
+        agent = cls.__new__(cls)
+        agent.tools = []
+        agent.hooks = []
+        agent.session_dir = os.fspath(native.session_dir)
+        agent._native = native
+        return agent
+
     @property
     def name(self) -> str:
         return str(self._native.name)

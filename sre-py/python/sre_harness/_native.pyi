@@ -53,5 +53,16 @@ class Agent:
     def tool_specs_json(self) -> str: ...
     def start(self, prompt: Optional[str], session_id: str, waker: Optional[Callable[[], Any]] = None) -> RunHandle: ...
 
+def load_home(
+    dir: Union[str, PathLike[str]],
+    *,
+    workspace: Union[str, PathLike[str]],
+    script: Optional[str] = None,
+    script_path: Optional[Union[str, PathLike[str]]] = None,
+    model_from_env: bool = False,
+    approver: Optional[Any] = None,
+    cache_dir: Optional[Union[str, PathLike[str]]] = None,
+    only: Optional[List[str]] = None,
+) -> Tuple[List[Agent], List[str], Path]: ...
 def call_tool(tool: Any, args_json: str) -> Tuple[bool, str]: ...
 def bench_tool(tool: Any, args_json: str, n: int) -> float: ...
