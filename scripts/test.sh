@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test of the workspace on a fresh machine: installs what the tests need
-# (Debian packages ripgrep and jq for the sre-tools parity and shell tests; npm and PyPI
-# MCP peers for sre-mcp; a Python venv for sre-py), then runs the unit, integration and doc tests and the Python tests.
+# (Debian packages ripgrep and jq for the sre-tools parity and shell tests, the PostgreSQL
+# client for the reference team; npm and PyPI MCP peers for sre-mcp, whose Python venv also
+# serves the reference team's stand-in servers; a Python venv for sre-py), then runs the unit, integration and doc tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The reference team's PostgreSQL analyst runs pg_isready and psql (examples/host tests).
+command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -8,26 +8,23 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use sre_context::{
     BudgetConfig, KnowledgeMapLayer, PinnedState, RepositoriesLayer, Repository, TokenBudget,
-    Topology, TopologyLayer,
+    TopologyLayer,
 };
 use sre_core::{
-    AgentLoop, JsonlSessionStore, Model, ScriptedModel, SessionStore, SubagentOptions, Usage,
-    typed_tool,
+    AgentLoop, ContextLayer, JsonlSessionStore, Model, ScriptedModel, SessionStore,
+    SubagentOptions, Usage, typed_tool,
 };
-use sre_hooks::{Activation, BuildContext, HookConfig};
+use sre_hooks::{Activation, BuildContext};
+use sre_host::home::{AgentHome, ToolRef, WORKSPACE_TOOLS};
 use sre_memory::{MarkdownMemory, RememberTool};
 use sre_tools::{MountMode, OffloadConfig, OffloadStore, Workspace};
 
 use crate::sample_service;
 
-/// The agent definition (its hooks), as YAML.
-pub const AGENT_YAML: &str = include_str!("../agents/investigator.yaml");
-/// The system prompt.
-pub const SYSTEM_PROMPT: &str = include_str!("../agents/investigator.prompt.md");
 /// The offline script: every model answer, written in advance.
 pub const SCRIPT: &str = include_str!("../scripts/investigate.yaml");
-/// The resource topology of the prompt's topology layer.
-pub const TOPOLOGY: &str = include_str!("../agents/topology.yaml");
+/// The investigator's name in its agent home.
+pub const AGENT: &str = "investigator";
 /// The incident.
 pub const TASK: &str = "INCIDENT-4711: since about 14:02Z on 2026-11-20, checkout-api answers HTTP 503 to \
                         POST /payments. Find the root cause and tell us what to do.";
@@ -38,6 +35,21 @@ const MARKER: &str = ".sre-investigate";
 /// The memory note the agent starts with.
 const MEMORY_NOTE: &str = "checkout-api: when POST /payments returns 503, check DB pool saturation \
                            (PoolTimeoutError, waiters) before the database itself.";
+
+/// The agent home the investigator is declared in (`examples/agents`: its definition,
+/// prompt, hooks and tools in `investigator.yaml`, its topology in `workspace.yaml`),
+/// loaded by the same loader as `sre run`. Override with `SRE_INVESTIGATOR_HOME`.
+pub fn agent_home() -> PathBuf {
+    std::env::var_os("SRE_INVESTIGATOR_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("agents"))
+}
+
+/// Load the investigator's home; every error of the files, with file:line:column.
+pub fn load_home() -> Result<AgentHome> {
+    let dir = agent_home();
+    AgentHome::load(&dir).map_err(|errors| anyhow::anyhow!("{errors}"))
+}
 
 /// Where transcripts live inside the workspace.
 pub fn sessions_dir(root: &Path) -> PathBuf {
@@ -172,6 +184,10 @@ pub fn assemble_with_store(
     store: Arc<dyn SessionStore>,
     sessions: PathBuf,
 ) -> Result<Assembly> {
+    let home = load_home()?;
+    let def = home
+        .agent(AGENT)
+        .with_context(|| format!("no agent `{AGENT}` in {}", agent_home().display()))?;
     let memory = MarkdownMemory::open(root.join("memory"))?;
     let workspace = Workspace::builder(root)
         .mount("repos", MountMode::ReadOnly)
@@ -183,43 +199,48 @@ pub fn assemble_with_store(
     // Context budget and the pinned investigation state (never pruned or summarised away).
     let pinned = PinnedState::new();
     let budget = TokenBudget::new(BudgetConfig::default())?.with_pinned(pinned.clone());
-    // Governance hooks from the YAML agent definition.
-    let hooks =
-        HookConfig::from_yaml(AGENT_YAML, "agents/investigator.yaml")?.build(&BuildContext {
-            model: Some(models.judge),
-            cwd: Some(root.to_path_buf()),
-            activation: Activation::new(),
-        })?;
+    // Governance hooks from the agent definition (and any global hooks of its home).
+    let hooks = home.hooks_for(AGENT).build(&BuildContext {
+        model: Some(models.judge),
+        cwd: Some(root.to_path_buf()),
+        activation: Activation::new(),
+        tool_aliases: sre_hooks::default_tool_aliases(),
+    })?;
+    // The tools its definition lists, by name (an absent list means the workspace tools).
+    let listed: Vec<String> = match &def.tools {
+        Some(tools) => tools.iter().map(ToolRef::name).collect(),
+        None => WORKSPACE_TOOLS.iter().map(|t| t.to_string()).collect(),
+    };
+    let topology = match &home.world.topology {
+        Some(path) => vec![Arc::new(TopologyLayer::from_file(path)?) as Arc<dyn ContextLayer>],
+        None => Vec::new(),
+    };
+    let mut tools = workspace.tools()?;
+    tools.push(typed_tool(RememberTool::new(memory.clone()))?);
+    tools.push(pinned.tool()?);
+    let tools: Vec<_> = tools
+        .into_iter()
+        .filter(|t| listed.contains(&t.spec().name))
+        .collect();
     let agent = AgentLoop::builder(models.agent)
-        .name("investigator")
-        .system_prompt(SYSTEM_PROMPT)
+        .name(&def.name)
+        .system_prompt(&def.system_prompt)
         .layer(Arc::new(RepositoriesLayer::new([Repository::new(
             "checkout-api",
             root.join(sample_service::REPO),
         )
         .mount(sample_service::REPO)])))
-        .layer(Arc::new(TopologyLayer::new(Topology::from_yaml(
-            TOPOLOGY,
-            "agents/topology.yaml",
-        )?)))
+        .layers(topology)
         .layer(Arc::new(KnowledgeMapLayer::new(Arc::new(memory.clone()))))
         .layer(pinned.layer())
-        // The Python tool runs free code that no allowlist can check: not for this agent.
-        .tools(
-            workspace
-                .tools()?
-                .into_iter()
-                .filter(|t| t.spec().name != "python"),
-        )
-        .tool(typed_tool(RememberTool::new(memory.clone()))?)
-        .tool(pinned.tool()?)
+        .tools(tools)
         .memory(Arc::new(memory))
         .budget(Arc::new(budget))
         .subagents(SubagentOptions {
             max_turns: 8,
             ..SubagentOptions::default()
         })
-        .hooks(hooks.hooks_for("investigator"))
+        .hooks(hooks.hooks_for(AGENT))
         .offload(Arc::new(OffloadStore::new(
             workspace.clone(),
             OffloadConfig::default(),

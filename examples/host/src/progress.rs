@@ -1,10 +1,26 @@
-//! Showing a run's events as one line per step (subagents indented), for the reference
-//! binaries.
+//! Showing a run's events as one line per step (subagents and handoff targets indented),
+//! for the reference binaries: `sre run` writes them to stderr, `investigate` to stdout.
+
+use std::io::Write;
 
 use sre_core::{AgentEvent, EventKind};
 
-/// One line per step, indented for subagents.
+/// Print one step to stdout.
 pub fn print_event(e: &AgentEvent) {
+    if let Some(line) = event_line(e) {
+        println!("{line}");
+    }
+}
+
+/// Write one step to `out` (errors writing it are ignored: progress is best effort).
+pub fn write_event(out: &mut impl Write, e: &AgentEvent) {
+    if let Some(line) = event_line(e) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// The line shown for an event (`None` for events not shown).
+pub fn event_line(e: &AgentEvent) -> Option<String> {
     let indent = if e.agent.contains('/') { "      " } else { "" };
     let who = if e.agent.contains('/') {
         format!("[{}] ", e.agent)
@@ -12,7 +28,14 @@ pub fn print_event(e: &AgentEvent) {
         String::new()
     };
     let line = match &e.kind {
+        EventKind::SessionStarted { source } if !e.agent.contains('/') => {
+            format!("══ {} ({source}, session {})", e.agent, e.session_id)
+        }
         EventKind::TurnStarted { turn } => format!("── turn {turn}"),
+        EventKind::Finished {
+            cause: sre_core::StopCause::Handoff { to, note },
+            ..
+        } => format!("  ⇒ handoff to {to}: {}", first_line(note, 150)),
         EventKind::ModelResponse { text, usage, .. } if !text.is_empty() => {
             format!(
                 "  model: {} ({} prompt tokens)",
@@ -47,7 +70,20 @@ pub fn print_event(e: &AgentEvent) {
         EventKind::ToolRefused { name, reason, .. } => {
             format!("  ✗ {name}: {}", first_line(reason, 150))
         }
-        EventKind::HookDecision { hook, action, .. } => format!("  hook {hook}: {action:?}"),
+        EventKind::HookDecision {
+            hook,
+            action,
+            system_message,
+            output,
+            ..
+        } => {
+            let mut line = format!("  hook {hook}: {action:?}");
+            for text in [system_message, output].into_iter().flatten() {
+                line.push_str(" — ");
+                line.push_str(&first_line(text, 150));
+            }
+            line
+        }
         EventKind::HookFailed {
             hook,
             error,
@@ -91,9 +127,9 @@ pub fn print_event(e: &AgentEvent) {
             format!("  answer of turn {turn} cut at the output limit: continuing")
         }
         EventKind::Warning { message } => format!("  warning: {message}"),
-        _ => return,
+        _ => return None,
     };
-    println!("{indent}{who}{line}");
+    Some(format!("{indent}{who}{line}"))
 }
 
 fn first_line(s: &str, max: usize) -> String {

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use examples::display::print_event;
 use examples::investigate::{self, Models, TASK};
 use sre_core::{Agent, AgentEvent, Error, Session};
+use sre_host::progress::print_event;
 
 /// Investigate "checkout-api answers HTTP 503" over a sample service, with real tools.
 ///

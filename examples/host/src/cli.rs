@@ -1,0 +1,382 @@
+//! The `sre` command: `sre validate DIR` and `sre run DIR --agent NAME TASK`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sre_core::{AgentEvent, Error, Session, StopCause};
+
+use crate::home::{AgentHome, ToolRef};
+use crate::progress::write_event;
+use crate::team::{AutoApproval, ModelSource, Team, TeamOptions, TerminalApprover};
+
+/// Validate and run an agent home: a directory of declarative agents, skills, Python tools,
+/// MCP connectors and hooks.
+#[derive(Parser, Debug)]
+#[command(name = "sre", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Load an agent home, print what it holds, and list every error and warning
+    /// (exit status 1 when there are errors).
+    Validate {
+        /// The agent home.
+        dir: PathBuf,
+    },
+    /// Run one agent of an agent home on a task (following its handoffs). Exit status: 0
+    /// completed, 1 error, 2 ended otherwise (turn limit, stopped or refused by a hook, cost
+    /// cap...), 130 cancelled (Ctrl-C; the command that continues it is printed).
+    Run(RunArgs),
+}
+
+/// Arguments of `sre run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The agent home.
+    pub dir: PathBuf,
+    /// The agent that takes the task.
+    #[arg(long)]
+    pub agent: String,
+    /// The task (omit with --resume).
+    pub task: Option<String>,
+    /// Offline: the model's answers come from this ScriptedModel script. Without it, the
+    /// provider the environment configures is used (and the run says so).
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+    /// The thread's session id (default: a new one).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Continue an interrupted run of --session.
+    #[arg(long, requires = "session")]
+    pub resume: bool,
+    /// The workspace (repositories, skills, memory, scratch, transcripts). Default:
+    /// `<DIR>/.sre/workspace`.
+    #[arg(long, value_name = "PATH")]
+    pub workspace: Option<PathBuf>,
+    /// Where Python tool environments (their `dependencies`) are cached, shared by runs.
+    /// Default: `$SRE_CACHE_DIR`, else `<workspace>/.sre/cache`.
+    #[arg(long, value_name = "PATH")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print the event stream as JSON lines on stdout (the answer is in the last event).
+    #[arg(long)]
+    pub json: bool,
+    /// Switch on an on-demand hook for this thread (repeatable).
+    #[arg(long = "enable-hook", value_name = "NAME")]
+    pub enable_hooks: Vec<String>,
+    /// How approval requests are answered: ask on the terminal, or approve or deny all.
+    #[arg(long, value_enum, default_value = "ask")]
+    pub approve: Approval,
+}
+
+/// How `sre run` answers approval requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Approval {
+    /// Ask on the terminal (denied when stdin is not a terminal... or empty).
+    Ask,
+    /// Approve everything.
+    All,
+    /// Deny everything.
+    None,
+}
+
+/// Run the command; the process exit code.
+pub async fn main_with(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate { dir } => validate(&dir),
+        Command::Run(args) => match run(args).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn validate(dir: &std::path::Path) -> ExitCode {
+    match AgentHome::load(dir) {
+        Ok(home) => {
+            print!("{}", summary(&home));
+            for w in &home.warnings {
+                eprintln!("{w}");
+            }
+            println!(
+                "ok: {} agents, {} skills, {} Python tools, {} connectors ({} warnings)",
+                home.agents.len(),
+                home.skills.len(),
+                home.python_tools.len(),
+                home.connectors.len(),
+                home.warnings.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What a home holds, one agent per paragraph.
+pub fn summary(home: &AgentHome) -> String {
+    let mut out = String::new();
+    for (name, a) in &home.agents {
+        let tools: Vec<String> = match &a.tools {
+            None => vec!["(workspace tools)".into()],
+            Some(t) => t.iter().map(ToolRef::name).collect(),
+        };
+        out.push_str(&format!(
+            "agent {name} ({}{})\n  tools: {}\n",
+            a.agent_type.as_str(),
+            a.display_name
+                .as_deref()
+                .map(|d| format!(", \"{d}\""))
+                .unwrap_or_default(),
+            join(&tools)
+        ));
+        let skills = a.skills.clone().unwrap_or_default();
+        for (label, list) in [
+            ("skills", &skills),
+            ("connectors", &a.connectors),
+            ("handoffs", &a.handoffs),
+            ("agents as tools", &a.agents_as_tools),
+        ] {
+            if !list.is_empty() {
+                out.push_str(&format!("  {label}: {}\n", join(list)));
+            }
+        }
+        let hooks: Vec<String> = home
+            .hooks_for(name)
+            .iter()
+            .map(|(_, h)| format!("{} ({})", h.name, h.event))
+            .collect();
+        if !hooks.is_empty() {
+            out.push_str(&format!("  hooks: {}\n", join(&hooks)));
+        }
+    }
+    for (label, names) in [
+        ("skills", home.skills.keys().cloned().collect::<Vec<_>>()),
+        ("python tools", home.python_tools.keys().cloned().collect()),
+        ("connectors", home.connectors.keys().cloned().collect()),
+    ] {
+        if !names.is_empty() {
+            out.push_str(&format!("{label}: {}\n", join(&names)));
+        }
+    }
+    out
+}
+
+fn join(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let home = match AgentHome::load(&args.dir) {
+        Ok(h) => h,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if !home.agents.contains_key(&args.agent) {
+        let known: Vec<&String> = home.agents.keys().collect();
+        return Err(format!("no agent `{}` in the home (agents: {known:?})", args.agent).into());
+    }
+    let task = match (&args.task, args.resume) {
+        (Some(t), false) => Some(t.clone()),
+        (None, true) => None,
+        (Some(_), true) => return Err("give either a TASK or --resume, not both".into()),
+        (None, false) => return Err("a TASK is required (or --resume --session ID)".into()),
+    };
+    let models = match &args.script {
+        Some(path) => {
+            eprintln!(
+                "model: scripted ({}): offline, the model's answers are written in advance; tools, hooks and files are real",
+                path.display()
+            );
+            ModelSource::Script(path.clone())
+        }
+        None => {
+            let get = |k: &str| std::env::var(k).ok();
+            match sre_core::providers::provider_from_env(get)? {
+                Some(choice) => eprintln!(
+                    "model: {choice:?}, from the environment. This run sends requests to that provider and may be billed."
+                ),
+                None => {
+                    return Err("no model: pass --script FILE for an offline run, or configure a provider (ANTHROPIC_API_KEY, OPENAI_BASE_URL/OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY)".into());
+                }
+            }
+            ModelSource::Environment
+        }
+    };
+    let workspace = args
+        .workspace
+        .clone()
+        .unwrap_or_else(|| args.dir.join(".sre/workspace"));
+    let mut options = TeamOptions::new(&workspace, models);
+    options.only = Some(vec![args.agent.clone()]);
+    options.cache_dir = args
+        .cache_dir
+        .clone()
+        .or_else(|| std::env::var_os("SRE_CACHE_DIR").map(PathBuf::from));
+    options.approver = match args.approve {
+        Approval::Ask => Arc::new(TerminalApprover),
+        Approval::All => Arc::new(AutoApproval::Approve),
+        Approval::None => Arc::new(AutoApproval::Deny),
+    };
+    for w in &home.warnings {
+        eprintln!("{w}");
+    }
+    let team = Team::assemble(home, options).await?;
+    for w in team.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let session_id = args.session.clone().unwrap_or_else(new_thread_id);
+    for hook in &args.enable_hooks {
+        if let Err(e) = team.enable_hook(&session_id, hook) {
+            team.shutdown().await;
+            return Err(e.into());
+        }
+    }
+    let json = args.json;
+    let sink = Arc::new(move |e: AgentEvent| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&e) {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+            }
+        } else {
+            write_event(&mut std::io::stderr().lock(), &e);
+        }
+    });
+    let session = Session::new(session_id.clone()).with_events(sink);
+    let cancel = session.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+    eprintln!("thread: {session_id}  workspace: {}", workspace.display());
+    let result = match &task {
+        Some(t) => team.run(&args.agent, &session, t).await,
+        None => team.resume(&args.agent, &session).await,
+    };
+    team.shutdown().await;
+    let thread = match result {
+        Ok(t) => t,
+        Err(crate::HostError::Core(Error::Cancelled)) => {
+            eprintln!(
+                "cancelled; continue with: {}",
+                resume_command(&args, &workspace, &session_id)
+            );
+            return Ok(ExitCode::from(130));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let last = thread.last();
+    let total = thread.usage.total();
+    eprintln!(
+        "\n{} hop(s): {}  model calls: {}  tokens in/out: {}/{}{}  cost: ${:.4}",
+        thread.hops.len(),
+        thread
+            .hops
+            .iter()
+            .map(|h| h.agent.clone())
+            .collect::<Vec<_>>()
+            .join(" -> "),
+        total.requests,
+        total.usage.prompt_tokens(),
+        total.usage.output_tokens,
+        if team.is_scripted() {
+            " (scripted: estimates, prompt bytes / 4)"
+        } else {
+            ""
+        },
+        total.cost_usd
+    );
+    if let Some(o) = last {
+        if !json {
+            println!("{}", o.answer.as_deref().unwrap_or("(no answer)"));
+        }
+        if o.cause != StopCause::Completed {
+            eprintln!("ended: {:?}", o.cause);
+            return Ok(ExitCode::from(2));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The command that continues this run: every option that shaped it, and the workspace
+/// and session it wrote to.
+fn resume_command(args: &RunArgs, workspace: &std::path::Path, session: &str) -> String {
+    let mut words: Vec<String> = vec![
+        "sre".into(),
+        "run".into(),
+        args.dir.display().to_string(),
+        "--agent".into(),
+        args.agent.clone(),
+        "--resume".into(),
+        "--session".into(),
+        session.into(),
+        "--workspace".into(),
+        workspace.display().to_string(),
+    ];
+    if let Some(script) = &args.script {
+        words.extend(["--script".into(), script.display().to_string()]);
+    }
+    for hook in &args.enable_hooks {
+        words.extend(["--enable-hook".into(), hook.clone()]);
+    }
+    if let Some(dir) = &args.cache_dir {
+        words.extend(["--cache-dir".into(), dir.display().to_string()]);
+    }
+    let approve = match args.approve {
+        Approval::Ask => None,
+        Approval::All => Some("all"),
+        Approval::None => Some("none"),
+    };
+    if let Some(a) = approve {
+        words.extend(["--approve".into(), a.into()]);
+    }
+    if args.json {
+        words.push("--json".into());
+    }
+    words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as one shell word.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+-,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+fn new_thread_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("thread-{nanos:x}")
+}

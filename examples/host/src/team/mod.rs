@@ -1,0 +1,163 @@
+//! A team: the agents of an agent home, assembled into `AgentLoop`s over one workspace,
+//! with their tools, skills, connectors, hooks, handoffs and agent types.
+//!
+//! ```no_run
+//! use sre_core::Session;
+//! use sre_host::home::AgentHome;
+//! use sre_host::team::{ModelSource, Team, TeamOptions};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let home = AgentHome::load("examples/team")?;
+//! let team = Team::assemble(home, TeamOptions::new("/tmp/ws", ModelSource::Environment)).await?;
+//! let thread = team
+//!     .run("tls-monitor", &Session::new("t-1"), "Audit api.example.com and pay.example.com")
+//!     .await?;
+//! println!("{:?}", thread.last().and_then(|o| o.answer.clone()));
+//! # Ok(())
+//! # }
+//! ```
+
+mod assemble;
+mod models;
+pub mod modes;
+mod thread;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sre_core::{AgentLoop, Approver, SessionStore};
+use sre_hooks::Activation;
+
+pub use models::ModelSource;
+pub use modes::{AutoApproval, TerminalApprover};
+pub use thread::{Hop, MAX_HANDOFFS, ThreadOutcome, hop_session_id};
+
+use crate::error::HostError;
+use crate::home::AgentHome;
+
+/// How to assemble a team.
+#[derive(Clone)]
+pub struct TeamOptions {
+    /// The workspace: repositories, skills, memory and scratch go there.
+    pub workspace: PathBuf,
+    /// Where the models come from.
+    pub models: ModelSource,
+    /// Who answers approval requests (`Review` agents, `ask` hooks). Default: deny.
+    pub approver: Arc<dyn Approver>,
+    /// Where Python tool environments are cached (default `<workspace>/.sre/cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// The session store (default: JSONL files in `<workspace>/.sre/sessions`).
+    pub store: Option<Arc<dyn SessionStore>>,
+    /// Assemble only these agents and the agents they hand off to or use as tools
+    /// (transitively); connectors only they use are not started. Default: every agent.
+    pub only: Option<Vec<String>>,
+}
+
+impl TeamOptions {
+    /// Options with the defaults: deny approvals, caches and sessions in the workspace.
+    pub fn new(workspace: impl Into<PathBuf>, models: ModelSource) -> Self {
+        TeamOptions {
+            workspace: workspace.into(),
+            models,
+            approver: Arc::new(AutoApproval::Deny),
+            cache_dir: None,
+            store: None,
+            only: None,
+        }
+    }
+}
+
+/// The assembled agents of a home.
+pub struct Team {
+    agents: BTreeMap<String, AgentLoop>,
+    store: Arc<dyn SessionStore>,
+    activation: Activation,
+    /// What each agent had to leave out (a connector that did not connect...), told in
+    /// the events of every run it takes part in.
+    agent_notes: BTreeMap<String, Vec<String>>,
+    /// The names of the home's on-demand hooks.
+    on_demand_hooks: BTreeSet<String>,
+    warnings: Vec<String>,
+    scripted: bool,
+    workspace: PathBuf,
+    connectors: Option<sre_mcp::McpConnectors>,
+}
+
+impl Team {
+    /// Assemble every agent of `home` (see the module documentation).
+    pub async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Team, HostError> {
+        assemble::assemble(home, options).await
+    }
+
+    /// The agent called `name`.
+    pub fn agent(&self, name: &str) -> Option<&AgentLoop> {
+        self.agents.get(name)
+    }
+
+    /// The agents, by name.
+    pub fn agents(&self) -> impl Iterator<Item = (&str, &AgentLoop)> {
+        self.agents.iter().map(|(n, a)| (n.as_str(), a))
+    }
+
+    /// The session store.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    /// The workspace the team works in.
+    pub fn workspace(&self) -> &std::path::Path {
+        &self.workspace
+    }
+
+    /// What assembly noticed (a connector that did not connect, a tool left out...).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// What agent `name` had to leave out when it was assembled.
+    pub fn notes_of(&self, name: &str) -> &[String] {
+        self.agent_notes.get(name).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The names of the home's on-demand hooks, sorted.
+    pub fn on_demand_hooks(&self) -> impl Iterator<Item = &str> {
+        self.on_demand_hooks.iter().map(String::as_str)
+    }
+
+    /// Whether the models answer from a script (offline).
+    pub fn is_scripted(&self) -> bool {
+        self.scripted
+    }
+
+    /// Switch on the on-demand hook `hook` for thread `thread`: its hops, and the agents
+    /// they call as tools, see it too (their sessions descend from the thread's). An
+    /// unknown name is an error naming the on-demand hooks there are.
+    pub fn enable_hook(&self, thread: &str, hook: &str) -> Result<(), HostError> {
+        if !self.on_demand_hooks.contains(hook) {
+            let known: Vec<&str> = self.on_demand_hooks().collect();
+            return Err(HostError::Assembly(format!(
+                "no on-demand hook `{hook}` in the home (on-demand hooks: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+        self.activation.enable(thread, hook);
+        Ok(())
+    }
+
+    /// Switch it off again.
+    pub fn disable_hook(&self, thread: &str, hook: &str) {
+        self.activation.disable(thread, hook);
+    }
+
+    /// Close the connectors.
+    pub async fn shutdown(&self) {
+        if let Some(c) = &self.connectors {
+            c.shutdown().await;
+        }
+    }
+}

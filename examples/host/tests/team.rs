@@ -1,0 +1,260 @@
+//! Teams assembled from files, through real loops: agent types (ReadOnly, Review), agents as
+//! tools, one call at a time, and a thread resumed in the hop it was interrupted in.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use sre_core::{AgentEvent, Approver, EventKind, HookInput, Session, StopCause};
+use sre_host::home::AgentHome;
+use sre_host::team::{ModelSource, Team, TeamOptions};
+
+/// Write `files` (path, text) under a new home, and the script beside it.
+fn home(files: &[(&str, &str)], script: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    for (path, text) in files {
+        let p = home.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let script_path = dir.path().join("script.yaml");
+    std::fs::write(&script_path, script).unwrap();
+    (dir, home, script_path)
+}
+
+fn agent(name: &str, extra: &str) -> String {
+    format!(
+        "api_version: azuresre.ai/v2\nkind: ExtendedAgent\nspec:\n  name: {name}\n  system_prompt: You are {name}.\n{extra}"
+    )
+}
+
+async fn assemble(dir: &Path, home: &Path, script: &Path, approver: Arc<dyn Approver>) -> Team {
+    let loaded = AgentHome::load(home).unwrap_or_else(|e| panic!("{e}"));
+    let mut options = TeamOptions::new(dir.join("ws"), ModelSource::Script(script.to_path_buf()));
+    options.approver = approver;
+    options.cache_dir = Some(common::shared_cache());
+    Team::assemble(loaded, options).await.unwrap()
+}
+
+fn deny() -> Arc<dyn Approver> {
+    Arc::new(sre_host::team::AutoApproval::Deny)
+}
+
+fn tool_names(team: &Team, agent: &str) -> Vec<String> {
+    team.agent(agent)
+        .unwrap()
+        .tool_specs()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_read_only_agent_reads_but_cannot_change_the_workspace() {
+    let (dir, home, script) = home(
+        &[(
+            "agents/reader.yaml",
+            &agent("reader", "  agent_type: ReadOnly\n"),
+        )],
+        "agents:\n  reader:\n    - tool_calls:\n        - {tool: shell, args: {command: 'touch made.txt'}}\n        - {tool: shell, args: {command: 'ls -a'}}\n    - final: looked\n",
+    );
+    let team = assemble(dir.path(), &home, &script, deny()).await;
+    let tools = tool_names(&team, "reader");
+    for t in ["read_file", "grep", "find", "list", "shell"] {
+        assert!(tools.contains(&t.to_string()), "{t} missing from {tools:?}");
+    }
+    for t in ["write_file", "edit_file"] {
+        assert!(
+            !tools.contains(&t.to_string()),
+            "{t} offered to a ReadOnly agent"
+        );
+    }
+    let events = Arc::new(Mutex::new(Vec::<AgentEvent>::new()));
+    let sink = events.clone();
+    let session =
+        Session::new("ro").with_events(Arc::new(move |e: AgentEvent| sink.lock().unwrap().push(e)));
+    let out = team.run("reader", &session, "look around").await.unwrap();
+    assert_eq!(out.last().unwrap().answer.as_deref(), Some("looked"));
+    assert!(!team.workspace().join("made.txt").exists(), "the write ran");
+    let events = events.lock().unwrap();
+    let refused: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolRefused { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("ReadOnly"), "{refused:?}");
+    let ran = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::ToolFinished {
+                    is_error: false,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(ran, 1, "`ls -a` runs in a ReadOnly agent");
+}
+
+/// Approves writes to `ok.txt` only, and remembers what it was asked.
+#[derive(Default)]
+struct Recording(Mutex<Vec<String>>);
+
+#[async_trait]
+impl Approver for Recording {
+    async fn approve(&self, input: &HookInput, _reason: &str) -> bool {
+        let call = input.to_json();
+        let asked = format!("{} {}", call["tool_name"], call["tool_input"]["path"]);
+        self.0.lock().unwrap().push(asked);
+        call["tool_input"]["path"] == "scratch/ok.txt"
+    }
+}
+
+#[tokio::test]
+async fn a_review_agent_asks_before_every_change_and_only_then() {
+    let (dir, home, script) = home(
+        &[(
+            "agents/reviewer.yaml",
+            &agent("reviewer", "  agent_type: Review\n  tools: [Write, Read]\n"),
+        )],
+        "agents:\n  reviewer:\n    - tool_calls:\n        - {tool: write_file, args: {path: scratch/ok.txt, content: yes}}\n        - {tool: write_file, args: {path: scratch/no.txt, content: no}}\n    - tool_calls:\n        - {tool: read_file, args: {path: scratch/ok.txt}}\n    - final: wrote one\n",
+    );
+    let approver = Arc::new(Recording::default());
+    let team = assemble(dir.path(), &home, &script, approver.clone()).await;
+    let out = team
+        .run("reviewer", &Session::new("rv"), "write")
+        .await
+        .unwrap();
+    assert_eq!(out.last().unwrap().answer.as_deref(), Some("wrote one"));
+    let asked = approver.0.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        [
+            "\"write_file\" \"scratch/ok.txt\"",
+            "\"write_file\" \"scratch/no.txt\""
+        ],
+        "asked for each write, never for the read"
+    );
+    assert!(team.workspace().join("scratch/ok.txt").exists());
+    assert!(!team.workspace().join("scratch/no.txt").exists());
+}
+
+#[tokio::test]
+async fn an_agent_used_as_a_tool_runs_as_a_child_with_its_usage_in_the_tree() {
+    let (dir, home, script) = home(
+        &[
+            (
+                "agents/lead.yaml",
+                &agent("lead", "  agents_as_tools: [reader]\n  tools: []\n"),
+            ),
+            (
+                "agents/reader.yaml",
+                &agent("reader", "  agent_type: ReadOnly\n"),
+            ),
+        ],
+        "agents:\n  lead:\n    - tool_calls:\n        - {tool: ask_reader, args: {task: 'what files are there?'}}\n    - expect: {last_message_contains: ['only notes.md']}\n      final: the reader says only notes.md\n  ask_reader:\n    - expect: {last_message_contains: ['what files are there?']}\n      final: only notes.md\n",
+    );
+    let team = assemble(dir.path(), &home, &script, deny()).await;
+    assert!(tool_names(&team, "lead").contains(&"ask_reader".to_string()));
+    let out = team
+        .run("lead", &Session::new("lead-1"), "survey")
+        .await
+        .unwrap();
+    assert_eq!(
+        out.last().unwrap().answer.as_deref(),
+        Some("the reader says only notes.md")
+    );
+    let agents: Vec<&String> = out.usage.agents.keys().collect();
+    assert!(agents.iter().any(|a| a.as_str() == "lead"), "{agents:?}");
+    assert!(agents.iter().any(|a| a.starts_with("lead/")), "{agents:?}");
+}
+
+#[tokio::test]
+async fn parallel_calls_off_runs_one_call_at_a_time() {
+    // Each call writes its start and end (ns) to its own file; with one at a time, the
+    // second starts after the first ended.
+    let call = |n: u8| {
+        format!(
+            "        - {{tool: shell, args: {{command: 'date +%s%N > scratch/s{n}; sleep 0.4; date +%s%N > scratch/e{n}'}}}}\n"
+        )
+    };
+    let script = format!(
+        "agents:\n  serial:\n    - tool_calls:\n{}{}    - final: done\n",
+        call(1),
+        call(2)
+    );
+    let (dir, home, script) = home(
+        &[(
+            "agents/serial.yaml",
+            &agent(
+                "serial",
+                "  allow_parallel_tool_calls: false\n  tools: [Bash]\n",
+            ),
+        )],
+        &script,
+    );
+    let team = assemble(dir.path(), &home, &script, deny()).await;
+    team.run("serial", &Session::new("s"), "go").await.unwrap();
+    let read = |f: &str| -> u128 {
+        std::fs::read_to_string(team.workspace().join("scratch").join(f))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (s1, e1, s2, e2) = (read("s1"), read("e1"), read("s2"), read("e2"));
+    assert!(
+        s2 >= e1 || s1 >= e2,
+        "the calls overlapped: {s1}..{e1} and {s2}..{e2}"
+    );
+}
+
+#[tokio::test]
+async fn a_thread_resumes_in_the_hop_it_was_interrupted_in() {
+    let (dir, home, script) = home(
+        &[
+            (
+                "agents/lead.yaml",
+                &agent("lead", "  handoffs: [worker]\n  tools: []\n"),
+            ),
+            (
+                "agents/worker.yaml",
+                &agent(
+                    "worker",
+                    "  handoff_description: does the work\n  tools: [Bash]\n",
+                ),
+            ),
+        ],
+        "agents:\n  lead:\n    - tool_calls:\n        - {tool: handoff, args: {to: worker, note: 'count to three'}}\n  worker:\n    - expect: {last_message_contains: ['count to three', 'the original task']}\n      tool_calls:\n        - {tool: shell, args: {command: 'echo run >> runs.txt; sleep 30'}}\n    - final: counted\n",
+    );
+    let team = assemble(dir.path(), &home, &script, deny()).await;
+    let session = Session::new("th");
+    let cancel = session.cancel.clone();
+    let session = session.with_events(Arc::new(move |e: AgentEvent| {
+        if matches!(e.kind, EventKind::ToolStarted { .. }) && e.agent == "worker" {
+            cancel.cancel();
+        }
+    }));
+    let first = team.run("lead", &session, "the original task").await;
+    assert!(first.is_err(), "the thread was cancelled: {first:?}");
+
+    let out = team.resume("lead", &Session::new("th")).await.unwrap();
+    let hops: Vec<(&str, &str)> = out
+        .hops
+        .iter()
+        .map(|h| (h.agent.as_str(), h.session_id.as_str()))
+        .collect();
+    assert_eq!(hops, [("lead", "th"), ("worker", "th--handoff1-worker")]);
+    assert!(matches!(&out.hops[0].outcome.cause, StopCause::Handoff { to, .. } if to == "worker"));
+    assert_eq!(out.last().unwrap().answer.as_deref(), Some("counted"));
+}
