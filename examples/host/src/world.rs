@@ -15,17 +15,42 @@ const GIT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Clone `repo` into `root/<mount>`, or bring an existing clone up to date (fetch, then
 /// reset to the fetched head: the workspace copy is read-only for the agent, so nothing
 /// local is lost).
+///
+/// A git URL may take credentials from the environment (`https://${GIT_TOKEN}@host/...`);
+/// they are expanded here, at the last moment, and never appear in an error.
 pub async fn sync_repository(root: &Path, repo: &RepositoryDef) -> Result<PathBuf, HostError> {
+    sync(root, repo, &sre_mcp::process_env).await
+}
+
+async fn sync(
+    root: &Path,
+    repo: &RepositoryDef,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<PathBuf, HostError> {
     let dest = root.join(&repo.mount);
     let source = match &repo.source {
-        RepoSource::Git(u) => u.clone(),
+        RepoSource::Git(u) => {
+            sre_mcp::expand(u, &repo.name, "url", env).map_err(|e| HostError::World {
+                what: format!("repository `{}`", repo.name),
+                message: e.to_string(),
+            })?
+        }
         RepoSource::Path(p) => p.display().to_string(),
     };
+    if let Some(b) = repo.branch.as_deref().filter(|b| b.starts_with('-')) {
+        return Err(HostError::World {
+            what: format!("repository `{}`", repo.name),
+            message: format!("branch `{b}` starts with `-`"),
+        });
+    }
+    let secrets = Redact::of(&source);
     if dest.join(".git").exists() {
+        // Fetch from the URL itself, not `origin`: the clone keeps no credential.
         let mut fetch = vec!["-C".to_string(), dest.display().to_string()];
-        fetch.extend(["fetch", "--quiet", "origin"].map(String::from));
+        fetch.extend(["fetch", "--quiet", "--"].map(String::from));
+        fetch.push(source.clone());
         fetch.push(repo.branch.clone().unwrap_or_else(|| "HEAD".into()));
-        git(&fetch, &repo.name).await?;
+        git(&fetch, &repo.name, &secrets).await?;
         git(
             &[
                 "-C".into(),
@@ -36,6 +61,7 @@ pub async fn sync_repository(root: &Path, repo: &RepositoryDef) -> Result<PathBu
                 "FETCH_HEAD".into(),
             ],
             &repo.name,
+            &secrets,
         )
         .await?;
         return Ok(dest);
@@ -48,13 +74,56 @@ pub async fn sync_repository(root: &Path, repo: &RepositoryDef) -> Result<PathBu
         args.push("--branch".into());
         args.push(b.clone());
     }
-    args.push(source);
+    args.push("--".into());
+    args.push(source.clone());
     args.push(dest.display().to_string());
-    git(&args, &repo.name).await?;
+    git(&args, &repo.name, &secrets).await?;
+    if let Some(clean) = secrets.stripped(&source) {
+        // The workspace is the agent's to read: its git config keeps the URL without
+        // the credential.
+        let args = [
+            "-C",
+            &dest.display().to_string(),
+            "remote",
+            "set-url",
+            "origin",
+            "--",
+            &clean,
+        ]
+        .map(String::from);
+        git(&args, &repo.name, &secrets).await?;
+    }
     Ok(dest)
 }
 
-async fn git(args: &[String], repo: &str) -> Result<(), HostError> {
+/// What must not appear in an error about a repository: the user information of its URL
+/// (`user:token@`), which may hold a credential.
+struct Redact(Option<String>);
+
+impl Redact {
+    fn of(url: &str) -> Self {
+        let userinfo = url.split_once("://").and_then(|(_, rest)| {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+            authority.rsplit_once('@').map(|(user, _)| user.to_string())
+        });
+        Redact(userinfo.filter(|u| !u.is_empty()))
+    }
+
+    /// `url` without its user information, when it has some.
+    fn stripped(&self, url: &str) -> Option<String> {
+        let user = self.0.as_deref()?;
+        Some(url.replacen(&format!("{user}@"), "", 1))
+    }
+
+    fn apply(&self, text: &str) -> String {
+        match &self.0 {
+            Some(secret) => text.replace(secret.as_str(), "***"),
+            None => text.to_string(),
+        }
+    }
+}
+
+async fn git(args: &[String], repo: &str, secrets: &Redact) -> Result<(), HostError> {
     let mut cmd = tokio::process::Command::new("git");
     cmd.args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
@@ -64,7 +133,10 @@ async fn git(args: &[String], repo: &str) -> Result<(), HostError> {
         .await
         .map_err(|_| HostError::World {
             what: format!("repository `{repo}`"),
-            message: format!("git {} took longer than {GIT_TIMEOUT:?}", args.join(" ")),
+            message: secrets.apply(&format!(
+                "git {} took longer than {GIT_TIMEOUT:?}",
+                args.join(" ")
+            )),
         })?
         .map_err(|e| HostError::World {
             what: format!("repository `{repo}`"),
@@ -75,11 +147,11 @@ async fn git(args: &[String], repo: &str) -> Result<(), HostError> {
     }
     Err(HostError::World {
         what: format!("repository `{repo}`"),
-        message: format!(
+        message: secrets.apply(&format!(
             "git {} failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
-        ),
+        )),
     })
 }
 
@@ -204,5 +276,52 @@ mod tests {
             err.contains("repository `svc`") && err.contains("git clone"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted_and_stripped() {
+        let r = Redact::of("https://bot:tok-123@git.example:8443/a/b.git");
+        assert_eq!(
+            r.apply("fatal: unable to access 'https://bot:tok-123@git.example:8443/a/b.git/'"),
+            "fatal: unable to access 'https://***@git.example:8443/a/b.git/'"
+        );
+        assert_eq!(
+            r.stripped("https://bot:tok-123@git.example:8443/a/b.git")
+                .as_deref(),
+            Some("https://git.example:8443/a/b.git")
+        );
+        // An `@` in the path is not user information.
+        let plain = Redact::of("https://git.example/a/@b.git");
+        assert_eq!(plain.apply("x @b"), "x @b");
+        assert_eq!(plain.stripped("https://git.example/a/@b.git"), None);
+        assert_eq!(Redact::of("/srv/repos/a").stripped("/srv/repos/a"), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_clone_never_shows_the_token_of_its_url() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        // Nothing listens on port 1: the clone fails, and git names the URL it tried.
+        let spec = RepositoryDef {
+            name: "svc".into(),
+            source: RepoSource::Git("http://bot:${GIT_TOKEN}@127.0.0.1:1/svc.git".into()),
+            branch: None,
+            mount: "repos/svc".into(),
+        };
+        let env = |name: &str| (name == "GIT_TOKEN").then(|| "tok-s3cr3t".to_string());
+        let err = sync(tmp.path(), &spec, &env).await.unwrap_err().to_string();
+        assert!(
+            err.contains("git clone") && err.contains("***@127.0.0.1:1"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let missing = RepositoryDef {
+            source: RepoSource::Git("https://${GIT_USER}@x.example/a.git".into()),
+            ..spec
+        };
+        let err = sync(tmp.path(), &missing, &env)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GIT_USER"), "{err}");
     }
 }

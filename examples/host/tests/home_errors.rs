@@ -441,6 +441,70 @@ spec:
 }
 
 #[test]
+fn credentials_written_in_files_are_errors_that_never_show_them() {
+    let dir = home(&[
+        (
+            "connectors/c.yaml",
+            "kind: McpConnector
+spec:
+  name: dd
+  transport: streamable_http
+  url: https://dd.example/mcp
+  headers:
+    X-Trace: 'on'
+    DD-API-KEY: ddkey-s3cr3t-1
+    Authorization: 'Bearer tok-s3cr3t-2'
+    X-Tenant: '${TENANT}'
+---
+kind: McpConnector
+spec:
+  name: gh
+  transport: stdio
+  command: github-mcp
+  env:
+    GITHUB_PERSONAL_ACCESS_TOKEN: ghp-s3cr3t-3
+    LOG_LEVEL: debug
+---
+kind: DataConnector
+spec:
+  name: pd
+  type: Mcp
+  endpoint: https://pd.example/mcp
+  auth: {type: BearerToken, token: pd-s3cr3t-4}
+  headers: {X-Api-Token: pd-s3cr3t-5}
+",
+        ),
+        (
+            "workspace.yaml",
+            "kind: Workspace
+spec:
+  repositories:
+    - {name: a, url: 'https://bot:repo-s3cr3t-6@git.example/a.git'}
+    - {name: b, url: 'https://bot:${GIT_TOKEN}@git.example/b.git', branch: --upload-pack=evil}
+    - {name: c, url: 'https://${GIT_USER}:${GIT_TOKEN}@git.example/c.git'}
+",
+        ),
+    ]);
+    let e = failure(dir.path());
+    assert_eq!(
+        headlines(&e.errors),
+        [
+            "error: connectors/c.yaml:8:17: spec.headers.DD-API-KEY: a secret written in the file",
+            "error: connectors/c.yaml:9:20: spec.headers.Authorization: a secret written in the file",
+            "error: connectors/c.yaml:18:35: spec.env.GITHUB_PERSONAL_ACCESS_TOKEN: a secret written in the file",
+            "error: connectors/c.yaml:26:36: spec.auth.token: a secret written in the file",
+            "error: connectors/c.yaml:27:26: spec.headers.X-Api-Token: a secret written in the file",
+            "error: workspace.yaml:4:22: spec.repositories[0].url: a password written in the file",
+            "error: workspace.yaml:5:76: spec.repositories[1].branch: `--upload-pack=evil` is not a branch name",
+        ]
+    );
+    // Shown in full (source lines included), no error gives the secret away.
+    let shown = e.to_string();
+    assert!(shown.contains("****"), "{shown}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+}
+
+#[test]
 fn skill_folders_are_checked_against_the_spec() {
     let e = errors(&[
         ("skills/no-front/SKILL.md", "# just a body\n"),

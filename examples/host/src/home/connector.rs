@@ -193,6 +193,7 @@ fn parse_data_connector(
         config = config.auth(auth);
     }
     if let Some(h) = f.take(&["headers"], src, out) {
+        check_secret_entries(&h, "spec.headers", src, out);
         for (k, v) in h.string_map(src, out) {
             config = config.header(k, v);
         }
@@ -271,11 +272,37 @@ fn vendor_auth(field: Field<'_>, src: &Source, out: &mut Sink) -> Option<Auth> {
     auth
 }
 
-/// A secret written in the file is an error: it must come from `${NAME}`.
+/// A secret written in the file is an error: it must come from `${NAME}`. The error never
+/// shows the value.
 fn check_secret(value: &str, pos: Pos, path: &str, src: &Source, out: &mut Sink) {
     if !value.contains("${") {
         out.error(src, pos, path, "a secret written in the file")
-            .help("take it from the environment: `${MY_TOKEN}`");
+            .help("take it from the environment: `${MY_TOKEN}`")
+            .redact(value);
+    }
+}
+
+/// Words in a header or variable name that mark its value as a credential.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "authorization",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "cookie",
+];
+
+/// A credential header or environment variable (`Authorization`, `DD-API-KEY`,
+/// `GITHUB_TOKEN`...) written in the file is an error, as for `auth`.
+fn check_secret_entries(headers: &Field<'_>, path: &str, src: &Source, out: &mut Sink) {
+    for e in headers.node.entries().unwrap_or_default() {
+        let name = e.key.to_ascii_lowercase();
+        if CREDENTIAL_WORDS.iter().any(|w| name.contains(w))
+            && let Some(v) = e.value.scalar_text()
+            && !v.is_empty()
+        {
+            check_secret(v, e.value.pos, &format!("{path}.{}", e.key), src, out);
+        }
     }
 }
 
@@ -314,10 +341,14 @@ fn parse_mcp(
     let region = string(&mut f, "region", out);
     let description = string(&mut f, "description", out);
     let protocol = string(&mut f, "protocol", out);
-    let headers = f
-        .take(&["headers"], src, out)
-        .map(|h| h.string_map(src, out));
-    let env = f.take(&["env"], src, out).map(|h| h.string_map(src, out));
+    let headers = f.take(&["headers"], src, out).map(|h| {
+        check_secret_entries(&h, &p("headers"), src, out);
+        h.string_map(src, out)
+    });
+    let env = f.take(&["env"], src, out).map(|h| {
+        check_secret_entries(&h, &p("env"), src, out);
+        h.string_map(src, out)
+    });
     let args = f
         .take(&["args"], src, out)
         .map(|a| a.strings(false, src, out));

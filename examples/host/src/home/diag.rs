@@ -85,6 +85,24 @@ impl Diagnostic {
         self
     }
 
+    /// Hide `secret` in the source line shown: every occurrence becomes `****`, and a line
+    /// cut before the whole secret is dropped.
+    pub fn redact(&mut self, secret: &str) -> &mut Self {
+        if secret.is_empty() {
+            return self;
+        }
+        if let Some(line) = &self.source_line {
+            let shown = line.replace(secret, "****");
+            let cut_short = line.chars().count() >= MAX_SHOWN_LINE;
+            self.source_line = if cut_short && shown == *line {
+                None
+            } else {
+                Some(shown)
+            };
+        }
+        self
+    }
+
     /// The first line: `error: file:line:col: field: message`.
     pub fn headline(&self) -> String {
         let mut s = format!("{}: {}", self.severity.as_str(), self.file.display());

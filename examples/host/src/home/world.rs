@@ -155,6 +155,14 @@ pub(crate) fn parse_workspace(
     loaded.world = world;
 }
 
+/// The password of a URL's user information (`scheme://user:password@host/...`).
+fn url_password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    userinfo.split_once(':').map(|(_, p)| p)
+}
+
 fn parse_repo(
     node: &Node,
     path: &str,
@@ -170,7 +178,13 @@ fn parse_repo(
     let name = string(&mut f, "name", out);
     let url = string(&mut f, "url", out);
     let local = string(&mut f, "path", out);
-    let branch = string(&mut f, "branch", out).map(|b| b.0);
+    let branch = match string(&mut f, "branch", out) {
+        Some((b, pos)) if b.starts_with('-') || b.is_empty() => {
+            out.error(src, pos, p("branch"), format!("`{b}` is not a branch name"));
+            return None;
+        }
+        b => b.map(|b| b.0),
+    };
     let mount = string(&mut f, "mount", out);
     f.finish(
         &["name", "url", "path", "branch", "mount"],
@@ -188,6 +202,12 @@ fn parse_repo(
             if !ok {
                 out.error(src, pos, p("url"), format!("`{u}` is not a git URL"))
                     .help("use `path:` for a local folder");
+                return None;
+            }
+            if let Some(password) = url_password(&u).filter(|p| !p.contains("${")) {
+                out.error(src, pos, p("url"), "a password written in the file")
+                    .help("take it from the environment: `https://user:${GIT_TOKEN}@host/repo.git`")
+                    .redact(password);
                 return None;
             }
             RepoSource::Git(u)

@@ -298,7 +298,12 @@ fn skills_of(home: &AgentHome, def: &AgentDef) -> Vec<String> {
 fn connectors_of(home: &AgentHome, def: &AgentDef) -> Vec<String> {
     let mut out: Vec<String> = def.connectors.clone();
     for skill in skills_of(home, def) {
-        for c in home.skills.get(&skill).map(|s| s.connectors.clone()).unwrap_or_default() {
+        for c in home
+            .skills
+            .get(&skill)
+            .map(|s| s.connectors.clone())
+            .unwrap_or_default()
+        {
             if !out.contains(&c) {
                 out.push(c);
             }

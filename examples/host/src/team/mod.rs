@@ -117,7 +117,10 @@ impl Team {
 
     /// What agent `name` had to leave out when it was assembled.
     pub fn notes_of(&self, name: &str) -> &[String] {
-        self.agent_notes.get(name).map(Vec::as_slice).unwrap_or_default()
+        self.agent_notes
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The names of the home's on-demand hooks, sorted.

@@ -4,7 +4,9 @@
 //! `StopCause::Handoff`) and in the receiver's task. Sessions are named
 //! `<thread>--handoff<N>-<agent>`, so a resumed thread finds every hop again.
 
-use sre_core::{Agent, AgentEvent, EventKind, Outcome, Session, SessionRecord, StopCause, UsageLedger};
+use sre_core::{
+    Agent, AgentEvent, EventKind, Outcome, Session, SessionRecord, StopCause, UsageLedger,
+};
 
 use super::Team;
 use crate::error::HostError;
