@@ -329,6 +329,99 @@ fn postgres_analyst_runs_under_its_three_hooks() {
             .any(|l| l.contains("audit: agent=postgres-analyst tool=shell succeeded=true")),
         "{audit:?}"
     );
+    // The Python PostToolUse allowlist judged both calls that ran.
+    let allowlist: Vec<&str> = of_type(&events, "hook_decision")
+        .into_iter()
+        .filter(|e| e["kind"]["hook"] == "command-allowlist")
+        .filter_map(|e| e["kind"]["output"].as_str())
+        .collect();
+    assert_eq!(
+        allowlist,
+        ["allowed: pg_isready", "allowed: psql --version"],
+        "{allowlist:?}"
+    );
+}
+
+#[test]
+fn an_unknown_on_demand_hook_is_an_error_naming_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = output(
+        sre()
+            .args([
+                "run",
+                "--agent",
+                "postgres-analyst",
+                "--enable-hook",
+                "audti",
+                "--script",
+            ])
+            .arg(repo().join("examples/scripts/team-postgres.yaml"))
+            .arg("--workspace")
+            .arg(dir.path().join("ws"))
+            .arg(team_home())
+            .arg("anything"),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("`audti`") && stderr.contains("audit"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn pagerduty_expert_reads_the_incident_through_its_bearer_connector() {
+    let port = free_port();
+    let mut pd = Command::new(peers_python());
+    pd.arg(fixture("vendor_mcp.py"))
+        .args(["--flavor", "pagerduty", "--port", &port.to_string()])
+        .env("PAGERDUTY_API_TOKEN", "pd-test-token");
+    let _pd = start_listening(pd, port);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |token: &str| {
+        output(
+            sre()
+                .args(["run", "--agent", "pagerduty-expert", "--json", "--script"])
+                .arg(repo().join("examples/scripts/team-pagerduty.yaml"))
+                .arg("--workspace")
+                .arg(dir.path().join("ws"))
+                .arg(team_home())
+                .arg("What happened with incident Q1CHECKOUT?")
+                .env("PAGERDUTY_MCP_URL", format!("http://127.0.0.1:{port}/mcp"))
+                .env("PAGERDUTY_API_TOKEN", token),
+        )
+    };
+    let (code, stdout, stderr) = run("pd-test-token");
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let read = events(&stdout);
+    let calls: Vec<_> = of_type(&read, "tool_finished")
+        .into_iter()
+        .filter(|e| {
+            e["kind"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("mcp__pagerduty-mcp__"))
+        })
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls.iter().all(|e| e["kind"]["is_error"] == false),
+        "{calls:?}"
+    );
+    assert!(answer(&read, "pagerduty-expert").contains("#4711"));
+    // The stand-in refuses another token: the connector fails, and the script, which
+    // expects the incident, stops the run.
+    let (code, stdout, stderr) = run("wrong-token");
+    assert_ne!(code, 0);
+    assert!(stderr.contains("pagerduty-mcp"), "{stderr}");
+    // The agent's events say what it had to do without, for whoever follows in JSON.
+    let refused = events(&stdout);
+    let warnings = of_type(&refused, "warning");
+    assert!(
+        warnings.iter().any(|w| w["agent"] == "pagerduty-expert"
+            && w["kind"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("pagerduty-mcp"))),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -423,26 +516,18 @@ fn ctrl_c_cancels_and_resume_finishes_the_thread() {
         started.elapsed().as_secs() < 20,
         "the sleep was not cut short"
     );
-    assert!(rest.contains("--resume --session t-1"), "{rest}");
-
-    let (code, stdout, stderr) = output(
-        sre()
-            .args([
-                "run",
-                "--agent",
-                "waiter",
-                "--session",
-                "t-1",
-                "--resume",
-                "--script",
-            ])
-            .arg(&script)
-            .arg("--workspace")
-            .arg(&ws)
-            .arg(&home),
-    );
+    // The hint is a whole command: run it as printed (the paths hold no spaces).
+    let hint = rest
+        .lines()
+        .find_map(|l| l.split_once("sre run ").map(|(_, words)| words))
+        .unwrap_or_else(|| panic!("no resume command in:\n{rest}"));
+    assert!(hint.contains("--resume --session t-1"), "{hint}");
+    let resumed = std::time::Instant::now();
+    let (code, stdout, stderr) = output(sre().arg("run").args(hint.split_whitespace()));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), "done waiting", "{stderr}");
+    // The interrupted `sleep 30` is not run again.
+    assert!(resumed.elapsed().as_secs() < 20, "the call ran again");
 }
 
 #[test]

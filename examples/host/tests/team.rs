@@ -248,7 +248,13 @@ async fn a_thread_resumes_in_the_hop_it_was_interrupted_in() {
     let first = team.run("lead", &session, "the original task").await;
     assert!(first.is_err(), "the thread was cancelled: {first:?}");
 
+    let resumed = std::time::Instant::now();
     let out = team.resume("lead", &Session::new("th")).await.unwrap();
+    // The interrupted call is not run again: it started, so its outcome is reported
+    // unknown to the model instead.
+    assert!(resumed.elapsed().as_secs() < 20, "the call ran again");
+    let runs = std::fs::read_to_string(team.workspace().join("runs.txt")).unwrap_or_default();
+    assert!(runs.lines().count() <= 1, "{runs}");
     let hops: Vec<(&str, &str)> = out
         .hops
         .iter()
@@ -257,4 +263,87 @@ async fn a_thread_resumes_in_the_hop_it_was_interrupted_in() {
     assert_eq!(hops, [("lead", "th"), ("worker", "th--handoff1-worker")]);
     assert!(matches!(&out.hops[0].outcome.cause, StopCause::Handoff { to, .. } if to == "worker"));
     assert_eq!(out.last().unwrap().answer.as_deref(), Some("counted"));
+}
+
+#[tokio::test]
+async fn a_second_task_in_a_thread_gets_its_own_answer_through_every_hop() {
+    let (dir, home, script) = home(
+        &[
+            (
+                "agents/lead.yaml",
+                &agent("lead", "  handoffs: [worker]\n  tools: []\n"),
+            ),
+            (
+                "agents/worker.yaml",
+                &agent(
+                    "worker",
+                    "  handoff_description: does the work\n  tools: []\n",
+                ),
+            ),
+        ],
+        "agents:\n  lead:\n    - expect: {last_message_contains: ['task one']}\n      tool_calls:\n        - {tool: handoff, args: {to: worker, note: 'do it'}}\n    - expect: {last_message_contains: ['task two']}\n      tool_calls:\n        - {tool: handoff, args: {to: worker, note: 'do it'}}\n  worker:\n    - expect: {last_message_contains: ['task one']}\n      final: answer one\n    - expect: {last_message_contains: ['task two']}\n      final: answer two\n",
+    );
+    let team = assemble(dir.path(), &home, &script, deny()).await;
+    let first = team
+        .run("lead", &Session::new("t"), "task one")
+        .await
+        .unwrap();
+    assert_eq!(first.last().unwrap().answer.as_deref(), Some("answer one"));
+    let second = team
+        .run("lead", &Session::new("t"), "task two")
+        .await
+        .unwrap();
+    let hops: Vec<&str> = second.hops.iter().map(|h| h.session_id.as_str()).collect();
+    assert_eq!(hops, ["t", "t--handoff1-worker"]);
+    assert_eq!(second.last().unwrap().answer.as_deref(), Some("answer two"));
+}
+
+#[tokio::test]
+async fn an_on_demand_hook_follows_its_thread_into_agents_used_as_tools() {
+    let (dir, home, script) = home(
+        &[
+            (
+                "agents/lead.yaml",
+                &agent("lead", "  agents_as_tools: [reader]\n  tools: [Bash]\n"),
+            ),
+            ("agents/reader.yaml", &agent("reader", "  tools: [Bash]\n")),
+            (
+                "hooks/log.yaml",
+                "kind: HookConfiguration\nspec:\n  hooks:\n    - name: log\n      event: PostToolUse\n      type: command\n      matcher: '*'\n      activation: on-demand\n      command: \"jq -c '{session_id, tool_name}' >> ../calls.log\"\n",
+            ),
+        ],
+        // The same steps twice: one run with the hook off, one with it on.
+        &"agents:\n  lead:\n    - tool_calls:\n        - {tool: shell, args: {command: 'true'}}\n    - tool_calls:\n        - {tool: ask_reader, args: {task: look}}\n    - final: done\n  ask_reader:\n    - tool_calls:\n        - {tool: shell, args: {command: 'true'}}\n    - final: seen\n"
+            .replace("    - final: done\n  ask_reader:\n", "    - final: done\n    - tool_calls:\n        - {tool: shell, args: {command: 'true'}}\n    - tool_calls:\n        - {tool: ask_reader, args: {task: look}}\n    - final: done\n  ask_reader:\n")
+            .replace("    - final: seen\n", "    - final: seen\n    - tool_calls:\n        - {tool: shell, args: {command: 'true'}}\n    - final: seen\n"),
+    );
+    let team = assemble(dir.path(), &home, &script, deny()).await;
+    assert_eq!(team.on_demand_hooks().collect::<Vec<_>>(), ["log"]);
+    let err = team.enable_hook("t", "lgo").unwrap_err().to_string();
+    assert!(err.contains("lgo") && err.contains("log"), "{err}");
+    // Off in another thread: nothing is logged there.
+    team.run("lead", &Session::new("quiet"), "go")
+        .await
+        .unwrap();
+    let log = dir.path().join("calls.log");
+    assert!(!log.exists(), "the hook ran while off");
+
+    team.enable_hook("t", "log").unwrap();
+    team.run("lead", &Session::new("t"), "go").await.unwrap();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sessions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(sessions[0], "t");
+    assert!(
+        sessions[1].starts_with("t--"),
+        "the child's call: {sessions:?}"
+    );
+    assert_eq!(lines[2]["tool_name"], "ask_reader");
 }

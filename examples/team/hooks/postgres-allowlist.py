@@ -19,7 +19,9 @@ try:
 except ValueError:
     print(f"blocked: cannot parse {command!r}", file=sys.stderr)
     sys.exit(2)
-if any(words[: len(prefix)] == prefix for prefix in ALLOWED):
-    sys.exit(0)
+for prefix in ALLOWED:
+    if words[: len(prefix)] == prefix:
+        print(f"allowed: {' '.join(prefix)}", file=sys.stderr)
+        sys.exit(0)
 print(f"blocked: `{command}` is not on the allowlist", file=sys.stderr)
 sys.exit(2)
