@@ -181,7 +181,7 @@ def main(i, n, b, a, o, s, opt, missing_default):
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_exception_is_a_model_visible_error_and_the_worker_stays() {
+async fn an_exception_is_a_model_visible_error_and_the_next_call_gets_a_fresh_worker() {
     let f = Fixture::new();
     let code = r#"
 def helper(x):
@@ -214,9 +214,12 @@ def main(domain):
         !out.contains("worker.py") && !out.contains("<string>"),
         "{out}"
     );
-    // The worker survives an exception.
+    // The worker that raised is gone (its state may be half-changed); the next call gets
+    // a fresh one.
+    assert!(t.worker_pids().is_empty());
+    assert!(wait_dead(pid).await, "the worker that raised survived");
     assert_eq!(ok(&t, json!({"domain": "b"})).await, r#"{"ok":"b"}"#);
-    assert_eq!(one_pid(&t), pid);
+    assert_ne!(one_pid(&t), pid);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,11 +239,15 @@ def main(kind):
     let spec = PythonFunctionSpec::new("bad_result", "b", code)
         .param(ParamSpec::new("kind", ParamType::String).required());
     let t = tool(&f, spec);
+    assert_eq!(ok(&t, json!({"kind": "str"})).await, "plain text");
+    let pid = one_pid(&t);
     let out = failed(&t, json!({"kind": "set"})).await;
     assert!(
         out.contains("not JSON-serialisable: result['domains'] is a set"),
         "{out}"
     );
+    assert!(t.worker_pids().is_empty(), "the worker was kept");
+    assert!(wait_dead(pid).await);
     let out = failed(&t, json!({"kind": "date"})).await;
     assert!(out.contains("result[1] is a date"), "{out}");
     let out = failed(&t, json!({"kind": "nan"})).await;
@@ -327,10 +334,11 @@ def main(how="none"):
         .param(ParamSpec::new("how", ParamType::String));
     let t = tool(&f, spec);
     let first: u32 = ok(&t, json!({})).await.parse().unwrap();
-    // sys.exit is an exception like any other: the worker stays.
+    // sys.exit is an exception like any other: reported, and the worker replaced.
     let out = failed(&t, json!({"how": "sysexit"})).await;
     assert!(out.contains("crashy raised: SystemExit: 4"), "{out}");
-    assert_eq!(one_pid(&t), first);
+    assert!(t.worker_pids().is_empty());
+    let first: u32 = ok(&t, json!({})).await.parse().unwrap();
     // os._exit ends the process mid-call.
     let out = failed(&t, json!({"how": "exit"})).await;
     assert!(

@@ -497,9 +497,9 @@ impl Tool for PythonFunctionTool {
                     traceback,
                     output,
                 } => {
-                    if !self.worn_out(&worker) {
-                        inner.pool.put(worker);
-                    }
+                    // The function failed part-way: its module state (globals, threads,
+                    // open files) may be half-changed. The next call gets a fresh worker.
+                    drop(worker);
                     let head = if kind == "exception" {
                         format!("{name} raised")
                     } else {
