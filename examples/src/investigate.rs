@@ -177,6 +177,29 @@ pub fn assemble(root: &Path, models: Models) -> Result<Assembly> {
     assemble_with_store(root, models, store, sessions)
 }
 
+/// One agent with the workspace's tools: a definition asking for what only the team host
+/// assembles (`sre run`) is an error here, never silently dropped.
+fn only_what_investigate_assembles(def: &sre_host::home::AgentDef) -> Result<()> {
+    let needs_team: Vec<&str> = [
+        (!def.handoffs.is_empty(), "handoffs"),
+        (!def.agents_as_tools.is_empty(), "agents_as_tools"),
+        (!def.connectors.is_empty(), "mcp_connectors"),
+        (!def.mcp_tools.is_empty(), "mcp_tools"),
+        (def.skills.as_ref().is_some_and(|s| !s.is_empty()), "skills"),
+    ]
+    .into_iter()
+    .filter_map(|(set, field)| set.then_some(field))
+    .collect();
+    anyhow::ensure!(
+        needs_team.is_empty(),
+        "agent `{}` sets {}: investigate assembles one agent with the workspace's tools; \
+         run such an agent with `sre run`",
+        def.name,
+        needs_team.join(", ")
+    );
+    Ok(())
+}
+
 /// [`assemble`] with another session store (e.g. in memory, to measure the other parts).
 pub fn assemble_with_store(
     root: &Path,
@@ -188,6 +211,7 @@ pub fn assemble_with_store(
     let def = home
         .agent(AGENT)
         .with_context(|| format!("no agent `{AGENT}` in {}", agent_home().display()))?;
+    only_what_investigate_assembles(def)?;
     let memory = MarkdownMemory::open(root.join("memory"))?;
     let workspace = Workspace::builder(root)
         .mount("repos", MountMode::ReadOnly)
@@ -218,11 +242,26 @@ pub fn assemble_with_store(
     let mut tools = workspace.tools()?;
     tools.push(typed_tool(RememberTool::new(memory.clone()))?);
     tools.push(pinned.tool()?);
+    if let Some(unknown) = listed
+        .iter()
+        .find(|name| !tools.iter().any(|t| &t.spec().name == *name))
+    {
+        anyhow::bail!(
+            "agent `{AGENT}` in {} lists tool `{unknown}`, which investigate does not offer \
+             (it offers {})",
+            agent_home().display(),
+            tools
+                .iter()
+                .map(|t| t.spec().name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let tools: Vec<_> = tools
         .into_iter()
         .filter(|t| listed.contains(&t.spec().name))
         .collect();
-    let agent = AgentLoop::builder(models.agent)
+    let mut builder = AgentLoop::builder(models.agent)
         .name(&def.name)
         .system_prompt(&def.system_prompt)
         .layer(Arc::new(RepositoriesLayer::new([Repository::new(
@@ -241,14 +280,21 @@ pub fn assemble_with_store(
             ..SubagentOptions::default()
         })
         .hooks(hooks.hooks_for(AGENT))
+        .hooks(sre_host::team::modes::guards(def.agent_type))
         .offload(Arc::new(OffloadStore::new(
             workspace.clone(),
             OffloadConfig::default(),
         )?))
         .session_store(store)
         .cwd(root.display().to_string())
-        .max_turns(30)
-        .build()?;
+        .max_turns(30);
+    if !def.allow_parallel_tool_calls {
+        builder = builder.tool_concurrency(1);
+    }
+    if let Some(t) = def.temperature {
+        builder = builder.temperature(t);
+    }
+    let agent = builder.build()?;
     Ok(Assembly {
         agent,
         pinned,
@@ -285,4 +331,23 @@ pub fn latest_session(sessions: &Path) -> Option<String> {
         })
         .max()
         .map(|(_, id)| id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_agent_loads_and_team_fields_are_refused() {
+        let home = load_home().unwrap_or_else(|e| panic!("{e:#}"));
+        let def = home.agent(AGENT).unwrap_or_else(|| panic!("no {AGENT}"));
+        only_what_investigate_assembles(def).unwrap_or_else(|e| panic!("{e:#}"));
+        let mut asks_more = def.clone();
+        asks_more.handoffs = vec!["other".into()];
+        asks_more.skills = Some(vec!["tls-audit".into()]);
+        let err = only_what_investigate_assembles(&asks_more)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sets handoffs, skills"), "{err}");
+    }
 }
