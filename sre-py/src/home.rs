@@ -40,7 +40,7 @@ pub fn load_home(
     approver: Option<Bound<'_, PyAny>>,
     cache_dir: Option<PathBuf>,
     only: Option<Vec<String>>,
-) -> PyResult<(Vec<Agent>, Vec<String>, PathBuf)> {
+) -> PyResult<(Vec<Agent>, Vec<String>, PathBuf, TeamHandle)> {
     let rt = crate::runtime()?;
     let home = AgentHome::load(&dir).map_err(|errors| ConfigError::new_err(errors.to_string()))?;
     let mut warnings: Vec<String> = home.warnings.iter().map(ToString::to_string).collect();
@@ -68,5 +68,40 @@ pub fn load_home(
         .agents()
         .map(|(_, agent)| Agent::from_loop(agent.clone(), session_dir.clone(), team.clone()))
         .collect();
-    Ok((agents, warnings, session_dir))
+    Ok((agents, warnings, session_dir, TeamHandle { team }))
+}
+
+/// The assembled team behind a loaded home: what is decided per thread rather than per
+/// agent (on-demand hooks), and the thread's naming rules, shared with `sre run`.
+#[pyclass(module = "sre_harness._native", frozen)]
+pub struct TeamHandle {
+    team: Arc<Team>,
+}
+
+#[pymethods]
+impl TeamHandle {
+    /// The home's on-demand hooks (`activation: on-demand`), sorted.
+    fn on_demand_hooks(&self) -> Vec<String> {
+        self.team.on_demand_hooks().map(str::to_string).collect()
+    }
+
+    /// Turn the on-demand hook `hook` on for thread `thread` (and the sessions it spawns:
+    /// handoff hops, agents used as tools). An unknown name is a `ConfigError`.
+    fn enable_hook(&self, thread: &str, hook: &str) -> PyResult<()> {
+        self.team
+            .enable_hook(thread, hook)
+            .map_err(|e| ConfigError::new_err(e.to_string()))
+    }
+
+    /// The session id of hop `n` (1-based) of `thread`, run by `agent`.
+    #[staticmethod]
+    fn hop_session_id(thread: &str, n: usize, agent: &str) -> String {
+        sre_host::team::hop_session_id(thread, n, agent)
+    }
+
+    /// The task the receiving agent of a handoff gets.
+    #[staticmethod]
+    fn handed_task(from: &str, note: &str, task: &str) -> String {
+        sre_host::team::handed_task(from, note, task)
+    }
 }

@@ -61,6 +61,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<agent::Agent>()?;
     m.add_class::<agent::RunHandle>()?;
     m.add_function(wrap_pyfunction!(home::load_home, m)?)?;
+    m.add_class::<home::TeamHandle>()?;
     m.add_function(wrap_pyfunction!(tool::call_tool, m)?)?;
     m.add_function(wrap_pyfunction!(tool::bench_tool, m)?)?;
     Ok(())

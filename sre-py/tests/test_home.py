@@ -89,3 +89,29 @@ def test_every_error_of_the_files_is_raised_at_once(tmp_path: Path) -> None:
     text = str(err.value)
     assert "agents/a.yaml:6:11" in text and "did you mean `Bash`?" in text, text
     assert "agents/a.yaml:7:" in text and "unknown agent `nobody`" in text, text
+
+
+def test_an_on_demand_hook_is_switched_on_per_thread(tmp_path: Path) -> None:
+    script = REPO / "examples" / "scripts" / "team-postgres.yaml"
+    task = "pg-orders at 127.0.0.1:1 refuses connections. Investigate."
+
+    def audit_lines(session_id: str, enable: bool) -> List[str]:
+        home = sh.load(TEAM, script_path=script, workspace=tmp_path / session_id, only=["postgres-analyst"])
+        assert home.on_demand_hooks == ["audit"]
+        if enable:
+            home.enable_hook(session_id, "audit")
+        events: List[Dict[str, Any]] = []
+        outcome = home["postgres-analyst"].run_sync(task, session_id=session_id, on_event=events.append)
+        assert outcome.cause == "completed", outcome
+        return [
+            e["kind"]["output"]
+            for e in events
+            if e["kind"]["type"] == "hook_decision" and e["kind"]["hook"] == "audit" and e["kind"].get("output")
+        ]
+
+    on = audit_lines("pg-on", True)
+    assert any("audit: agent=postgres-analyst tool=shell succeeded=true" in line for line in on), on
+    assert audit_lines("pg-off", False) == []
+    home = sh.load(TEAM, script="turns: []\n", workspace=tmp_path / "ws", only=["postgres-analyst"])
+    with pytest.raises(sh.ConfigError, match="audti"):
+        home.enable_hook("t", "audti")

@@ -22,7 +22,9 @@ class Home:
     :meth:`run_thread_sync` follows the handoffs.
     """
 
-    def __init__(self, agents: Dict[str, Agent], warnings: List[str], workspace: str, session_dir: str) -> None:
+    def __init__(
+        self, agents: Dict[str, Agent], warnings: List[str], workspace: str, session_dir: str, team: Any
+    ) -> None:
         #: The agents, by name.
         self.agents = agents
         #: What loading and assembly noticed (fields not honoured, connectors that did not connect...).
@@ -31,6 +33,18 @@ class Home:
         self.workspace = workspace
         #: Where their transcripts are.
         self.session_dir = session_dir
+        self._team = team
+
+    @property
+    def on_demand_hooks(self) -> List[str]:
+        """The home's on-demand hooks (``activation: on-demand``), sorted."""
+        return list(self._team.on_demand_hooks())
+
+    def enable_hook(self, session_id: str, hook: str) -> None:
+        """Turn the on-demand hook ``hook`` on for the thread ``session_id`` and the sessions
+        it spawns (handoff hops, agents used as tools), as ``sre run --enable-hook`` does.
+        An unknown name raises ``ConfigError`` naming the known ones."""
+        self._team.enable_hook(session_id, hook)
 
     def __getitem__(self, name: str) -> Agent:
         try:
@@ -64,11 +78,9 @@ class Home:
             if len(hops) > max_handoffs:
                 raise _native.SreHarnessError(f"thread {thread!r} handed off more than {max_handoffs} times")
             target, note = outcome.cause_detail.get("to"), outcome.cause_detail.get("note", "")
-            task = (
-                f"The thread was handed to you by agent `{name}`.\nTheir note: {note}\n\n"
-                f"The original task:\n{prompt}"
-            )
-            name, sid = str(target), f"{thread}--handoff{len(hops)}-{target}"
+            # The same task text and hop names as `sre run` (one implementation, in Rust).
+            task = _native.TeamHandle.handed_task(name, str(note), prompt)
+            name, sid = str(target), _native.TeamHandle.hop_session_id(thread, len(hops), str(target))
 
     def __repr__(self) -> str:
         return f"Home(agents={sorted(self.agents)!r}, workspace={self.workspace!r})"
@@ -102,7 +114,7 @@ def load(
         workspace = tempfile.mkdtemp(prefix="sre-harness-workspace-")
     if approver is not None and not isinstance(approver, Approver):
         approver = Approver(approver)
-    natives, warnings, session_dir = _native.load_home(
+    natives, warnings, session_dir, team = _native.load_home(
         os.fspath(dir),
         workspace=os.fspath(workspace),
         script=script,
@@ -113,4 +125,4 @@ def load(
         only=list(only) if only is not None else None,
     )
     agents = {n.name: Agent._from_native(n) for n in natives}
-    return Home(agents, list(warnings), os.fspath(workspace), os.fspath(session_dir))
+    return Home(agents, list(warnings), os.fspath(workspace), os.fspath(session_dir), team)

@@ -82,4 +82,19 @@ mod tests {
         assert!(WORKSPACE_TOOLS.iter().all(|t| builtin_tool(t) == Some(*t)));
         assert_eq!(aliases_of("shell"), &["Bash", "ExecuteShellCommand"]);
     }
+
+    /// The names an agent may list and the names a hook matcher matches are one table:
+    /// `tools: [Bash]` and `matcher: Bash` must mean the same tool.
+    #[test]
+    fn tool_names_and_hook_matcher_aliases_agree() {
+        let ours: std::collections::BTreeMap<String, Vec<String>> = BUILTIN_TOOLS
+            .iter()
+            .filter(|(_, aliases)| !aliases.is_empty())
+            .map(|(name, aliases)| {
+                let aliases = aliases.iter().map(|a| a.to_string()).collect();
+                (name.to_string(), aliases)
+            })
+            .collect();
+        assert_eq!(ours, sre_hooks::default_tool_aliases());
+    }
 }

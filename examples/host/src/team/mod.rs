@@ -31,7 +31,7 @@ use sre_hooks::Activation;
 
 pub use models::ModelSource;
 pub use modes::{AutoApproval, TerminalApprover};
-pub use thread::{Hop, MAX_HANDOFFS, ThreadOutcome, hop_session_id};
+pub use thread::{Hop, MAX_HANDOFFS, ThreadOutcome, handed_task, hop_session_id};
 
 use crate::error::HostError;
 use crate::home::AgentHome;

@@ -60,8 +60,9 @@ fn fnv1a(s: &str) -> u64 {
     })
 }
 
-/// The task a receiving agent gets.
-fn handed_task(from: &str, note: &str, task: &str) -> String {
+/// The task the receiving agent of a handoff gets: who handed it over, their note, and the
+/// thread's original task.
+pub fn handed_task(from: &str, note: &str, task: &str) -> String {
     format!(
         "The thread was handed to you by agent `{from}`.\nTheir note: {note}\n\nThe original task:\n{task}"
     )
