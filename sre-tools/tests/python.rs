@@ -333,12 +333,13 @@ def main(how="none"):
     let spec = PythonFunctionSpec::new("crashy", "c", code)
         .param(ParamSpec::new("how", ParamType::String));
     let t = tool(&f, spec);
-    let first: u32 = ok(&t, json!({})).await.parse().unwrap();
+    let before: u32 = ok(&t, json!({})).await.parse().unwrap();
     // sys.exit is an exception like any other: reported, and the worker replaced.
     let out = failed(&t, json!({"how": "sysexit"})).await;
     assert!(out.contains("crashy raised: SystemExit: 4"), "{out}");
     assert!(t.worker_pids().is_empty());
     let first: u32 = ok(&t, json!({})).await.parse().unwrap();
+    assert_ne!(first, before);
     // os._exit ends the process mid-call.
     let out = failed(&t, json!({"how": "exit"})).await;
     assert!(
