@@ -179,9 +179,18 @@ pub fn assemble(root: &Path, models: Models) -> Result<Assembly> {
 
 /// One agent with the workspace's tools: a definition asking for what only the team host
 /// assembles (`sre run`) is an error here, never silently dropped.
-fn only_what_investigate_assembles(def: &sre_host::home::AgentDef) -> Result<()> {
+/// Approvals (a `Review` agent, `ask` hooks) have no approver here and are denied.
+fn only_what_investigate_assembles(
+    def: &sre_host::home::AgentDef,
+    home_skills: bool,
+) -> Result<()> {
     let needs_team: Vec<&str> = [
         (!def.handoffs.is_empty(), "handoffs"),
+        (def.llm_model_name.is_some(), "llm_model_name"),
+        (
+            def.enable_skills && def.skills.is_none() && home_skills,
+            "enable_skills",
+        ),
         (!def.agents_as_tools.is_empty(), "agents_as_tools"),
         (!def.connectors.is_empty(), "mcp_connectors"),
         (!def.mcp_tools.is_empty(), "mcp_tools"),
@@ -211,7 +220,7 @@ pub fn assemble_with_store(
     let def = home
         .agent(AGENT)
         .with_context(|| format!("no agent `{AGENT}` in {}", agent_home().display()))?;
-    only_what_investigate_assembles(def)?;
+    only_what_investigate_assembles(def, !home.skills.is_empty())?;
     let memory = MarkdownMemory::open(root.join("memory"))?;
     let workspace = Workspace::builder(root)
         .mount("repos", MountMode::ReadOnly)
@@ -341,11 +350,11 @@ mod tests {
     fn the_reference_agent_loads_and_team_fields_are_refused() {
         let home = load_home().unwrap_or_else(|e| panic!("{e:#}"));
         let def = home.agent(AGENT).unwrap_or_else(|| panic!("no {AGENT}"));
-        only_what_investigate_assembles(def).unwrap_or_else(|e| panic!("{e:#}"));
+        only_what_investigate_assembles(def, false).unwrap_or_else(|e| panic!("{e:#}"));
         let mut asks_more = def.clone();
         asks_more.handoffs = vec!["other".into()];
         asks_more.skills = Some(vec!["tls-audit".into()]);
-        let err = only_what_investigate_assembles(&asks_more)
+        let err = only_what_investigate_assembles(&asks_more, false)
             .unwrap_err()
             .to_string();
         assert!(err.contains("sets handoffs, skills"), "{err}");

@@ -16,8 +16,10 @@ const GIT_TIMEOUT: Duration = Duration::from_secs(300);
 /// reset to the fetched head: the workspace copy is read-only for the agent, so nothing
 /// local is lost).
 ///
-/// A git URL may take credentials from the environment (`https://${GIT_TOKEN}@host/...`);
-/// they are expanded here, at the last moment, and never appear in an error.
+/// A git URL takes credentials from the environment (`https://${GIT_USER}:${GIT_TOKEN}@host/...`).
+/// They are expanded here, at the last moment, and handed to git by a credential helper
+/// through its environment: never in its arguments (`/proc/*/cmdline`), never in the
+/// clone's `.git/config` (which the agent can read), never in an error.
 pub async fn sync_repository(root: &Path, repo: &RepositoryDef) -> Result<PathBuf, HostError> {
     sync(root, repo, &sre_mcp::process_env).await
 }
@@ -27,133 +29,151 @@ async fn sync(
     repo: &RepositoryDef,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<PathBuf, HostError> {
-    let dest = root.join(&repo.mount);
-    let source = match &repo.source {
-        RepoSource::Git(u) => {
-            sre_mcp::expand(u, &repo.name, "url", env).map_err(|e| HostError::World {
-                what: format!("repository `{}`", repo.name),
-                message: e.to_string(),
-            })?
-        }
-        RepoSource::Path(p) => p.display().to_string(),
+    let failure = |message: String| HostError::World {
+        what: format!("repository `{}`", repo.name),
+        message,
+    };
+    let remote = match &repo.source {
+        RepoSource::Git(u) => Remote::expand(u, env).map_err(failure)?,
+        RepoSource::Path(p) => Remote::plain(p.display().to_string()),
     };
     if let Some(b) = repo.branch.as_deref().filter(|b| b.starts_with('-')) {
-        return Err(HostError::World {
-            what: format!("repository `{}`", repo.name),
-            message: format!("branch `{b}` starts with `-`"),
-        });
+        return Err(failure(format!("branch `{b}` starts with `-`")));
     }
-    let secrets = Redact::of(&source);
+    let dest = root.join(&repo.mount);
+    let at = dest.display().to_string();
     if dest.join(".git").exists() {
-        // Fetch from the URL itself, not `origin`: the clone keeps no credential.
-        let mut fetch = vec!["-C".to_string(), dest.display().to_string()];
-        fetch.extend(["fetch", "--quiet", "--"].map(String::from));
-        fetch.push(source.clone());
-        fetch.push(repo.branch.clone().unwrap_or_else(|| "HEAD".into()));
-        git(&fetch, &repo.name, &secrets).await?;
-        git(
-            &[
-                "-C".into(),
-                dest.display().to_string(),
-                "reset".into(),
-                "--quiet".into(),
-                "--hard".into(),
-                "FETCH_HEAD".into(),
-            ],
-            &repo.name,
-            &secrets,
-        )
-        .await?;
+        // Also cleans the remote of a clone made when credentials were kept in it.
+        remote
+            .git(
+                ["-C", &at, "remote", "set-url", "origin", "--", &remote.url],
+                &repo.name,
+            )
+            .await?;
+        let branch = repo.branch.as_deref().unwrap_or("HEAD");
+        remote
+            .git(
+                ["-C", &at, "fetch", "--quiet", "--", "origin", branch],
+                &repo.name,
+            )
+            .await?;
+        remote
+            .git(
+                ["-C", &at, "reset", "--quiet", "--hard", "FETCH_HEAD"],
+                &repo.name,
+            )
+            .await?;
         return Ok(dest);
     }
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(|e| HostError::io(parent, e))?;
     }
-    let mut args = vec!["clone".to_string(), "--quiet".to_string()];
+    let mut args = vec!["clone", "--quiet"];
     if let Some(b) = &repo.branch {
-        args.push("--branch".into());
-        args.push(b.clone());
+        args.extend(["--branch", b]);
     }
-    args.push("--".into());
-    args.push(source.clone());
-    args.push(dest.display().to_string());
-    git(&args, &repo.name, &secrets).await?;
-    if let Some(clean) = secrets.stripped(&source) {
-        // The workspace is the agent's to read: its git config keeps the URL without
-        // the credential.
-        let args = [
-            "-C",
-            &dest.display().to_string(),
-            "remote",
-            "set-url",
-            "origin",
-            "--",
-            &clean,
-        ]
-        .map(String::from);
-        git(&args, &repo.name, &secrets).await?;
-    }
+    args.extend(["--", &remote.url, &at]);
+    remote.git(args, &repo.name).await?;
     Ok(dest)
 }
 
-/// What must not appear in an error about a repository: the user information of its URL
-/// (`user:token@`), which may hold a credential.
-struct Redact(Option<String>);
+/// A repository's URL without credentials, and the credentials git gets from its helper.
+struct Remote {
+    url: String,
+    /// (user, password) from the URL's user information, once expanded.
+    credentials: Option<(String, String)>,
+}
 
-impl Redact {
-    fn of(url: &str) -> Self {
-        let userinfo = url.split_once("://").and_then(|(_, rest)| {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-            authority.rsplit_once('@').map(|(user, _)| user.to_string())
-        });
-        Redact(userinfo.filter(|u| !u.is_empty()))
-    }
-
-    /// `url` without its user information, when it has some.
-    fn stripped(&self, url: &str) -> Option<String> {
-        let user = self.0.as_deref()?;
-        Some(url.replacen(&format!("{user}@"), "", 1))
-    }
-
-    fn apply(&self, text: &str) -> String {
-        match &self.0 {
-            Some(secret) => text.replace(secret.as_str(), "***"),
-            None => text.to_string(),
+impl Remote {
+    fn plain(url: String) -> Self {
+        Remote {
+            url,
+            credentials: None,
         }
     }
+
+    /// Expand `${VAR}` in `template`; user information moves out of the URL.
+    fn expand(
+        template: &str,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Self, String> {
+        let expand = |text: &str| {
+            sre_mcp::expand(text, "", "url", env).map_err(|e| match e {
+                sre_mcp::McpError::MissingEnv { var, .. } => {
+                    format!("the URL uses `${{{var}}}`, which is not set in the environment")
+                }
+                other => format!("the URL: {other}"),
+            })
+        };
+        // The user information is found in the template, where `${...}` holds no `/` or `@`.
+        let Some(userinfo) = crate::home::url_userinfo(template) else {
+            return Ok(Remote::plain(expand(template)?));
+        };
+        let (scheme, rest) = template.split_once("://").unwrap_or(("", template));
+        let host_and_path = &rest[userinfo.len() + 1..];
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        Ok(Remote {
+            url: format!("{scheme}://{}", expand(host_and_path)?),
+            credentials: Some((expand(user)?, expand(password)?)),
+        })
+    }
+
+    /// Run git with `args`; credentials, if any, come from a helper reading the child's
+    /// environment, and are masked in any error.
+    async fn git<'a>(
+        &self,
+        args: impl IntoIterator<Item = &'a str>,
+        repo: &str,
+    ) -> Result<(), HostError> {
+        let args: Vec<&str> = args.into_iter().collect();
+        let mut cmd = tokio::process::Command::new("git");
+        if self.credentials.is_some() {
+            // An empty helper first resets the helpers configured on the host.
+            cmd.args(["-c", "credential.helper=", "-c", CREDENTIAL_HELPER]);
+        }
+        cmd.args(&args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("SRE_GIT_USERNAME")
+            .env_remove("SRE_GIT_PASSWORD")
+            .kill_on_drop(true)
+            .stdin(std::process::Stdio::null());
+        if let Some((user, password)) = &self.credentials {
+            cmd.env("SRE_GIT_USERNAME", user)
+                .env("SRE_GIT_PASSWORD", password);
+        }
+        let shown = || format!("git {}", args.join(" "));
+        let failure = |message: String| HostError::World {
+            what: format!("repository `{repo}`"),
+            message: self.mask(&message),
+        };
+        let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
+            .await
+            .map_err(|_| failure(format!("{} took longer than {GIT_TIMEOUT:?}", shown())))?
+            .map_err(|e| failure(format!("cannot run git (is it installed?): {e}")))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(failure(format!(
+            "{} failed: {}",
+            shown(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+
+    /// `text` with the credentials replaced by `***`.
+    fn mask(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        if let Some((user, password)) = &self.credentials {
+            for secret in [password, user].into_iter().filter(|s| !s.is_empty()) {
+                text = text.replace(secret.as_str(), "***");
+            }
+        }
+        text
+    }
 }
 
-async fn git(args: &[String], repo: &str, secrets: &Redact) -> Result<(), HostError> {
-    let mut cmd = tokio::process::Command::new("git");
-    cmd.args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .kill_on_drop(true)
-        .stdin(std::process::Stdio::null());
-    let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| HostError::World {
-            what: format!("repository `{repo}`"),
-            message: secrets.apply(&format!(
-                "git {} took longer than {GIT_TIMEOUT:?}",
-                args.join(" ")
-            )),
-        })?
-        .map_err(|e| HostError::World {
-            what: format!("repository `{repo}`"),
-            message: format!("cannot run git (is it installed?): {e}"),
-        })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(HostError::World {
-        what: format!("repository `{repo}`"),
-        message: secrets.apply(&format!(
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-    })
-}
+/// A git credential helper that answers `get` from the environment of the git process.
+const CREDENTIAL_HELPER: &str = "credential.helper=!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' \"$SRE_GIT_USERNAME\" \"$SRE_GIT_PASSWORD\"; }; f";
 
 /// Copy the directory `from` to `to` (files and subdirectories; symlinks are not followed
 /// and not copied), replacing what `to` held.
@@ -279,49 +299,152 @@ mod tests {
     }
 
     #[test]
-    fn credentials_in_urls_are_redacted_and_stripped() {
-        let r = Redact::of("https://bot:tok-123@git.example:8443/a/b.git");
+    fn credentials_move_out_of_the_url() {
+        let env = |name: &str| match name {
+            "GIT_USER" => Some("bot".to_string()),
+            "GIT_TOKEN" => Some("tok/with@odd:chars".to_string()),
+            "HOST" => Some("git.example".to_string()),
+            _ => None,
+        };
+        let r = Remote::expand("https://${GIT_USER}:${GIT_TOKEN}@${HOST}/a/b.git", &env)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.url, "https://git.example/a/b.git");
         assert_eq!(
-            r.apply("fatal: unable to access 'https://bot:tok-123@git.example:8443/a/b.git/'"),
-            "fatal: unable to access 'https://***@git.example:8443/a/b.git/'"
+            r.credentials,
+            Some(("bot".to_string(), "tok/with@odd:chars".to_string()))
         );
-        assert_eq!(
-            r.stripped("https://bot:tok-123@git.example:8443/a/b.git")
-                .as_deref(),
-            Some("https://git.example:8443/a/b.git")
-        );
+        assert_eq!(r.mask("x tok/with@odd:chars y bot"), "x *** y ***");
         // An `@` in the path is not user information.
-        let plain = Redact::of("https://git.example/a/@b.git");
-        assert_eq!(plain.apply("x @b"), "x @b");
-        assert_eq!(plain.stripped("https://git.example/a/@b.git"), None);
-        assert_eq!(Redact::of("/srv/repos/a").stripped("/srv/repos/a"), None);
+        let r =
+            Remote::expand("https://git.example/a/@b.git", &env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (r.url.as_str(), r.credentials),
+            ("https://git.example/a/@b.git", None)
+        );
+        let err = Remote::expand("https://${GIT_USER}:${NOPE}@h/a.git", &env)
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "the URL uses `${NOPE}`, which is not set in the environment"
+        );
+    }
+
+    /// The git server of `tests/fixtures/git_http.py` over `root`, demanding `bot:<token>`.
+    struct GitServer {
+        child: std::process::Child,
+        port: u16,
+    }
+
+    impl Drop for GitServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn git_server(root: &Path, token: &str) -> GitServer {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/git_http.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(fixture)
+            .arg(root)
+            .args([&port.to_string(), "bot", token])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(line.trim(), "listening");
+        GitServer { child, port }
     }
 
     #[tokio::test]
-    async fn a_failed_clone_never_shows_the_token_of_its_url() {
+    async fn credentials_reach_git_over_http_and_nowhere_else() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        // Nothing listens on port 1: the clone fails, and git names the URL it tried.
+        let served = tmp.path().join("served");
+        let origin = served.join("svc.git");
+        std::fs::create_dir_all(&origin).unwrap_or_else(|e| panic!("{e}"));
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("{e}"));
+        run(&work, &["init", "-q", "-b", "main"]);
+        std::fs::write(work.join("a.txt"), "one").unwrap_or_else(|e| panic!("{e}"));
+        run(&work, &["add", "-A"]);
+        run(&work, &["commit", "-q", "-m", "one"]);
+        run(&origin, &["init", "-q", "--bare"]);
+        run(
+            &work,
+            &["push", "-q", origin.to_str().unwrap_or_default(), "main"],
+        );
+        let token = "s3cr3t/t0ken";
+        let server = git_server(&served, token);
         let spec = RepositoryDef {
             name: "svc".into(),
-            source: RepoSource::Git("http://bot:${GIT_TOKEN}@127.0.0.1:1/svc.git".into()),
-            branch: None,
+            source: RepoSource::Git(format!(
+                "http://${{GIT_USER}}:${{GIT_TOKEN}}@127.0.0.1:{}/svc.git",
+                server.port
+            )),
+            branch: Some("main".into()),
             mount: "repos/svc".into(),
         };
-        let env = |name: &str| (name == "GIT_TOKEN").then(|| "tok-s3cr3t".to_string());
-        let err = sync(tmp.path(), &spec, &env).await.unwrap_err().to_string();
-        assert!(
-            err.contains("git clone") && err.contains("***@127.0.0.1:1"),
-            "{err}"
-        );
-        assert!(!err.contains("s3cr3t"), "{err}");
-        let missing = RepositoryDef {
-            source: RepoSource::Git("https://${GIT_USER}@x.example/a.git".into()),
-            ..spec
+        let with = |token: &'static str| {
+            move |name: &str| match name {
+                "GIT_USER" => Some("bot".to_string()),
+                "GIT_TOKEN" => Some(token.to_string()),
+                _ => None,
+            }
         };
-        let err = sync(tmp.path(), &missing, &env)
+        let ws = tmp.path().join("ws");
+        let dest = sync(&ws, &spec, &with("s3cr3t/t0ken"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            std::fs::read_to_string(dest.join("a.txt")).ok().as_deref(),
+            Some("one")
+        );
+        // The credential reached the server...
+        let log = std::fs::read_to_string(served.join("auth.log")).unwrap_or_default();
+        assert!(log.contains("Basic "), "{log}");
+        // ... and is nowhere in the clone the agent reads.
+        let config = std::fs::read_to_string(dest.join(".git/config")).unwrap_or_default();
+        assert!(
+            config.contains(&format!("url = http://127.0.0.1:{}/svc.git", server.port)),
+            "{config}"
+        );
+        assert!(
+            !config.contains("s3cr3t") && !config.contains("bot"),
+            "{config}"
+        );
+        // A fetch goes through the helper too.
+        std::fs::write(work.join("a.txt"), "two").unwrap_or_else(|e| panic!("{e}"));
+        run(&work, &["commit", "-qam", "two"]);
+        run(
+            &work,
+            &["push", "-q", origin.to_str().unwrap_or_default(), "main"],
+        );
+        sync(&ws, &spec, &with("s3cr3t/t0ken"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            std::fs::read_to_string(dest.join("a.txt")).ok().as_deref(),
+            Some("two")
+        );
+        // A wrong token fails with an error that shows neither it nor the user.
+        let err = sync(&tmp.path().join("ws2"), &spec, &with("wr0ng-t0ken"))
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.contains("GIT_USER"), "{err}");
+        assert!(
+            err.contains("git clone") && err.contains("127.0.0.1"),
+            "{err}"
+        );
+        assert!(!err.contains("wr0ng-t0ken"), "{err}");
     }
 }

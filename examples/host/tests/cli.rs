@@ -330,11 +330,12 @@ fn postgres_analyst_runs_under_its_three_hooks() {
         "{audit:?}"
     );
     // The Python PostToolUse allowlist judged both calls that ran.
-    let allowlist: Vec<&str> = of_type(&events, "hook_decision")
+    let mut allowlist: Vec<&str> = of_type(&events, "hook_decision")
         .into_iter()
         .filter(|e| e["kind"]["hook"] == "command-allowlist")
         .filter_map(|e| e["kind"]["output"].as_str())
         .collect();
+    allowlist.sort_unstable(); // the two calls run in parallel
     assert_eq!(
         allowlist,
         ["allowed: pg_isready", "allowed: psql --version"],

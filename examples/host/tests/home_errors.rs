@@ -464,6 +464,9 @@ spec:
   env:
     GITHUB_PERSONAL_ACCESS_TOKEN: ghp-s3cr3t-3
     LOG_LEVEL: debug
+    MAX_TOKENS: '4096'
+    SSH_KEY_PATH: /keys/id
+    DATABASE_URL: postgres://app:db-s3cr3t-7@db/app
 ---
 kind: DataConnector
 spec:
@@ -479,9 +482,12 @@ spec:
             "kind: Workspace
 spec:
   repositories:
-    - {name: a, url: 'https://bot:repo-s3cr3t-6@git.example/a.git'}
+    - {name: a, url: 'https://bot:repo-s3cr3t-6@git.example/a.git', branch: -x}
     - {name: b, url: 'https://bot:${GIT_TOKEN}@git.example/b.git', branch: --upload-pack=evil}
     - {name: c, url: 'https://${GIT_USER}:${GIT_TOKEN}@git.example/c.git'}
+    - {name: d, url: 'https://ghp_s3cr3t8@github.com/o/d.git'}
+    - {name: e, url: 'tok-s3cr3t-9@github.com/o/e.git'}
+    - {name: f, url: 'git@github.com:o/f.git', unknown: x}
 ",
         ),
     ]);
@@ -492,10 +498,14 @@ spec:
             "error: connectors/c.yaml:8:17: spec.headers.DD-API-KEY: a secret written in the file",
             "error: connectors/c.yaml:9:20: spec.headers.Authorization: a secret written in the file",
             "error: connectors/c.yaml:18:35: spec.env.GITHUB_PERSONAL_ACCESS_TOKEN: a secret written in the file",
-            "error: connectors/c.yaml:26:36: spec.auth.token: a secret written in the file",
-            "error: connectors/c.yaml:27:26: spec.headers.X-Api-Token: a secret written in the file",
-            "error: workspace.yaml:4:22: spec.repositories[0].url: a password written in the file",
+            "error: connectors/c.yaml:22:19: spec.env.DATABASE_URL: a password written in the file",
+            "error: connectors/c.yaml:29:36: spec.auth.token: a secret written in the file",
+            "error: connectors/c.yaml:30:26: spec.headers.X-Api-Token: a secret written in the file",
+            "error: workspace.yaml:4:22: spec.repositories[0].url: a credential written in the file",
             "error: workspace.yaml:5:76: spec.repositories[1].branch: `--upload-pack=evil` is not a branch name",
+            "error: workspace.yaml:7:22: spec.repositories[3].url: a credential written in the file",
+            "error: workspace.yaml:8:22: spec.repositories[4].url: `****@github.com/o/e.git` is not a git URL",
+            "error: workspace.yaml:9:48: spec.repositories[5].unknown: unknown field `unknown`",
         ]
     );
     // Shown in full (source lines included), no error gives the secret away.

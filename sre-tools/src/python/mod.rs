@@ -1,8 +1,9 @@
 //! Python function tools: a tool defined by Python source with an entry function (the
 //! vendor portal's `def main(domain, port="443")`), run in a persistent, sandboxed worker.
 //!
-//! - **Workers.** A tool starts a `python3` worker on its first call and reuses it for every
-//!   later call, in every session; the code is loaded once per worker. Calls to one tool run
+//! - **Workers.** A tool starts a `python3` worker on its first call and reuses it for
+//!   later calls, in every session, until a call fails in it; the code is loaded once per
+//!   worker. Calls to one tool run
 //!   concurrently on up to [`PythonToolConfig::max_workers`] workers (started on demand and
 //!   kept); calls beyond that wait for a free worker. One worker runs one call at a time.
 //! - **Confinement.** The same as `shell`: scrubbed environment, rlimits, Landlock write
@@ -10,7 +11,8 @@
 //!   killed on timeout, cancellation and drop. The interpreter runs with `-I` (no
 //!   `PYTHON*` variables, no user site, the workspace not on `sys.path`).
 //! - **Failures.** An exception, a result that is not JSON, a timeout, a crash: each is a
-//!   model-visible error; after a timeout or a crash the next call gets a fresh worker.
+//!   model-visible error, and the next call gets a fresh worker (a function that failed
+//!   part-way may have left its module state half-changed).
 //! - **Arguments** are converted to the declared types ([`args::convert`]).
 //! - **Dependencies** are installed once per (interpreter, dependency list) into a cached
 //!   virtual environment ([`env::prepare_env`]).

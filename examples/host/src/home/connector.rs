@@ -276,32 +276,27 @@ fn vendor_auth(field: Field<'_>, src: &Source, out: &mut Sink) -> Option<Auth> {
 /// shows the value.
 fn check_secret(value: &str, pos: Pos, path: &str, src: &Source, out: &mut Sink) {
     if !value.contains("${") {
+        out.secret(src, value);
         out.error(src, pos, path, "a secret written in the file")
             .help("take it from the environment: `${MY_TOKEN}`")
             .redact(value);
     }
 }
 
-/// Words in a header or variable name that mark its value as a credential.
-const CREDENTIAL_WORDS: &[&str] = &[
-    "authorization",
-    "key",
-    "token",
-    "secret",
-    "password",
-    "cookie",
-];
-
-/// A credential header or environment variable (`Authorization`, `DD-API-KEY`,
-/// `GITHUB_TOKEN`...) written in the file is an error, as for `auth`.
 fn check_secret_entries(headers: &Field<'_>, path: &str, src: &Source, out: &mut Sink) {
     for e in headers.node.entries().unwrap_or_default() {
-        let name = e.key.to_ascii_lowercase();
-        if CREDENTIAL_WORDS.iter().any(|w| name.contains(w))
-            && let Some(v) = e.value.scalar_text()
-            && !v.is_empty()
-        {
-            check_secret(v, e.value.pos, &format!("{path}.{}", e.key), src, out);
+        let Some(v) = e.value.scalar_text().filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let at = format!("{path}.{}", e.key);
+        if super::secret::names_a_credential(&e.key) {
+            check_secret(v, e.value.pos, &at, src, out);
+        } else if let Some(userinfo) = super::secret::literal_url_credential(v) {
+            // `DATABASE_URL: postgres://user:password@host/db`
+            out.secret(src, userinfo);
+            out.error(src, e.value.pos, &at, "a password written in the file")
+                .help("take it from the environment: `postgres://user:${DB_PASSWORD}@host/db`")
+                .redact(userinfo);
         }
     }
 }

@@ -85,22 +85,35 @@ impl Diagnostic {
         self
     }
 
-    /// Hide `secret` in the source line shown: every occurrence becomes `****`, and a line
-    /// cut before the whole secret is dropped.
+    /// Hide `secret` in what this diagnostic shows (the diagnostic about the secret itself):
+    /// every occurrence becomes `****`, and a source line that does not show the secret as
+    /// written (cut short, escaped, folded) is dropped rather than shown unmasked.
     pub fn redact(&mut self, secret: &str) -> &mut Self {
         if secret.is_empty() {
             return self;
         }
         if let Some(line) = &self.source_line {
             let shown = line.replace(secret, "****");
-            let cut_short = line.chars().count() >= MAX_SHOWN_LINE;
-            self.source_line = if cut_short && shown == *line {
-                None
-            } else {
-                Some(shown)
-            };
+            self.source_line = (shown != *line).then_some(shown);
         }
+        self.mask(secret);
         self
+    }
+
+    /// Replace every occurrence of `secret` in the message, help and source line.
+    fn mask(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        for text in [&mut self.message]
+            .into_iter()
+            .chain(self.help.as_mut())
+            .chain(self.source_line.as_mut())
+        {
+            if text.contains(secret) {
+                *text = text.replace(secret, "****");
+            }
+        }
     }
 
     /// The first line: `error: file:line:col: field: message`.
@@ -180,6 +193,8 @@ pub(crate) struct Sink {
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
     overflowed: bool,
+    /// Credentials found written in files, by file: masked in every diagnostic of that file.
+    secrets: Vec<(PathBuf, String)>,
 }
 
 /// A file being loaded: its name for diagnostics, its path, its text.
@@ -219,6 +234,24 @@ impl Source {
 const MAX_SHOWN_LINE: usize = 200;
 
 impl Sink {
+    /// Remember that `src` holds the credential `value`: no diagnostic of that file shows it.
+    pub fn secret(&mut self, src: &Source, value: &str) {
+        if !value.is_empty() {
+            self.secrets.push((src.rel.clone(), value.to_string()));
+        }
+    }
+
+    /// Mask every remembered credential in the diagnostics of its file.
+    pub fn mask_secrets(&mut self) {
+        for d in self.errors.iter_mut().chain(self.warnings.iter_mut()) {
+            for (file, secret) in &self.secrets {
+                if d.file == *file {
+                    d.mask(secret);
+                }
+            }
+        }
+    }
+
     /// Record a diagnostic about `src` at `pos`; returns it so help can be added.
     pub fn at(
         &mut self,

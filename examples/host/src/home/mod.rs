@@ -38,6 +38,7 @@ mod discover;
 mod document;
 mod fields;
 mod hooks;
+mod secret;
 mod skill;
 mod tool;
 mod validate;
@@ -56,6 +57,7 @@ pub use connector::{ConnectorDef, ConnectorShape};
 pub use diag::{Diagnostic, HomeErrors, MAX_ERRORS, Severity, did_you_mean};
 pub use document::KINDS;
 pub use hooks::MAX_HOOK_FILE;
+pub use secret::url_userinfo;
 pub use skill::SkillDef;
 pub use tool::{ParamDef, ParamType, PythonToolDef};
 pub use world::{RepoSource, RepositoryDef, WorldDef};
@@ -256,6 +258,7 @@ impl AgentHome {
             &sources,
             &mut out,
         );
+        out.mask_secrets();
         let by_place = |d: &Diagnostic| (d.file.clone(), d.line, d.column);
         out.errors.sort_by_key(by_place);
         out.warnings.sort_by_key(by_place);

@@ -155,12 +155,20 @@ pub(crate) fn parse_workspace(
     loaded.world = world;
 }
 
-/// The password of a URL's user information (`scheme://user:password@host/...`).
-fn url_password(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    userinfo.split_once(':').map(|(_, p)| p)
+/// `user@host:path`, git's scp-like SSH form (the user a plain name, no password).
+fn is_scp_like(url: &str) -> bool {
+    let Some((user, rest)) = url.split_once('@') else {
+        return false;
+    };
+    let Some((host, _)) = rest.split_once(':') else {
+        return false;
+    };
+    !user.is_empty()
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && !host.is_empty()
+        && !host.contains('/')
 }
 
 fn parse_repo(
@@ -178,13 +186,7 @@ fn parse_repo(
     let name = string(&mut f, "name", out);
     let url = string(&mut f, "url", out);
     let local = string(&mut f, "path", out);
-    let branch = match string(&mut f, "branch", out) {
-        Some((b, pos)) if b.starts_with('-') || b.is_empty() => {
-            out.error(src, pos, p("branch"), format!("`{b}` is not a branch name"));
-            return None;
-        }
-        b => b.map(|b| b.0),
-    };
+    let branch = string(&mut f, "branch", out);
     let mount = string(&mut f, "mount", out);
     f.finish(
         &["name", "url", "path", "branch", "mount"],
@@ -198,16 +200,21 @@ fn parse_repo(
             let ok = ["https://", "http://", "ssh://", "git://", "file://", "${"]
                 .iter()
                 .any(|s| u.starts_with(s))
-                || (u.contains('@') && u.contains(':'));
+                || is_scp_like(&u);
             if !ok {
+                // Whatever precedes an `@` may be a credential: never shown.
+                if let Some((user, _)) = u.rsplit_once('@') {
+                    out.secret(src, user.rsplit_once("://").map_or(user, |(_, u)| u));
+                }
                 out.error(src, pos, p("url"), format!("`{u}` is not a git URL"))
                     .help("use `path:` for a local folder");
                 return None;
             }
-            if let Some(password) = url_password(&u).filter(|p| !p.contains("${")) {
-                out.error(src, pos, p("url"), "a password written in the file")
-                    .help("take it from the environment: `https://user:${GIT_TOKEN}@host/repo.git`")
-                    .redact(password);
+            if let Some(userinfo) = super::secret::literal_url_credential(&u) {
+                out.secret(src, userinfo);
+                out.error(src, pos, p("url"), "a credential written in the file")
+                    .help("take it from the environment: `https://${GIT_USER}:${GIT_TOKEN}@host/repo.git`")
+                    .redact(userinfo);
                 return None;
             }
             RepoSource::Git(u)
@@ -238,6 +245,13 @@ fn parse_repo(
             );
             return None;
         }
+    };
+    let branch = match branch {
+        Some((b, pos)) if b.starts_with('-') || b.is_empty() => {
+            out.error(src, pos, p("branch"), format!("`{b}` is not a branch name"));
+            return None;
+        }
+        b => b.map(|b| b.0),
     };
     let (name, name_pos) = match name {
         Some(n) => n,
