@@ -20,6 +20,9 @@ use crate::subagent::{SpawnSubagents, SubagentOptions};
 use crate::tool::{OutputOffload, Tool};
 use crate::usage::SharedLedger;
 
+/// The default of [`AgentLoopBuilder::tool_deadline`].
+pub const DEFAULT_TOOL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// Everything a run needs; shared (`Arc`) between a loop and the subagents it spawns.
 pub(crate) struct Parts {
     pub name: String,
@@ -42,6 +45,8 @@ pub(crate) struct Parts {
     pub streaming: bool,
     pub max_output_tokens: u64,
     pub hook_timeout: std::time::Duration,
+    /// Longest a tool call may take when its tool does not say ([`Tool::deadline`]).
+    pub tool_deadline: std::time::Duration,
     pub is_subagent: bool,
     pub cost_cap: CostCap,
     pub max_output_continuations: u32,
@@ -85,6 +90,7 @@ impl Parts {
             streaming: self.streaming,
             max_output_tokens: self.max_output_tokens,
             hook_timeout: self.hook_timeout,
+            tool_deadline: self.tool_deadline,
             is_subagent: self.is_subagent,
             cost_cap: self.cost_cap,
             max_output_continuations: self.max_output_continuations,
@@ -143,6 +149,7 @@ impl AgentLoop {
             streaming: false,
             max_output_tokens: None,
             hook_timeout: std::time::Duration::from_secs(600),
+            tool_deadline: DEFAULT_TOOL_DEADLINE,
             subagents: None,
             cost_cap: CostCap::default(),
             max_output_continuations: 3,
@@ -243,6 +250,7 @@ pub struct AgentLoopBuilder {
     streaming: bool,
     max_output_tokens: Option<u64>,
     hook_timeout: std::time::Duration,
+    tool_deadline: std::time::Duration,
     subagents: Option<SubagentOptions>,
     cost_cap: CostCap,
     max_output_continuations: u32,
@@ -369,6 +377,17 @@ impl AgentLoopBuilder {
         self
     }
 
+    /// Longest one tool call may take, for tools that do not set their own
+    /// ([`Tool::deadline`]). Past it the call's cancellation token is cancelled; a call
+    /// that still has not returned after a grace of two seconds is abandoned, and the
+    /// model is told it was stopped and its effect is unknown. Default 30 minutes: a
+    /// backstop behind the tools' own timeouts (a shell command's is shorter), so that no
+    /// call can wedge a turn.
+    pub fn tool_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.tool_deadline = deadline;
+        self
+    }
+
     /// Use the model's streaming call and emit text deltas as events.
     pub fn streaming(mut self, on: bool) -> Self {
         self.streaming = on;
@@ -467,6 +486,7 @@ impl AgentLoopBuilder {
             streaming: self.streaming,
             max_output_tokens,
             hook_timeout: self.hook_timeout,
+            tool_deadline: self.tool_deadline,
             is_subagent: false,
             cost_cap: self.cost_cap,
             max_output_continuations: self.max_output_continuations,

@@ -100,6 +100,10 @@ fn report(name: &str, outcome: Outcome) -> ToolOutput {
     }
 }
 
+/// The deadline of a call that runs an agent (a subagent, an agent used as a tool): the
+/// child's own turn limits and budget bound it first.
+pub const AGENT_CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 #[async_trait]
 impl Tool for AgentTool {
     fn spec(&self) -> &ToolSpec {
@@ -108,6 +112,11 @@ impl Tool for AgentTool {
 
     fn annotations(&self) -> ToolAnnotations {
         self.annotations
+    }
+
+    /// A child investigation may rightly run longer than any one command.
+    fn deadline(&self) -> Option<std::time::Duration> {
+        Some(crate::agent_tool::AGENT_CALL_DEADLINE)
     }
 
     fn child_sessions(

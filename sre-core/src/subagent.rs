@@ -213,6 +213,11 @@ impl Tool for SpawnSubagents {
         self.annotations
     }
 
+    /// A child investigation may rightly run longer than any one command.
+    fn deadline(&self) -> Option<std::time::Duration> {
+        Some(crate::agent_tool::AGENT_CALL_DEADLINE)
+    }
+
     fn child_sessions(
         &self,
         parent_session: &str,

@@ -231,6 +231,16 @@ pub trait Tool: Send + Sync {
     /// Run the call.
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
 
+    /// Longest one call may take before the loop stops waiting for it (its
+    /// `ToolContext::cancel` is cancelled, and after a short grace the call is abandoned
+    /// and reported to the model as stopped). `None`: the loop's default
+    /// (`AgentLoopBuilder::tool_deadline`). Tools that run agents say more (a child
+    /// investigation may rightly take longer than any single command). Wrappers must
+    /// forward it.
+    fn deadline(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Rebuild per-session state from a call recorded in the transcript. When a session is
     /// loaded (resume, or a new task in an existing session) the loop calls this, in
     /// transcript order, for every call of this tool that succeeded, so tools that keep

@@ -73,6 +73,11 @@ pub trait TypedTool: Send + Sync + 'static {
     /// Rebuild per-session state from a recorded successful call (see [`Tool::restore`]).
     fn restore(&self, _session_id: &str, _args: Self::Args) {}
 
+    /// See [`Tool::deadline`]. Default: the loop's.
+    fn deadline(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Run with validated arguments.
     async fn run(&self, args: Self::Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
 }
@@ -163,6 +168,10 @@ impl<T: TypedTool> Tool for Typed<T> {
 
     fn call_annotations(&self, input: &Value) -> ToolAnnotations {
         self.inner.call_annotations(input)
+    }
+
+    fn deadline(&self) -> Option<std::time::Duration> {
+        self.inner.deadline()
     }
 
     fn restore(&self, session_id: &str, input: &Value) {

@@ -517,3 +517,79 @@ async fn a_tool_that_says_cancelled_without_a_cancel_is_a_model_visible_error() 
     let out = agent.run(&Session::new("s"), "go").await.unwrap();
     assert_eq!(out.answer.as_deref(), Some("retried"));
 }
+
+/// A tool stuck in a call that ignores cancellation (a read blocked in the kernel, say),
+/// or that honours it; `cancelled` says whether it saw its token cancelled.
+struct Stuck {
+    spec: ToolSpec,
+    honours_cancel: bool,
+    cancelled: Arc<AtomicUsize>,
+    /// Released by the test when it is done (the blocked thread then ends).
+    gate: Arc<Mutex<std::sync::mpsc::Receiver<()>>>,
+}
+
+#[async_trait]
+impl Tool for Stuck {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    async fn call(&self, _input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        if self.honours_cancel {
+            ctx.cancel.cancelled().await;
+            self.cancelled.fetch_add(1, Ordering::SeqCst);
+            return Err(ToolError::Cancelled);
+        }
+        // Blocks a thread the runtime cannot interrupt.
+        let gate = self.gate.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = gate
+                .lock()
+                .map(|rx| rx.recv_timeout(Duration::from_secs(30)));
+        })
+        .await;
+        Ok(ToolOutput::ok("late"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_past_its_deadline_is_stopped_and_the_turn_goes_on() {
+    let m = model(
+        "turns:\n  - tool_calls: [{tool: stuck}, {tool: polite}]\n  - expect: {last_message_contains: ['`stuck` did not finish within its deadline of 300 ms', '`polite` did not finish']}\n    final: moved on\n",
+    );
+    let cancelled = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = std::sync::mpsc::channel();
+    let gate = Arc::new(Mutex::new(gate));
+    let stuck = |name: &str, honours_cancel: bool| {
+        Arc::new(Stuck {
+            spec: ToolSpec {
+                name: name.into(),
+                description: "blocks".into(),
+                input_schema: json!({"type": "object"}),
+            },
+            honours_cancel,
+            cancelled: cancelled.clone(),
+            gate: gate.clone(),
+        })
+    };
+    let agent = AgentLoop::builder(m)
+        .tool(stuck("stuck", false))
+        .tool(stuck("polite", true))
+        .tool_deadline(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = within(agent.run(&Session::new("deadline"), "go"))
+        .await
+        .unwrap();
+    assert_eq!(out.answer.as_deref(), Some("moved on"));
+    // The stuck call cost its deadline and the grace, not its 30 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // The polite one was told to stop through its token.
+    assert_eq!(cancelled.load(Ordering::SeqCst), 1);
+    let _ = release.send(());
+}

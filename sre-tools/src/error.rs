@@ -57,6 +57,24 @@ pub enum Error {
         /// The path as given.
         path: String,
     },
+    /// A component of the path became a symlink after the path was checked: something is
+    /// changing the workspace while the tool runs. Nothing was opened.
+    #[error(
+        "path `{path}` refused: it changed while it was being opened (a component is now a symlink)"
+    )]
+    PathChanged {
+        /// Workspace-relative path.
+        path: String,
+    },
+    /// The path is a FIFO, socket or device: reading it could block forever or read a
+    /// device.
+    #[error("`{path}` is a {kind}, not a regular file; refused")]
+    NotRegularFile {
+        /// Workspace-relative path.
+        path: String,
+        /// What it is (`FIFO (named pipe)`, `socket`...).
+        kind: &'static str,
+    },
     /// A write was asked for inside a read-only mount.
     #[error("cannot write `{path}`: mount `{mount}` is read-only (writable: {writable})")]
     ReadOnlyMount {
@@ -147,6 +165,27 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error of opening workspace path `rel` for `op` relative to its root handle.
+    pub(crate) fn open(e: crate::beneath::OpenError, op: &'static str, rel: &str) -> Self {
+        use crate::beneath::OpenError;
+        match e {
+            OpenError::Changed => Error::PathChanged {
+                path: rel.to_string(),
+            },
+            OpenError::NotRegular(rustix::fs::FileType::Directory) => {
+                Error::InvalidArgument(format!("`{rel}` is a directory"))
+            }
+            OpenError::NotRegular(kind) => Error::NotRegularFile {
+                path: rel.to_string(),
+                kind: crate::beneath::kind_name(kind),
+            },
+            OpenError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => Error::NotFound {
+                path: rel.to_string(),
+            },
+            OpenError::Io(e) => Error::io(op, rel, e),
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             op,

@@ -228,7 +228,10 @@ impl ExecOutcome {
             "[{status} | {:.2}s | sandbox: {}]\n",
             self.duration.as_secs_f64(),
             match &self.confinement {
-                Confinement::Landlock { abi } => format!("landlock ABI {abi}"),
+                Confinement::Landlock { abi } if *abi >= 6 => {
+                    format!("landlock ABI {abi}: writes, signals, abstract sockets")
+                }
+                Confinement::Landlock { abi } => format!("landlock ABI {abi}: writes only"),
                 Confinement::Unconfined { .. } => "none".to_string(),
             }
         );

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
+use crate::beneath::OpenError;
 use crate::error::{Error, Result};
 use crate::workspace::{Access, Workspace};
 
@@ -73,14 +74,18 @@ impl ReadFile {
     /// Read synchronously (the tool runs this on the blocking pool).
     pub fn read(&self, args: &ReadFileArgs) -> Result<String> {
         let r = self.ws.resolve(&args.path, Access::Read)?;
-        let meta = std::fs::metadata(&r.host).map_err(|e| not_found_or(e, "reading", &r.rel))?;
-        if meta.is_dir() {
-            return Err(Error::InvalidArgument(format!(
-                "`{}` is a directory; use `list` or `find` to see its contents",
-                r.rel
-            )));
-        }
-        let file = std::fs::File::open(&r.host).map_err(|e| not_found_or(e, "reading", &r.rel))?;
+        let file = match self.ws.anchor().read(self.ws.rel_path(&r.host)) {
+            Err(OpenError::NotRegular(rustix::fs::FileType::Directory)) => {
+                return Err(Error::InvalidArgument(format!(
+                    "`{}` is a directory; use `list` or `find` to see its contents",
+                    r.rel
+                )));
+            }
+            other => other.map_err(|e| Error::open(e, "reading", &r.rel))?,
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("reading", &r.rel, e))?;
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         // Binary detection: a NUL byte in the first 8 KiB.
         let sniff = reader
@@ -188,16 +193,6 @@ impl ReadFile {
     }
 }
 
-fn not_found_or(e: std::io::Error, op: &'static str, rel: &str) -> Error {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        Error::NotFound {
-            path: rel.to_string(),
-        }
-    } else {
-        Error::io(op, rel, e)
-    }
-}
-
 #[async_trait]
 impl TypedTool for ReadFile {
     type Args = ReadFileArgs;
@@ -269,13 +264,16 @@ pub(crate) async fn blocking_cancellable<T: Send + 'static>(
     result
 }
 
-/// Replace the file at `host` with `bytes` (`sre_core::fs::write_atomic`: a temp file
-/// created exclusively next to it, the old permissions kept, then a rename; a symlink at the
-/// destination is replaced, never followed). No fsync: workspace files are the agent's
-/// scratch work, a crash still leaves the old or the new content (never a torn file), and
-/// an fsync per write would make every `write_file`/`edit_file` wait on the disk.
-fn replace_file(host: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
-    sre_core::fs::write_atomic(host, bytes, false).map_err(|e| Error::io("writing", rel, e))
+/// Replace the workspace file `rel` (host path `host`) with `bytes`, relative to the root
+/// handle ([`crate::beneath::Anchor::replace`]: parents created, a temp file renamed over it,
+/// the old permissions kept, a symlink at the destination replaced and never followed).
+/// Returns whether it existed. No fsync: workspace files are the agent's scratch work, a crash
+/// still leaves the old or the new content (never a torn file), and an fsync per write would
+/// make every `write_file`/`edit_file` wait on the disk.
+fn replace_file(ws: &Workspace, host: &Path, rel: &str, bytes: &[u8]) -> Result<bool> {
+    ws.anchor()
+        .replace(ws.rel_path(host), bytes)
+        .map_err(|e| Error::open(e, "writing", rel))
 }
 
 /// Arguments of `write_file`.
@@ -303,25 +301,7 @@ impl WriteFile {
     /// Write synchronously.
     pub fn write(&self, args: &WriteFileArgs) -> Result<String> {
         let r = self.ws.resolve(&args.path, Access::Write)?;
-        if r.host.is_dir() {
-            return Err(Error::InvalidArgument(format!(
-                "`{}` is a directory",
-                r.rel
-            )));
-        }
-        let existed = r.host.exists();
-        if let Some(parent) = r.host.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::io("creating directories for", &r.rel, e))?;
-        }
-        // Re-resolve: creating the parents must not have changed where the path leads.
-        let again = self.ws.resolve(&args.path, Access::Write)?;
-        if again.host != r.host {
-            return Err(Error::OutsideWorkspace {
-                path: args.path.clone(),
-            });
-        }
-        replace_file(&r.host, &r.rel, args.content.as_bytes())?;
+        let existed = replace_file(&self.ws, &r.host, &r.rel, args.content.as_bytes())?;
         let lines = args.content.lines().count();
         Ok(format!(
             "{} `{}` ({} bytes, {lines} lines)",
@@ -402,9 +382,12 @@ impl EditFile {
         }
         let r = self.ws.resolve(&args.path, Access::Write)?;
         let mut bytes = Vec::new();
-        std::fs::File::open(&r.host)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| not_found_or(e, "reading", &r.rel))?;
+        self.ws
+            .anchor()
+            .read(self.ws.rel_path(&r.host))
+            .map_err(|e| Error::open(e, "reading", &r.rel))?
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("reading", &r.rel, e))?;
         let text = String::from_utf8(bytes).map_err(|_| {
             Error::InvalidArgument(format!(
                 "`{}` is not valid UTF-8 text; edit it with `shell` instead",
@@ -433,7 +416,7 @@ impl EditFile {
         } else {
             text.replacen(args.old_string.as_str(), &args.new_string, 1)
         };
-        replace_file(&r.host, &r.rel, new.as_bytes())?;
+        replace_file(&self.ws, &r.host, &r.rel, new.as_bytes())?;
         Ok(format!(
             "replaced {count} occurrence{} in `{}` (first at line {first_line})",
             if count == 1 { "" } else { "s" },

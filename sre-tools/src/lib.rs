@@ -45,6 +45,7 @@
 //! # });
 //! ```
 
+pub mod beneath;
 pub mod error;
 pub mod exec;
 pub mod files;

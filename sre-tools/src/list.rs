@@ -1,5 +1,6 @@
 //! `list`: a directory tree with depth and entry caps.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -7,6 +8,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use sre_core::{ToolAnnotations, ToolContext, ToolError, ToolOutput, TypedTool};
 
+use rustix::fs::{self as rfs, AtFlags, FileType};
+
+use crate::beneath::{self, OpenError};
 use crate::error::{Error, Result};
 use crate::files::blocking;
 use crate::timefmt::human_size;
@@ -46,26 +50,24 @@ impl List {
         let r = self
             .ws
             .resolve(args.path.as_deref().unwrap_or("."), Access::Read)?;
-        let meta = std::fs::metadata(&r.host).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotFound {
-                    path: r.rel.clone(),
-                }
-            } else {
-                Error::io("listing", &r.rel, e)
+        let anchor = self.ws.anchor();
+        let rel = self.ws.rel_path(&r.host);
+        let dir = match anchor.dir(rel) {
+            Ok(dir) => dir,
+            Err(OpenError::Io(e)) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                let size = std::fs::symlink_metadata(&r.host).map_or(0, |m| m.len());
+                return Err(Error::InvalidArgument(format!(
+                    "`{}` is a file ({}); use read_file",
+                    r.rel,
+                    human_size(size)
+                )));
             }
-        })?;
-        if !meta.is_dir() {
-            return Err(Error::InvalidArgument(format!(
-                "`{}` is a file ({}); use read_file",
-                r.rel,
-                human_size(meta.len())
-            )));
-        }
+            Err(e) => return Err(Error::open(e, "listing", &r.rel)),
+        };
         let depth = args.depth.unwrap_or(2).clamp(1, 10) as usize;
         let mut budget = args.max_entries.unwrap_or(300).clamp(1, 10_000) as usize;
         let mut out = format!("{}/{}\n", r.rel, self.mount_note(&r.host));
-        self.walk(&r.host, 1, depth, &mut budget, &mut out);
+        self.walk(&dir, &r.host, 1, depth, &mut budget, &mut out);
         Ok(out)
     }
 
@@ -77,43 +79,69 @@ impl List {
         }
     }
 
-    fn walk(&self, dir: &Path, level: usize, depth: usize, budget: &mut usize, out: &mut String) {
+    /// List the directory `host` (open as `dir`, a handle taken without following any
+    /// symlink): its entries are read and its subdirectories opened relative to that
+    /// handle, so a directory swapped for a symlink meanwhile is never followed.
+    fn walk(
+        &self,
+        dir: &OwnedFd,
+        host: &Path,
+        level: usize,
+        depth: usize,
+        budget: &mut usize,
+        out: &mut String,
+    ) {
         let indent = "  ".repeat(level);
-        let mut entries: Vec<_> = match std::fs::read_dir(dir) {
-            Ok(rd) => rd.filter_map(|e| e.ok()).collect(),
+        let mut entries = match beneath::entries(dir) {
+            Ok(e) => e,
             Err(e) => {
                 out.push_str(&format!("{indent}[cannot read: {e}]\n"));
                 return;
             }
         };
-        entries.sort_by_key(|e| e.file_name());
+        entries.sort();
         let count = entries.len();
-        for (i, entry) in entries.into_iter().enumerate() {
+        for (i, name) in entries.into_iter().enumerate() {
             if *budget == 0 {
                 out.push_str(&format!("{indent}[... {} more entries not shown; raise max_entries or list a subdirectory]\n", count - i));
                 return;
             }
             *budget -= 1;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_symlink() {
-                let target = std::fs::read_link(&path)
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                out.push_str(&format!("{indent}{name} -> {target}\n"));
-            } else if ft.is_dir() {
-                let note = self.mount_note(&path);
-                if level >= depth || name == ".git" {
-                    let n = std::fs::read_dir(&path).map(|rd| rd.count()).unwrap_or(0);
-                    out.push_str(&format!("{indent}{name}/  ({n} entries){note}\n"));
-                } else {
-                    out.push_str(&format!("{indent}{name}/{note}\n"));
-                    self.walk(&path, level + 1, depth, budget, out);
+            let shown = name.to_string_lossy().into_owned();
+            let Ok(st) = rfs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            match FileType::from_raw_mode(st.st_mode) {
+                FileType::Symlink => {
+                    let target = rfs::readlinkat(dir, &name, Vec::new())
+                        .map(|t| t.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    out.push_str(&format!("{indent}{shown} -> {target}\n"));
                 }
-            } else {
-                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push_str(&format!("{indent}{name}  {}\n", human_size(size)));
+                FileType::Directory => {
+                    let path = host.join(&name);
+                    let note = self.mount_note(&path);
+                    let sub = beneath::open_dir(dir.as_fd(), &name);
+                    if level >= depth || shown == ".git" {
+                        let n = sub
+                            .ok()
+                            .and_then(|d| beneath::entries(&d).ok())
+                            .map_or(0, |e| e.len());
+                        out.push_str(&format!("{indent}{shown}/  ({n} entries){note}\n"));
+                    } else {
+                        out.push_str(&format!("{indent}{shown}/{note}\n"));
+                        match sub {
+                            Ok(sub) => self.walk(&sub, &path, level + 1, depth, budget, out),
+                            Err(_) => out.push_str(&format!(
+                                "{indent}  [cannot read: it changed while being listed]\n"
+                            )),
+                        }
+                    }
+                }
+                _ => {
+                    let size = u64::try_from(st.st_size).unwrap_or(0);
+                    out.push_str(&format!("{indent}{shown}  {}\n", human_size(size)));
+                }
             }
         }
     }

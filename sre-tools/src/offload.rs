@@ -5,7 +5,9 @@
 //! them on tokio's blocking pool, so a multi-megabyte result or a folder of thousands of old
 //! outputs never stalls the runtime thread other sessions run on.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -13,6 +15,9 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use sre_core::{OutputOffload, ToolError};
 
+use rustix::fs::{self as rfs, AtFlags, FileType};
+
+use crate::beneath;
 use crate::error::{Error, Result};
 use crate::workspace::{Access, Workspace};
 
@@ -49,6 +54,7 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// The folder and its policy; shared with the blocking tasks.
 #[derive(Debug)]
 struct Folder {
+    ws: Workspace,
     dir: PathBuf,
     rel_dir: String,
     config: OffloadConfig,
@@ -70,8 +76,9 @@ impl OffloadStore {
         let r = ws.resolve(&config.dir, Access::Write)?;
         std::fs::create_dir_all(&r.host).map_err(|e| Error::io("creating", &r.rel, e))?;
         Ok(OffloadStore {
-            ws,
+            ws: ws.clone(),
             folder: Arc::new(Folder {
+                ws,
                 dir: r.host,
                 rel_dir: r.rel,
                 config,
@@ -113,24 +120,40 @@ impl Folder {
             .take(40)
             .collect();
         let name = format!("{safe_tool}-{hex}.txt");
-        let host = self.dir.join(&name);
         let rel = format!("{}/{name}", self.rel_dir);
         {
             let _one_at_a_time = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-            if host.exists() {
+            // Everything relative to the folder's handle: a folder swapped for a symlink is
+            // never followed (crate::beneath).
+            let dir = self
+                .ws
+                .anchor()
+                .dir(self.ws.rel_path(&self.dir))
+                .map_err(|e| Error::open(e, "opening", &self.rel_dir))?;
+            let existing = rfs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                .ok()
+                .map(|st| FileType::from_raw_mode(st.st_mode));
+            if existing == Some(FileType::RegularFile) {
                 // Same content: refresh its age so it is evicted last.
-                let _ = std::fs::File::options()
-                    .append(true)
-                    .open(&host)
-                    .and_then(|f| f.set_modified(SystemTime::now()));
+                let now = rfs::Timestamps {
+                    last_access: rfs::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: rfs::UTIME_OMIT,
+                    },
+                    last_modification: rfs::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: rfs::UTIME_NOW,
+                    },
+                };
+                let _ = rfs::utimensat(&dir, name.as_str(), &now, AtFlags::SYMLINK_NOFOLLOW);
             } else {
                 // No fsync: an offloaded output is a copy the model can regenerate by
                 // re-running the call; atomicity (old or new file, never a torn one) is
                 // what matters, and an fsync per large result would only add latency.
-                sre_core::fs::write_atomic(&host, content.as_bytes(), false)
-                    .map_err(|e| Error::io("writing", &rel, e))?;
+                beneath::replace_in(&dir, name.as_ref(), content.as_bytes())
+                    .map_err(|e| Error::open(e, "writing", &rel))?;
             }
-            self.evict(&host)?;
+            self.evict(&dir, &name)?;
         }
         let lines = content.lines().count();
         let preview = sre_core::text::truncate_middle(content, self.config.preview_bytes);
@@ -142,42 +165,48 @@ impl Folder {
         ))
     }
 
-    /// Remove the oldest files until the count and byte caps hold; never removes `keep`.
-    /// Temporary files of other writers are left alone unless stale (a crashed writer's).
-    fn evict(&self, keep: &Path) -> Result<()> {
+    /// Remove the oldest files of `dir` until the count and byte caps hold; never removes
+    /// `keep`. Temporary files of other writers are left alone unless stale (a crashed
+    /// writer's). Only regular files are counted or removed, by name in `dir`.
+    fn evict(&self, dir: &OwnedFd, keep: &str) -> Result<()> {
         let now = SystemTime::now();
-        let mut files: Vec<(SystemTime, String, PathBuf, u64)> = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)
-            .map_err(|e| Error::io("listing", &self.rel_dir, e))?
-            .filter_map(|e| e.ok())
-        {
-            let Ok(meta) = entry.metadata() else { continue };
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !meta.is_file() {
+        let mut files: Vec<(SystemTime, OsString, u64)> = Vec::new();
+        let names = beneath::entries(dir).map_err(|e| Error::io("listing", &self.rel_dir, e))?;
+        for name in names {
+            let Ok(st) = rfs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
                 continue;
             }
-            let modified = meta.modified().unwrap_or(now);
-            if name.starts_with(sre_core::fs::TEMP_PREFIX) {
+            // The field types differ between architectures.
+            #[allow(clippy::useless_conversion)]
+            let nanos = u64::try_from(st.st_mtime_nsec).unwrap_or(0);
+            let secs = u64::try_from(st.st_mtime).unwrap_or(0);
+            let modified =
+                SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(nanos);
+            let text = name.to_string_lossy();
+            if text.starts_with(sre_core::fs::TEMP_PREFIX) {
                 if now.duration_since(modified).unwrap_or_default() > STALE_TEMP {
-                    let _ = std::fs::remove_file(entry.path());
+                    let _ = rfs::unlinkat(dir, &name, AtFlags::empty());
                 }
                 continue;
             }
-            if name.ends_with(".txt") {
-                files.push((modified, name, entry.path(), meta.len()));
+            if text.ends_with(".txt") {
+                files.push((modified, name, u64::try_from(st.st_size).unwrap_or(0)));
             }
         }
         files.sort();
         let mut count = files.len();
-        let mut bytes: u64 = files.iter().map(|f| f.3).sum();
-        for (_, _, path, len) in files {
+        let mut bytes: u64 = files.iter().map(|f| f.2).sum();
+        for (_, name, len) in files {
             if count <= self.config.max_files && bytes <= self.config.max_bytes {
                 break;
             }
-            if path == keep {
+            if name == keep {
                 continue;
             }
-            if std::fs::remove_file(&path).is_ok() {
+            if rfs::unlinkat(dir, &name, AtFlags::empty()).is_ok() {
                 count -= 1;
                 bytes -= len;
             }

@@ -76,12 +76,16 @@ impl Confinement {
 impl std::fmt::Display for Confinement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Confinement::Landlock { abi } => {
-                write!(
-                    f,
-                    "landlock (ABI {abi}): writes allowed only in writable mounts"
-                )
-            }
+            Confinement::Landlock { abi } if *abi >= 6 => write!(
+                f,
+                "landlock (ABI {abi}): writes allowed only in writable mounts; no signals \
+                 or abstract UNIX sockets outside the sandbox"
+            ),
+            Confinement::Landlock { abi } => write!(
+                f,
+                "landlock (ABI {abi}): writes allowed only in writable mounts; signals and \
+                 abstract UNIX sockets NOT scoped (kernel before 6.12)"
+            ),
             Confinement::Unconfined { reason } => write!(f, "none ({reason})"),
         }
     }
@@ -125,15 +129,20 @@ pub fn prepare_ruleset(
 ) -> Result<Option<Ruleset>, String> {
     use landlock::{
         ABI, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
-        Ruleset as LlRuleset, RulesetAttr, RulesetCreatedAttr,
+        Ruleset as LlRuleset, RulesetAttr, RulesetCreatedAttr, Scope,
     };
-    let abi = ABI::V5;
+    let abi = ABI::V6;
     // Device ioctls are left alone so that terminals and /dev/null behave as usual.
     let handled: BitFlags<AccessFs> =
         AccessFs::from_write(abi) & !BitFlags::from(AccessFs::IoctlDev);
+    // ABI 6 scopes: no signal to a process outside the sandbox (the agent host included),
+    // no connection to an abstract UNIX socket created outside it. Best effort: older
+    // kernels keep the write rules, and `Confinement` says which ABI is in force.
     let mut rs = LlRuleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(handled)
+        .map_err(|e| format!("landlock: {e}"))?
+        .scope(Scope::Signal | Scope::AbstractUnixSocket)
         .map_err(|e| format!("landlock: {e}"))?
         .create()
         .map_err(|e| format!("landlock: {e}"))?;

@@ -277,7 +277,10 @@ fn search_file(
         max_line: limits.max_line_bytes,
         last_line: None,
     };
-    if searcher.search_path(matcher, path, &mut sink).is_err() {
+    // Opened relative to the root handle: a directory swapped for a symlink during the
+    // walk is not followed, and a FIFO or device is skipped instead of hanging the search.
+    let file = ws.anchor().read(ws.rel_path(path)).ok()?;
+    if searcher.search_file(matcher, &file, &mut sink).is_err() {
         return None;
     }
     let Collect { lines, matches, .. } = sink;

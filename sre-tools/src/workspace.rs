@@ -15,6 +15,7 @@ use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use crate::beneath::Anchor;
 use crate::error::{Error, Result};
 
 /// Longest accepted path, in bytes.
@@ -146,9 +147,14 @@ impl WorkspaceBuilder {
                 host: canon,
             });
         }
+        let anchor = Anchor::open(&root).map_err(|e| Error::Config {
+            path: root.clone(),
+            reason: format!("workspace root cannot be opened: {e}"),
+        })?;
         Ok(Workspace {
             inner: Arc::new(Inner {
                 root,
+                anchor,
                 mounts,
                 rooted_paths: self.rooted_paths,
             }),
@@ -172,6 +178,9 @@ fn normalize_mount_name(name: &str) -> Option<PathBuf> {
 #[derive(Debug)]
 struct Inner {
     root: PathBuf,
+    /// The root's directory handle, taken at build time: every file tool opens relative to
+    /// it (see [`crate::beneath`]).
+    anchor: Anchor,
     mounts: Vec<Mount>,
     rooted_paths: bool,
 }
@@ -211,6 +220,18 @@ impl Workspace {
     /// The canonical root.
     pub fn root(&self) -> &Path {
         &self.inner.root
+    }
+
+    /// The root's directory handle: the file tools open paths relative to it, never
+    /// following a symlink ([`crate::beneath`]).
+    pub fn anchor(&self) -> &Anchor {
+        &self.inner.anchor
+    }
+
+    /// `host` (a canonical path inside the root, as [`Resolved::host`]) relative to the root,
+    /// for [`Anchor`] operations; the root itself is the empty path.
+    pub fn rel_path<'a>(&self, host: &'a Path) -> &'a Path {
+        host.strip_prefix(&self.inner.root).unwrap_or(Path::new(""))
     }
 
     /// The mounts, in the order they were declared.

@@ -455,3 +455,36 @@ async fn confinement_can_be_disabled_or_required() {
     let err = strict.run(req, &Default::default()).await.unwrap_err();
     assert!(err.to_string().contains("Landlock is required"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_cannot_signal_processes_outside_the_sandbox() {
+    if sre_tools::landlock_abi().is_none_or(|abi| abi < 6) {
+        eprintln!("skipped: signal scoping needs Landlock ABI 6 (Linux 6.12)");
+        return;
+    }
+    let f = Fixture::new();
+    // A process of the same user outside the sandbox (the agent host would be one).
+    let mut outside = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let pid = outside.id();
+    let out = f
+        .call(
+            "shell",
+            json!({"command": format!("kill -TERM {pid}; echo kill=$?; kill -0 $PPID; echo parent=$?; sleep 0.1 & kill $!; echo own=$?")}),
+        )
+        .await
+        .unwrap()
+        .content;
+    assert!(out.contains("writes, signals, abstract sockets"), "{out}");
+    assert!(out.contains("kill=1") && out.contains("parent=1"), "{out}");
+    // Its own children it can still signal.
+    assert!(out.contains("own=0"), "{out}");
+    assert!(
+        outside.try_wait().unwrap().is_none(),
+        "the outside process was killed"
+    );
+    outside.kill().unwrap();
+    let _ = outside.wait();
+}

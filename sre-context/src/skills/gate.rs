@@ -84,6 +84,10 @@ impl Tool for GatedTool {
         self.inner.call(input, ctx).await
     }
 
+    fn deadline(&self) -> Option<std::time::Duration> {
+        self.inner.deadline()
+    }
+
     fn restore(&self, session_id: &str, input: &Value) {
         // The call ran (its skill was active when it was recorded).
         self.inner.restore(session_id, input);

@@ -23,7 +23,7 @@ use crate::handoff::{HANDOFF_TOOL, HandoffTool};
 use crate::hook::{HookAction, HookPayload};
 use crate::message::ContentBlock;
 use crate::session::SessionRecord;
-use crate::tool::{ToolContext, ToolError};
+use crate::tool::{Tool, ToolContext, ToolError};
 
 /// How long calls in flight may take to end once the run is cancelled (they get the
 /// cancellation through their context and should end at once).
@@ -332,18 +332,29 @@ impl Run<'_> {
             events: self.session.events.clone(),
         };
         let started = Instant::now();
-        let (output, is_error) = match tool.call(input.clone(), &ctx).await {
-            Ok(out) => (out.content, out.is_error),
-            Err(ToolError::Invalid(message)) => (message, true),
-            Err(ToolError::Cancelled) if self.session.cancel.is_cancelled() => {
+        let deadline = tool.deadline().unwrap_or(self.parts.tool_deadline);
+        let (output, is_error) = match call_within(tool.as_ref(), input.clone(), &ctx, deadline)
+            .await
+        {
+            None => (
+                format!(
+                    "`{name}` did not finish within its deadline of {} and was stopped; it may \
+                     or may not have taken effect. Check before repeating it.",
+                    shown_duration(deadline)
+                ),
+                true,
+            ),
+            Some(Ok(out)) => (out.content, out.is_error),
+            Some(Err(ToolError::Invalid(message))) => (message, true),
+            Some(Err(ToolError::Cancelled)) if self.session.cancel.is_cancelled() => {
                 return Err(Error::Cancelled);
             }
             // A tool that says it was cancelled when the run was not: the model sees it.
-            Err(ToolError::Cancelled) => (
+            Some(Err(ToolError::Cancelled)) => (
                 format!("`{name}` was interrupted before it finished (the run was not cancelled)"),
                 true,
             ),
-            Err(ToolError::Fatal(message)) => {
+            Some(Err(ToolError::Fatal(message))) => {
                 return Err(Error::ToolFatal {
                     tool: name.to_string(),
                     message,
@@ -496,5 +507,41 @@ impl Run<'_> {
                 ))
             }
         }
+    }
+}
+
+/// How long a call past its deadline gets to return once its cancellation token is
+/// cancelled, before the loop stops waiting for it.
+const DEADLINE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Run `tool` on `input` for at most `deadline` (then cancel it and wait [`DEADLINE_GRACE`]
+/// more); `None` when it did not finish in time. A run cancelled meanwhile is the call's
+/// own business: its token is a child of the run's.
+async fn call_within(
+    tool: &dyn Tool,
+    input: Value,
+    ctx: &ToolContext,
+    deadline: std::time::Duration,
+) -> Option<Result<crate::tool::ToolOutput, ToolError>> {
+    let mut call = std::pin::pin!(tool.call(input, ctx));
+    tokio::select! {
+        result = &mut call => return Some(result),
+        () = tokio::time::sleep(deadline) => {}
+    }
+    ctx.cancel.cancel();
+    // Whatever it returns now, it was stopped by the deadline.
+    let _ = tokio::time::timeout(DEADLINE_GRACE, &mut call).await;
+    None
+}
+
+/// `d` for a message: `250 ms`, `1.5 s`, `30 min`.
+fn shown_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else if d.as_millis() < 1000 {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
     }
 }

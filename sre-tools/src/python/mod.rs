@@ -467,6 +467,12 @@ impl Tool for PythonFunctionTool {
         self.inner.spec.annotations.unwrap_or_default()
     }
 
+    /// The tool's own timeout (up to an hour), with room to start a worker and install
+    /// its dependencies first.
+    fn deadline(&self) -> Option<std::time::Duration> {
+        Some(self.inner.spec.timeout + std::time::Duration::from_secs(600))
+    }
+
     async fn call(
         &self,
         input: Value,
