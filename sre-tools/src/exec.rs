@@ -43,7 +43,11 @@ pub struct ExecConfig {
     pub tail_bytes: usize,
     /// `setrlimit` limits for every child.
     pub limits: ResourceLimits,
-    /// Confine writes with Landlock when the kernel supports it (default true).
+    /// Run children in namespaces through bubblewrap when the host allows it (off by
+    /// default for now; see [`crate::namespace`]); otherwise Landlock applies.
+    pub namespaces: crate::namespace::NamespaceConfig,
+    /// Confine writes with Landlock when the kernel supports it and namespaces are not in
+    /// force (default true).
     pub landlock: bool,
     /// Refuse to run when Landlock was asked for but is unavailable (default false).
     pub require_landlock: bool,
@@ -66,6 +70,7 @@ impl Default for ExecConfig {
             head_bytes: 16 * 1024,
             tail_bytes: 16 * 1024,
             limits: ResourceLimits::default(),
+            namespaces: crate::namespace::NamespaceConfig::default(),
             landlock: true,
             require_landlock: false,
             pass_env: DEFAULT_PASS_ENV.iter().map(|s| s.to_string()).collect(),
@@ -227,13 +232,7 @@ impl ExecOutcome {
         let mut out = format!(
             "[{status} | {:.2}s | sandbox: {}]\n",
             self.duration.as_secs_f64(),
-            match &self.confinement {
-                Confinement::Landlock { abi } if *abi >= 6 => {
-                    format!("landlock ABI {abi}: writes, signals, abstract sockets")
-                }
-                Confinement::Landlock { abi } => format!("landlock ABI {abi}: writes only"),
-                Confinement::Unconfined { .. } => "none".to_string(),
-            }
+            self.confinement.label()
         );
         let so = self.stdout.render();
         out.push_str(&so);
@@ -342,6 +341,18 @@ impl Executor {
         &self,
         writable: &[PathBuf],
     ) -> std::result::Result<(Option<sandbox::Ruleset>, Confinement), String> {
+        let ns = &self.config.namespaces;
+        let no_namespaces = if !ns.enabled {
+            "disabled by configuration".to_string()
+        } else {
+            match crate::namespace::available(&ns.bwrap) {
+                Ok(()) => {
+                    let network = ns.network;
+                    return Ok((None, Confinement::Namespaces { network }));
+                }
+                Err(why) => why,
+            }
+        };
         if !self.config.landlock {
             return Ok((
                 None,
@@ -363,7 +374,7 @@ impl Executor {
             .map(PathBuf::from)
             .collect();
         match sandbox::prepare_ruleset(writable, &devices)? {
-            Some(rs) => Ok((Some(rs), Confinement::Landlock { abi })),
+            Some(rs) => Ok((Some(rs), Confinement::Landlock { abi, no_namespaces })),
             None => Ok((
                 None,
                 Confinement::Unconfined {
@@ -389,8 +400,25 @@ impl Executor {
                 "Landlock is required but unavailable: {confinement}"
             )));
         }
-        let mut cmd = tokio::process::Command::new(spec.program);
-        cmd.args(spec.args).current_dir(spec.cwd).env_clear();
+        let mut cmd = match &confinement {
+            Confinement::Namespaces { network } => {
+                let mut cmd = tokio::process::Command::new(&self.config.namespaces.bwrap);
+                cmd.args(crate::namespace::wrap(
+                    *network,
+                    &writable,
+                    spec.cwd,
+                    spec.program,
+                    spec.args,
+                ));
+                cmd
+            }
+            _ => {
+                let mut cmd = tokio::process::Command::new(spec.program);
+                cmd.args(spec.args);
+                cmd
+            }
+        };
+        cmd.current_dir(spec.cwd).env_clear();
         for key in &self.config.pass_env {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);

@@ -52,6 +52,7 @@ pub mod files;
 pub mod find;
 pub mod git;
 pub mod list;
+pub mod namespace;
 pub mod offload;
 pub mod python;
 pub mod readonly;

@@ -51,13 +51,22 @@ impl ResourceLimits {
     }
 }
 
-/// Whether child processes are confined by Landlock.
+/// How child processes are confined.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Confinement {
-    /// Writes outside the writable mounts (and `/dev/null`-like devices) are denied.
+    /// Their own mount (read-only outside the writable mounts), PID, IPC and UTS
+    /// namespaces, and a network namespace when the network is off ([`crate::namespace`]).
+    Namespaces {
+        /// The network policy.
+        network: crate::namespace::Network,
+    },
+    /// Landlock alone: writes outside the writable mounts (and `/dev/null`-like devices)
+    /// are denied; from ABI 6, signals and abstract sockets outside the sandbox too.
     Landlock {
         /// The kernel's Landlock ABI version.
         abi: i32,
+        /// Why namespaces are not in force (bwrap missing, refused by the kernel, off).
+        no_namespaces: String,
     },
     /// Not confined, and why.
     Unconfined {
@@ -69,22 +78,50 @@ pub enum Confinement {
 impl Confinement {
     /// Whether writes are confined.
     pub fn is_active(&self) -> bool {
-        matches!(self, Confinement::Landlock { .. })
+        !matches!(self, Confinement::Unconfined { .. })
+    }
+
+    /// The short form for a command's result header.
+    pub fn label(&self) -> String {
+        match self {
+            Confinement::Namespaces { network } => format!(
+                "namespaces: read-only outside writable mounts, own pids, network {}",
+                if *network == crate::namespace::Network::Off {
+                    "off"
+                } else {
+                    "on"
+                }
+            ),
+            Confinement::Landlock { abi, .. } if *abi >= 6 => {
+                format!("landlock ABI {abi}: writes, signals, abstract sockets; no namespaces")
+            }
+            Confinement::Landlock { abi, .. } => {
+                format!("landlock ABI {abi}: writes only; no namespaces")
+            }
+            Confinement::Unconfined { .. } => "none".to_string(),
+        }
     }
 }
 
 impl std::fmt::Display for Confinement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Confinement::Landlock { abi } if *abi >= 6 => write!(
+            Confinement::Namespaces { .. } => write!(
+                f,
+                "{} (bubblewrap: no metadata changes outside, no other process visible, \
+                 every process dies with the call)",
+                self.label()
+            ),
+            Confinement::Landlock { abi, no_namespaces } if *abi >= 6 => write!(
                 f,
                 "landlock (ABI {abi}): writes allowed only in writable mounts; no signals \
-                 or abstract UNIX sockets outside the sandbox"
+                 or abstract UNIX sockets outside the sandbox; no namespaces: {no_namespaces}"
             ),
-            Confinement::Landlock { abi } => write!(
+            Confinement::Landlock { abi, no_namespaces } => write!(
                 f,
                 "landlock (ABI {abi}): writes allowed only in writable mounts; signals and \
-                 abstract UNIX sockets NOT scoped (kernel before 6.12)"
+                 abstract UNIX sockets NOT scoped (kernel before 6.12); no namespaces: \
+                 {no_namespaces}"
             ),
             Confinement::Unconfined { reason } => write!(f, "none ({reason})"),
         }

@@ -96,6 +96,11 @@ impl TypedTool for Shell {
         ToolAnnotations::unrestricted()
     }
 
+    /// The longest timeout a call may ask for, and a minute for the kill and the output.
+    fn deadline(&self) -> Option<std::time::Duration> {
+        Some(self.exec.config().max_timeout + std::time::Duration::from_secs(60))
+    }
+
     /// Read-only for a command line made only of readers (`grep`, `cut`, `sort -n`, ...,
     /// no file-writing redirection); see [`crate::readonly`].
     fn call_annotations(&self, input: &serde_json::Value) -> ToolAnnotations {
@@ -178,6 +183,11 @@ impl TypedTool for Python {
     fn annotations(&self) -> ToolAnnotations {
         // Arbitrary commands: may write, destroy, and reach the network.
         ToolAnnotations::unrestricted()
+    }
+
+    /// The longest timeout a call may ask for, and a minute for the kill and the output.
+    fn deadline(&self) -> Option<std::time::Duration> {
+        Some(self.exec.config().max_timeout + std::time::Duration::from_secs(60))
     }
 
     async fn run(&self, args: PythonArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

@@ -1,0 +1,207 @@
+//! Commands in namespaces (bubblewrap): what Landlock alone let through, each checked
+//! against the outside: metadata changes, other processes' `/proc`, signals, survivors,
+//! the network when off; and the fallback to Landlock, said in the header.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+use common::Fixture;
+use sre_tools::namespace::{NamespaceConfig, Network};
+use sre_tools::{Confinement, ExecConfig, ExecRequest, Executor};
+use tokio_util::sync::CancellationToken;
+
+fn executor(f: &Fixture, network: Network) -> Executor {
+    Executor::new(
+        f.ws.clone(),
+        ExecConfig {
+            namespaces: NamespaceConfig {
+                enabled: true,
+                network,
+                ..NamespaceConfig::default()
+            },
+            ..ExecConfig::default()
+        },
+    )
+}
+
+/// Whether bwrap works here; tests say so and stop when it does not (scripts/test.sh
+/// installs it, so on CI it does).
+fn namespaces_here(exec: &Executor) -> bool {
+    match exec.confinement() {
+        Confinement::Namespaces { .. } => true,
+        other => {
+            eprintln!("skipped: no namespaces here: {other}");
+            false
+        }
+    }
+}
+
+async fn bash(exec: &Executor, f: &Fixture, script: &str) -> String {
+    let req = ExecRequest::new(
+        "bash",
+        vec!["-c".into(), script.into()],
+        f.ws.root().to_path_buf(),
+    );
+    exec.run(req, &CancellationToken::new())
+        .await
+        .unwrap()
+        .render()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_outside_the_writable_mounts_cannot_change() {
+    let f = Fixture::new();
+    let exec = executor(&f, Network::On);
+    if !namespaces_here(&exec) {
+        return;
+    }
+    let target = f.outside.path().join("victim.txt");
+    std::fs::write(&target, "v").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let before = std::fs::metadata(&target).unwrap();
+    let t = target.display();
+    let out = bash(
+        &exec,
+        &f,
+        &format!(
+            "chmod 777 {t}; echo chmod=$?; chown 65534 {t}; echo chown=$?; touch -d 2001-01-01 {t}; echo touch=$?; \
+             python3 -c 'import os; os.setxattr(\"{t}\", \"user.x\", b\"1\")'; echo xattr=$?; \
+             echo inside > scratch/ok.txt; echo write=$?"
+        ),
+    )
+    .await;
+    assert!(
+        out.contains("namespaces: read-only outside writable mounts"),
+        "{out}"
+    );
+    for op in ["chmod", "chown", "touch", "xattr"] {
+        assert!(out.contains(&format!("{op}=1")), "{op} succeeded: {out}");
+    }
+    assert!(out.contains("write=0"), "{out}");
+    let after = std::fs::metadata(&target).unwrap();
+    assert_eq!(
+        (before.mode(), before.uid(), before.mtime()),
+        (after.mode(), after.uid(), after.mtime())
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.root.path().join("scratch/ok.txt")).unwrap(),
+        "inside\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_processes_are_invisible_and_unsignalable() {
+    let f = Fixture::new();
+    let exec = executor(&f, Network::On);
+    if !namespaces_here(&exec) {
+        return;
+    }
+    let mut outside = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let host = std::process::id();
+    let out = bash(
+        &exec,
+        &f,
+        &format!(
+            "ls /proc | grep -c '^[0-9]'; cat /proc/{host}/environ >/dev/null 2>&1; echo environ=$?; \
+             kill -TERM {} 2>/dev/null; echo kill=$?",
+            outside.id()
+        ),
+    )
+    .await;
+    // bwrap's init, bash, and the command substitutions: a handful, not the host's hundreds.
+    let visible: usize = out
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(usize::MAX);
+    assert!(visible < 10, "{visible} processes visible:\n{out}");
+    assert!(out.contains("environ=1") && out.contains("kill=1"), "{out}");
+    assert!(
+        outside.try_wait().unwrap().is_none(),
+        "the outside process was killed"
+    );
+    outside.kill().unwrap();
+    let _ = outside.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_that_calls_setsid_dies_with_the_call() {
+    let f = Fixture::new();
+    let exec = executor(&f, Network::On);
+    if !namespaces_here(&exec) {
+        return;
+    }
+    let marker = f.root.path().join("scratch/alive");
+    let out = bash(
+        &exec,
+        &f,
+        "setsid bash -c 'while true; do date +%s%N > scratch/alive; sleep 0.05; done' & sleep 0.3; echo started",
+    )
+    .await;
+    assert!(out.contains("started"), "{out}");
+    assert!(marker.exists(), "the survivor never ran");
+    // Once the call is over nothing rewrites the marker.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = std::fs::read_to_string(&marker).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        first,
+        "a process outlived the call"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_network_follows_the_policy() {
+    let f = Fixture::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let probe = format!(
+        "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=2); print(\"connected\")'"
+    );
+    let on = executor(&f, Network::On);
+    if !namespaces_here(&on) {
+        return;
+    }
+    assert!(bash(&on, &f, &probe).await.contains("connected"));
+    let off = executor(&f, Network::Off);
+    let out = bash(&off, &f, &probe).await;
+    assert!(out.contains("network off"), "{out}");
+    assert!(!out.contains("connected\n"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_bwrap_landlock_applies_and_the_header_says_why() {
+    let f = Fixture::new();
+    let exec = Executor::new(
+        f.ws.clone(),
+        ExecConfig {
+            namespaces: NamespaceConfig {
+                enabled: true,
+                bwrap: "/nonexistent/bwrap".into(),
+                network: Network::On,
+            },
+            ..ExecConfig::default()
+        },
+    );
+    let confinement = exec.confinement();
+    assert!(
+        matches!(confinement, Confinement::Landlock { .. }),
+        "{confinement}"
+    );
+    assert!(
+        confinement
+            .to_string()
+            .contains("/nonexistent/bwrap not found"),
+        "{confinement}"
+    );
+    let out = bash(&exec, &f, "true").await;
+    assert!(out.contains("no namespaces"), "{out}");
+}
