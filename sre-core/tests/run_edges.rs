@@ -572,10 +572,12 @@ async fn a_call_past_its_deadline_is_stopped_and_the_turn_goes_on() {
             gate: gate.clone(),
         })
     };
+    let store = Arc::new(InMemorySessionStore::new());
     let agent = AgentLoop::builder(m)
         .tool(stuck("stuck", false))
         .tool(stuck("polite", true))
         .tool_deadline(Duration::from_millis(300))
+        .session_store(store.clone())
         .build()
         .unwrap();
     let started = std::time::Instant::now();
@@ -591,5 +593,16 @@ async fn a_call_past_its_deadline_is_stopped_and_the_turn_goes_on() {
     );
     // The polite one was told to stop through its token.
     assert_eq!(cancelled.load(Ordering::SeqCst), 1);
+    // The transcript holds both results, so a resume never runs them again.
+    let records = store.load("deadline").await.unwrap().records;
+    let stopped = records
+        .iter()
+        .filter(|r| {
+            matches!(r, SessionRecord::CallResult { content, .. }
+                if content.contains("did not finish within its deadline"))
+        })
+        .count();
+    assert_eq!(stopped, 2, "{records:?}");
+    validate_transcript(&messages(&records)).unwrap();
     let _ = release.send(());
 }

@@ -117,6 +117,15 @@ impl Tool for PyTool {
         self.annotations
     }
 
+    /// The tool's own timeout and a grace for the call to come back; a tool without one
+    /// has none from the loop either (the Python author decides).
+    fn deadline(&self) -> Option<Duration> {
+        Some(
+            self.timeout
+                .map_or(Duration::MAX, |t| t.saturating_add(Duration::from_secs(5))),
+        )
+    }
+
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let call = self.call_python(input, ctx.session_id.clone());
         let timed = async {

@@ -129,7 +129,16 @@ impl Anchor {
     /// Open the regular file `rel` for reading. The open does not block (a FIFO without a
     /// writer cannot hang it), and anything but a regular file is refused.
     pub fn read(&self, rel: &Path) -> Result<File, OpenError> {
-        let fd = match self.open_at(rel, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty()) {
+        // Checked before opening too, so a device is never opened at all (and never becomes
+        // a controlling terminal: O_NOCTTY besides).
+        if let Some(kind) = self.kind(rel)?
+            && kind != FileType::RegularFile
+            && kind != FileType::Symlink
+        {
+            return Err(OpenError::NotRegular(kind));
+        }
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+        let fd = match self.open_at(rel, flags, Mode::empty()) {
             // A socket cannot be opened at all (ENXIO): say what it is.
             Err(OpenError::Io(e)) if e.raw_os_error() == Some(libc::ENXIO) => {
                 return Err(match self.kind(rel)? {
@@ -148,7 +157,16 @@ impl Anchor {
 
     /// Open the directory `rel` (for listing).
     pub fn dir(&self, rel: &Path) -> Result<OwnedFd, OpenError> {
-        self.open_at(rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
+        match self.open_at(rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) {
+            // With O_DIRECTORY a symlink at the end is reported as ENOTDIR: say "changed".
+            Err(OpenError::Io(e)) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                match self.kind(rel)? {
+                    Some(FileType::Symlink) => Err(OpenError::Changed),
+                    _ => Err(OpenError::Io(e)),
+                }
+            }
+            other => other,
+        }
     }
 
     /// The type of `rel` without following a symlink at its end, or `None` if it does not
@@ -215,7 +233,8 @@ pub fn replace_in(dir: &OwnedFd, name: &OsStr, bytes: &[u8]) -> Result<bool, Ope
             return Err(OpenError::NotRegular(kind));
         }
         if kind == FileType::RegularFile {
-            mode = Mode::from_raw_mode(st.st_mode & 0o7777);
+            // Never setuid/setgid/sticky: the content is the model's.
+            mode = Mode::from_raw_mode(st.st_mode & 0o777);
         }
     }
     let tmp = temp_name();

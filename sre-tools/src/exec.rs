@@ -403,13 +403,16 @@ impl Executor {
         let mut cmd = match &confinement {
             Confinement::Namespaces { network } => {
                 let mut cmd = tokio::process::Command::new(&self.config.namespaces.bwrap);
-                cmd.args(crate::namespace::wrap(
+                let args = crate::namespace::wrap(
                     *network,
+                    self.ws.root(),
                     &writable,
                     spec.cwd,
                     spec.program,
                     spec.args,
-                ));
+                )
+                .map_err(spawn_err)?;
+                cmd.args(args);
                 cmd
             }
             _ => {

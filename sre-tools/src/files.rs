@@ -74,7 +74,7 @@ impl ReadFile {
     /// Read synchronously (the tool runs this on the blocking pool).
     pub fn read(&self, args: &ReadFileArgs) -> Result<String> {
         let r = self.ws.resolve(&args.path, Access::Read)?;
-        let file = match self.ws.anchor().read(self.ws.rel_path(&r.host)) {
+        let file = match self.ws.anchor().read(self.ws.rel_path(&r.host)?) {
             Err(OpenError::NotRegular(rustix::fs::FileType::Directory)) => {
                 return Err(Error::InvalidArgument(format!(
                     "`{}` is a directory; use `list` or `find` to see its contents",
@@ -272,7 +272,7 @@ pub(crate) async fn blocking_cancellable<T: Send + 'static>(
 /// make every `write_file`/`edit_file` wait on the disk.
 fn replace_file(ws: &Workspace, host: &Path, rel: &str, bytes: &[u8]) -> Result<bool> {
     ws.anchor()
-        .replace(ws.rel_path(host), bytes)
+        .replace(ws.rel_path(host)?, bytes)
         .map_err(|e| Error::open(e, "writing", rel))
 }
 
@@ -384,7 +384,7 @@ impl EditFile {
         let mut bytes = Vec::new();
         self.ws
             .anchor()
-            .read(self.ws.rel_path(&r.host))
+            .read(self.ws.rel_path(&r.host)?)
             .map_err(|e| Error::open(e, "reading", &r.rel))?
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io("reading", &r.rel, e))?;

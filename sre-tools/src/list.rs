@@ -51,7 +51,7 @@ impl List {
             .ws
             .resolve(args.path.as_deref().unwrap_or("."), Access::Read)?;
         let anchor = self.ws.anchor();
-        let rel = self.ws.rel_path(&r.host);
+        let rel = self.ws.rel_path(&r.host)?;
         let dir = match anchor.dir(rel) {
             Ok(dir) => dir,
             Err(OpenError::Io(e)) if e.raw_os_error() == Some(libc::ENOTDIR) => {

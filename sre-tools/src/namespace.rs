@@ -6,15 +6,17 @@
 //! - **Mount namespace**: the whole filesystem read-only (`--ro-bind / /`), the writable
 //!   mounts (and the executor's extra writable directories) bound read-write on top. Writes,
 //!   and the metadata changes Landlock does not govern (`chmod`, `chown`, `touch -d`,
-//!   `setxattr`), fail outside them with `EROFS`, for root too. A fresh `/dev` (null, zero,
+//!   `setxattr`), fail outside them with `EROFS`, for root too (no capabilities inside). A fresh `/dev` (null, zero,
 //!   full, random, urandom, tty, shm) and a fresh `/proc`.
 //! - **PID namespace** with its own `/proc`: no other process is visible (the agent host's
 //!   environment in `/proc/<pid>/environ` cannot be named), none can be signalled, and every
 //!   process of the call, `setsid` and double forks included, dies with it (when its PID 1
 //!   dies, the kernel kills the rest).
 //! - **Network**: on, or off (`--unshare-net`: only a loopback of its own).
-//! - As an unprivileged user bwrap also needs a user namespace (`--unshare-user`); as root
-//!   it does not.
+//! - A user namespace and no capabilities (`--unshare-user --cap-drop ALL`), for root too:
+//!   a root command keeping its capabilities could remount `/` read-write.
+//! - With the network off, also no host UNIX socket: empty folders over `/run`, `/tmp` and
+//!   `/var/tmp` (the workspace is bound again on top).
 //!
 //! Landlock is not applied inside: a Landlock-restricted process cannot mount, so bwrap
 //! could not build the sandbox; the read-only mount namespace is the stronger write rule,
@@ -110,26 +112,43 @@ fn base_args(network: Network) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec();
-    // As an unprivileged user bwrap (not setuid on Debian) needs a user namespace.
-    if !rustix::process::geteuid().is_root() {
-        args.push("--unshare-user".into());
-    }
+    // A user namespace and no capabilities, for root too: a root command with its
+    // capabilities could remount `/` read-write, or reach the host's firewall and routes.
+    // (As an unprivileged user bwrap, not setuid on Debian, needs the user namespace anyway.)
+    args.extend(["--unshare-user", "--cap-drop", "ALL"].map(String::from));
     if network == Network::Off {
         args.push("--unshare-net".into());
+        // Without a network, no host socket either: the UNIX sockets under /run and /tmp
+        // (a container engine's, a database's) are hidden behind empty folders.
+        for dir in ["/run", "/tmp", "/var/tmp"] {
+            args.extend(["--tmpfs".to_string(), dir.to_string()]);
+        }
     }
     args
 }
 
-/// The bwrap arguments that run `program args` in `cwd`, with `writable` read-write.
+/// The bwrap arguments that run `program args` in `cwd`, the workspace `root` readable
+/// and `writable` read-write. A writable directory that does not exist is an error (as
+/// under Landlock), never silently read-only.
 pub fn wrap(
     network: Network,
+    root: &Path,
     writable: &[PathBuf],
     cwd: &Path,
     program: &str,
     args: &[String],
-) -> Vec<String> {
+) -> Result<Vec<String>, String> {
     let mut out = base_args(network);
-    for dir in writable.iter().filter(|d| d.is_dir()) {
+    // Again over what the tmpfs folders may hide (a workspace under /tmp).
+    let r = root.display().to_string();
+    out.extend(["--ro-bind".to_string(), r.clone(), r]);
+    for dir in writable {
+        if !dir.is_dir() {
+            return Err(format!(
+                "writable directory {} does not exist",
+                dir.display()
+            ));
+        }
         let d = dir.display().to_string();
         out.extend(["--bind".to_string(), d.clone(), d]);
     }
@@ -137,5 +156,5 @@ pub fn wrap(
     out.push("--".into());
     out.push(program.into());
     out.extend(args.iter().cloned());
-    out
+    Ok(out)
 }

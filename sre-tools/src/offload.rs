@@ -128,7 +128,7 @@ impl Folder {
             let dir = self
                 .ws
                 .anchor()
-                .dir(self.ws.rel_path(&self.dir))
+                .dir(self.ws.rel_path(&self.dir)?)
                 .map_err(|e| Error::open(e, "opening", &self.rel_dir))?;
             let existing = rfs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
                 .ok()

@@ -279,7 +279,7 @@ fn search_file(
     };
     // Opened relative to the root handle: a directory swapped for a symlink during the
     // walk is not followed, and a FIFO or device is skipped instead of hanging the search.
-    let file = ws.anchor().read(ws.rel_path(path)).ok()?;
+    let file = ws.anchor().read(ws.rel_path(path).ok()?).ok()?;
     if searcher.search_file(matcher, &file, &mut sink).is_err() {
         return None;
     }

@@ -230,8 +230,11 @@ impl Workspace {
 
     /// `host` (a canonical path inside the root, as [`Resolved::host`]) relative to the root,
     /// for [`Anchor`] operations; the root itself is the empty path.
-    pub fn rel_path<'a>(&self, host: &'a Path) -> &'a Path {
-        host.strip_prefix(&self.inner.root).unwrap_or(Path::new(""))
+    pub fn rel_path<'a>(&self, host: &'a Path) -> Result<&'a Path> {
+        host.strip_prefix(&self.inner.root)
+            .map_err(|_| Error::OutsideWorkspace {
+                path: host.display().to_string(),
+            })
     }
 
     /// The mounts, in the order they were declared.

@@ -64,12 +64,14 @@ async fn metadata_outside_the_writable_mounts_cannot_change() {
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
     let before = std::fs::metadata(&target).unwrap();
     let t = target.display();
+    let o = f.outside.path().display();
     let out = bash(
         &exec,
         &f,
         &format!(
             "chmod 777 {t}; echo chmod=$?; chown 65534 {t}; echo chown=$?; touch -d 2001-01-01 {t}; echo touch=$?; \
              python3 -c 'import os; os.setxattr(\"{t}\", \"user.x\", b\"1\")'; echo xattr=$?; \
+             mount -o remount,rw / 2>/dev/null; echo remount=$?; touch {o}/made 2>/dev/null; echo made=$?; \
              echo inside > scratch/ok.txt; echo write=$?"
         ),
     )
@@ -78,10 +80,12 @@ async fn metadata_outside_the_writable_mounts_cannot_change() {
         out.contains("namespaces: read-only outside writable mounts"),
         "{out}"
     );
-    for op in ["chmod", "chown", "touch", "xattr"] {
-        assert!(out.contains(&format!("{op}=1")), "{op} succeeded: {out}");
+    // Root inside has no capabilities: it cannot remount `/` read-write either.
+    for op in ["chmod", "chown", "touch", "xattr", "remount", "made"] {
+        assert!(!out.contains(&format!("{op}=0")), "{op} succeeded: {out}");
     }
     assert!(out.contains("write=0"), "{out}");
+    assert!(!f.outside.path().join("made").exists());
     let after = std::fs::metadata(&target).unwrap();
     assert_eq!(
         (before.mode(), before.uid(), before.mtime()),
@@ -175,6 +179,18 @@ async fn the_network_follows_the_policy() {
     let out = bash(&off, &f, &probe).await;
     assert!(out.contains("network off"), "{out}");
     assert!(!out.contains("connected\n"), "{out}");
+    // Nor a host UNIX socket at a path (a container engine's, a database's).
+    let socket = f.outside.path().join("host.sock");
+    let _host = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let unix = format!(
+        "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"{}\"); print(\"connected\")'",
+        socket.display()
+    );
+    assert!(bash(&on, &f, &unix).await.contains("connected\n"));
+    let out = bash(&off, &f, &unix).await;
+    assert!(!out.contains("connected\n"), "{out}");
+    // The workspace is still there with the network off.
+    assert!(bash(&off, &f, "ls repos/app/src").await.contains("main.rs"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,24 +19,26 @@ use sre_tools::list::{List, ListArgs};
 const CALLS: usize = 1500;
 
 /// Swap `dir` (a real directory) with a symlink to `target` and back until stopped,
-/// counting the swaps in `swaps`.
+/// counting the swaps in `swaps`. Each swap is one atomic exchange (`RENAME_EXCHANGE`), so
+/// `dir` never goes missing (a write creating it meanwhile would jam a rename-based swap).
 fn swapper(
     dir: &Path,
     target: &Path,
     stop: Arc<AtomicBool>,
     swaps: Arc<AtomicU64>,
 ) -> std::thread::JoinHandle<()> {
-    let (dir, target) = (dir.to_path_buf(), target.to_path_buf());
-    let parked = dir.with_extension("real");
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let dir = dir.to_path_buf();
+    let link = dir.with_extension("link");
+    std::os::unix::fs::symlink(target, &link).unwrap();
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            if std::fs::rename(&dir, &parked).is_ok() {
-                let _ = std::os::unix::fs::symlink(&target, &dir);
+            // `dir` becomes the symlink, then the directory again.
+            for _ in 0..2 {
+                renameat_with(CWD, &dir, CWD, &link, RenameFlags::EXCHANGE).unwrap();
                 std::thread::yield_now();
-                let _ = std::fs::remove_file(&dir);
-                let _ = std::fs::rename(&parked, &dir);
-                swaps.fetch_add(1, Ordering::Relaxed);
             }
+            swaps.fetch_add(1, Ordering::Relaxed);
         }
     })
 }

@@ -523,6 +523,9 @@ async fn call_within(
     ctx: &ToolContext,
     deadline: std::time::Duration,
 ) -> Option<Result<crate::tool::ToolOutput, ToolError>> {
+    // `Duration::MAX` (no deadline) must not overflow the timer.
+    const FOREVER: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
+    let deadline = deadline.min(FOREVER);
     let mut call = std::pin::pin!(tool.call(input, ctx));
     tokio::select! {
         result = &mut call => return Some(result),
