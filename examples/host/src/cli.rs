@@ -65,6 +65,9 @@ pub struct RunArgs {
     /// Default: `$SRE_CACHE_DIR`, else `<workspace>/.sre/cache`.
     #[arg(long, value_name = "PATH")]
     pub cache_dir: Option<PathBuf>,
+    /// Confine commands with Landlock alone, without namespaces (bubblewrap).
+    #[arg(long)]
+    pub no_namespaces: bool,
     /// Print the event stream as JSON lines on stdout (the answer is in the last event).
     #[arg(long)]
     pub json: bool,
@@ -227,6 +230,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .unwrap_or_else(|| args.dir.join(".sre/workspace"));
     let mut options = TeamOptions::new(&workspace, models);
     options.only = Some(vec![args.agent.clone()]);
+    options.namespaces = !args.no_namespaces;
     options.cache_dir = args
         .cache_dir
         .clone()
@@ -338,6 +342,9 @@ fn resume_command(args: &RunArgs, workspace: &std::path::Path, session: &str) ->
     }
     for hook in &args.enable_hooks {
         words.extend(["--enable-hook".into(), hook.clone()]);
+    }
+    if args.no_namespaces {
+        words.push("--no-namespaces".into());
     }
     if let Some(dir) = &args.cache_dir {
         words.extend(["--cache-dir".into(), dir.display().to_string()]);

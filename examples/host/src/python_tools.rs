@@ -14,11 +14,13 @@ use crate::home::{self, PythonToolDef};
 /// Default call timeout of a Python tool that does not set `timeout_seconds`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The tool for `def`, confined to `workspace`, with environments cached under `cache`.
+/// The tool for `def`, confined to `workspace` as `exec` says, with environments cached
+/// under `cache`.
 pub fn build(
     def: &PythonToolDef,
     workspace: &Workspace,
     cache: &Path,
+    exec: sre_tools::ExecConfig,
 ) -> Result<Arc<dyn Tool>, HostError> {
     let mut spec = PythonFunctionSpec::new(&def.name, &def.description, &def.code)
         .timeout(def.timeout.unwrap_or(DEFAULT_TIMEOUT))
@@ -32,7 +34,9 @@ pub fn build(
             default: p.default.clone(),
         });
     }
-    let exec = sre_tools::ToolSet::new(workspace.clone()).executor();
+    let exec = sre_tools::ToolSet::new(workspace.clone())
+        .exec_config(exec)
+        .executor();
     let tool = PythonFunctionTool::new(spec, exec, cache).map_err(|e| {
         HostError::Assembly(format!(
             "Python tool `{}` ({}): {e}",

@@ -349,3 +349,58 @@ async fn an_on_demand_hook_follows_its_thread_into_agents_used_as_tools() {
     );
     assert_eq!(lines[2]["tool_name"], "ask_reader");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_agents_run_commands_without_the_network() {
+    // A host service on the loopback that greets whoever connects.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut &stream, b"hello from the host\n");
+        }
+    });
+    let call = format!(
+        "    - tool_calls:\n        - {{tool: shell, args: {{command: 'cat < /dev/tcp/127.0.0.1/{port}'}}}}\n"
+    );
+    let script =
+        format!("agents:\n  reader:\n{call}    - final: r\n  doer:\n{call}    - final: d\n");
+    let (dir, home, script) = home(
+        &[
+            (
+                "agents/reader.yaml",
+                &agent("reader", "  agent_type: ReadOnly\n  tools: [Bash]\n"),
+            ),
+            ("agents/doer.yaml", &agent("doer", "  tools: [Bash]\n")),
+        ],
+        &script,
+    );
+    let team = assemble(dir.path(), &home, &script, deny()).await;
+    let output = |agent: &'static str| {
+        let team = &team;
+        async move {
+            let seen = Arc::new(Mutex::new(String::new()));
+            let sink = seen.clone();
+            let session = Session::new(agent).with_events(Arc::new(move |e: AgentEvent| {
+                if let EventKind::ToolFinished { output, .. } = &e.kind {
+                    sink.lock().unwrap().push_str(output);
+                }
+            }));
+            team.run(agent, &session, "call the host").await.unwrap();
+            let out = seen.lock().unwrap().clone();
+            out
+        }
+    };
+    let doer = output("doer").await;
+    if !doer.contains("sandbox: namespaces") {
+        eprintln!("skipped: no namespaces on this host:\n{doer}");
+        return;
+    }
+    assert!(
+        doer.contains("hello from the host") && doer.contains("network on"),
+        "{doer}"
+    );
+    let reader = output("reader").await;
+    assert!(reader.contains("network off"), "{reader}");
+    assert!(!reader.contains("hello from the host"), "{reader}");
+}

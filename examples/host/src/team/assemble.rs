@@ -14,7 +14,8 @@ use sre_core::{
 };
 use sre_hooks::{Activation, BuildContext, default_tool_aliases};
 use sre_memory::{MarkdownMemory, RememberTool};
-use sre_tools::{MountMode, OffloadConfig, OffloadStore, ToolSet, Workspace};
+use sre_tools::namespace::{NamespaceConfig, Network};
+use sre_tools::{ExecConfig, MountMode, OffloadConfig, OffloadStore, ToolSet, Workspace};
 
 use super::models::Models;
 use super::{Team, TeamOptions, modes};
@@ -29,6 +30,8 @@ struct Shared {
     root: std::path::PathBuf,
     models: Models,
     builtin: BTreeMap<String, Arc<dyn Tool>>,
+    /// The same, with commands cut off from the network (for ReadOnly agents).
+    builtin_offline: BTreeMap<String, Arc<dyn Tool>>,
     python: BTreeMap<String, Arc<dyn Tool>>,
     mcp: BTreeMap<String, Arc<dyn Tool>>,
     connector_notes: BTreeMap<String, String>,
@@ -40,6 +43,30 @@ struct Shared {
     activation: Activation,
     approver: Arc<dyn sre_core::Approver>,
     skills_mount: Option<String>,
+}
+
+/// How the team's commands are confined: namespaces when `namespaces` and the host allows
+/// them, with `network`; Landlock otherwise.
+fn exec_config(namespaces: bool, network: Network) -> ExecConfig {
+    ExecConfig {
+        namespaces: NamespaceConfig {
+            enabled: namespaces,
+            network,
+            ..NamespaceConfig::default()
+        },
+        ..ExecConfig::default()
+    }
+}
+
+impl Shared {
+    /// The built-in tools for agent `def`: without the network for a ReadOnly agent.
+    fn builtin_of(&self, def: &AgentDef) -> &BTreeMap<String, Arc<dyn Tool>> {
+        if def.agent_type == AgentType::ReadOnly {
+            &self.builtin_offline
+        } else {
+            &self.builtin
+        }
+    }
 }
 
 pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Team, HostError> {
@@ -73,16 +100,22 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
 
     let models = Models::resolve(options.models.clone())?;
     let pinned = PinnedState::new();
-    let mut builtin: BTreeMap<String, Arc<dyn Tool>> = ToolSet::new(workspace.clone())
-        .build()?
-        .into_iter()
-        .map(|t| (t.spec().name.clone(), t))
-        .collect();
-    builtin.insert(
-        "remember".into(),
-        typed_tool(RememberTool::new(memory.clone()))?,
-    );
-    builtin.insert("update_investigation_state".into(), pinned.tool()?);
+    // The built-in tools twice: with the network, and without it (ReadOnly agents).
+    let remember = typed_tool(RememberTool::new(memory.clone()))?;
+    let pinned_tool = pinned.tool()?;
+    let builtin_for = |network: Network| -> Result<BTreeMap<String, Arc<dyn Tool>>, HostError> {
+        let mut tools: BTreeMap<String, Arc<dyn Tool>> = ToolSet::new(workspace.clone())
+            .exec_config(exec_config(options.namespaces, network))
+            .build()?
+            .into_iter()
+            .map(|t| (t.spec().name.clone(), t))
+            .collect();
+        tools.insert("remember".into(), remember.clone());
+        tools.insert("update_investigation_state".into(), pinned_tool.clone());
+        Ok(tools)
+    };
+    let builtin = builtin_for(Network::On)?;
+    let builtin_offline = builtin_for(Network::Off)?;
 
     let cache = options
         .cache_dir
@@ -92,7 +125,12 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
     for (name, def) in &home.python_tools {
         python.insert(
             name.clone(),
-            crate::python_tools::build(def, &workspace, &cache)?,
+            crate::python_tools::build(
+                def,
+                &workspace,
+                &cache,
+                exec_config(options.namespaces, Network::On),
+            )?,
         );
     }
 
@@ -109,6 +147,7 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
         root: root.clone(),
         models,
         builtin,
+        builtin_offline,
         python,
         mcp,
         connector_notes,
@@ -351,14 +390,14 @@ fn build_agent(
     match &def.tools {
         None => {
             for name in WORKSPACE_TOOLS {
-                if let Some(t) = shared.builtin.get(*name) {
+                if let Some(t) = shared.builtin_of(def).get(*name) {
                     add!(t.clone());
                 }
             }
         }
         Some(list) => {
             for r in list {
-                match resolve(shared, r) {
+                match resolve(shared, def, r) {
                     Ok(t) => add!(t),
                     Err(e) => notes.push(e),
                 }
@@ -427,7 +466,7 @@ fn build_agent(
                 continue;
             };
             for r in &s.tools {
-                match resolve(shared, r) {
+                match resolve(shared, def, r) {
                     Ok(t) => grant(t, &tools),
                     Err(e) => notes.push(format!("skill `{skill}`: {e}")),
                 }
@@ -517,9 +556,9 @@ fn build_agent(
 
 /// The tool `r` names; why not, when it is missing (the loader checked every name, so only
 /// a tool of a connector that did not connect can be).
-fn resolve(shared: &Shared, r: &ToolRef) -> Result<Arc<dyn Tool>, String> {
+fn resolve(shared: &Shared, def: &AgentDef, r: &ToolRef) -> Result<Arc<dyn Tool>, String> {
     let found = match r {
-        ToolRef::Builtin(n) => shared.builtin.get(n),
+        ToolRef::Builtin(n) => shared.builtin_of(def).get(n),
         ToolRef::Python(n) => shared.python.get(n),
         ToolRef::Mcp { .. } => shared.mcp.get(&r.name()),
     };

@@ -52,6 +52,10 @@ pub struct TeamOptions {
     /// Assemble only these agents and the agents they hand off to or use as tools
     /// (transitively); connectors only they use are not started. Default: every agent.
     pub only: Option<Vec<String>>,
+    /// Run the agents' commands (shell, python, git, Python tools) in namespaces when the
+    /// host allows it (bubblewrap; `sre_tools::namespace`), with no network for `ReadOnly`
+    /// agents; otherwise Landlock alone, said in every command's header. Default true.
+    pub namespaces: bool,
 }
 
 impl TeamOptions {
@@ -64,6 +68,7 @@ impl TeamOptions {
             cache_dir: None,
             store: None,
             only: None,
+            namespaces: true,
         }
     }
 }
