@@ -387,8 +387,7 @@ async fn read_only_agents_run_commands_without_the_network() {
                 }
             }));
             team.run(agent, &session, "call the host").await.unwrap();
-            let out = seen.lock().unwrap().clone();
-            out
+            seen.lock().unwrap().clone()
         }
     };
     let doer = output("doer").await;
