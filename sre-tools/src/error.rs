@@ -75,6 +75,22 @@ pub enum Error {
         /// What it is (`FIFO (named pipe)`, `socket`...).
         kind: &'static str,
     },
+    /// The workspace quota ([`crate::Quota`]) would be, or was, crossed.
+    #[error(
+        "workspace quota exceeded: {what} would leave the writable mounts holding {bytes} in {files} files and folders (quota: {max_bytes}, {max_files} files and folders); remove files you no longer need to go on"
+    )]
+    QuotaExceeded {
+        /// What was about to happen (or happened).
+        what: String,
+        /// The bytes it would come to.
+        bytes: String,
+        /// The files it would come to.
+        files: u64,
+        /// The byte quota.
+        max_bytes: String,
+        /// The file quota.
+        max_files: u64,
+    },
     /// A write was asked for inside a read-only mount.
     #[error("cannot write `{path}`: mount `{mount}` is read-only (writable: {writable})")]
     ReadOnlyMount {

@@ -212,6 +212,8 @@ pub struct ExecOutcome {
     pub duration: Duration,
     /// Confinement that applied.
     pub confinement: Confinement,
+    /// Set when the command left the writable mounts over the workspace quota.
+    pub quota_note: Option<String>,
 }
 
 impl ExecOutcome {
@@ -243,6 +245,12 @@ impl ExecOutcome {
             out.push_str("[stderr]\n");
             out.push_str(&self.stderr.render());
         }
+        if let Some(note) = &self.quota_note {
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(&format!("[{note}]\n"));
+        }
         if self.stdout.truncated() || self.stderr.truncated() {
             if !out.ends_with('\n') {
                 out.push('\n');
@@ -267,6 +275,8 @@ pub(crate) struct CommandSpec<'a> {
     pub writable: Option<Vec<PathBuf>>,
     /// `HOME` and `TMPDIR` (created); `None`: [`Executor::tmp_dir`].
     pub home: Option<PathBuf>,
+    /// A lower cap on the size of any file the command writes (what the quota leaves).
+    pub file_size: Option<u64>,
 }
 
 /// A confined command ready to spawn. `ruleset` must stay alive until `spawn` returns.
@@ -460,7 +470,11 @@ impl Executor {
         for (k, v) in self.config.set_env.iter().chain(spec.env.iter()) {
             cmd.env(k, v);
         }
-        sandbox::configure_child(&mut cmd, &self.config.limits, ruleset.as_ref());
+        let mut limits = self.config.limits;
+        if let Some(cap) = spec.file_size {
+            limits.file_size_bytes = Some(limits.file_size_bytes.map_or(cap, |l| l.min(cap)));
+        }
+        sandbox::configure_child(&mut cmd, &limits, ruleset.as_ref());
         Ok(PreparedCommand {
             cmd,
             ruleset,
@@ -487,6 +501,17 @@ impl Executor {
             .timeout
             .unwrap_or(self.config.default_timeout)
             .min(self.config.max_timeout);
+        // At the quota already: no command; else no file larger than what is left.
+        let quota = self.ws.quota();
+        let file_size = match quota {
+            Some(q) => {
+                let ws = self.ws.clone();
+                let what = format!("running `{}`", req.program);
+                let used = crate::files::off_runtime(move || q.check(&ws, 1, 0, &what)).await?;
+                Some(q.bytes.saturating_sub(used.bytes))
+            }
+            None => None,
+        };
         let PreparedCommand {
             mut cmd,
             ruleset,
@@ -499,6 +524,7 @@ impl Executor {
                 env: &req.env,
                 writable,
                 home,
+                file_size,
             })
             .await?;
         cmd.stdin(if req.stdin.is_some() {
@@ -610,12 +636,23 @@ impl Executor {
             }
         };
         let take = |c: &Arc<Mutex<Captured>>| c.lock().map(|g| g.clone()).unwrap_or_default();
+        // Measured after the command: crossing the quota is said, and blocks the next writes.
+        let quota_note = match quota {
+            Some(q) => {
+                let ws = self.ws.clone();
+                let after = crate::files::off_runtime(move || Ok(crate::quota::usage(&ws))).await?;
+                q.exceeded_by(after)
+                    .then(|| q.exceeded(&format!("`{}`", req.program), after).to_string())
+            }
+            None => None,
+        };
         Ok(ExecOutcome {
             exit,
             stdout: take(&out),
             stderr: take(&err),
             duration,
             confinement,
+            quota_note,
         })
     }
 }

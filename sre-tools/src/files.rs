@@ -276,6 +276,19 @@ fn replace_file(ws: &Workspace, host: &Path, rel: &str, bytes: &[u8]) -> Result<
         .map_err(|e| Error::open(e, "writing", rel))
 }
 
+/// Check that writing `len` bytes at `host` stays within the workspace quota, if any.
+fn check_quota(ws: &Workspace, host: &Path, len: usize, what: &str) -> Result<()> {
+    let Some(quota) = ws.quota() else {
+        return Ok(());
+    };
+    let (old_len, new_file) = match std::fs::symlink_metadata(host) {
+        Ok(m) => (m.len(), 0),
+        Err(_) => (0, 1),
+    };
+    let grows = (len as u64).saturating_sub(old_len);
+    quota.check(ws, grows, new_file, what).map(|_| ())
+}
+
 /// Arguments of `write_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -301,6 +314,12 @@ impl WriteFile {
     /// Write synchronously.
     pub fn write(&self, args: &WriteFileArgs) -> Result<String> {
         let r = self.ws.resolve(&args.path, Access::Write)?;
+        check_quota(
+            &self.ws,
+            &r.host,
+            args.content.len(),
+            &format!("writing `{}`", r.rel),
+        )?;
         let existed = replace_file(&self.ws, &r.host, &r.rel, args.content.as_bytes())?;
         let lines = args.content.lines().count();
         Ok(format!(
@@ -416,6 +435,12 @@ impl EditFile {
         } else {
             text.replacen(args.old_string.as_str(), &args.new_string, 1)
         };
+        check_quota(
+            &self.ws,
+            &r.host,
+            new.len(),
+            &format!("editing `{}`", r.rel),
+        )?;
         replace_file(&self.ws, &r.host, &r.rel, new.as_bytes())?;
         Ok(format!(
             "replaced {count} occurrence{} in `{}` (first at line {first_line})",

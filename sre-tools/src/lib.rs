@@ -55,6 +55,7 @@ pub mod list;
 pub mod namespace;
 pub mod offload;
 pub mod python;
+pub mod quota;
 pub mod readonly;
 pub mod sandbox;
 pub mod search;

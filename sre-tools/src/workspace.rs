@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::beneath::Anchor;
 use crate::error::{Error, Result};
+use crate::quota::Quota;
 
 /// Longest accepted path, in bytes.
 pub const MAX_PATH_BYTES: usize = 4096;
@@ -70,6 +71,7 @@ pub struct WorkspaceBuilder {
     mounts: Vec<(String, MountMode)>,
     rooted_paths: bool,
     create_writable: bool,
+    quota: Option<Quota>,
 }
 
 impl WorkspaceBuilder {
@@ -84,6 +86,12 @@ impl WorkspaceBuilder {
     /// `<root>/logs/app.log`) instead of being refused. Off by default.
     pub fn rooted_paths(mut self, on: bool) -> Self {
         self.rooted_paths = on;
+        self
+    }
+
+    /// Cap what the writable mounts may hold (see [`crate::quota`]). Default: none.
+    pub fn quota(mut self, quota: Quota) -> Self {
+        self.quota = Some(quota);
         self
     }
 
@@ -157,6 +165,7 @@ impl WorkspaceBuilder {
                 anchor,
                 mounts,
                 rooted_paths: self.rooted_paths,
+                quota: self.quota,
             }),
         })
     }
@@ -183,6 +192,7 @@ struct Inner {
     anchor: Anchor,
     mounts: Vec<Mount>,
     rooted_paths: bool,
+    quota: Option<Quota>,
 }
 
 /// A root directory with read-only and writable mounts. Cheap to clone.
@@ -214,6 +224,7 @@ impl Workspace {
             mounts: Vec::new(),
             rooted_paths: false,
             create_writable: true,
+            quota: None,
         }
     }
 
@@ -240,6 +251,11 @@ impl Workspace {
     /// The mounts, in the order they were declared.
     pub fn mounts(&self) -> &[Mount] {
         &self.inner.mounts
+    }
+
+    /// The quota on the writable mounts, if any.
+    pub fn quota(&self) -> Option<Quota> {
+        self.inner.quota
     }
 
     /// Whether a leading `/` means the workspace root.

@@ -153,6 +153,7 @@ impl Worker {
                 env: &[],
                 writable: None,
                 home: None,
+                file_size: None,
             })
             .await
             .map_err(|e| StartError::Failed(e.to_string()))?;

@@ -96,6 +96,9 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
     if let Some(m) = &skills_mount {
         builder = builder.mount(m.clone(), MountMode::ReadOnly);
     }
+    if let Some(q) = options.quota {
+        builder = builder.quota(q);
+    }
     let workspace = builder.build()?;
 
     let models = Models::resolve(options.models.clone())?;

@@ -56,6 +56,9 @@ pub struct TeamOptions {
     /// host allows it (bubblewrap; `sre_tools::namespace`), with no network for `ReadOnly`
     /// agents; otherwise Landlock alone, said in every command's header. Default true.
     pub namespaces: bool,
+    /// What the workspace's writable mounts may hold (`sre_tools::quota`). Default 5 GiB
+    /// in 200,000 files and folders.
+    pub quota: Option<sre_tools::quota::Quota>,
 }
 
 impl TeamOptions {
@@ -69,6 +72,10 @@ impl TeamOptions {
             store: None,
             only: None,
             namespaces: true,
+            quota: Some(sre_tools::quota::Quota {
+                bytes: 5 << 30,
+                files: 200_000,
+            }),
         }
     }
 }

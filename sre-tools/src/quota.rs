@@ -1,0 +1,99 @@
+//! A cap on what the writable mounts may hold: bytes and files
+//! ([`WorkspaceBuilder::quota`](crate::WorkspaceBuilder::quota)).
+//!
+//! In the reference host a workspace serves one thread, so this is the quota of its
+//! sessions. It holds as follows:
+//! - `write_file` and `edit_file` check before writing: a write that would cross it is
+//!   refused with an error that names it, and nothing is written (the offload store keeps
+//!   its own caps, evicting old outputs);
+//! - a command (shell, python, git) is refused when the mounts are already at the quota,
+//!   may write no single file larger than what is left (`RLIMIT_FSIZE`, so a runaway `dd`
+//!   stops there), and is measured after it ends: the result says when it crossed the quota,
+//!   and the next writes are refused until files are removed. A command that writes many
+//!   files can therefore overshoot by what it wrote in that one call, never more.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::timefmt::human_size;
+use crate::workspace::Workspace;
+
+/// The most the writable mounts may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Bytes of regular files.
+    pub bytes: u64,
+    /// Files and directories.
+    pub files: u64,
+}
+
+/// What the writable mounts hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of regular files.
+    pub bytes: u64,
+    /// Files and directories.
+    pub files: u64,
+}
+
+impl Quota {
+    /// The usage of `ws`, checked with `bytes` and `files` more: an error naming the quota
+    /// when that would cross it (`what` says what was about to happen).
+    pub fn check(&self, ws: &Workspace, bytes: u64, files: u64, what: &str) -> Result<Usage> {
+        let now = usage(ws);
+        let after = Usage {
+            bytes: now.bytes.saturating_add(bytes),
+            files: now.files.saturating_add(files),
+        };
+        if after.bytes > self.bytes || after.files > self.files {
+            return Err(self.exceeded(what, after));
+        }
+        Ok(now)
+    }
+
+    /// The error for usage `after` (what `what` led or would lead to).
+    pub(crate) fn exceeded(&self, what: &str, after: Usage) -> Error {
+        Error::QuotaExceeded {
+            what: what.to_string(),
+            bytes: human_size(after.bytes),
+            files: after.files,
+            max_bytes: human_size(self.bytes),
+            max_files: self.files,
+        }
+    }
+
+    /// Whether `u` is over the quota.
+    pub fn exceeded_by(&self, u: Usage) -> bool {
+        u.bytes > self.bytes || u.files > self.files
+    }
+}
+
+/// What the writable mounts of `ws` hold (symlinks are counted as files, never followed;
+/// a mount inside another is counted once).
+pub fn usage(ws: &Workspace) -> Usage {
+    let mut roots: Vec<PathBuf> = ws.writable_mounts().map(|m| m.host.clone()).collect();
+    roots.sort();
+    roots.dedup_by(|later, earlier| later.starts_with(earlier.as_path()));
+    let mut total = Usage::default();
+    for root in roots {
+        walk(&root, &mut total);
+    }
+    total
+}
+
+fn walk(dir: &Path, total: &mut Usage) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        total.files += 1;
+        if meta.is_dir() {
+            walk(&entry.path(), total);
+        } else if meta.is_file() {
+            total.bytes += meta.len();
+        }
+    }
+}
