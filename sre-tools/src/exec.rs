@@ -501,13 +501,16 @@ impl Executor {
             .timeout
             .unwrap_or(self.config.default_timeout)
             .min(self.config.max_timeout);
-        // At the quota already: no command; else no file larger than what is left.
-        let quota = self.ws.quota();
+        // No file beyond what the quota leaves (at the quota: none may grow, `rm` still
+        // works). Only for commands in the workspace's own mounts: a dependency install
+        // into the Python tool cache (other writable directories) is outside the quota.
+        let quota = self.ws.quota().filter(|_| writable.is_none());
         let file_size = match quota {
             Some(q) => {
                 let ws = self.ws.clone();
-                let what = format!("running `{}`", req.program);
-                let used = crate::files::off_runtime(move || q.check(&ws, 1, 0, &what)).await?;
+                let used =
+                    crate::files::off_runtime(move || Ok(crate::quota::usage_up_to(&ws, Some(q))))
+                        .await?;
                 Some(q.bytes.saturating_sub(used.bytes))
             }
             None => None,

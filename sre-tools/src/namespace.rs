@@ -121,7 +121,8 @@ fn base_args(network: Network) -> Vec<String> {
         // Without a network, no host socket either: the UNIX sockets under /run and /tmp
         // (a container engine's, a database's) are hidden behind empty folders.
         for dir in ["/run", "/tmp", "/var/tmp"] {
-            args.extend(["--tmpfs".to_string(), dir.to_string()]);
+            // Small: the command's own temp files go to its private TMPDIR in a mount.
+            args.extend(["--size", "16777216", "--tmpfs", dir].map(String::from));
         }
     }
     args
