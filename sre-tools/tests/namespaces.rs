@@ -221,3 +221,13 @@ async fn without_bwrap_landlock_applies_and_the_header_says_why() {
     let out = bash(&exec, &f, "true").await;
     assert!(out.contains("no namespaces"), "{out}");
 }
+
+#[test]
+fn the_same_holds_for_an_unprivileged_user() {
+    common::rerun_as_nobody(&[
+        "metadata_outside_the_writable_mounts_cannot_change",
+        "other_processes_are_invisible_and_unsignalable",
+        "a_process_that_calls_setsid_dies_with_the_call",
+        "the_network_follows_the_policy",
+    ]);
+}

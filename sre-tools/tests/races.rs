@@ -175,3 +175,11 @@ fn fifos_and_sockets_are_refused_instead_of_hanging() {
         .to_string();
     assert!(err.contains("FIFO"), "{err}");
 }
+
+#[test]
+fn the_same_holds_for_an_unprivileged_user() {
+    common::rerun_as_nobody(&[
+        "writes_reads_edits_and_listings_never_follow_a_swapped_in_symlink",
+        "fifos_and_sockets_are_refused_instead_of_hanging",
+    ]);
+}

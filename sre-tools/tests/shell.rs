@@ -488,3 +488,8 @@ async fn commands_cannot_signal_processes_outside_the_sandbox() {
     outside.kill().unwrap();
     let _ = outside.wait();
 }
+
+#[test]
+fn commands_cannot_signal_outside_as_an_unprivileged_user_either() {
+    common::rerun_as_nobody(&["commands_cannot_signal_processes_outside_the_sandbox"]);
+}

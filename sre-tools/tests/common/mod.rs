@@ -207,3 +207,53 @@ pub fn current_thread() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// Set in the environment of a test binary run again as an unprivileged user.
+pub const AS_NOBODY: &str = "SRE_TOOLS_TESTS_AS_NOBODY";
+
+/// Run `tests` of this test binary again as the unprivileged user `nobody` (`setpriv`), so
+/// that what they prove as root is proved for an unprivileged user too; panics with their
+/// output if any fails. Returns `false` (and says why) when that cannot be done here: not
+/// root, already the rerun, no `setpriv`, or the binary not reachable by `nobody` (a
+/// checkout under a private home).
+pub fn rerun_as_nobody(tests: &[&str]) -> bool {
+    if std::env::var_os(AS_NOBODY).is_some() || !rustix::process::geteuid().is_root() {
+        return false;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&exe)
+        .args(["--exact", "--test-threads=1"])
+        .args(tests)
+        .env(AS_NOBODY, "1")
+        .env("HOME", "/tmp")
+        .env("TMPDIR", "/tmp")
+        .current_dir("/tmp")
+        .output();
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("not rerun as nobody: setpriv: {e}");
+            return false;
+        }
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unreachable = matches!(out.status.code(), Some(126 | 127))
+        || (text.contains("Permission denied") && !text.contains("running "));
+    if unreachable {
+        eprintln!("not rerun as nobody (the test binary is not reachable):\n{text}");
+        return false;
+    }
+    assert!(out.status.success(), "as nobody:\n{text}");
+    let ran = tests.len();
+    assert!(
+        text.contains(&format!("{ran} passed")),
+        "as nobody, not every test ran:\n{text}"
+    );
+    true
+}
