@@ -555,7 +555,7 @@ impl Tool for Stuck {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_past_its_deadline_is_stopped_and_the_turn_goes_on() {
     let m = model(
-        "turns:\n  - tool_calls: [{tool: stuck}, {tool: polite}]\n  - expect: {last_message_contains: ['`stuck` did not finish within its deadline of 300 ms', '`polite` did not finish']}\n    final: moved on\n",
+        "turns:\n  - tool_calls: [{tool: stuck}, {tool: polite}]\n  - expect: {last_message_contains: ['`stuck` did not finish within its deadline of 300ms', '`polite` did not finish']}\n    final: moved on\n",
     );
     let cancelled = Arc::new(AtomicUsize::new(0));
     let (release, gate) = std::sync::mpsc::channel();

@@ -340,7 +340,7 @@ impl Run<'_> {
                 format!(
                     "`{name}` did not finish within its deadline of {} and was stopped; it may \
                      or may not have taken effect. Check before repeating it.",
-                    shown_duration(deadline)
+                    humantime::format_duration(deadline)
                 ),
                 true,
             ),
@@ -535,16 +535,4 @@ async fn call_within(
     // Whatever it returns now, it was stopped by the deadline.
     let _ = tokio::time::timeout(DEADLINE_GRACE, &mut call).await;
     None
-}
-
-/// `d` for a message: `250 ms`, `1.5 s`, `30 min`.
-fn shown_duration(d: std::time::Duration) -> String {
-    let secs = d.as_secs();
-    if secs >= 60 && secs.is_multiple_of(60) {
-        format!("{} min", secs / 60)
-    } else if d.as_millis() < 1000 {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
-    }
 }
