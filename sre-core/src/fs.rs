@@ -1,6 +1,7 @@
 //! File helpers shared by the crates that write files the agent relies on (memory topic
-//! files, workspace writes, offloaded outputs): one atomic replace with one set of
-//! guarantees.
+//! files, the audit anchor): one atomic replace with one set of guarantees, and the
+//! temporary names every atomic replace uses (sre-tools' handle-relative replace of
+//! workspace files takes them from here too).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -8,6 +9,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary name for replacing the file `name`: [`TEMP_PREFIX`], the process id and a
+/// per-process sequence number, so no two writers use the same one at the same time.
+pub fn temp_name(name: &str) -> String {
+    format!(
+        "{TEMP_PREFIX}{}-{}-{name}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 /// Prefix of the temporary files [`write_atomic`] creates next to their target; a store
 /// may delete leftovers of crashed writers that start with it.
@@ -34,11 +45,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(
-        "{TEMP_PREFIX}{}-{}-{name}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = dir.join(temp_name(&name));
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;

@@ -18,7 +18,6 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -129,25 +128,20 @@ impl Anchor {
     /// Open the regular file `rel` for reading. The open does not block (a FIFO without a
     /// writer cannot hang it), and anything but a regular file is refused.
     pub fn read(&self, rel: &Path) -> Result<File, OpenError> {
-        // Checked before opening too, so a device is never opened at all (and never becomes
-        // a controlling terminal: O_NOCTTY besides).
-        if let Some(kind) = self.kind(rel)?
-            && kind != FileType::RegularFile
-            && kind != FileType::Symlink
-        {
-            return Err(OpenError::NotRegular(kind));
+        // The type is checked before opening too, so a device is never opened at all (and
+        // never becomes a controlling terminal: O_NOCTTY besides), and on the handle after.
+        let (parent, name) = self.parent_of(rel, false)?;
+        match rfs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+                FileType::RegularFile => {}
+                FileType::Symlink => return Err(OpenError::Changed),
+                kind => return Err(OpenError::NotRegular(kind)),
+            },
+            Err(e) => return Err(e.into()),
         }
-        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
-        let fd = match self.open_at(rel, flags, Mode::empty()) {
-            // A socket cannot be opened at all (ENXIO): say what it is.
-            Err(OpenError::Io(e)) if e.raw_os_error() == Some(libc::ENXIO) => {
-                return Err(match self.kind(rel)? {
-                    Some(kind) => OpenError::NotRegular(kind),
-                    None => OpenError::Io(e),
-                });
-            }
-            other => other?,
-        };
+        let flags =
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rfs::openat(&parent, name, flags, Mode::empty())?;
         let kind = FileType::from_raw_mode(rfs::fstat(&fd)?.st_mode);
         if kind != FileType::RegularFile {
             return Err(OpenError::NotRegular(kind));
@@ -200,13 +194,15 @@ impl Anchor {
         let Some((name, dirs)) = parts.split_last() else {
             return Err(OpenError::NotRegular(FileType::Directory));
         };
+        if !create {
+            let parent: std::path::PathBuf = dirs.iter().collect();
+            return Ok((self.dir(&parent)?, name));
+        }
         let mut dir = rfs::openat(&self.root, ".", DIR, Mode::empty())?;
         for part in dirs {
-            if create {
-                match rfs::mkdirat(&dir, *part, Mode::from_raw_mode(0o777)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(e.into()),
-                }
+            match rfs::mkdirat(&dir, *part, Mode::from_raw_mode(0o777)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
             }
             dir = open_dir(dir.as_fd(), part)?;
         }
@@ -237,7 +233,7 @@ pub fn replace_in(dir: &OwnedFd, name: &OsStr, bytes: &[u8]) -> Result<bool, Ope
             mode = Mode::from_raw_mode(st.st_mode & 0o777);
         }
     }
-    let tmp = temp_name();
+    let tmp = sre_core::fs::temp_name(&name.to_string_lossy());
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mut file = File::from(rfs::openat(dir, &tmp, flags, mode)?);
     let written = file.write_all(bytes).map_err(OpenError::Io).and_then(|()| {
@@ -291,21 +287,6 @@ fn components(rel: &Path) -> Result<Vec<&OsStr>, OpenError> {
             ))),
         })
         .collect()
-}
-
-/// A temporary file name no other writer uses at the same time (it starts with
-/// [`sre_core::fs::TEMP_PREFIX`], so stale ones are recognised).
-fn temp_name() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "{}{}-{}-{nanos:x}",
-        sre_core::fs::TEMP_PREFIX,
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 #[cfg(test)]

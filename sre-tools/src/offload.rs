@@ -55,7 +55,8 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 struct Folder {
     ws: Workspace,
-    dir: PathBuf,
+    /// The folder relative to the workspace root (opened through its handle each time).
+    rel: PathBuf,
     rel_dir: String,
     config: OffloadConfig,
     /// One store or eviction at a time (held on a blocking thread, so a cancelled
@@ -66,7 +67,6 @@ struct Folder {
 /// Stores large outputs in the workspace. Implements [`sre_core::OutputOffload`].
 #[derive(Debug)]
 pub struct OffloadStore {
-    ws: Workspace,
     folder: Arc<Folder>,
 }
 
@@ -75,11 +75,11 @@ impl OffloadStore {
     pub fn new(ws: Workspace, config: OffloadConfig) -> Result<Self> {
         let r = ws.resolve(&config.dir, Access::Write)?;
         std::fs::create_dir_all(&r.host).map_err(|e| Error::io("creating", &r.rel, e))?;
+        let rel = ws.rel_path(&r.host)?.to_path_buf();
         Ok(OffloadStore {
-            ws: ws.clone(),
             folder: Arc::new(Folder {
                 ws,
-                dir: r.host,
+                rel,
                 rel_dir: r.rel,
                 config,
                 lock: Mutex::new(()),
@@ -100,7 +100,7 @@ impl OffloadStore {
 
     /// The workspace.
     pub fn workspace(&self) -> &Workspace {
-        &self.ws
+        &self.folder.ws
     }
 }
 
@@ -128,7 +128,7 @@ impl Folder {
             let dir = self
                 .ws
                 .anchor()
-                .dir(self.ws.rel_path(&self.dir)?)
+                .dir(&self.rel)
                 .map_err(|e| Error::open(e, "opening", &self.rel_dir))?;
             let existing = rfs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
                 .ok()

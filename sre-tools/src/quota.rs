@@ -45,18 +45,20 @@ pub struct Usage {
 }
 
 impl Quota {
-    /// The usage of `ws`, checked with `bytes` and `files` more: an error naming the quota
-    /// when that would cross it (`what` says what was about to happen).
+    /// Check that `bytes` and `files` more stay within the quota of `ws`: the usage before
+    /// (or zero when nothing grows: then nothing is measured), or an error naming the quota
+    /// when it would be crossed (`what` says what was about to happen).
     pub fn check(&self, ws: &Workspace, bytes: u64, files: u64, what: &str) -> Result<Usage> {
-        let now = usage_up_to(ws, Some(*self));
         if bytes == 0 && files == 0 {
-            return Ok(now);
+            // Growing nothing never crosses the quota: no need to measure.
+            return Ok(Usage::default());
         }
+        let now = usage_up_to(ws, Some(*self));
         let after = Usage {
             bytes: now.bytes.saturating_add(bytes),
             files: now.files.saturating_add(files),
         };
-        if after.bytes > self.bytes || after.files > self.files {
+        if self.exceeded_by(after) {
             return Err(self.exceeded(what, after));
         }
         Ok(now)
@@ -106,7 +108,8 @@ fn walk(dir: &Path, total: &mut Usage, quota: Option<Quota>) {
         if quota.is_some_and(|q| q.exceeded_by(*total)) {
             return;
         }
-        let Ok(meta) = entry.path().symlink_metadata() else {
+        // `DirEntry::metadata` does not follow symlinks.
+        let Ok(meta) = entry.metadata() else {
             continue;
         };
         total.files += 1;

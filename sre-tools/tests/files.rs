@@ -114,8 +114,8 @@ async fn write_file_creates_and_overwrites() {
     assert_eq!(std::fs::read_dir(f.path("scratch/a/b")).unwrap().count(), 1);
 }
 
-/// Writes and edits go through `sre_core::fs::write_atomic`: the replaced file keeps its
-/// permissions and no temporary file is left.
+/// Writes and edits replace files atomically (`beneath::replace_in`): the replaced file keeps
+/// its permissions and no temporary file is left.
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_are_atomic_replaces_that_keep_permissions() {
     use std::os::unix::fs::PermissionsExt;

@@ -712,3 +712,84 @@ fn a_hook_that_is_not_a_mapping_is_an_error() {
         ["error: a.yaml:6:7: spec.hooks[0]: expected a hook (a mapping), got a string"]
     );
 }
+
+#[test]
+fn files_that_lead_outside_the_home_are_refused_and_never_shown() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("shadow"), "root:OUTSIDE-SECRET:1:0\n").unwrap();
+    let dir = home(&[(
+        "agents/a.yaml",
+        "kind: ExtendedAgent\nspec:\n  name: a\n  system_prompt: prompt.md\n",
+    )]);
+    std::os::unix::fs::symlink(
+        outside.path().join("shadow"),
+        dir.path().join("agents/prompt.md"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("skills/s1")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("shadow"),
+        dir.path().join("skills/s1/SKILL.md"),
+    )
+    .unwrap();
+    let e = failure(dir.path());
+    let shown = e.to_string();
+    assert!(!shown.contains("OUTSIDE-SECRET"), "{shown}");
+    assert_eq!(
+        e.errors
+            .iter()
+            .filter(|d| d.message.contains("leads outside the agent home"))
+            .count(),
+        2,
+        "{shown}"
+    );
+}
+
+#[test]
+fn run_together_credential_names_and_connector_urls_with_passwords_are_caught() {
+    let e = errors(&[(
+        "connectors/c.yaml",
+        "kind: McpConnector
+spec:
+  name: pg
+  transport: stdio
+  command: pg-mcp
+  env: {PGPASSWORD: S3CRET19}
+---
+kind: McpConnector
+spec:
+  name: web
+  transport: streamable_http
+  url: https://user:S3CRETPW@host.example/mcp
+",
+    )]);
+    assert_eq!(
+        e,
+        [
+            "error: connectors/c.yaml:6:21: spec.env.PGPASSWORD: a secret written in the file",
+            "error: connectors/c.yaml:12:8: spec.url: a password written in the file",
+        ]
+    );
+}
+
+#[test]
+fn a_huge_list_of_repeated_entries_is_checked_in_linear_time() {
+    // 200,000 repeated tools on one line: each is a "listed twice" warning. Before the
+    // diagnostics past the cap stopped scanning the file for their line, this took about
+    // 18 s (debug build); now under a second.
+    let list = vec!["Bash"; 200_000].join(", ");
+    let dir = home(&[(
+        "agents/a.yaml",
+        &format!(
+            "kind: ExtendedAgent\nspec:\n  name: a\n  system_prompt: hi\n  tools: [{list}, grepp]\n"
+        ),
+    )]);
+    let started = std::time::Instant::now();
+    let e = failure(dir.path());
+    assert!(started.elapsed().as_secs() < 8, "{:?}", started.elapsed());
+    assert!(
+        headlines(&e.errors)
+            .iter()
+            .any(|h| h.contains("unknown tool `grepp`"))
+    );
+}

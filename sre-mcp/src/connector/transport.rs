@@ -55,6 +55,10 @@ impl Inner {
         let resolved = match &self.config.transport {
             Transport::StreamableHttp { url, headers, auth } => {
                 let url = expand(url, name, "url", &env)?;
+                // Keys travel in query strings and user information (`?api_key=...`).
+                for secret in url_secrets(&url) {
+                    push_secret(&mut secrets, &secret);
+                }
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(McpError::config(
                         format!("connector `{name}`: url"),
@@ -272,15 +276,56 @@ impl Inner {
         }
     }
 
-    /// Manifest-friendly facts: resolved URL when resolvable (no secrets in host/path).
+    /// Manifest-friendly facts: the resolved URL when resolvable, without its user
+    /// information and query string (where keys travel).
     pub(crate) fn resolved_url(&self) -> Option<String> {
         match &self.config.transport {
             Transport::StreamableHttp { url, .. } => {
                 let env = |n: &str| (self.env)(n);
-                Some(expand(url, &self.config.name, "url", &env).unwrap_or_else(|_| url.clone()))
+                let url =
+                    expand(url, &self.config.name, "url", &env).unwrap_or_else(|_| url.clone());
+                Some(without_secrets(&url))
             }
             Transport::Stdio { .. } => None,
         }
+    }
+}
+
+/// The parts of `url` that may hold a credential: its user information, its query string
+/// and each query value.
+fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        out.push(userinfo.to_string());
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        let query = query.split('#').next().unwrap_or(query);
+        out.push(query.to_string());
+        out.extend(
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('=').map(|(_, v)| v.to_string())),
+        );
+    }
+    out
+}
+
+/// `url` without user information or query string (`?…` marks that there was one).
+fn without_secrets(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let path = match path.split_once('?') {
+        Some((p, _)) => format!("{p}?…"),
+        None => path.to_string(),
+    };
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
     }
 }
 
@@ -315,5 +360,24 @@ pub(crate) fn header_names(config: &ConnectorConfig) -> (Vec<String>, Option<Str
             (names, scheme)
         }
         Transport::Stdio { .. } => (Vec::new(), None),
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_urls_are_secrets_and_left_out_of_the_manifest() {
+        let url = "https://bot:pw-1234@mcp.example/v1/mcp?toolsets=core&api_key=ENVSECRETXYZ#x";
+        let secrets = url_secrets(url);
+        assert!(secrets.contains(&"bot:pw-1234".to_string()));
+        assert!(secrets.contains(&"ENVSECRETXYZ".to_string()));
+        assert_eq!(without_secrets(url), "https://mcp.example/v1/mcp?…");
+        assert_eq!(
+            without_secrets("http://127.0.0.1:9/mcp"),
+            "http://127.0.0.1:9/mcp"
+        );
+        assert!(url_secrets("http://127.0.0.1:9/mcp").is_empty());
     }
 }

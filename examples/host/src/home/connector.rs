@@ -186,6 +186,7 @@ fn parse_data_connector(
         return None;
     };
     let url = endpoint.string(src, out)?;
+    check_url_credential(&url, endpoint.node.pos, "spec.endpoint", src, out);
     let mut config = ConnectorConfig::streamable_http(name.clone(), url);
     if let Some(a) = f.take(&["auth"], src, out)
         && let Some(auth) = vendor_auth(a, src, out)
@@ -291,13 +292,20 @@ fn check_secret_entries(headers: &Field<'_>, path: &str, src: &Source, out: &mut
         let at = format!("{path}.{}", e.key);
         if super::secret::names_a_credential(&e.key) {
             check_secret(v, e.value.pos, &at, src, out);
-        } else if let Some(userinfo) = super::secret::literal_url_credential(v) {
+        } else {
             // `DATABASE_URL: postgres://user:password@host/db`
-            out.secret(src, userinfo);
-            out.error(src, e.value.pos, &at, "a password written in the file")
-                .help("take it from the environment: `postgres://user:${DB_PASSWORD}@host/db`")
-                .redact(userinfo);
+            check_url_credential(v, e.value.pos, &at, src, out);
         }
+    }
+}
+
+/// A URL whose user information holds a credential written in the file is an error.
+fn check_url_credential(url: &str, pos: Pos, path: &str, src: &Source, out: &mut Sink) {
+    if let Some(userinfo) = super::secret::literal_url_credential(url) {
+        out.secret(src, userinfo);
+        out.error(src, pos, path, "a password written in the file")
+            .help("take it from the environment: `https://user:${PASSWORD}@host/...`")
+            .redact(userinfo);
     }
 }
 
@@ -331,6 +339,9 @@ fn parse_mcp(
             .and_then(|x| x.string(src, out).map(|s| (s, x.node.pos)))
     };
     let url = string(&mut f, "url", out);
+    if let Some((u, pos)) = &url {
+        check_url_credential(u, *pos, &p("url"), src, out);
+    }
     let command = string(&mut f, "command", out);
     let cwd = string(&mut f, "cwd", out);
     let region = string(&mut f, "region", out);

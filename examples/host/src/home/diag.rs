@@ -205,6 +205,23 @@ pub(crate) struct Source {
     /// Absolute.
     pub abs: PathBuf,
     pub text: String,
+    /// The agent home it belongs to.
+    pub home: PathBuf,
+}
+
+/// `path` if it resolves inside the agent home `home`: a file named by the home (or found in
+/// it) that is a symlink out of it is refused, so loading a home never reads, or shows in a
+/// diagnostic, a file from elsewhere.
+pub(crate) fn inside_home(home: &Path, path: &Path) -> Result<(), String> {
+    let home = std::fs::canonicalize(home).map_err(|e| format!("cannot read the home: {e}"))?;
+    match std::fs::canonicalize(path) {
+        Ok(real) if real.starts_with(&home) => Ok(()),
+        Ok(_) => Err(format!(
+            "{} leads outside the agent home (a symlink); refused",
+            path.display()
+        )),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
 }
 
 impl Source {
@@ -262,7 +279,14 @@ impl Sink {
         message: impl Into<String>,
     ) -> &mut Diagnostic {
         let mut d = Diagnostic::new(severity, src.rel.clone(), pos, field, message);
-        if pos.line > 0
+        // Past the cap the diagnostic is dropped: do not scan the file for its line (a
+        // file of a hundred thousand repeated entries would make that quadratic).
+        let kept = match severity {
+            Severity::Error => self.errors.len(),
+            _ => self.warnings.len(),
+        } < MAX_ERRORS;
+        if kept
+            && pos.line > 0
             && let Some(line) = src.text.lines().nth(pos.line - 1)
         {
             d.source_line = Some(line.chars().take(MAX_SHOWN_LINE).collect());
@@ -385,6 +409,7 @@ mod tests {
             rel: "agents/db.yaml".into(),
             abs: "/h/agents/db.yaml".into(),
             text: "spec:\n  tools:\n    - grepp\n".into(),
+            home: "/h".into(),
         };
         let mut sink = Sink::default();
         sink.error(

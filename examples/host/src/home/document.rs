@@ -307,6 +307,10 @@ pub(crate) fn read_text(
         );
         return None;
     }
+    if let Err(message) = super::diag::inside_home(&src.home, path) {
+        out.error(src, pos, field, message);
+        return None;
+    }
     match std::fs::read_to_string(path) {
         Ok(t) => Some(t),
         Err(e) => {

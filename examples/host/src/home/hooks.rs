@@ -213,7 +213,7 @@ fn resolve_files(
                 );
                 continue;
             }
-            match read_capped(&file) {
+            match super::diag::inside_home(&src.home, &file).and_then(|()| read_capped(&file)) {
                 Ok(text) if key == "command" && !obj.contains_key("script") => {
                     obj.remove("command");
                     obj.insert("script".into(), Json::String(text));

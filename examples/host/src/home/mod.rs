@@ -335,6 +335,10 @@ fn read_source(root: &Path, path: &Path, out: &mut Sink) -> Option<Source> {
             msg,
         ));
     };
+    if let Err(message) = diag::inside_home(root, path) {
+        fail(out, message);
+        return None;
+    }
     match std::fs::metadata(path) {
         Ok(m) if m.len() > MAX_FILE_BYTES => {
             fail(
@@ -358,6 +362,7 @@ fn read_source(root: &Path, path: &Path, out: &mut Sink) -> Option<Source> {
                 rel,
                 abs: path.to_path_buf(),
                 text,
+                home: root.to_path_buf(),
             }),
             Err(e) => {
                 fail(out, format!("not UTF-8 text: {}", e.utf8_error()));

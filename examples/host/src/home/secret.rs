@@ -30,7 +30,14 @@ const POINTER_WORDS: &[&str] = &[
 /// its last word does not point elsewhere.
 pub fn names_a_credential(name: &str) -> bool {
     let words = words_of(name);
-    words.iter().any(|w| CREDENTIAL_WORDS.contains(&w.as_str()))
+    // Whole words, or run-together ones (`PGPASSWORD`, `APITOKEN`).
+    let credential = |w: &String| {
+        CREDENTIAL_WORDS.contains(&w.as_str())
+            || ["password", "passwd", "token", "secret", "apikey"]
+                .iter()
+                .any(|end| w.ends_with(end))
+    };
+    words.iter().any(credential)
         && !words
             .last()
             .is_some_and(|w| POINTER_WORDS.contains(&w.as_str()))
@@ -99,6 +106,8 @@ mod tests {
             "Cookie",
             "AWS_CREDENTIALS",
             "X-Auth",
+            "PGPASSWORD",
+            "SLACK_APITOKEN",
         ] {
             assert!(names_a_credential(name), "{name}");
         }

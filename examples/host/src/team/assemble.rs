@@ -118,7 +118,18 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
         Ok(tools)
     };
     let builtin = builtin_for(Network::On)?;
-    let builtin_offline = builtin_for(Network::Off)?;
+    // Only worth a second set when namespaces are on here and a wanted agent is ReadOnly.
+    let offline_needed = options.namespaces
+        && wanted
+            .iter()
+            .filter_map(|name| home.agents.get(name))
+            .any(|a| a.agent_type == AgentType::ReadOnly)
+        && sre_tools::namespace::available(&NamespaceConfig::default().bwrap).is_ok();
+    let builtin_offline = if offline_needed {
+        builtin_for(Network::Off)?
+    } else {
+        builtin.clone()
+    };
 
     let cache = options
         .cache_dir
