@@ -276,15 +276,13 @@ impl Inner {
         }
     }
 
-    /// Manifest-friendly facts: the resolved URL when resolvable, without its user
-    /// information and query string (where keys travel).
+    /// Manifest-friendly facts: resolved URL when resolvable (the manifest keeps only the
+    /// host, the path and allow-listed query values: `manifest::url_parts`).
     pub(crate) fn resolved_url(&self) -> Option<String> {
         match &self.config.transport {
             Transport::StreamableHttp { url, .. } => {
                 let env = |n: &str| (self.env)(n);
-                let url =
-                    expand(url, &self.config.name, "url", &env).unwrap_or_else(|_| url.clone());
-                Some(without_secrets(&url))
+                Some(expand(url, &self.config.name, "url", &env).unwrap_or_else(|_| url.clone()))
             }
             Transport::Stdio { .. } => None,
         }
@@ -310,23 +308,6 @@ fn url_secrets(url: &str) -> Vec<String> {
         );
     }
     out
-}
-
-/// `url` without user information or query string (`?…` marks that there was one).
-fn without_secrets(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let path = match path.split_once('?') {
-        Some((p, _)) => format!("{p}?…"),
-        None => path.to_string(),
-    };
-    if scheme.is_empty() {
-        format!("{host}{path}")
-    } else {
-        format!("{scheme}://{host}{path}")
-    }
 }
 
 /// Header names and auth scheme of an HTTP connector, for the manifest (never values).
@@ -368,16 +349,11 @@ mod url_tests {
     use super::*;
 
     #[test]
-    fn keys_in_urls_are_secrets_and_left_out_of_the_manifest() {
+    fn keys_in_urls_are_secrets_for_error_messages() {
         let url = "https://bot:pw-1234@mcp.example/v1/mcp?toolsets=core&api_key=ENVSECRETXYZ#x";
         let secrets = url_secrets(url);
         assert!(secrets.contains(&"bot:pw-1234".to_string()));
         assert!(secrets.contains(&"ENVSECRETXYZ".to_string()));
-        assert_eq!(without_secrets(url), "https://mcp.example/v1/mcp?…");
-        assert_eq!(
-            without_secrets("http://127.0.0.1:9/mcp"),
-            "http://127.0.0.1:9/mcp"
-        );
         assert!(url_secrets("http://127.0.0.1:9/mcp").is_empty());
     }
 }
