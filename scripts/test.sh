@@ -33,6 +33,9 @@ export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-$GIT_AUTHOR_EMAIL}"
 # PyPI: mcp), installed into sre-mcp/tests/peers from pinned lockfiles.
 bash sre-mcp/tests/setup-peers.sh
 
+# One clean build (CI): incremental caches would only add gigabytes of disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --features sre-core/anthropic,sre-core/openai --no-fail-fast
 else
