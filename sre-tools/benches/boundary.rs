@@ -55,7 +55,16 @@ static ENV: LazyLock<Env> = LazyLock::new(|| {
     Env {
         anchor: Anchor::open(&root).unwrap(),
         walking: Anchor::walking(&root).unwrap(),
-        landlock: Executor::new(ws, ExecConfig::default()),
+        landlock: Executor::new(
+            ws,
+            ExecConfig {
+                namespaces: NamespaceConfig {
+                    enabled: false,
+                    ..NamespaceConfig::default()
+                },
+                ..ExecConfig::default()
+            },
+        ),
         namespaces,
         rt: tokio::runtime::Builder::new_current_thread()
             .enable_all()

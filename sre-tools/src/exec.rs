@@ -43,8 +43,8 @@ pub struct ExecConfig {
     pub tail_bytes: usize,
     /// `setrlimit` limits for every child.
     pub limits: ResourceLimits,
-    /// Run children in namespaces through bubblewrap when the host allows it (off by
-    /// default for now; see [`crate::namespace`]); otherwise Landlock applies.
+    /// Run children in namespaces through bubblewrap when the host allows it (default;
+    /// see [`crate::namespace`]); otherwise Landlock applies.
     pub namespaces: crate::namespace::NamespaceConfig,
     /// Confine writes with Landlock when the kernel supports it and namespaces are not in
     /// force (default true).
@@ -414,6 +414,7 @@ impl Executor {
             Confinement::Namespaces { network } => {
                 let mut cmd = tokio::process::Command::new(&self.config.namespaces.bwrap);
                 let args = crate::namespace::wrap(
+                    &self.config.namespaces,
                     *network,
                     self.ws.root(),
                     &writable,

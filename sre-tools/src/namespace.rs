@@ -17,6 +17,12 @@
 //!   a root command keeping its capabilities could remount `/` read-write.
 //! - With the network off, also no host UNIX socket: empty folders over `/run`, `/tmp` and
 //!   `/var/tmp` (the workspace is bound again on top).
+//! - **Hidden secrets**: the paths of [`NamespaceConfig::hidden`] (by default
+//!   [`default_hidden`]: the host user's credential files and folders such as `~/.ssh`,
+//!   `~/.aws`, `~/.kube`, `~/.netrc`, the system's password hashes and SSH host keys, and
+//!   the platform's mounted secrets) are replaced by an empty read-only folder or an empty
+//!   file. Other files the host user can read stay readable (tools need the system); a host
+//!   adds its own secret paths (the agent home, whose files may hold tokens) to the list.
 //!
 //! Landlock is not applied inside: a Landlock-restricted process cannot mount, so bwrap
 //! could not build the sandbox; the read-only mount namespace is the stronger write rule,
@@ -40,24 +46,97 @@ pub enum Network {
 /// Namespace settings of an executor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamespaceConfig {
-    /// Run commands in namespaces when the host allows it. Default false for now: inside
-    /// a PID namespace a command sees its own PIDs, and the hosts and tests that watch a
-    /// command's processes by PID are being moved to other means first (issue 13).
+    /// Run commands in namespaces when the host allows it (default true; when bwrap is
+    /// missing or refused, Landlock applies and the result header says why).
     pub enabled: bool,
     /// The bubblewrap program (default `bwrap`, looked up in `PATH`).
     pub bwrap: PathBuf,
     /// Network policy.
     pub network: Network,
+    /// Paths hidden from commands (an empty folder or file in their place); those that do
+    /// not exist are skipped. Default: [`default_hidden`].
+    pub hidden: Vec<PathBuf>,
 }
 
 impl Default for NamespaceConfig {
     fn default() -> Self {
         NamespaceConfig {
-            enabled: false,
+            enabled: true,
             bwrap: PathBuf::from("bwrap"),
             network: Network::On,
+            hidden: default_hidden(),
         }
     }
+}
+
+/// Credential files and folders under a user's home, relative to it.
+const HOME_SECRETS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".oci",
+    ".kube",
+    ".docker",
+    ".config/gh",
+    ".config/hub",
+    ".netrc",
+    ".git-credentials",
+    ".config/git/credentials",
+    ".pgpass",
+    ".my.cnf",
+    ".npmrc",
+    ".pypirc",
+    ".config/pip/pip.conf",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".terraform.d/credentials.tfrc.json",
+    ".vault-token",
+    ".boto",
+    ".s3cfg",
+    ".password-store",
+    ".local/share/keyrings",
+];
+
+/// System paths holding secrets.
+const SYSTEM_SECRETS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssl/private",
+    "/run/secrets",
+    "/var/run/secrets",
+    "/var/lib/kubelet",
+];
+
+/// The default hidden paths: [`SYSTEM_SECRETS`], the SSH host keys in `/etc/ssh`, and the
+/// credential files of the host user's home (`$HOME`) and of root's (`/root`).
+pub fn default_hidden() -> Vec<PathBuf> {
+    let mut hidden: Vec<PathBuf> = SYSTEM_SECRETS.iter().map(PathBuf::from).collect();
+    if let Ok(entries) = std::fs::read_dir("/etc/ssh") {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("ssh_host_") && name.ends_with("_key") {
+                hidden.push(entry.path());
+            }
+        }
+    }
+    let mut homes = vec![PathBuf::from("/root")];
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from)
+        && home.is_absolute()
+        && !homes.contains(&home)
+    {
+        homes.push(home);
+    }
+    for home in homes {
+        hidden.extend(HOME_SECRETS.iter().map(|rel| home.join(rel)));
+    }
+    hidden
 }
 
 /// A bwrap program and whether it works here.
@@ -73,7 +152,7 @@ pub fn available(program: &Path) -> Result<(), String> {
     if let Some((_, r)) = probes.iter().find(|(p, _)| p == program) {
         return r.clone();
     }
-    let mut args = base_args(Network::Off);
+    let mut args = base_args(Network::Off, &[]);
     args.extend(["--", "true"].map(String::from));
     let result = match std::process::Command::new(program)
         .args(&args)
@@ -95,7 +174,7 @@ pub fn available(program: &Path) -> Result<(), String> {
 }
 
 /// The arguments shared by every namespaced command (before the binds of its own).
-fn base_args(network: Network) -> Vec<String> {
+fn base_args(network: Network, hidden: &[PathBuf]) -> Vec<String> {
     let mut args: Vec<String> = [
         "--die-with-parent",
         "--ro-bind",
@@ -125,13 +204,42 @@ fn base_args(network: Network) -> Vec<String> {
             args.extend(["--size", "16777216", "--tmpfs", dir].map(String::from));
         }
     }
+    hide(&mut args, hidden);
     args
+}
+
+/// Cover each existing path of `hidden` (symbolic links resolved, so the secret itself is
+/// covered): a folder by an empty read-only tmpfs, anything else by `/dev/null`.
+fn hide(args: &mut Vec<String>, hidden: &[PathBuf]) {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for path in hidden {
+        // A path that cannot be resolved does not exist (or cannot be reached): nothing to hide.
+        let Ok(real) = std::fs::canonicalize(path) else {
+            continue;
+        };
+        if seen.contains(&real) || real == Path::new("/") {
+            continue;
+        }
+        let Ok(meta) = std::fs::metadata(&real) else {
+            continue;
+        };
+        let r = real.display().to_string();
+        if meta.is_dir() {
+            args.extend(["--perms", "0555", "--tmpfs"].map(String::from));
+            args.push(r.clone());
+            args.extend(["--remount-ro".to_string(), r]);
+        } else {
+            args.extend(["--ro-bind".to_string(), "/dev/null".to_string(), r]);
+        }
+        seen.push(real);
+    }
 }
 
 /// The bwrap arguments that run `program args` in `cwd`, the workspace `root` readable
 /// and `writable` read-write. A writable directory that does not exist is an error (as
 /// under Landlock), never silently read-only.
 pub fn wrap(
+    config: &NamespaceConfig,
     network: Network,
     root: &Path,
     writable: &[PathBuf],
@@ -139,7 +247,7 @@ pub fn wrap(
     program: &str,
     args: &[String],
 ) -> Result<Vec<String>, String> {
-    let mut out = base_args(network);
+    let mut out = base_args(network, &config.hidden);
     // Again over what the tmpfs folders may hide (a workspace under /tmp).
     let r = root.display().to_string();
     out.extend(["--ro-bind".to_string(), r.clone(), r]);

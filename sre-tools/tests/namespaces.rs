@@ -202,7 +202,7 @@ async fn without_bwrap_landlock_applies_and_the_header_says_why() {
             namespaces: NamespaceConfig {
                 enabled: true,
                 bwrap: "/nonexistent/bwrap".into(),
-                network: Network::On,
+                ..NamespaceConfig::default()
             },
             ..ExecConfig::default()
         },
@@ -222,6 +222,87 @@ async fn without_bwrap_landlock_applies_and_the_header_says_why() {
     assert!(out.contains("no namespaces"), "{out}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_files_are_hidden_from_commands() {
+    let f = Fixture::new();
+    // A home of the host user's with credentials, one reached through a symbolic link.
+    let home = f.outside.path().join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/credentials"),
+        "aws_secret_access_key = AKIAHIDDEN\n",
+    )
+    .unwrap();
+    std::fs::write(
+        f.outside.path().join("real-netrc"),
+        "machine x password NETRCHIDDEN\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(f.outside.path().join("real-netrc"), home.join(".netrc")).unwrap();
+    std::fs::write(home.join("notes.txt"), "not a secret\n").unwrap();
+    let mut config = NamespaceConfig::default();
+    config.hidden.extend([
+        home.join(".aws"),
+        home.join(".netrc"),
+        home.join(".no-such-file"),
+    ]);
+    let exec = Executor::new(
+        f.ws.clone(),
+        ExecConfig {
+            namespaces: config,
+            ..ExecConfig::default()
+        },
+    );
+    if !namespaces_here(&exec) {
+        return;
+    }
+    let h = home.display();
+    let real = f.outside.path().join("real-netrc");
+    let out = bash(
+        &exec,
+        &f,
+        &format!(
+            "cat {h}/.aws/credentials; ls -A {h}/.aws | wc -l; cat {h}/.netrc {};              cat {h}/notes.txt; cat /etc/shadow | wc -c; touch {h}/.aws/x; echo touch=$?",
+            real.display()
+        ),
+    )
+    .await;
+    assert!(
+        !out.contains("AKIAHIDDEN") && !out.contains("NETRCHIDDEN"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not a secret"),
+        "other files stay readable: {out}"
+    );
+    // The folder is empty and read-only; /etc/shadow (readable by root) is empty.
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.iter().filter(|l| l.trim() == "0").count() >= 2,
+        "{out}"
+    );
+    assert!(out.contains("touch=1"), "{out}");
+    // Untouched outside.
+    assert_eq!(
+        std::fs::read_to_string(home.join(".aws/credentials")).unwrap(),
+        "aws_secret_access_key = AKIAHIDDEN\n"
+    );
+    // By default: the credential folders of the host user's home and the system's secrets.
+    let defaults = sre_tools::namespace::default_hidden();
+    for p in [
+        "/etc/shadow",
+        "/run/secrets",
+        "/root/.ssh",
+        "/root/.aws",
+        "/root/.netrc",
+    ] {
+        assert!(
+            defaults.contains(&std::path::PathBuf::from(p)),
+            "{p}: {defaults:?}"
+        );
+    }
+}
+
 #[test]
 fn the_same_holds_for_an_unprivileged_user() {
     common::rerun_as_nobody(&[
@@ -229,5 +310,6 @@ fn the_same_holds_for_an_unprivileged_user() {
         "other_processes_are_invisible_and_unsignalable",
         "a_process_that_calls_setsid_dies_with_the_call",
         "the_network_follows_the_policy",
+        "secret_files_are_hidden_from_commands",
     ]);
 }

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, landlock_expected, wait_dead};
+use common::{Fixture, landlock_expected, marker, processes_with, wait_dead, wait_gone};
 use serde_json::{Value, json};
 use sre_core::{Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
 use sre_tools::{
@@ -260,37 +260,42 @@ def main(kind):
 async fn a_timeout_kills_the_whole_group_and_the_next_call_gets_a_fresh_worker() {
     let f = Fixture::new();
     let code = r#"
-import os, subprocess, time
-def main(hang):
+import subprocess, time, uuid
+ME = uuid.uuid4().hex  # this worker process (PIDs mean nothing outside a PID namespace)
+def main(hang, mark):
     if not hang:
-        return os.getpid()
-    child = subprocess.Popen(["sleep", "1000"])
+        return ME
+    child = subprocess.Popen(["sleep", f"1000.{mark}"])
     with open("scratch/pids", "w") as fh:
-        fh.write(f"{os.getpid()} {child.pid}\n")
+        fh.write(f"{ME}\n")
     time.sleep(1000)
 "#;
     let spec = PythonFunctionSpec::new("sleepy", "s", code)
         .param(ParamSpec::new("hang", ParamType::Boolean).required())
+        .param(ParamSpec::new("mark", ParamType::String).required())
         .timeout(Duration::from_millis(1500));
     let t = tool(&f, spec);
-    let first: u32 = ok(&t, json!({"hang": false})).await.parse().unwrap();
+    let m = marker();
+    let first = ok(&t, json!({"hang": false, "mark": m})).await;
+    let worker = one_pid(&t);
     let start = Instant::now();
-    let out = failed(&t, json!({"hang": "yes"})).await;
+    let out = failed(&t, json!({"hang": "yes", "mark": m})).await;
     assert!(out.contains("sleepy timed out after 1.5s"), "{out}");
     assert!(start.elapsed() < Duration::from_secs(10));
-    let pids = std::fs::read_to_string(f.path("scratch/pids")).unwrap();
-    let pids: Vec<u32> = pids
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    assert_eq!(pids[0], first, "the hanging call ran on the reused worker");
-    assert!(wait_dead(pids[0]).await, "worker survived the timeout");
+    let ran_on = std::fs::read_to_string(f.path("scratch/pids")).unwrap();
+    assert_eq!(
+        ran_on.trim(),
+        first,
+        "the hanging call ran on the reused worker"
+    );
+    assert!(wait_dead(worker).await, "worker survived the timeout");
     assert!(
-        wait_dead(pids[1]).await,
-        "the worker's child survived the timeout"
+        wait_gone(&m).await,
+        "the worker's child survived the timeout: {:?}",
+        processes_with(&m)
     );
     assert!(t.worker_pids().is_empty());
-    let next: u32 = ok(&t, json!({"hang": false})).await.parse().unwrap();
+    let next = ok(&t, json!({"hang": false, "mark": m})).await;
     assert_ne!(next, first);
 }
 
@@ -321,24 +326,25 @@ async fn a_busy_loop_hang_is_killed() {
 async fn a_dead_worker_is_restarted_on_the_next_call() {
     let f = Fixture::new();
     let code = r#"
-import os, sys
+import os, sys, uuid
+ME = uuid.uuid4().hex
 def main(how="none"):
     if how == "exit":
         os.write(2, b"about to exit\n")  # fd-level output is kept for crash reports
         os._exit(3)
     if how == "sysexit":
         sys.exit(4)
-    return os.getpid()
+    return ME
 "#;
     let spec = PythonFunctionSpec::new("crashy", "c", code)
         .param(ParamSpec::new("how", ParamType::String));
     let t = tool(&f, spec);
-    let before: u32 = ok(&t, json!({})).await.parse().unwrap();
+    let before = ok(&t, json!({})).await;
     // sys.exit is an exception like any other: reported, and the worker replaced.
     let out = failed(&t, json!({"how": "sysexit"})).await;
     assert!(out.contains("crashy raised: SystemExit: 4"), "{out}");
     assert!(t.worker_pids().is_empty());
-    let first: u32 = ok(&t, json!({})).await.parse().unwrap();
+    let first = ok(&t, json!({})).await;
     assert_ne!(first, before);
     // os._exit ends the process mid-call.
     let out = failed(&t, json!({"how": "exit"})).await;
@@ -350,12 +356,13 @@ def main(how="none"):
         out.contains("[the worker's stderr ended with]\nabout to exit"),
         "{out}"
     );
-    let second: u32 = ok(&t, json!({})).await.parse().unwrap();
+    let second = ok(&t, json!({})).await;
     assert_ne!(second, first);
     // Killed from outside while idle: the next call does not notice.
-    sre_core::process::kill_process_group(second).unwrap();
-    assert!(wait_dead(second).await);
-    let third: u32 = ok(&t, json!({})).await.parse().unwrap();
+    let pid = one_pid(&t);
+    sre_core::process::kill_process_group(pid).unwrap();
+    assert!(wait_dead(pid).await);
+    let third = ok(&t, json!({})).await;
     assert_ne!(third, second);
 }
 
@@ -397,7 +404,7 @@ async fn the_worker_cannot_write_outside_writable_mounts() {
     let f = Fixture::new();
     let tmp_target = format!("/tmp/sre-tools-py-outside-{}", std::process::id());
     let code = r#"
-import os, sys
+import errno, os, sys
 def main(outside, tmp):
     results = {}
     for target in [outside + "/secret.txt", outside + "/new.txt", "repos/app/src/main.rs", "notes.txt", tmp]:
@@ -406,7 +413,7 @@ def main(outside, tmp):
                 fh.write("pwned")
             results[target] = "written"
         except OSError as e:
-            results[target] = type(e).__name__
+            results[target] = errno.errorcode.get(e.errno, type(e).__name__)
     os.system(f"echo pwned > {outside}/by-shell.txt 2>/dev/null")
     with open("scratch/ok.txt", "w") as fh:
         fh.write("fine")
@@ -421,8 +428,13 @@ def main(outside, tmp):
     let outside = f.outside.path().display().to_string();
     let out = ok(&t, json!({"outside": outside, "tmp": tmp_target})).await;
     let v: Value = serde_json::from_str(&out).unwrap();
+    // Landlock refuses the opens; in namespaces everything there is a read-only mount.
+    let denied = match t.confinement() {
+        sre_tools::Confinement::Namespaces { .. } => "EROFS",
+        _ => "EACCES",
+    };
     for (target, result) in v["results"].as_object().unwrap() {
-        assert_eq!(result, "PermissionError", "{target}: {out}");
+        assert_eq!(result, denied, "{target}: {out}");
     }
     f.assert_outside_untouched();
     assert!(!Path::new(&tmp_target).exists());
@@ -451,7 +463,8 @@ async fn concurrent_calls_run_on_separate_workers_up_to_the_limit() {
     let f = Fixture::new();
     // Each call waits for the other's file: they finish only if both run at once.
     let code = r#"
-import os, time
+import os, time, uuid
+ME = uuid.uuid4().hex
 def main(me, other):
     open(f"scratch/{me}", "w").close()
     deadline = time.time() + 20
@@ -459,7 +472,7 @@ def main(me, other):
         if time.time() > deadline:
             raise TimeoutError("the other call never ran")
         time.sleep(0.01)
-    return os.getpid()
+    return ME
 "#;
     let spec = PythonFunctionSpec::new("rendezvous", "r", code)
         .param(ParamSpec::new("me", ParamType::String).required())
@@ -470,22 +483,22 @@ def main(me, other):
         ok(&t, json!({"me": "b", "other": "a"}))
     );
     assert_ne!(a, b, "two calls, two workers");
-    let mut kept = t.worker_pids();
-    kept.sort();
-    let mut expected: Vec<u32> = vec![a.parse().unwrap(), b.parse().unwrap()];
-    expected.sort();
-    assert_eq!(kept, expected, "both workers are kept for later calls");
+    assert_eq!(
+        t.worker_pids().len(),
+        2,
+        "both workers are kept for later calls"
+    );
 
     // With one worker, calls to the tool queue: the intervals do not overlap.
-    let code = "import os, time\ndef main():\n    s = time.time()\n    time.sleep(0.3)\n    return [os.getpid(), s, time.time()]\n";
+    let code = "import time, uuid\nME = uuid.uuid4().hex\ndef main():\n    s = time.time()\n    time.sleep(0.3)\n    return [ME, s, time.time()]\n";
     let config = PythonToolConfig {
         max_workers: 1,
         ..PythonToolConfig::default()
     };
     let t = tool_with(&f, PythonFunctionSpec::new("serial", "s", code), config);
     let (a, b) = tokio::join!(ok(&t, json!({})), ok(&t, json!({})));
-    let a: (u32, f64, f64) = serde_json::from_str(&a).unwrap();
-    let b: (u32, f64, f64) = serde_json::from_str(&b).unwrap();
+    let a: (String, f64, f64) = serde_json::from_str(&a).unwrap();
+    let b: (String, f64, f64) = serde_json::from_str(&b).unwrap();
     assert_eq!(a.0, b.0);
     assert!(a.2 <= b.1 || b.2 <= a.1, "{a:?} {b:?} overlap");
 }
@@ -493,14 +506,14 @@ def main(me, other):
 #[tokio::test(flavor = "multi_thread")]
 async fn workers_are_reused_across_calls_and_sessions() {
     let f = Fixture::new();
-    let code = "import os\nCOUNT = [0]\ndef main():\n    COUNT[0] += 1\n    return [os.getpid(), COUNT[0]]\n";
+    let code = "import uuid\nME = uuid.uuid4().hex\nCOUNT = [0]\ndef main():\n    COUNT[0] += 1\n    return [ME, COUNT[0]]\n";
     let t = tool(&f, PythonFunctionSpec::new("counter", "c", code));
     let mut ctx = ToolContext::detached("1");
     let first = t.call(json!({}), &ctx).await.unwrap().content;
     ctx.session_id = "another-session".into();
     let second = t.call(json!({}), &ctx).await.unwrap().content;
-    let a: (u32, u32) = serde_json::from_str(&first).unwrap();
-    let b: (u32, u32) = serde_json::from_str(&second).unwrap();
+    let a: (String, u32) = serde_json::from_str(&first).unwrap();
+    let b: (String, u32) = serde_json::from_str(&second).unwrap();
     assert_eq!((a.0, a.1), (b.0, 1), "same worker, code loaded once");
     assert_eq!(b.1, 2);
 }
@@ -509,24 +522,26 @@ async fn workers_are_reused_across_calls_and_sessions() {
 async fn cancellation_and_drop_kill_a_blocked_call() {
     let f = Fixture::new();
     let code = r#"
-import os, time
+import time
 def main(tag):
+    if tag == "warm":
+        return "idle"
     with open(f"scratch/{tag}", "w") as fh:
-        fh.write(f"{os.getpid()}\n")
+        fh.write("blocked\n")
     time.sleep(1000)
 "#;
     let spec = PythonFunctionSpec::new("blocker", "b", code)
         .param(ParamSpec::new("tag", ParamType::String).required());
     let t = tool(&f, spec);
+    // A first call leaves an idle worker, whose host PID the blocked call then runs on.
+    ok(&t, json!({"tag": "warm"})).await;
+    let pid = one_pid(&t);
     let ctx = ToolContext::detached("c");
     let cancel = ctx.cancel.clone();
     let t2 = t.clone();
     let task = tokio::spawn(async move { t2.call(json!({"tag": "cancel"}), &ctx).await });
-    let pid: u32 = wait_file(&f.path("scratch/cancel"))
-        .await
-        .trim()
-        .parse()
-        .unwrap();
+    wait_file(&f.path("scratch/cancel")).await;
+    assert!(t.worker_pids().is_empty(), "the worker is busy");
     cancel.cancel();
     let res = tokio::time::timeout(Duration::from_secs(10), task)
         .await
@@ -536,15 +551,17 @@ def main(tag):
     assert!(wait_dead(pid).await, "cancelled worker survived");
 
     // Dropping the call's future (e.g. the loop gave up on it) kills the worker too.
+    ok(&t, json!({"tag": "warm"})).await;
+    let pid = one_pid(&t);
     let t3 = t.clone();
     let call = async move {
         t3.call(json!({"tag": "drop"}), &ToolContext::detached("d"))
             .await
     };
     let drop_file = f.path("scratch/drop");
-    let pid = tokio::select! {
+    tokio::select! {
         _ = call => panic!("the call cannot finish"),
-        s = wait_file(&drop_file) => s.trim().parse::<u32>().unwrap(),
+        _ = wait_file(&drop_file) => {}
     };
     assert!(wait_dead(pid).await, "worker of a dropped call survived");
     assert!(t.worker_pids().is_empty());
@@ -602,7 +619,7 @@ async fn a_worker_near_its_cpu_limit_is_replaced() {
             ..ExecConfig::default()
         },
     );
-    let code = "import os, time\ndef main(burn=0.0):\n    end = time.process_time() + burn\n    while time.process_time() < end:\n        pass\n    return os.getpid()\n";
+    let code = "import time, uuid\nME = uuid.uuid4().hex\ndef main(burn=0.0):\n    end = time.process_time() + burn\n    while time.process_time() < end:\n        pass\n    return ME\n";
     let spec = PythonFunctionSpec::new("burner", "b", code)
         .param(ParamSpec::new("burn", ParamType::Number));
     let t = PythonFunctionTool::new(spec, exec, f.base.path().join("cache")).unwrap();

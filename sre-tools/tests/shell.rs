@@ -1,13 +1,18 @@
-//! The executor behind shell/python/git: Landlock write confinement, timeouts, process-group
-//! kills (timeout, cancellation, drop), bounded output, environment scrubbing.
+//! The executor behind shell/python/git: confinement (namespaces by default, Landlock alone
+//! as the fallback; both are tested), timeouts, process-group kills (timeout, cancellation,
+//! drop), bounded output, environment scrubbing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Fixture, landlock_expected, mkfifo, read_fifo, wait_dead};
+use common::{
+    Fixture, landlock_expected, landlock_only, marker, mkfifo, namespaces_here, processes_with,
+    read_fifo, wait_gone,
+};
 use serde_json::json;
 use sre_core::{ToolContext, ToolError};
 use sre_tools::{ExecConfig, ExecRequest, Executor, ExitKind};
@@ -18,13 +23,28 @@ fn landlock_is_available_on_this_kernel_and_reported() {
     let abi = sre_tools::landlock_abi().expect("this kernel should offer Landlock");
     assert!(abi >= 1);
     let f = Fixture::new();
-    let exec = Executor::new(f.ws.clone(), ExecConfig::default());
-    assert!(exec.confinement().is_active(), "{}", exec.confinement());
+    let exec = Executor::new(f.ws.clone(), landlock_only());
+    assert!(
+        matches!(exec.confinement(), sre_tools::Confinement::Landlock { .. }),
+        "{}",
+        exec.confinement()
+    );
+    // By default, namespaces where bubblewrap works (it is installed for the tests).
+    let default = Executor::new(f.ws.clone(), ExecConfig::default());
+    assert_eq!(
+        matches!(
+            default.confinement(),
+            sre_tools::Confinement::Namespaces { .. }
+        ),
+        namespaces_here(),
+        "{}",
+        default.confinement()
+    );
     let off = Executor::new(
         f.ws.clone(),
         ExecConfig {
             landlock: false,
-            ..ExecConfig::default()
+            ..landlock_only()
         },
     );
     assert!(!off.confinement().is_active());
@@ -38,7 +58,12 @@ async fn shell_runs_and_reports_exit_and_sandbox() {
         .await;
     let root = f.ws.root().display().to_string();
     assert!(out.starts_with("[exit code 0 | "), "{out}");
-    assert!(out.contains("sandbox: landlock ABI"), "{out}");
+    let layer = if namespaces_here() {
+        "sandbox: namespaces: read-only outside writable mounts, own pids, network on]"
+    } else {
+        "sandbox: landlock ABI"
+    };
+    assert!(out.contains(layer), "{out}");
     assert!(
         out.contains(&format!("hello\n{root}\n[stderr]\nerr\n")),
         "{out}"
@@ -62,7 +87,19 @@ async fn shell_runs_and_reports_exit_and_sandbox() {
 #[tokio::test(flavor = "multi_thread")]
 async fn landlock_denies_writes_outside_writable_mounts() {
     assert!(landlock_expected());
-    let f = Fixture::new();
+    writes_outside_writable_mounts_fail(Fixture::landlock_only(), "Permission denied").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn namespaces_deny_writes_outside_writable_mounts() {
+    if !namespaces_here() {
+        eprintln!("skipped: bubblewrap cannot create namespaces here");
+        return;
+    }
+    writes_outside_writable_mounts_fail(Fixture::new(), "Read-only file system").await;
+}
+
+async fn writes_outside_writable_mounts_fail(f: Fixture, denied: &str) {
     let outside_tmp = format!("/tmp/sre-tools-outside-{}-{}", std::process::id(), line!());
     let cases = [
         (format!("touch {outside_tmp}"), None),
@@ -83,11 +120,7 @@ async fn landlock_denies_writes_outside_writable_mounts() {
             .await
             .unwrap();
         assert!(res.is_error, "`{cmd}` should fail: {}", res.content);
-        assert!(
-            res.content.contains("Permission denied"),
-            "`{cmd}`: {}",
-            res.content
-        );
+        assert!(res.content.contains(denied), "`{cmd}`: {}", res.content);
     }
     assert!(!std::path::Path::new(&outside_tmp).exists());
     assert!(!f.root.path().parent().unwrap().join("x").exists());
@@ -107,18 +140,25 @@ async fn landlock_denies_writes_outside_writable_mounts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reading_a_secret_into_a_file_is_refused() {
-    let f = Fixture::new();
+    for (f, denied) in [
+        (Fixture::landlock_only(), "x: Permission denied"),
+        (Fixture::new(), "x: Read-only file system"),
+    ] {
+        if denied.contains("Read-only") && !namespaces_here() {
+            continue;
+        }
+        secret_into_a_file(f, denied).await;
+    }
+}
+
+async fn secret_into_a_file(f: Fixture, denied: &str) {
     // Reads stay allowed system-wide (so tools work); the write of `x` at the root is not.
     let res = f
         .call("shell", json!({"command": "cat /etc/shadow > x"}))
         .await
         .unwrap();
     assert!(res.is_error, "{}", res.content);
-    assert!(
-        res.content.contains("x: Permission denied"),
-        "{}",
-        res.content
-    );
+    assert!(res.content.contains(denied), "{}", res.content);
     assert!(!f.path("x").exists());
     // Nor into the parent of the workspace.
     let res = f
@@ -155,14 +195,33 @@ async fn a_symlink_made_by_the_shell_is_refused_by_read_file() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timeout_kills_background_grandchildren() {
-    let f = Fixture::new();
-    let fifo = f.path("scratch/pids");
+    for f in [Fixture::new(), Fixture::landlock_only()] {
+        timeout_kills_all(f).await;
+    }
+}
+
+/// Start `sleep 1000.<marker>` in the background of a command, and return when it runs
+/// (how many processes carry the marker then: bash, the sleep, and bwrap when namespaced).
+async fn started(fifo: PathBuf, marker: &str) -> usize {
+    read_fifo(fifo).await;
+    processes_with(marker).len()
+}
+
+/// A command whose background `sleep` carries `m` in its command line, and which says
+/// through the FIFO `scratch/started` when it runs.
+fn background_sleep(m: &str) -> String {
+    format!("sleep 1000.{m} & echo started > scratch/started; wait")
+}
+
+async fn timeout_kills_all(f: Fixture) {
+    let fifo = f.path("scratch/started");
     mkfifo(&fifo);
+    let m = marker();
     let call = f.call(
         "shell",
-        json!({"command": "sleep 1000 & echo $$ $! > scratch/pids; wait", "timeout_secs": 1}),
+        json!({"command": background_sleep(&m), "timeout_secs": 1}),
     );
-    let (res, pids) = tokio::join!(call, read_fifo(fifo));
+    let (res, running) = tokio::join!(call, started(fifo, &m));
     let res = res.unwrap();
     assert!(
         res.is_error
@@ -172,71 +231,77 @@ async fn timeout_kills_background_grandchildren() {
         "{}",
         res.content
     );
-    for pid in pids.split_whitespace() {
-        let pid: u32 = pid.parse().unwrap();
-        assert!(wait_dead(pid).await, "pid {pid} survived the timeout");
-    }
+    assert!(running >= 2, "{running} processes found while running");
+    assert!(
+        wait_gone(&m).await,
+        "{:?} survived the timeout",
+        processes_with(&m)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn background_processes_do_not_outlive_a_finished_command() {
-    let f = Fixture::new();
-    let out = f
-        .ok(
-            "shell",
-            json!({"command": "sleep 1000 > /dev/null 2>&1 & echo $!"}),
-        )
-        .await;
-    let pid: u32 = out.lines().nth(1).unwrap().trim().parse().unwrap();
-    assert!(wait_dead(pid).await, "background pid {pid} survived");
+    for f in [Fixture::new(), Fixture::landlock_only()] {
+        let m = marker();
+        let out = f
+            .ok(
+                "shell",
+                json!({"command": format!("sleep 1000.{m} > /dev/null 2>&1 & echo $!")}),
+            )
+            .await;
+        assert!(out.lines().nth(1).unwrap().trim().parse::<u32>().is_ok());
+        assert!(wait_gone(&m).await, "{:?} survived", processes_with(&m));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cancellation_kills_the_process_group() {
-    let f = Fixture::new();
-    let fifo = f.path("scratch/pids");
-    mkfifo(&fifo);
-    let ctx = ToolContext::detached("c");
-    let tool = f.tool("shell");
-    let cancel = ctx.cancel.clone();
-    let call = tool.call(
-        json!({"command": "sleep 1000 & echo $$ $! > scratch/pids; wait"}),
-        &ctx,
-    );
-    let watcher = async {
-        let pids = read_fifo(fifo).await;
-        cancel.cancel();
-        pids
-    };
-    let (res, pids) = tokio::join!(call, watcher);
-    assert_eq!(res.unwrap_err(), ToolError::Cancelled);
-    for pid in pids.split_whitespace() {
-        let pid: u32 = pid.parse().unwrap();
-        assert!(wait_dead(pid).await, "pid {pid} survived cancellation");
+    for f in [Fixture::new(), Fixture::landlock_only()] {
+        let fifo = f.path("scratch/started");
+        mkfifo(&fifo);
+        let m = marker();
+        let ctx = ToolContext::detached("c");
+        let tool = f.tool("shell");
+        let cancel = ctx.cancel.clone();
+        let call = tool.call(json!({"command": background_sleep(&m)}), &ctx);
+        let watcher = async {
+            let running = started(fifo, &m).await;
+            cancel.cancel();
+            running
+        };
+        let (res, running) = tokio::join!(call, watcher);
+        assert_eq!(res.unwrap_err(), ToolError::Cancelled);
+        assert!(running >= 2, "{running} processes found while running");
+        assert!(
+            wait_gone(&m).await,
+            "{:?} survived cancellation",
+            processes_with(&m)
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_the_call_kills_the_process_group() {
-    let f = Fixture::new();
-    let fifo = f.path("scratch/pids");
-    mkfifo(&fifo);
-    let ctx = ToolContext::detached("d");
-    let tool = f.tool("shell");
-    let pids = {
-        let call = tool.call(
-            json!({"command": "sleep 1000 & echo $$ $! > scratch/pids; wait"}),
-            &ctx,
+    for f in [Fixture::new(), Fixture::landlock_only()] {
+        let fifo = f.path("scratch/started");
+        mkfifo(&fifo);
+        let m = marker();
+        let ctx = ToolContext::detached("d");
+        let tool = f.tool("shell");
+        let running = {
+            let call = tool.call(json!({"command": background_sleep(&m)}), &ctx);
+            tokio::select! {
+                _ = call => panic!("the command should not finish"),
+                running = started(fifo, &m) => running,
+            }
+            // `call` is dropped here, mid-command.
+        };
+        assert!(running >= 2, "{running} processes found while running");
+        assert!(
+            wait_gone(&m).await,
+            "{:?} survived the drop",
+            processes_with(&m)
         );
-        tokio::select! {
-            _ = call => panic!("the command should not finish"),
-            pids = read_fifo(fifo) => pids,
-        }
-        // `call` is dropped here, mid-command.
-    };
-    for pid in pids.split_whitespace() {
-        let pid: u32 = pid.parse().unwrap();
-        assert!(wait_dead(pid).await, "pid {pid} survived the drop");
     }
 }
 
@@ -359,8 +424,11 @@ async fn python_tool_code_file_args_and_errors() {
         )
         .await
         .unwrap();
+    // Landlock refuses the open; in namespaces the filesystem there is read-only.
     assert!(
-        res.is_error && res.content.contains("PermissionError"),
+        res.is_error
+            && (res.content.contains("PermissionError")
+                || res.content.contains("Read-only file system")),
         "{}",
         res.content
     );
@@ -431,7 +499,7 @@ async fn confinement_can_be_disabled_or_required() {
         f.ws.clone(),
         ExecConfig {
             landlock: false,
-            ..ExecConfig::default()
+            ..landlock_only()
         },
     );
     let req = ExecRequest::new(
@@ -448,7 +516,7 @@ async fn confinement_can_be_disabled_or_required() {
         ExecConfig {
             landlock: false,
             require_landlock: true,
-            ..ExecConfig::default()
+            ..landlock_only()
         },
     );
     let req = ExecRequest::new("true", vec![], f.path("."));
@@ -458,11 +526,23 @@ async fn confinement_can_be_disabled_or_required() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_cannot_signal_processes_outside_the_sandbox() {
+    if namespaces_here() {
+        cannot_signal_outside(Fixture::new(), "own pids").await;
+    }
     if sre_tools::landlock_abi().is_none_or(|abi| abi < 6) {
         eprintln!("skipped: signal scoping needs Landlock ABI 6 (Linux 6.12)");
         return;
     }
-    let f = Fixture::new();
+    cannot_signal_outside(
+        Fixture::landlock_only(),
+        "writes, signals, abstract sockets",
+    )
+    .await;
+}
+
+/// `kill` of a process outside the sandbox fails (Landlock's signal scope refuses it; in a
+/// PID namespace it cannot be named), while the command's own children can be signalled.
+async fn cannot_signal_outside(f: Fixture, layer: &str) {
     // A process of the same user outside the sandbox (the agent host would be one).
     let mut outside = std::process::Command::new("sleep")
         .arg("60")
@@ -477,8 +557,13 @@ async fn commands_cannot_signal_processes_outside_the_sandbox() {
         .await
         .unwrap()
         .content;
-    assert!(out.contains("writes, signals, abstract sockets"), "{out}");
-    assert!(out.contains("kill=1") && out.contains("parent=1"), "{out}");
+    assert!(out.contains(layer), "{out}");
+    assert!(out.contains("kill=1"), "{out}");
+    // Under Landlock the parent is the agent host's executor, outside the sandbox; in a
+    // PID namespace it is the namespace's own first process.
+    if layer.contains("landlock") || layer.contains("signals") {
+        assert!(out.contains("parent=1"), "{out}");
+    }
     // Its own children it can still signal.
     assert!(out.contains("own=0"), "{out}");
     assert!(

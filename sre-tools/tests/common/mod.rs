@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sre_core::{Tool, ToolContext, ToolError, ToolOutput};
-use sre_tools::{MountMode, Workspace};
+use sre_tools::{ExecConfig, MountMode, Workspace};
 
 pub struct Fixture {
     pub root: tempfile::TempDir,
@@ -31,6 +31,16 @@ impl Fixture {
     }
 
     pub fn with(rooted: bool) -> Self {
+        Self::configured(rooted, ExecConfig::default())
+    }
+
+    /// The fixture with commands confined by Landlock alone (the fallback of a host
+    /// without bubblewrap or user namespaces).
+    pub fn landlock_only() -> Self {
+        Self::configured(false, landlock_only())
+    }
+
+    pub fn configured(rooted: bool, exec: ExecConfig) -> Self {
         let base = tempfile::tempdir().unwrap();
         let root = tempfile::tempdir_in(base.path()).unwrap();
         let outside = tempfile::tempdir_in(base.path()).unwrap();
@@ -54,7 +64,10 @@ impl Fixture {
             .rooted_paths(rooted)
             .build()
             .unwrap();
-        let tools = ws.tools().unwrap();
+        let tools = sre_tools::ToolSet::new(ws.clone())
+            .exec_config(exec)
+            .build()
+            .unwrap();
         Fixture {
             root,
             outside,
@@ -140,6 +153,66 @@ pub async fn wait_dead(pid: u32) -> bool {
         }
         tokio::task::yield_now().await;
         std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    false
+}
+
+/// An executor configuration without namespaces: Landlock alone confines commands.
+pub fn landlock_only() -> ExecConfig {
+    let mut config = ExecConfig::default();
+    config.namespaces.enabled = false;
+    config
+}
+
+/// Whether commands run in namespaces here by default (bubblewrap works on this host).
+pub fn namespaces_here() -> bool {
+    sre_tools::namespace::available(std::path::Path::new("bwrap")).is_ok()
+}
+
+/// A marker unique to this call, for finding a test's processes on the host by their
+/// command line (PIDs seen inside a PID namespace mean nothing outside it).
+pub fn marker() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    format!(
+        "{}{:04}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Host PIDs of the live processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me || pid_dead(pid) {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if String::from_utf8_lossy(&cmdline).contains(marker) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Wait (bounded) until no process with `marker` in its command line is left.
+pub async fn wait_gone(marker: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if processes_with(marker).is_empty() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     false
 }
