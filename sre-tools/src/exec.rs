@@ -313,6 +313,19 @@ impl Executor {
         }
     }
 
+    /// The same executor with another network policy for namespaced commands.
+    pub fn with_network(&self, network: crate::namespace::Network) -> Executor {
+        if self.config.namespaces.network == network {
+            return self.clone();
+        }
+        let mut config = (*self.config).clone();
+        config.namespaces.network = network;
+        Executor {
+            ws: self.ws.clone(),
+            config: Arc::new(config),
+        }
+    }
+
     /// The workspace.
     pub fn workspace(&self) -> &Workspace {
         &self.ws

@@ -152,7 +152,7 @@ pub fn available(program: &Path) -> Result<(), String> {
     if let Some((_, r)) = probes.iter().find(|(p, _)| p == program) {
         return r.clone();
     }
-    let mut args = base_args(Network::Off, &[]);
+    let (mut args, _) = base_args(Network::Off, &[]);
     args.extend(["--", "true"].map(String::from));
     let result = match std::process::Command::new(program)
         .args(&args)
@@ -174,7 +174,10 @@ pub fn available(program: &Path) -> Result<(), String> {
 }
 
 /// The arguments shared by every namespaced command (before the binds of its own).
-fn base_args(network: Network, hidden: &[PathBuf]) -> Vec<String> {
+///
+/// Returns the arguments and the hidden folders, which [`wrap`] makes read-only after the
+/// binds (a workspace inside a hidden folder is bound again on top first).
+fn base_args(network: Network, hidden: &[PathBuf]) -> (Vec<String>, Vec<String>) {
     let mut args: Vec<String> = [
         "--die-with-parent",
         "--ro-bind",
@@ -204,14 +207,16 @@ fn base_args(network: Network, hidden: &[PathBuf]) -> Vec<String> {
             args.extend(["--size", "16777216", "--tmpfs", dir].map(String::from));
         }
     }
-    hide(&mut args, hidden);
-    args
+    let folders = hide(&mut args, hidden);
+    (args, folders)
 }
 
 /// Cover each existing path of `hidden` (symbolic links resolved, so the secret itself is
-/// covered): a folder by an empty read-only tmpfs, anything else by `/dev/null`.
-fn hide(args: &mut Vec<String>, hidden: &[PathBuf]) {
+/// covered): a folder by an empty tmpfs (returned, to be made read-only once the binds are
+/// in place), anything else by `/dev/null`.
+fn hide(args: &mut Vec<String>, hidden: &[PathBuf]) -> Vec<String> {
     let mut seen: Vec<PathBuf> = Vec::new();
+    let mut folders = Vec::new();
     for path in hidden {
         // A path that cannot be resolved does not exist (or cannot be reached): nothing to hide.
         let Ok(real) = std::fs::canonicalize(path) else {
@@ -225,14 +230,16 @@ fn hide(args: &mut Vec<String>, hidden: &[PathBuf]) {
         };
         let r = real.display().to_string();
         if meta.is_dir() {
-            args.extend(["--perms", "0555", "--tmpfs"].map(String::from));
+            // Tiny: it only holds the mount points of a workspace bound inside it.
+            args.extend(["--perms", "0555", "--size", "65536", "--tmpfs"].map(String::from));
             args.push(r.clone());
-            args.extend(["--remount-ro".to_string(), r]);
+            folders.push(r);
         } else {
             args.extend(["--ro-bind".to_string(), "/dev/null".to_string(), r]);
         }
         seen.push(real);
     }
+    folders
 }
 
 /// The bwrap arguments that run `program args` in `cwd`, the workspace `root` readable
@@ -247,7 +254,7 @@ pub fn wrap(
     program: &str,
     args: &[String],
 ) -> Result<Vec<String>, String> {
-    let mut out = base_args(network, &config.hidden);
+    let (mut out, hidden_folders) = base_args(network, &config.hidden);
     // Again over what the tmpfs folders may hide (a workspace under /tmp).
     let r = root.display().to_string();
     out.extend(["--ro-bind".to_string(), r.clone(), r]);
@@ -260,6 +267,9 @@ pub fn wrap(
         }
         let d = dir.display().to_string();
         out.extend(["--bind".to_string(), d.clone(), d]);
+    }
+    for dir in hidden_folders {
+        out.extend(["--remount-ro".to_string(), dir]);
     }
     out.extend(["--chdir".to_string(), cwd.display().to_string()]);
     out.push("--".into());

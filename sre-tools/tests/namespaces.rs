@@ -287,6 +287,33 @@ async fn secret_files_are_hidden_from_commands() {
         std::fs::read_to_string(home.join(".aws/credentials")).unwrap(),
         "aws_secret_access_key = AKIAHIDDEN\n"
     );
+    // A workspace inside a hidden folder (an agent home holding its workspace) stays
+    // usable, its writable mount writable; the rest of the folder is hidden.
+    let mut config = NamespaceConfig::default();
+    config.hidden.push(f.base.path().to_path_buf());
+    let exec = Executor::new(
+        f.ws.clone(),
+        ExecConfig {
+            namespaces: config,
+            ..ExecConfig::default()
+        },
+    );
+    let out = bash(
+        &exec,
+        &f,
+        &format!(
+            "cat repos/app/src/main.rs; echo in > scratch/in.txt; echo w=$?; \
+             ls {}; echo ls=$?",
+            f.outside.path().display()
+        ),
+    )
+    .await;
+    assert!(out.contains("println!") && out.contains("w=0"), "{out}");
+    assert!(out.contains("ls=2"), "the sibling folder is hidden: {out}");
+    assert_eq!(
+        std::fs::read_to_string(f.path("scratch/in.txt")).unwrap(),
+        "in\n"
+    );
     // By default: the credential folders of the host user's home and the system's secrets.
     let defaults = sre_tools::namespace::default_hidden();
     for p in [

@@ -351,7 +351,7 @@ async fn an_on_demand_hook_follows_its_thread_into_agents_used_as_tools() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn read_only_agents_run_commands_without_the_network() {
+async fn commands_get_the_network_the_agent_declares_and_never_the_agent_home() {
     // A host service on the loopback that greets whoever connects.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -360,11 +360,15 @@ async fn read_only_agents_run_commands_without_the_network() {
             let _ = std::io::Write::write_all(&mut &stream, b"hello from the host\n");
         }
     });
+    // The host service, then the agent home's files (next to the workspace: `../home`).
     let call = format!(
-        "    - tool_calls:\n        - {{tool: shell, args: {{command: 'cat < /dev/tcp/127.0.0.1/{port}'}}}}\n"
+        "    - tool_calls:\n        - {{tool: shell, args: {{command: 'cat < /dev/tcp/127.0.0.1/{port}; \
+         echo home=$(cat ../home/agents/doer.yaml 2>/dev/null | wc -c)'}}}}\n"
     );
-    let script =
-        format!("agents:\n  reader:\n{call}    - final: r\n  doer:\n{call}    - final: d\n");
+    let names = ["reader", "doer", "sealed", "open_reader"];
+    let script = names.iter().fold("agents:\n".to_string(), |s, n| {
+        format!("{s}  {n}:\n{call}    - final: {n}\n")
+    });
     let (dir, home, script) = home(
         &[
             (
@@ -372,6 +376,17 @@ async fn read_only_agents_run_commands_without_the_network() {
                 &agent("reader", "  agent_type: ReadOnly\n  tools: [Bash]\n"),
             ),
             ("agents/doer.yaml", &agent("doer", "  tools: [Bash]\n")),
+            (
+                "agents/sealed.yaml",
+                &agent("sealed", "  network: off\n  tools: [Bash]\n"),
+            ),
+            (
+                "agents/open_reader.yaml",
+                &agent(
+                    "open_reader",
+                    "  agent_type: ReadOnly\n  network: on\n  tools: [Bash]\n",
+                ),
+            ),
         ],
         &script,
     );
@@ -399,7 +414,33 @@ async fn read_only_agents_run_commands_without_the_network() {
         doer.contains("hello from the host") && doer.contains("network on"),
         "{doer}"
     );
-    let reader = output("reader").await;
-    assert!(reader.contains("network off"), "{reader}");
-    assert!(!reader.contains("hello from the host"), "{reader}");
+    for agent in ["reader", "sealed"] {
+        let out = output(agent).await;
+        assert!(out.contains("network off"), "{agent}: {out}");
+        assert!(!out.contains("hello from the host"), "{agent}: {out}");
+        assert!(out.contains("home=0"), "{agent}: {out}");
+    }
+    let open = output("open_reader").await;
+    assert!(
+        open.contains("hello from the host") && open.contains("network on"),
+        "{open}"
+    );
+    // The agent home (whose files may hold tokens) is hidden from every agent's commands.
+    assert!(doer.contains("home=0") && open.contains("home=0"), "{doer}");
+}
+
+#[test]
+fn a_network_that_is_neither_on_nor_off_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("agents")).unwrap();
+    std::fs::write(
+        dir.path().join("agents/a.yaml"),
+        agent("a", "  network: sometimes\n"),
+    )
+    .unwrap();
+    let err = AgentHome::load(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("spec.network") && err.contains("expected `on` or `off`"),
+        "{err}"
+    );
 }

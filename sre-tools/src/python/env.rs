@@ -232,6 +232,9 @@ async fn run_step(
         Some(root) => (Some(vec![root.to_path_buf()]), Some(root.join(".tmp"))),
         None => (None, None),
     };
+    // The install reaches the package index even for a tool whose calls have no network:
+    // its dependencies are the operator's declaration, not the model's.
+    let exec = exec.with_network(crate::namespace::Network::On);
     let outcome = exec
         .run_with(req, writable, home, cancel)
         .await

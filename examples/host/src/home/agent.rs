@@ -88,6 +88,10 @@ pub struct AgentDef {
     pub allow_parallel_tool_calls: bool,
     /// Autonomous, Review or ReadOnly.
     pub agent_type: AgentType,
+    /// Whether the agent's commands (shell, python, git, Python tools) may use the network
+    /// (`network: on|off`, an sre extension). `None`: the default of its type, off for
+    /// `ReadOnly` and on otherwise ([`AgentDef::network_on`]).
+    pub network: Option<bool>,
     /// Sampling temperature for the provider.
     pub temperature: Option<f32>,
     /// Model name for the provider.
@@ -98,6 +102,15 @@ pub struct AgentDef {
     pub hooks: HookConfig,
     /// Where it is defined.
     pub location: Location,
+}
+
+impl AgentDef {
+    /// Whether the agent's commands get the network: as declared, else off for a
+    /// `ReadOnly` agent (it investigates, it does not reach out) and on otherwise.
+    pub fn network_on(&self) -> bool {
+        self.network
+            .unwrap_or(self.agent_type != AgentType::ReadOnly)
+    }
 }
 
 /// An agent as parsed, its references not resolved yet.
@@ -133,6 +146,7 @@ pub const AGENT_FIELDS: &[&str] = &[
     "allow_parallel_tool_calls",
     "agent_type",
     "temperature",
+    "network",
     "llm_model_name",
     "max_reflection_count",
     "hooks",
@@ -238,6 +252,19 @@ pub(crate) fn parse_agent(
         },
         None => AgentType::default(),
     };
+    let network = f.take(&["network"], src, out).and_then(|x| {
+        use super::yaml::Scalar;
+        match x.node.scalar() {
+            Some(Scalar::Bool(b)) => Some(b),
+            Some(Scalar::Str("on")) => Some(true),
+            Some(Scalar::Str("off")) => Some(false),
+            _ => {
+                out.error(src, x.node.pos, &x.path, "expected `on` or `off`")
+                    .help("`off` cuts the agent's commands off the network (the default for ReadOnly agents)");
+                None
+            }
+        }
+    });
     let temperature = f.take(&["temperature"], src, out).and_then(|x| {
         let t = x.number(src, out)?;
         if !(0.0..=2.0).contains(&t) {
@@ -290,6 +317,7 @@ pub(crate) fn parse_agent(
             enable_skills,
             allow_parallel_tool_calls,
             agent_type,
+            network,
             temperature,
             llm_model_name,
             max_reflection_count,

@@ -30,9 +30,12 @@ struct Shared {
     root: std::path::PathBuf,
     models: Models,
     builtin: BTreeMap<String, Arc<dyn Tool>>,
-    /// The same, with commands cut off from the network (for ReadOnly agents).
+    /// The same, with commands cut off from the network (agents with `network: off`,
+    /// ReadOnly ones by default).
     builtin_offline: BTreeMap<String, Arc<dyn Tool>>,
     python: BTreeMap<String, Arc<dyn Tool>>,
+    /// The Python tools without the network.
+    python_offline: BTreeMap<String, Arc<dyn Tool>>,
     mcp: BTreeMap<String, Arc<dyn Tool>>,
     connector_notes: BTreeMap<String, String>,
     /// Connectors that did not connect, with the reason.
@@ -46,25 +49,37 @@ struct Shared {
 }
 
 /// How the team's commands are confined: namespaces when `namespaces` and the host allows
-/// them, with `network`; Landlock otherwise.
-fn exec_config(namespaces: bool, network: Network) -> ExecConfig {
+/// them, with `network`; Landlock otherwise. Besides the default hidden secrets, the agent
+/// home is hidden from commands: its files may hold tokens (connector headers, URLs).
+fn exec_config(namespaces: bool, network: Network, home: &Path) -> ExecConfig {
+    let mut ns = NamespaceConfig {
+        enabled: namespaces,
+        network,
+        ..NamespaceConfig::default()
+    };
+    ns.hidden.push(home.to_path_buf());
     ExecConfig {
-        namespaces: NamespaceConfig {
-            enabled: namespaces,
-            network,
-            ..NamespaceConfig::default()
-        },
+        namespaces: ns,
         ..ExecConfig::default()
     }
 }
 
 impl Shared {
-    /// The built-in tools for agent `def`: without the network for a ReadOnly agent.
+    /// The built-in tools for agent `def`: without the network when it has none.
     fn builtin_of(&self, def: &AgentDef) -> &BTreeMap<String, Arc<dyn Tool>> {
-        if def.agent_type == AgentType::ReadOnly {
-            &self.builtin_offline
-        } else {
+        if def.network_on() {
             &self.builtin
+        } else {
+            &self.builtin_offline
+        }
+    }
+
+    /// The Python tools for agent `def`: without the network when it has none.
+    fn python_of(&self, def: &AgentDef) -> &BTreeMap<String, Arc<dyn Tool>> {
+        if def.network_on() {
+            &self.python
+        } else {
+            &self.python_offline
         }
     }
 }
@@ -108,7 +123,7 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
     let pinned_tool = pinned.tool()?;
     let builtin_for = |network: Network| -> Result<BTreeMap<String, Arc<dyn Tool>>, HostError> {
         let mut tools: BTreeMap<String, Arc<dyn Tool>> = ToolSet::new(workspace.clone())
-            .exec_config(exec_config(options.namespaces, network))
+            .exec_config(exec_config(options.namespaces, network, &home.root))
             .build()?
             .into_iter()
             .map(|t| (t.spec().name.clone(), t))
@@ -118,12 +133,12 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
         Ok(tools)
     };
     let builtin = builtin_for(Network::On)?;
-    // Only worth a second set when namespaces are on here and a wanted agent is ReadOnly.
+    // Only worth a second set when namespaces are on here and a wanted agent has no network.
     let offline_needed = options.namespaces
         && wanted
             .iter()
             .filter_map(|name| home.agents.get(name))
-            .any(|a| a.agent_type == AgentType::ReadOnly)
+            .any(|a| !a.network_on())
         && sre_tools::namespace::available(&NamespaceConfig::default().bwrap).is_ok();
     let builtin_offline = if offline_needed {
         builtin_for(Network::Off)?
@@ -135,18 +150,23 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
         .cache_dir
         .clone()
         .unwrap_or_else(|| root.join(".sre/cache"));
-    let mut python = BTreeMap::new();
-    for (name, def) in &home.python_tools {
-        python.insert(
-            name.clone(),
-            crate::python_tools::build(
-                def,
-                &workspace,
-                &cache,
-                exec_config(options.namespaces, Network::On),
-            )?,
-        );
-    }
+    let python_for = |network: Network| -> Result<BTreeMap<String, Arc<dyn Tool>>, HostError> {
+        let mut tools = BTreeMap::new();
+        for (name, def) in &home.python_tools {
+            let config = exec_config(options.namespaces, network, &home.root);
+            tools.insert(
+                name.clone(),
+                crate::python_tools::build(def, &workspace, &cache, config)?,
+            );
+        }
+        Ok(tools)
+    };
+    let python = python_for(Network::On)?;
+    let python_offline = if offline_needed {
+        python_for(Network::Off)?
+    } else {
+        python.clone()
+    };
 
     let (connectors, mcp, connector_notes, connector_failed) =
         connect(&home, &wanted, &mut warnings).await;
@@ -163,6 +183,7 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
         builtin,
         builtin_offline,
         python,
+        python_offline,
         mcp,
         connector_notes,
         connector_failed,
@@ -573,7 +594,7 @@ fn build_agent(
 fn resolve(shared: &Shared, def: &AgentDef, r: &ToolRef) -> Result<Arc<dyn Tool>, String> {
     let found = match r {
         ToolRef::Builtin(n) => shared.builtin_of(def).get(n),
-        ToolRef::Python(n) => shared.python.get(n),
+        ToolRef::Python(n) => shared.python_of(def).get(n),
         ToolRef::Mcp { .. } => shared.mcp.get(&r.name()),
     };
     found.cloned().ok_or_else(|| match r {
