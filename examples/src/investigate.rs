@@ -238,6 +238,11 @@ pub fn assemble_with_store(
         cwd: Some(root.to_path_buf()),
         activation: Activation::new(),
         tool_aliases: sre_hooks::default_tool_aliases(),
+        // Command hooks run confined like the agent's own commands.
+        confine: Some(Arc::new(sre_tools::Executor::new(
+            workspace.clone(),
+            sre_tools::ExecConfig::default(),
+        ))),
     })?;
     // The tools its definition lists, by name (an absent list means the workspace tools).
     let listed: Vec<String> = match &def.tools {

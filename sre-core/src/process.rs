@@ -58,3 +58,62 @@ impl Drop for GroupGuard {
         self.kill();
     }
 }
+
+/// A command made ready by a [`Confine`]: spawn `command` while `keep` is alive (it holds
+/// what the confinement needs until the child has started, e.g. a Landlock ruleset).
+pub struct ConfinedCommand {
+    /// The command; its stdio, extra environment and `kill_on_drop` are the caller's. It
+    /// already leads its own process group.
+    pub command: tokio::process::Command,
+    /// Dropped after the spawn.
+    pub keep: Option<Box<dyn std::any::Any + Send>>,
+    /// What confines it, for logs and errors (e.g. `namespaces: ... network on`).
+    pub label: String,
+}
+
+impl std::fmt::Debug for ConfinedCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfinedCommand")
+            .field("command", &self.command)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Confines a process before it is spawned: the same rules as the agent's own commands
+/// (sre-tools' executor implements it: namespaces or Landlock, a scrubbed environment,
+/// resource limits). Command hooks take one, so that a governance script handling
+/// untrusted input runs under those rules too.
+///
+/// ```
+/// use sre_core::process::{Confine, ConfinedCommand};
+///
+/// /// No confinement at all, only a scrubbed environment (an example, not a sandbox).
+/// #[derive(Debug)]
+/// struct ScrubbedEnv;
+///
+/// #[async_trait::async_trait]
+/// impl Confine for ScrubbedEnv {
+///     async fn confine(
+///         &self,
+///         program: &str,
+///         args: &[String],
+///         cwd: &std::path::Path,
+///     ) -> Result<ConfinedCommand, String> {
+///         let mut command = tokio::process::Command::new(program);
+///         command.args(args).current_dir(cwd).env_clear().process_group(0);
+///         Ok(ConfinedCommand { command, keep: None, label: "environment only".into() })
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait Confine: Send + Sync + std::fmt::Debug {
+    /// The command that runs `program args` in `cwd`, confined; an error says why it
+    /// cannot be (a required layer missing, a bad directory).
+    async fn confine(
+        &self,
+        program: &str,
+        args: &[String],
+        cwd: &std::path::Path,
+    ) -> Result<ConfinedCommand, String>;
+}

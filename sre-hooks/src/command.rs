@@ -13,6 +13,12 @@
 //! `SRE_HOOK_EVENT`. The input's `transcript_path` is the session's JSONL file when the
 //! session store keeps one (`JsonlSessionStore`) and `null` otherwise (the in-memory store
 //! has no file): a hook must not assume it is a path.
+//!
+//! A hook given a [`Confine`] ([`CommandHook::confine`], or [`BuildContext::confine`]) runs
+//! confined like the agent's own commands (with sre-tools' executor: namespaces or
+//! Landlock, writes only in the workspace's writable mounts, the host's environment
+//! scrubbed to a short allow-list, no other process visible); a confinement that cannot
+//! be set up is a spawn failure, which the hook's fail mode decides on.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sre_core::process::{GroupGuard, kill_process_group};
+use sre_core::process::{Confine, GroupGuard, kill_process_group};
 use sre_core::{Hook, HookContext, HookDecision, HookInput};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
@@ -70,6 +76,8 @@ pub struct CommandHook {
     cwd: Option<PathBuf>,
     plugin_root: Option<PathBuf>,
     stdout_cap: usize,
+    /// Confines the process (none: it runs with the host's rights and environment).
+    confine: Option<Arc<dyn Confine>>,
     /// Keeps an inline script's file alive as long as the hook.
     _script: Option<Arc<tempfile::TempPath>>,
 }
@@ -137,6 +145,7 @@ impl CommandHook {
             cwd: None,
             plugin_root: None,
             stdout_cap: DEFAULT_STDOUT_CAP,
+            confine: None,
             _script: None,
         }
     }
@@ -159,6 +168,7 @@ impl CommandHook {
             .fail_mode(spec.fail_mode)
             .max_rejections(spec.max_rejections);
         hook.cwd = ctx.cwd.clone();
+        hook.confine = ctx.confine.clone();
         Ok(match &spec.plugin_root {
             Some(root) => hook.plugin_root(root),
             None => hook,
@@ -180,6 +190,12 @@ impl CommandHook {
     /// Stop rejections after which a block on `Stop` is turned into a pass (default 3).
     pub fn max_rejections(mut self, n: u32) -> Self {
         self.max_rejections = n;
+        self
+    }
+
+    /// Run the process confined by `confine` (see the module docs).
+    pub fn confine(mut self, confine: Arc<dyn Confine>) -> Self {
+        self.confine = Some(confine);
         self
     }
 
@@ -234,17 +250,44 @@ impl CommandHook {
             .as_ref()
             .map(PathBuf::from)
             .or_else(|| self.cwd.clone());
-        let (mut cmd, shown, via_shell) = match &self.program {
-            Program::Shell(line) => {
-                let mut c = tokio::process::Command::new("/bin/sh");
-                c.arg("-c").arg(line);
-                (c, line.clone(), true)
-            }
+        let (program, args, shown, via_shell) = match &self.program {
+            Program::Shell(line) => (
+                "/bin/sh".to_string(),
+                vec!["-c".to_string(), line.clone()],
+                line.clone(),
+                true,
+            ),
             Program::Exec { program, args } => {
                 let resolved = resolve(program, cwd.as_deref());
-                let mut c = tokio::process::Command::new(&resolved);
-                c.args(args);
-                (c, program.clone(), false)
+                (
+                    resolved.display().to_string(),
+                    args.clone(),
+                    program.clone(),
+                    false,
+                )
+            }
+        };
+        let spawn_err = |message: String| HookError::Spawn {
+            hook: name.clone(),
+            program: shown.clone(),
+            message,
+        };
+        let (mut cmd, keep) = match &self.confine {
+            Some(confine) => {
+                let dir = match &cwd {
+                    Some(dir) => dir.clone(),
+                    None => std::env::current_dir().map_err(|e| spawn_err(e.to_string()))?,
+                };
+                let c = confine
+                    .confine(&program, &args, &dir)
+                    .await
+                    .map_err(|e| spawn_err(format!("cannot confine the hook: {e}")))?;
+                (c.command, c.keep)
+            }
+            None => {
+                let mut c = tokio::process::Command::new(&program);
+                c.args(&args);
+                (c, None)
             }
         };
         // Claude Code's environment: the project (workspace) root, and the plugin folder
@@ -272,12 +315,8 @@ impl CommandHook {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let spawn_err = |message: String| HookError::Spawn {
-            hook: name.clone(),
-            program: shown.clone(),
-            message,
-        };
         let mut child = cmd.spawn().map_err(|e| spawn_err(e.to_string()))?;
+        drop(keep);
         // Declared after `child`, so dropped first: if this future is cancelled, the group
         // is killed while its leader is still unreaped (its id cannot have been reused).
         let mut guard = GroupGuard::new(child.id());

@@ -216,6 +216,9 @@ pub struct BuildContext {
     /// [`default_tool_aliases`](crate::default_tool_aliases): a hook handles a tool event
     /// when its matcher matches the tool's name or one of its aliases. Default: none.
     pub tool_aliases: ToolAliases,
+    /// Confines command hooks' processes (see [`crate::CommandHook::confine`]). Default:
+    /// none, they run with the host's rights, as Claude Code runs them.
+    pub confine: Option<Arc<dyn sre_core::process::Confine>>,
 }
 
 impl std::fmt::Debug for BuildContext {
@@ -224,6 +227,7 @@ impl std::fmt::Debug for BuildContext {
             .field("model", &self.model.as_ref().map(|m| m.info().name.clone()))
             .field("cwd", &self.cwd)
             .field("tool_aliases", &self.tool_aliases)
+            .field("confine", &self.confine)
             .finish_non_exhaustive()
     }
 }

@@ -696,6 +696,7 @@ async fn host_loads_yaml_and_settings_json_and_attaches_them() -> anyhow::Result
         cwd: Some(ws.to_path_buf()),      // default cwd of command hooks
         activation: activation.clone(),
         tool_aliases: default_tool_aliases(), // matchers may say `Bash` for our `shell`
+        confine: None, // or sre-tools' executor: hooks confined like the agent's commands
     })?;
     let agent = AgentLoop::builder(agent_model)
         .name("db-agent")

@@ -688,3 +688,36 @@ async fn read_into<R: AsyncRead + Unpin>(reader: Option<R>, sink: Arc<Mutex<Capt
         }
     }
 }
+
+/// The executor confines other crates' processes too (command hooks): the same namespaces
+/// or Landlock, scrubbed environment and limits as the agent's own commands, writable
+/// where they may write.
+#[async_trait::async_trait]
+impl sre_core::process::Confine for Executor {
+    async fn confine(
+        &self,
+        program: &str,
+        args: &[String],
+        cwd: &Path,
+    ) -> std::result::Result<sre_core::process::ConfinedCommand, String> {
+        let prepared = self
+            .command(CommandSpec {
+                program,
+                args,
+                cwd,
+                env: &[],
+                writable: None,
+                home: None,
+                file_size: None,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(sre_core::process::ConfinedCommand {
+            command: prepared.cmd,
+            keep: prepared
+                .ruleset
+                .map(|r| Box::new(r) as Box<dyn std::any::Any + Send>),
+            label: prepared.confinement.label(),
+        })
+    }
+}

@@ -10,7 +10,7 @@ use sre_core::{AgentEvent, Error, Session, StopCause};
 
 use crate::home::{AgentHome, ToolRef};
 use crate::progress::write_event;
-use crate::team::{AutoApproval, ModelSource, Team, TeamOptions, TerminalApprover};
+use crate::team::{AutoApproval, HookSandbox, ModelSource, Team, TeamOptions, TerminalApprover};
 
 /// Validate and run an agent home: a directory of declarative agents, skills, Python tools,
 /// MCP connectors and hooks.
@@ -34,7 +34,7 @@ pub enum Command {
     /// Run one agent of an agent home on a task (following its handoffs). Exit status: 0
     /// completed, 1 error, 2 ended otherwise (turn limit, stopped or refused by a hook, cost
     /// cap...), 130 cancelled (Ctrl-C; the command that continues it is printed).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 /// Arguments of `sre run`.
@@ -68,6 +68,18 @@ pub struct RunArgs {
     /// Confine commands with Landlock alone, without namespaces (bubblewrap).
     #[arg(long)]
     pub no_namespaces: bool,
+    /// Run command hooks with the host's rights and environment, as Claude Code does
+    /// (default: confined like the agents' commands).
+    #[arg(long)]
+    pub unconfined_hooks: bool,
+    /// A folder command hooks may write besides the workspace's writable mounts (an audit
+    /// log's folder; repeatable).
+    #[arg(long = "hook-writable", value_name = "DIR")]
+    pub hook_writable: Vec<PathBuf>,
+    /// A host environment variable command hooks get (a token an approval hook needs;
+    /// repeatable). Hooks otherwise get only a short allow-list (PATH, LANG...).
+    #[arg(long = "hook-env", value_name = "NAME")]
+    pub hook_env: Vec<String>,
     /// Print the event stream as JSON lines on stdout (the answer is in the last event).
     #[arg(long)]
     pub json: bool,
@@ -94,7 +106,7 @@ pub enum Approval {
 pub async fn main_with(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { dir } => validate(&dir),
-        Command::Run(args) => match run(args).await {
+        Command::Run(args) => match run(*args).await {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -231,6 +243,11 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut options = TeamOptions::new(&workspace, models);
     options.only = Some(vec![args.agent.clone()]);
     options.namespaces = !args.no_namespaces;
+    options.hooks = HookSandbox {
+        confine: !args.unconfined_hooks,
+        writable: args.hook_writable.clone(),
+        pass_env: args.hook_env.clone(),
+    };
     options.cache_dir = args
         .cache_dir
         .clone()
@@ -345,6 +362,15 @@ fn resume_command(args: &RunArgs, workspace: &std::path::Path, session: &str) ->
     }
     if args.no_namespaces {
         words.push("--no-namespaces".into());
+    }
+    if args.unconfined_hooks {
+        words.push("--unconfined-hooks".into());
+    }
+    for dir in &args.hook_writable {
+        words.extend(["--hook-writable".into(), dir.display().to_string()]);
+    }
+    for name in &args.hook_env {
+        words.extend(["--hook-env".into(), name.clone()]);
     }
     if let Some(dir) = &args.cache_dir {
         words.extend(["--cache-dir".into(), dir.display().to_string()]);

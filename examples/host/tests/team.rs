@@ -34,10 +34,21 @@ fn agent(name: &str, extra: &str) -> String {
 }
 
 async fn assemble(dir: &Path, home: &Path, script: &Path, approver: Arc<dyn Approver>) -> Team {
+    assemble_with(dir, home, script, approver, |_| {}).await
+}
+
+async fn assemble_with(
+    dir: &Path,
+    home: &Path,
+    script: &Path,
+    approver: Arc<dyn Approver>,
+    tweak: impl FnOnce(&mut TeamOptions),
+) -> Team {
     let loaded = AgentHome::load(home).unwrap_or_else(|e| panic!("{e}"));
     let mut options = TeamOptions::new(dir.join("ws"), ModelSource::Script(script.to_path_buf()));
     options.approver = approver;
     options.cache_dir = Some(common::shared_cache());
+    tweak(&mut options);
     Team::assemble(loaded, options).await.unwrap()
 }
 
@@ -310,7 +321,7 @@ async fn an_on_demand_hook_follows_its_thread_into_agents_used_as_tools() {
             ("agents/reader.yaml", &agent("reader", "  tools: [Bash]\n")),
             (
                 "hooks/log.yaml",
-                "kind: HookConfiguration\nspec:\n  hooks:\n    - name: log\n      event: PostToolUse\n      type: command\n      matcher: '*'\n      activation: on-demand\n      command: '{ cat; echo; } >> ../calls.log'\n",
+                "kind: HookConfiguration\nspec:\n  hooks:\n    - name: log\n      event: PostToolUse\n      type: command\n      matcher: '*'\n      activation: on-demand\n      command: '{ cat; echo; } >> ../audit/calls.log'\n",
             ),
         ],
         // The same steps twice: one run with the hook off, one with it on.
@@ -318,7 +329,13 @@ async fn an_on_demand_hook_follows_its_thread_into_agents_used_as_tools() {
             .replace("    - final: done\n  ask_reader:\n", "    - final: done\n    - tool_calls:\n        - {tool: shell, args: {command: 'true'}}\n    - tool_calls:\n        - {tool: ask_reader, args: {task: look}}\n    - final: done\n  ask_reader:\n")
             .replace("    - final: seen\n", "    - final: seen\n    - tool_calls:\n        - {tool: shell, args: {command: 'true'}}\n    - final: seen\n"),
     );
-    let team = assemble(dir.path(), &home, &script, deny()).await;
+    // The audit folder is the one place outside the workspace the (confined) hook may write.
+    let audit = dir.path().join("audit");
+    std::fs::create_dir(&audit).unwrap();
+    let team = assemble_with(dir.path(), &home, &script, deny(), |o| {
+        o.hooks.writable = vec![audit.clone()]
+    })
+    .await;
     assert_eq!(team.on_demand_hooks().collect::<Vec<_>>(), ["log"]);
     let err = team.enable_hook("t", "lgo").unwrap_err().to_string();
     assert!(err.contains("lgo") && err.contains("log"), "{err}");
@@ -326,7 +343,7 @@ async fn an_on_demand_hook_follows_its_thread_into_agents_used_as_tools() {
     team.run("lead", &Session::new("quiet"), "go")
         .await
         .unwrap();
-    let log = dir.path().join("calls.log");
+    let log = audit.join("calls.log");
     assert!(!log.exists(), "the hook ran while off");
 
     team.enable_hook("t", "log").unwrap();
@@ -443,4 +460,55 @@ fn a_network_that_is_neither_on_nor_off_is_an_error() {
         err.contains("spec.network") && err.contains("expected `on` or `off`"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn command_hooks_run_confined_unless_the_operator_says_otherwise() {
+    // The hook reports what it can reach: a host variable (cargo sets CARGO_MANIFEST_DIR
+    // for this test process, outside the allow-list), this process's environment through
+    // /proc, and a write next to the workspace.
+    let me = std::process::id();
+    let hook = format!(
+        "kind: HookConfiguration\nspec:\n  hooks:\n    - name: probe\n      event: PreToolUse\n      type: command\n      matcher: shell\n      command: 'echo env=${{CARGO_MANIFEST_DIR:-none}} > scratch/probe.txt; \
+         echo environ=$(tr \"\\\\0\" \"\\\\n\" < /proc/{me}/environ 2>/dev/null | grep -c CARGO_MANIFEST_DIR) >> scratch/probe.txt; \
+         touch ../by-hook 2>/dev/null; echo touch=$? >> scratch/probe.txt'\n"
+    );
+    let script = "agents:\n  doer:\n    - tool_calls:\n        - {tool: shell, args: {command: 'true'}}\n    - final: d\n";
+    let probe = |tweak: fn(&mut TeamOptions)| {
+        let hook = hook.clone();
+        async move {
+            let (dir, home, script) = home(
+                &[
+                    ("agents/doer.yaml", &agent("doer", "  tools: [Bash]\n")),
+                    ("hooks/probe.yaml", &hook),
+                ],
+                script,
+            );
+            let team = assemble_with(dir.path(), &home, &script, deny(), tweak).await;
+            team.run("doer", &Session::new("s"), "go").await.unwrap();
+            let seen = std::fs::read_to_string(dir.path().join("ws/scratch/probe.txt")).unwrap();
+            let outside = dir.path().join("by-hook").exists();
+            (seen, outside)
+        }
+    };
+    let (confined, outside) = probe(|_| {}).await;
+    assert!(confined.contains("env=none"), "{confined}");
+    // Only a PID namespace hides /proc/<pid>/environ (Landlock alone does not).
+    if sre_tools::namespace::available(Path::new("bwrap")).is_ok() {
+        assert!(confined.contains("environ=0"), "{confined}");
+    }
+    assert!(confined.contains("touch=1") && !outside, "{confined}");
+    // A variable the operator passes on reaches it.
+    let (passed, _) = probe(|o| o.hooks.pass_env = vec!["CARGO_MANIFEST_DIR".into()]).await;
+    assert!(
+        passed.contains(&format!("env={}", env!("CARGO_MANIFEST_DIR"))),
+        "{passed}"
+    );
+    // Unconfined, as Claude Code runs hooks: the host's rights and environment.
+    let (open, outside) = probe(|o| o.hooks.confine = false).await;
+    assert!(
+        open.contains(&format!("env={}", env!("CARGO_MANIFEST_DIR"))),
+        "{open}"
+    );
+    assert!(open.contains("touch=0") && outside, "{open}");
 }

@@ -196,10 +196,10 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
         if pid == me || pid_dead(pid) {
             continue;
         }
-        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            if String::from_utf8_lossy(&cmdline).contains(marker) {
-                found.push(pid);
-            }
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(marker)
+        {
+            found.push(pid);
         }
     }
     found

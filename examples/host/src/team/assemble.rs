@@ -46,6 +46,9 @@ struct Shared {
     activation: Activation,
     approver: Arc<dyn sre_core::Approver>,
     skills_mount: Option<String>,
+    /// Confines command hooks: like the agents' commands, with the network (a hook may
+    /// call an approval service) and the agent home readable (hook scripts live there).
+    hook_confine: Option<Arc<dyn sre_core::process::Confine>>,
 }
 
 /// How the team's commands are confined: namespaces when `namespaces` and the host allows
@@ -175,7 +178,23 @@ pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Te
         Some(s) => s.clone(),
         None => Arc::new(JsonlSessionStore::new(root.join(".sre/sessions"))?),
     };
+    let hook_confine = options.hooks.confine.then(|| {
+        let mut config = ExecConfig {
+            namespaces: NamespaceConfig {
+                enabled: options.namespaces,
+                ..NamespaceConfig::default()
+            },
+            extra_writable: options.hooks.writable.clone(),
+            ..ExecConfig::default()
+        };
+        config
+            .pass_env
+            .extend(options.hooks.pass_env.iter().cloned());
+        Arc::new(sre_tools::Executor::new(workspace.clone(), config))
+            as Arc<dyn sre_core::process::Confine>
+    });
     let shared = Shared {
+        hook_confine,
         home,
         workspace,
         root: root.clone(),
@@ -550,6 +569,7 @@ fn build_agent(
         cwd: Some(shared.root.clone()),
         activation: shared.activation.clone(),
         tool_aliases: default_tool_aliases(),
+        confine: shared.hook_confine.clone(),
     })?;
     let budget = TokenBudget::new(BudgetConfig::default())?.with_pinned(shared.pinned.clone());
     let mut builder = AgentLoop::builder(model)

@@ -59,6 +59,32 @@ pub struct TeamOptions {
     /// What the workspace's writable mounts may hold (`sre_tools::quota`). Default 5 GiB
     /// in 200,000 files and folders.
     pub quota: Option<sre_tools::quota::Quota>,
+    /// How command hooks run.
+    pub hooks: HookSandbox,
+}
+
+/// How command hooks run: by default confined like the agents' commands (namespaces or
+/// Landlock, writes only in the workspace's writable mounts, the host environment scrubbed
+/// to an allow-list, no other process visible), with the network (an approval hook may
+/// call a service) and the agent home readable (hook scripts live there).
+#[derive(Clone, Debug)]
+pub struct HookSandbox {
+    /// Confine them (default true); false: the host's rights and environment.
+    pub confine: bool,
+    /// Folders they may write besides the writable mounts (an audit log's).
+    pub writable: Vec<PathBuf>,
+    /// Host environment variables they get besides the allow-list.
+    pub pass_env: Vec<String>,
+}
+
+impl Default for HookSandbox {
+    fn default() -> Self {
+        HookSandbox {
+            confine: true,
+            writable: Vec::new(),
+            pass_env: Vec::new(),
+        }
+    }
 }
 
 impl TeamOptions {
@@ -76,6 +102,7 @@ impl TeamOptions {
                 bytes: 5 << 30,
                 files: 200_000,
             }),
+            hooks: HookSandbox::default(),
         }
     }
 }
