@@ -33,6 +33,9 @@ export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-$GIT_AUTHOR_EMAIL}"
 # PyPI: mcp), installed into sre-mcp/tests/peers from pinned lockfiles.
 bash sre-mcp/tests/setup-peers.sh
 
+# bubblewrap is installed above: tests that need namespaces fail rather than skip.
+export SRE_REQUIRE_NAMESPACES=1
+
 # One clean build (CI): incremental caches would only add gigabytes of disk.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 

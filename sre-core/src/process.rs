@@ -59,13 +59,14 @@ impl Drop for GroupGuard {
     }
 }
 
-/// A command made ready by a [`Confine`]: spawn `command` while `keep` is alive (it holds
-/// what the confinement needs until the child has started, e.g. a Landlock ruleset).
+/// A command made ready by a [`Confine`]: keep `keep` alive until the process has exited
+/// (it holds what the confinement needs: a Landlock ruleset until the spawn, a private
+/// home folder while it runs).
 pub struct ConfinedCommand {
     /// The command; its stdio, extra environment and `kill_on_drop` are the caller's. It
-    /// already leads its own process group.
+    /// already leads its own process group (and session): do not set `process_group`.
     pub command: tokio::process::Command,
-    /// Dropped after the spawn.
+    /// Dropped once the process has exited.
     pub keep: Option<Box<dyn std::any::Any + Send>>,
     /// What confines it, for logs and errors (e.g. `namespaces: ... network on`).
     pub label: String,

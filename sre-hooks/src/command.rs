@@ -272,6 +272,7 @@ impl CommandHook {
             program: shown.clone(),
             message,
         };
+        // `keep` lives until the process has exited (see `ConfinedCommand`).
         let (mut cmd, keep) = match &self.confine {
             Some(confine) => {
                 let dir = match &cwd {
@@ -286,7 +287,7 @@ impl CommandHook {
             }
             None => {
                 let mut c = tokio::process::Command::new(&program);
-                c.args(&args);
+                c.args(&args).process_group(0);
                 (c, None)
             }
         };
@@ -313,10 +314,9 @@ impl CommandHook {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
             .kill_on_drop(true);
         let mut child = cmd.spawn().map_err(|e| spawn_err(e.to_string()))?;
-        drop(keep);
+        let _keep = keep;
         // Declared after `child`, so dropped first: if this future is cancelled, the group
         // is killed while its leader is still unreaped (its id cannot have been reused).
         let mut guard = GroupGuard::new(child.id());

@@ -277,6 +277,8 @@ pub(crate) struct CommandSpec<'a> {
     pub home: Option<PathBuf>,
     /// A lower cap on the size of any file the command writes (what the quota leaves).
     pub file_size: Option<u64>,
+    /// Folders the command reads even where they are hidden (a Python environment).
+    pub readable: Vec<PathBuf>,
 }
 
 /// A confined command ready to spawn. `ruleset` must stay alive until `spawn` returns.
@@ -431,6 +433,7 @@ impl Executor {
                     *network,
                     self.ws.root(),
                     &writable,
+                    &spec.readable,
                     spec.cwd,
                     spec.program,
                     spec.args,
@@ -488,7 +491,10 @@ impl Executor {
         if let Some(cap) = spec.file_size {
             limits.file_size_bytes = Some(limits.file_size_bytes.map_or(cap, |l| l.min(cap)));
         }
-        sandbox::configure_child(&mut cmd, &limits, ruleset.as_ref());
+        // Its own session, so no controlling terminal to type into (TIOCSTI): bwrap makes
+        // one inside (`--new-session`); otherwise the child calls setsid itself.
+        let new_session = !matches!(confinement, Confinement::Namespaces { .. });
+        sandbox::configure_child(&mut cmd, &limits, ruleset.as_ref(), new_session);
         Ok(PreparedCommand {
             cmd,
             ruleset,
@@ -542,6 +548,7 @@ impl Executor {
                 writable,
                 home,
                 file_size,
+                readable: Vec::new(),
             })
             .await?;
         cmd.stdin(if req.stdin.is_some() {
@@ -700,23 +707,30 @@ impl sre_core::process::Confine for Executor {
         args: &[String],
         cwd: &Path,
     ) -> std::result::Result<sre_core::process::ConfinedCommand, String> {
+        // A home of its own, outside everything the agent can write: a hook must not run
+        // code the agent planted (`usercustomize.py`, a `.gitconfig`) in a shared one.
+        let home = tempfile::Builder::new()
+            .prefix("sre-confined-")
+            .tempdir()
+            .map_err(|e| format!("creating a private home: {e}"))?;
+        let mut writable = self.default_writable();
+        writable.push(home.path().to_path_buf());
         let prepared = self
             .command(CommandSpec {
                 program,
                 args,
                 cwd,
-                env: &[],
-                writable: None,
-                home: None,
+                env: &[("PYTHONNOUSERSITE".to_string(), "1".to_string())],
+                writable: Some(writable),
+                home: Some(home.path().join("home")),
                 file_size: None,
+                readable: Vec::new(),
             })
             .await
             .map_err(|e| e.to_string())?;
         Ok(sre_core::process::ConfinedCommand {
             command: prepared.cmd,
-            keep: prepared
-                .ruleset
-                .map(|r| Box::new(r) as Box<dyn std::any::Any + Send>),
+            keep: Some(Box::new((prepared.ruleset, home))),
             label: prepared.confinement.label(),
         })
     }

@@ -211,17 +211,26 @@ pub fn prepare_ruleset(
     Ok(None)
 }
 
-/// Make the child a process-group leader, apply `limits` and, if given, restrict it with
-/// `ruleset` before it executes. `ruleset` must outlive the `spawn` call.
+/// Make the child a process-group leader (with `new_session`, of a session of its own:
+/// no controlling terminal), apply `limits` and, if given, restrict it with `ruleset`
+/// before it executes. `ruleset` must outlive the `spawn` call.
 pub fn configure_child(
     cmd: &mut tokio::process::Command,
     limits: &ResourceLimits,
     ruleset: Option<&Ruleset>,
+    new_session: bool,
 ) {
-    cmd.process_group(0);
+    if !new_session {
+        cmd.process_group(0);
+    }
     let table = limits.table();
     let fd: libc::c_int = ruleset.map(|r| r.fd.as_raw_fd()).unwrap_or(-1);
     let hook = move || -> std::io::Result<()> {
+        // SAFETY: setsid is a raw, async-signal-safe syscall; the child is not a group
+        // leader yet (no `process_group` above), so it succeeds and leads group and session.
+        if new_session && unsafe { libc::setsid() } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
         for (resource, value) in table {
             if let Some(v) = value {
                 let lim = libc::rlimit {

@@ -34,6 +34,10 @@ fn namespaces_here(exec: &Executor) -> bool {
     match exec.confinement() {
         Confinement::Namespaces { .. } => true,
         other => {
+            assert!(
+                std::env::var_os("SRE_REQUIRE_NAMESPACES").is_none(),
+                "namespaces are required here (SRE_REQUIRE_NAMESPACES): {other}"
+            );
             eprintln!("skipped: no namespaces here: {other}");
             false
         }
@@ -222,12 +226,24 @@ async fn without_bwrap_landlock_applies_and_the_header_says_why() {
     assert!(out.contains("no namespaces"), "{out}");
 }
 
+fn executor_with(f: &Fixture, config: NamespaceConfig) -> Executor {
+    Executor::new(
+        f.ws.clone(),
+        ExecConfig {
+            namespaces: config,
+            ..ExecConfig::default()
+        },
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn secret_files_are_hidden_from_commands() {
     let f = Fixture::new();
-    // A home of the host user's with credentials, one reached through a symbolic link.
+    // A home of the host user's: credentials (one reached through a symbolic link), a
+    // toolchain folder that must stay usable, and its own credential file.
     let home = f.outside.path().join("home");
     std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::create_dir_all(home.join(".tool/bin")).unwrap();
     std::fs::write(
         home.join(".aws/credentials"),
         "aws_secret_access_key = AKIAHIDDEN\n",
@@ -239,20 +255,18 @@ async fn secret_files_are_hidden_from_commands() {
     )
     .unwrap();
     std::os::unix::fs::symlink(f.outside.path().join("real-netrc"), home.join(".netrc")).unwrap();
-    std::fs::write(home.join("notes.txt"), "not a secret\n").unwrap();
+    std::fs::write(home.join("notes.txt"), "HOMENOTE\n").unwrap();
+    std::fs::write(home.join(".tool/bin/run"), "echo toolchain works\n").unwrap();
+    std::fs::write(home.join(".tool/credentials"), "TOOLTOKEN\n").unwrap();
     let mut config = NamespaceConfig::default();
     config.hidden.extend([
-        home.join(".aws"),
+        home.clone(),
         home.join(".netrc"),
+        home.join(".tool/credentials"),
         home.join(".no-such-file"),
     ]);
-    let exec = Executor::new(
-        f.ws.clone(),
-        ExecConfig {
-            namespaces: config,
-            ..ExecConfig::default()
-        },
-    );
+    config.exposed.push(home.join(".tool"));
+    let exec = executor_with(&f, config);
     if !namespaces_here(&exec) {
         return;
     }
@@ -262,72 +276,123 @@ async fn secret_files_are_hidden_from_commands() {
         &exec,
         &f,
         &format!(
-            "cat {h}/.aws/credentials; ls -A {h}/.aws | wc -l; cat {h}/.netrc {};              cat {h}/notes.txt; cat /etc/shadow | wc -c; touch {h}/.aws/x; echo touch=$?",
+            "cat {h}/.aws/credentials {h}/notes.txt {h}/.netrc {} {h}/.tool/credentials; \
+             bash {h}/.tool/bin/run; ls -A {h} | tr '\\n' ' '; echo; touch {h}/x; echo touch=$?",
             real.display()
         ),
     )
     .await;
+    for secret in ["AKIAHIDDEN", "NETRCHIDDEN", "HOMENOTE", "TOOLTOKEN"] {
+        assert!(!out.contains(secret), "{secret} leaked: {out}");
+    }
+    // The exposed toolchain runs; the rest of the home is an empty read-only folder.
+    assert!(out.contains("toolchain works"), "{out}");
     assert!(
-        !out.contains("AKIAHIDDEN") && !out.contains("NETRCHIDDEN"),
-        "{out}"
-    );
-    assert!(
-        out.contains("not a secret"),
-        "other files stay readable: {out}"
-    );
-    // The folder is empty and read-only; /etc/shadow (readable by root) is empty.
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(
-        lines.iter().filter(|l| l.trim() == "0").count() >= 2,
-        "{out}"
+        out.contains("\n.tool \n"),
+        "only the exposed folder is seen: {out}"
     );
     assert!(out.contains("touch=1"), "{out}");
-    // Untouched outside.
+    // A hidden file (here the target of the `.netrc` link) reads as an unreadable device.
+    assert!(out.contains("real-netrc: Permission denied"), "{out}");
     assert_eq!(
         std::fs::read_to_string(home.join(".aws/credentials")).unwrap(),
-        "aws_secret_access_key = AKIAHIDDEN\n"
+        "aws_secret_access_key = AKIAHIDDEN\n",
+        "untouched outside"
     );
-    // A workspace inside a hidden folder (an agent home holding its workspace) stays
-    // usable, its writable mount writable; the rest of the folder is hidden.
+    if rustix::process::geteuid().is_root() {
+        // Readable by root without hiding (root owns it): hidden by default.
+        let out = bash(&exec, &f, "cat /etc/shadow; echo shadow=$?").await;
+        assert!(out.contains("shadow=1") && !out.contains("root:"), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hidden_paths_and_the_workspace_overlap_safely() {
+    let f = Fixture::new();
+    std::fs::write(f.path("scratch/.netrc"), "SCRATCHTOKEN\n").unwrap();
+    // The workspace inside a hidden folder (an agent home holding its workspace), a hidden
+    // folder inside the workspace, a hidden file inside a writable mount.
     let mut config = NamespaceConfig::default();
-    config.hidden.push(f.base.path().to_path_buf());
-    let exec = Executor::new(
-        f.ws.clone(),
-        ExecConfig {
-            namespaces: config,
-            ..ExecConfig::default()
-        },
-    );
+    config.hidden.extend([
+        f.base.path().to_path_buf(),
+        f.path("repos/app/src"),
+        f.path("scratch/.netrc"),
+    ]);
+    let exec = executor_with(&f, config);
+    if !namespaces_here(&exec) {
+        return;
+    }
     let out = bash(
         &exec,
         &f,
         &format!(
-            "cat repos/app/src/main.rs; echo in > scratch/in.txt; echo w=$?; \
-             ls {}; echo ls=$?",
+            "cat logs/app.log; cat repos/app/src/main.rs; cat scratch/.netrc; \
+             echo in > scratch/in.txt; echo w=$?; ls {}; echo ls=$?",
             f.outside.path().display()
         ),
     )
     .await;
-    assert!(out.contains("println!") && out.contains("w=0"), "{out}");
+    assert!(out.contains("ERROR boom") && out.contains("w=0"), "{out}");
+    assert!(
+        !out.contains("println!") && !out.contains("SCRATCHTOKEN"),
+        "{out}"
+    );
     assert!(out.contains("ls=2"), "the sibling folder is hidden: {out}");
     assert_eq!(
         std::fs::read_to_string(f.path("scratch/in.txt")).unwrap(),
         "in\n"
     );
-    // By default: the credential folders of the host user's home and the system's secrets.
+    // Hiding the workspace itself, or a writable mount, is refused, not silently undone.
+    for clash in [f.ws.root().to_path_buf(), f.path("scratch")] {
+        let mut config = NamespaceConfig::default();
+        config.hidden.push(clash.clone());
+        let req = ExecRequest::new("true", vec![], f.ws.root().to_path_buf());
+        let err = executor_with(&f, config)
+            .run(req, &CancellationToken::new())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("both hidden from commands"),
+            "{}: {err}",
+            clash.display()
+        );
+    }
+    // By default: the users' homes, system secrets and the sockets that grant the host's rights.
     let defaults = sre_tools::namespace::default_hidden();
     for p in [
+        "/root",
+        "/home",
         "/etc/shadow",
         "/run/secrets",
-        "/root/.ssh",
-        "/root/.aws",
-        "/root/.netrc",
+        "/run/docker.sock",
+        "/run/user",
     ] {
         assert!(
             defaults.contains(&std::path::PathBuf::from(p)),
             "{p}: {defaults:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_has_a_session_of_its_own() {
+    // No controlling terminal shared with the host: nothing to type into with TIOCSTI.
+    let f = Fixture::new();
+    let exec = executor(&f, Network::On);
+    if !namespaces_here(&exec) {
+        return;
+    }
+    // The session leader is inside the sandbox: the command itself (Landlock: setsid in the
+    // child), or bwrap's first process in the PID namespace (`--new-session`); a session
+    // led from outside the namespace shows as 0.
+    let script = "sid=$(cut -d' ' -f6 /proc/$$/stat); \
+                  { [ \"$sid\" = \"$$\" ] || [ \"$sid\" = 1 ]; } && echo own-session || echo sid=$sid";
+    let out = bash(&exec, &f, script).await;
+    assert!(out.contains("own-session"), "{out}");
+    let landlock = Executor::new(f.ws.clone(), common::landlock_only());
+    let out = bash(&landlock, &f, script).await;
+    assert!(out.contains("own-session"), "under Landlock too: {out}");
 }
 
 #[test]
@@ -338,5 +403,7 @@ fn the_same_holds_for_an_unprivileged_user() {
         "a_process_that_calls_setsid_dies_with_the_call",
         "the_network_follows_the_policy",
         "secret_files_are_hidden_from_commands",
+        "hidden_paths_and_the_workspace_overlap_safely",
+        "a_command_has_a_session_of_its_own",
     ]);
 }

@@ -377,10 +377,8 @@ async fn commands_get_the_network_the_agent_declares_and_never_the_agent_home() 
             let _ = std::io::Write::write_all(&mut &stream, b"hello from the host\n");
         }
     });
-    // The host service, then the agent home's files (next to the workspace: `../home`).
     let call = format!(
-        "    - tool_calls:\n        - {{tool: shell, args: {{command: 'cat < /dev/tcp/127.0.0.1/{port}; \
-         echo home=$(cat ../home/agents/doer.yaml 2>/dev/null | wc -c)'}}}}\n"
+        "    - tool_calls:\n        - {{tool: shell, args: {{command: 'cat < /dev/tcp/127.0.0.1/{port}'}}}}\n"
     );
     let names = ["reader", "doer", "sealed", "open_reader"];
     let script = names.iter().fold("agents:\n".to_string(), |s, n| {
@@ -408,42 +406,88 @@ async fn commands_get_the_network_the_agent_declares_and_never_the_agent_home() 
         &script,
     );
     let team = assemble(dir.path(), &home, &script, deny()).await;
-    let output = |agent: &'static str| {
-        let team = &team;
-        async move {
-            let seen = Arc::new(Mutex::new(String::new()));
-            let sink = seen.clone();
-            let session = Session::new(agent).with_events(Arc::new(move |e: AgentEvent| {
-                if let EventKind::ToolFinished { output, .. } = &e.kind {
-                    sink.lock().unwrap().push_str(output);
-                }
-            }));
-            team.run(agent, &session, "call the host").await.unwrap();
-            seen.lock().unwrap().clone()
-        }
-    };
-    let doer = output("doer").await;
-    if !doer.contains("sandbox: namespaces") {
-        eprintln!("skipped: no namespaces on this host:\n{doer}");
-        return;
-    }
+    let doer = tool_outputs(&team, "doer").await;
+    assert!(doer.contains("sandbox: namespaces"), "{doer}");
     assert!(
         doer.contains("hello from the host") && doer.contains("network on"),
         "{doer}"
     );
     for agent in ["reader", "sealed"] {
-        let out = output(agent).await;
+        let out = tool_outputs(&team, agent).await;
         assert!(out.contains("network off"), "{agent}: {out}");
         assert!(!out.contains("hello from the host"), "{agent}: {out}");
-        assert!(out.contains("home=0"), "{agent}: {out}");
     }
-    let open = output("open_reader").await;
+    let open = tool_outputs(&team, "open_reader").await;
     assert!(
         open.contains("hello from the host") && open.contains("network on"),
         "{open}"
     );
-    // The agent home (whose files may hold tokens) is hidden from every agent's commands.
-    assert!(doer.contains("home=0") && open.contains("home=0"), "{doer}");
+}
+
+/// What the tools of `agent`'s run said (the run takes the task "go").
+async fn tool_outputs(team: &Team, agent: &str) -> String {
+    let seen = Arc::new(Mutex::new(String::new()));
+    let sink = seen.clone();
+    // A new thread each time (a team may be assembled again on the same workspace).
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let session =
+        Session::new(format!("{agent}-{n}")).with_events(Arc::new(move |e: AgentEvent| {
+            if let EventKind::ToolFinished { output, .. } = &e.kind {
+                sink.lock().unwrap().push_str(output);
+            }
+        }));
+    team.run(agent, &session, "go").await.unwrap();
+    seen.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_home_is_hidden_from_commands_wherever_the_workspace_is() {
+    // The workspace next to the home, or inside it (`sre run`'s default).
+    for (workspace, up) in [("ws", "../home"), ("home/.sre/workspace", "../..")] {
+        let script = format!(
+            "agents:\n  doer:\n    - tool_calls:\n        - {{tool: shell, args: {{command: 'echo home=$(cat {up}/agents/doer.yaml | wc -c)'}}}}\n    - final: d\n"
+        );
+        let (dir, home, script) = home(
+            &[("agents/doer.yaml", &agent("doer", "  tools: [Bash]\n"))],
+            &script,
+        );
+        let size = std::fs::metadata(home.join("agents/doer.yaml"))
+            .unwrap()
+            .len();
+        let ws = dir.path().join(workspace);
+        let hidden = assemble_with(dir.path(), &home, &script, deny(), |o| {
+            o.workspace = ws.clone()
+        })
+        .await;
+        let out = tool_outputs(&hidden, "doer").await;
+        assert!(
+            out.contains("home=0") && out.contains("No such file"),
+            "{workspace}: {out}"
+        );
+        // The same path reaches the file when the namespaces are off (Landlock alone):
+        // what the command tried is right, and only the namespaces hide it.
+        let seen = assemble_with(dir.path(), &home, &script, deny(), |o| {
+            o.workspace = ws.clone();
+            o.namespaces = false;
+        })
+        .await;
+        let out = tool_outputs(&seen, "doer").await;
+        assert!(out.contains(&format!("home={size}")), "{workspace}: {out}");
+    }
+    // A workspace that holds the agent home is refused: the agents could read the home.
+    let (dir, home, script) = home(
+        &[("agents/doer.yaml", &agent("doer", "  tools: [Bash]\n"))],
+        "agents: {}\n",
+    );
+    let mut options = TeamOptions::new(dir.path(), ModelSource::Script(script));
+    options.cache_dir = Some(common::shared_cache());
+    let err = Team::assemble(AgentHome::load(&home).unwrap(), options)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("holds the agent home"), "{err}");
 }
 
 #[test]
@@ -493,10 +537,8 @@ async fn command_hooks_run_confined_unless_the_operator_says_otherwise() {
     };
     let (confined, outside) = probe(|_| {}).await;
     assert!(confined.contains("env=none"), "{confined}");
-    // Only a PID namespace hides /proc/<pid>/environ (Landlock alone does not).
-    if sre_tools::namespace::available(Path::new("bwrap")).is_ok() {
-        assert!(confined.contains("environ=0"), "{confined}");
-    }
+    assert!(!confined.contains("environ=1"), "{confined}");
+    assert!(confined.contains("environ=0"), "{confined}");
     assert!(confined.contains("touch=1") && !outside, "{confined}");
     // A variable the operator passes on reaches it.
     let (passed, _) = probe(|o| o.hooks.pass_env = vec!["CARGO_MANIFEST_DIR".into()]).await;
@@ -511,4 +553,6 @@ async fn command_hooks_run_confined_unless_the_operator_says_otherwise() {
         "{open}"
     );
     assert!(open.contains("touch=0") && outside, "{open}");
+    // The same /proc read sees this process's environment when nothing confines it.
+    assert!(open.contains("environ=1"), "{open}");
 }

@@ -154,6 +154,7 @@ impl Worker {
                 writable: None,
                 home: None,
                 file_size: None,
+                readable: environment_folders(&setup.python),
             })
             .await
             .map_err(|e| StartError::Failed(e.to_string()))?;
@@ -431,4 +432,23 @@ impl Pool {
             .unwrap_or_default();
         drop(workers);
     }
+}
+
+/// The folders a worker's interpreter lives in, readable even where they are hidden (a
+/// cache under `/tmp` or in a home): for `<env>/bin/python`, `<env>`, and the same for
+/// the interpreter it links to (a venv's base Python). Empty for a bare name (`python3`).
+fn environment_folders(python: &str) -> Vec<PathBuf> {
+    let path = std::path::Path::new(python);
+    if !path.is_absolute() {
+        return Vec::new();
+    }
+    let prefix = |p: &std::path::Path| p.parent().and_then(|bin| bin.parent()).map(PathBuf::from);
+    let mut folders: Vec<PathBuf> = prefix(path).into_iter().collect();
+    if let Ok(real) = std::fs::canonicalize(path)
+        && let Some(base) = prefix(&real)
+        && !folders.contains(&base)
+    {
+        folders.push(base);
+    }
+    folders
 }

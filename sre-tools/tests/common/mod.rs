@@ -165,8 +165,19 @@ pub fn landlock_only() -> ExecConfig {
 }
 
 /// Whether commands run in namespaces here by default (bubblewrap works on this host).
+/// With `SRE_REQUIRE_NAMESPACES` set (scripts/test.sh sets it), a host without them is a
+/// failure, not a skip.
 pub fn namespaces_here() -> bool {
-    sre_tools::namespace::available(std::path::Path::new("bwrap")).is_ok()
+    match sre_tools::namespace::available(std::path::Path::new("bwrap")) {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                std::env::var_os("SRE_REQUIRE_NAMESPACES").is_none(),
+                "namespaces are required here (SRE_REQUIRE_NAMESPACES) but unavailable: {why}"
+            );
+            false
+        }
+    }
 }
 
 /// A marker unique to this call, for finding a test's processes on the host by their

@@ -51,6 +51,34 @@ struct Shared {
     hook_confine: Option<Arc<dyn sre_core::process::Confine>>,
 }
 
+/// Refuse what would silently weaken the confinement the home declares: namespaces asked
+/// for but unavailable (agents without the network would have it, the agent home would be
+/// readable), or a workspace that holds the agent home (its files, which may hold tokens,
+/// would be the agent's to read).
+fn check_confinement(
+    home: &AgentHome,
+    root: &Path,
+    options: &TeamOptions,
+) -> Result<(), HostError> {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (ws, home_dir) = (real(root), real(&home.root));
+    if home_dir.starts_with(&ws) {
+        return Err(HostError::Assembly(format!(
+            "the workspace {} holds the agent home {}: the agents could read its files (tokens              in connector headers, hook scripts); use a workspace outside it (the default is              <home>/.sre/workspace)",
+            ws.display(),
+            home_dir.display()
+        )));
+    }
+    if options.namespaces
+        && let Err(why) = sre_tools::namespace::available(&NamespaceConfig::default().bwrap)
+    {
+        return Err(HostError::Assembly(format!(
+            "commands cannot run in namespaces here ({why}): without them agents declared              without the network keep it and the agent home is readable; install bubblewrap              (Debian: `apt-get install bubblewrap`), or accept Landlock alone with              --no-namespaces (TeamOptions::namespaces = false)"
+        )));
+    }
+    Ok(())
+}
+
 /// How the team's commands are confined: namespaces when `namespaces` and the host allows
 /// them, with `network`; Landlock otherwise. Besides the default hidden secrets, the agent
 /// home is hidden from commands: its files may hold tokens (connector headers, URLs).
@@ -90,6 +118,7 @@ impl Shared {
 pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Team, HostError> {
     let root = options.workspace.clone();
     std::fs::create_dir_all(&root).map_err(|e| HostError::io(&root, e))?;
+    check_confinement(&home, &root, &options)?;
     let mut warnings: Vec<String> = Vec::new();
     let wanted = reachable(&home, options.only.as_deref())?;
 
