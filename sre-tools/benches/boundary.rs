@@ -2,7 +2,8 @@
 //! - opening and reading a small file by path (what the file tools did) against relative to
 //!   the root's handle with `openat2` (what they do) and component by component with
 //!   `O_NOFOLLOW` (the fallback on kernels without `openat2`);
-//! - running `true` as a command under Landlock alone against in namespaces (bubblewrap).
+//! - running `true` as a command under Landlock alone against in namespaces (bubblewrap),
+//!   with the default hidden paths and without any (what hiding the secrets costs).
 //!
 //! Run: `cargo bench -p sre-tools --bench boundary`
 
@@ -27,6 +28,8 @@ struct Env {
     walking: Anchor,
     landlock: Executor,
     namespaces: Executor,
+    /// Namespaces without hidden or exposed paths: what hiding the secrets costs.
+    namespaces_bare: Executor,
     rt: tokio::runtime::Runtime,
     _tmp: tempfile::TempDir,
 }
@@ -52,6 +55,17 @@ static ENV: LazyLock<Env> = LazyLock::new(|| {
     };
     let namespaces = Executor::new(ws.clone(), namespaces);
     eprintln!("namespaced executor: {}", namespaces.confinement());
+    let namespaces_bare = Executor::new(
+        ws.clone(),
+        ExecConfig {
+            namespaces: NamespaceConfig {
+                hidden: Vec::new(),
+                exposed: Vec::new(),
+                ..NamespaceConfig::default()
+            },
+            ..ExecConfig::default()
+        },
+    );
     Env {
         anchor: Anchor::open(&root).unwrap(),
         walking: Anchor::walking(&root).unwrap(),
@@ -66,6 +80,7 @@ static ENV: LazyLock<Env> = LazyLock::new(|| {
             },
         ),
         namespaces,
+        namespaces_bare,
         rt: tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -112,4 +127,9 @@ fn command_true_landlock() -> bool {
 #[divan::bench(sample_count = 30)]
 fn command_true_namespaces() -> bool {
     run(&ENV.namespaces)
+}
+
+#[divan::bench(sample_count = 30)]
+fn command_true_namespaces_nothing_hidden() -> bool {
+    run(&ENV.namespaces_bare)
 }
