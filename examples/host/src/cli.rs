@@ -35,6 +35,18 @@ pub enum Command {
     /// completed, 1 error, 2 ended otherwise (turn limit, stopped or refused by a hook, cost
     /// cap...), 130 cancelled (Ctrl-C; the command that continues it is printed).
     Run(Box<RunArgs>),
+    /// Incidents: create one by hand, take a payload file, list them.
+    Incident {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::incident_cli::IncidentCommand,
+    },
+    /// Response plans: which plan an incident would take.
+    Plans {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::incident_cli::PlansCommand,
+    },
 }
 
 /// Arguments of `sre run`.
@@ -113,6 +125,8 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Incident { command } => crate::incident_cli::incident(command),
+        Command::Plans { command } => crate::incident_cli::plans(command),
     }
 }
 
@@ -176,6 +190,15 @@ pub fn summary(home: &AgentHome) -> String {
         if !hooks.is_empty() {
             out.push_str(&format!("  hooks: {}\n", join(&hooks)));
         }
+    }
+    for p in &home.plans {
+        out.push_str(&format!(
+            "response plan {}{}: agent {} in {} mode\n",
+            p.name,
+            if p.enabled { "" } else { " (disabled)" },
+            p.agent,
+            p.mode.as_str()
+        ));
     }
     for (label, names) in [
         ("skills", home.skills.keys().cloned().collect::<Vec<_>>()),

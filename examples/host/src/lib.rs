@@ -29,9 +29,12 @@
 pub mod cli;
 pub mod error;
 pub mod home;
+pub mod incident;
+pub mod incident_cli;
 pub mod progress;
 pub mod python_tools;
 pub mod skills;
+pub mod store;
 pub mod team;
 pub mod world;
 

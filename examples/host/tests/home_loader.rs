@@ -298,7 +298,7 @@ fn global_hooks_come_from_hook_configurations_and_settings_json() {
 }
 
 #[test]
-fn the_world_and_unused_documents_load() {
+fn the_world_plans_and_unused_documents_load() {
     let home = load(&fixture("home_full"));
     let root = &home.root;
     assert_eq!(
@@ -331,18 +331,34 @@ fn the_world_and_unused_documents_load() {
         .iter()
         .map(|d| (d.kind.as_str(), d.name.as_deref()))
         .collect();
+    assert_eq!(kinds, [("ScheduledTask", Some("nightly-cert-check"))]);
+    assert_eq!(home.unused_documents[0].value["spec"]["cron"], "0 2 * * *");
+    // The response plan, camelCase fields read.
+    let plan = &home.plans[0];
+    assert_eq!(plan.name, "sev1-only");
     assert_eq!(
-        kinds,
+        plan.platform,
+        Some(sre_host::incident::Source::AzureMonitor)
+    );
+    assert_eq!(plan.agent, "triage");
+    assert_eq!(
+        plan.priorities,
         [
-            ("IncidentFilter", Some("sev1-only")),
-            ("ScheduledTask", Some("nightly-cert-check"))
+            sre_host::incident::Priority(1),
+            sre_host::incident::Priority(2)
         ]
     );
-    assert_eq!(home.unused_documents[1].value["spec"]["cron"], "0 2 * * *");
+    assert_eq!(plan.title_not_contains, ["test"]);
+    assert_eq!(plan.mode, sre_host::home::AgentType::Review);
+    assert_eq!(plan.max_attempts, 2);
+    assert_eq!(
+        plan.custom_instructions.as_deref(),
+        Some("Check the last deployment first.")
+    );
     assert!(
         home.warnings
             .iter()
-            .any(|d| d.severity == Severity::Note && d.message.contains("IncidentFilter"))
+            .any(|d| d.severity == Severity::Note && d.message.contains("ScheduledTask"))
     );
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::diag::{Severity, Sink, Source, did_you_mean, suggestion};
 use super::fields::{Fields, Spanned, snake};
 use super::yaml::{Node, Pos};
-use super::{Loaded, Location, UnusedDocument, agent, connector, hooks, skill, tool, world};
+use super::{Loaded, Location, UnusedDocument, agent, connector, hooks, plan, skill, tool, world};
 
 /// Every `kind` the loader reads.
 pub const KINDS: &[&str] = &[
@@ -104,7 +104,7 @@ pub(crate) fn load_document(
         unknown_kind(&env, kind_entry.value.pos, src, out);
         return;
     }
-    if env.spec.is_none() && kind != "IncidentFilter" && kind != "ScheduledTask" {
+    if env.spec.is_none() && kind != "ScheduledTask" {
         out.error(
             src,
             root.pos,
@@ -144,8 +144,13 @@ pub(crate) fn load_document(
             }
         }
         "Workspace" => world::parse_workspace(&env, src, out, loaded),
+        "IncidentFilter" => {
+            if let Some(p) = plan::parse_plan(&env, file, src, out) {
+                loaded.plans.push(p);
+            }
+        }
         _ => {
-            // IncidentFilter, ScheduledTask: kept for the incidents feature.
+            // ScheduledTask: kept for the scheduler.
             let name = env.meta_name.as_ref().map(|n| n.value.clone()).or_else(|| {
                 env.spec
                     .and_then(|s| s.get("name"))
@@ -158,7 +163,7 @@ pub(crate) fn load_document(
                 root.pos,
                 "kind",
                 format!(
-                    "`{kind}` documents are kept but not used yet (incident handling comes later)"
+                    "`{kind}` documents are kept but not used yet (scheduled tasks come later)"
                 ),
             );
             loaded.unused.push(UnusedDocument {

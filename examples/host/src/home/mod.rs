@@ -38,6 +38,7 @@ mod discover;
 mod document;
 mod fields;
 mod hooks;
+mod plan;
 mod secret;
 mod skill;
 mod tool;
@@ -57,6 +58,7 @@ pub use connector::{ConnectorDef, ConnectorShape};
 pub use diag::{Diagnostic, HomeErrors, MAX_ERRORS, Severity, did_you_mean};
 pub use document::KINDS;
 pub use hooks::MAX_HOOK_FILE;
+pub use plan::{Fit, PLAN_FIELDS, ResponsePlanDef, choose};
 pub use secret::url_userinfo;
 pub use skill::SkillDef;
 pub use tool::{ParamDef, ParamType, PythonToolDef};
@@ -152,6 +154,8 @@ pub struct AgentHome {
     pub global_hooks: HookConfig,
     /// The agents' world (`Workspace`).
     pub world: WorldDef,
+    /// Response plans (`IncidentFilter`), in the order they are tried.
+    pub plans: Vec<ResponsePlanDef>,
     /// Documents kept for later features.
     pub unused_documents: Vec<UnusedDocument>,
     /// Warnings and notes (the home loads).
@@ -167,6 +171,7 @@ pub(crate) struct Loaded {
     pub connectors: Vec<connector::ConnectorDraft>,
     pub global_hooks: HookConfig,
     pub world: WorldDef,
+    pub plans: Vec<plan::PlanDraft>,
     pub unused: Vec<UnusedDocument>,
 }
 
@@ -258,6 +263,7 @@ impl AgentHome {
             &sources,
             &mut out,
         );
+        let plans = check_plans(loaded.plans, &resolved.agents, &sources, &mut out);
         out.mask_secrets();
         let by_place = |d: &Diagnostic| (d.file.clone(), d.line, d.column);
         out.errors.sort_by_key(by_place);
@@ -286,6 +292,7 @@ impl AgentHome {
             connectors: resolved.connectors,
             global_hooks: loaded.global_hooks,
             world: loaded.world,
+            plans,
             unused_documents: loaded.unused,
             warnings: out.warnings,
         })
@@ -374,4 +381,44 @@ fn read_source(root: &Path, path: &Path, out: &mut Sink) -> Option<Source> {
             None
         }
     }
+}
+
+/// Plans name an agent of the home, and no two share a name.
+fn check_plans(
+    drafts: Vec<plan::PlanDraft>,
+    agents: &BTreeMap<String, AgentDef>,
+    sources: &[Source],
+    out: &mut Sink,
+) -> Vec<ResponsePlanDef> {
+    let mut plans: Vec<ResponsePlanDef> = Vec::new();
+    for d in drafts {
+        let src = &sources[d.file];
+        if !d.def.agent.is_empty() && !agents.contains_key(&d.def.agent) {
+            let e = out.error(
+                src,
+                d.agent_pos,
+                "spec.handling_agent",
+                format!("no agent `{}` in this home", d.def.agent),
+            );
+            if let Some(h) = diag::suggestion(&d.def.agent, agents.keys().map(String::as_str)) {
+                e.help(h);
+            }
+        }
+        if let Some(first) = plans.iter().find(|p| p.name == d.def.name) {
+            out.error(
+                src,
+                d.doc_pos,
+                "spec.name",
+                format!("response plan `{}` is defined twice", d.def.name),
+            )
+            .help(format!(
+                "first defined at {}:{}",
+                first.location.file.display(),
+                first.location.line
+            ));
+            continue;
+        }
+        plans.push(d.def);
+    }
+    plans
 }
