@@ -224,10 +224,11 @@ fn deliver(
 
 /// One line about what an alert did.
 pub fn describe(outcome: &Intake) -> String {
-    let routed = |i: &crate::store::IncidentRecord| match (&i.plan, &i.agent, &i.thread) {
-        (Some(plan), Some(agent), Some(thread)) => {
-            format!("plan `{plan}` -> agent `{agent}`, {thread}")
-        }
+    let routed = |i: &crate::store::IncidentRecord| match (&i.plan, &i.thread) {
+        (Some(plan), Some(thread)) => format!(
+            "plan `{}` -> agent `{}` ({}), {thread}",
+            plan.name, plan.agent, plan.mode
+        ),
         _ => format!(
             "not investigated: {}",
             i.not_investigated.as_deref().unwrap_or("no plan")
@@ -252,8 +253,8 @@ pub fn describe(outcome: &Intake) -> String {
         Intake::Reopened { incident } => {
             format!("{}: reopened ({} firings)", incident.id, incident.count)
         }
-        Intake::Duplicate { incident_id } => {
-            format!("{incident_id}: duplicate delivery, nothing changed")
+        Intake::Duplicate { incident } => {
+            format!("{}: duplicate delivery, nothing changed", incident.id)
         }
     }
 }

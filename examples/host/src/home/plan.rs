@@ -181,6 +181,11 @@ pub(crate) fn parse_plan(
         let s = x.string(src, out)?;
         match Platform::parse(&s) {
             Some(p) => Some(p),
+            None if ["servicenow", "opsgenie"].contains(&s.to_ascii_lowercase().as_str()) => {
+                out.error(src, x.node.pos, &x.path, format!("incidents from {s} are not taken yet"))
+                    .help("supported: Prometheus (Alertmanager), PagerDuty, AzMonitor, Trigger, Manual");
+                None
+            }
             None => {
                 let names = ["Prometheus", "PagerDuty", "AzMonitor", "Trigger", "Manual"];
                 let d = out.error(src, x.node.pos, &x.path, format!("unknown incident platform `{s}`"));
@@ -209,23 +214,22 @@ pub(crate) fn parse_plan(
         }
     };
     let priorities = match f.take(&["priorities"], src, out) {
-        Some(x) => x
-            .strings(true, src, out)
-            .into_iter()
-            .filter_map(|s| match Priority::parse(s.value.trim_matches(',')) {
-                Some(p) => Some(p),
-                None => {
-                    out.error(
-                        src,
-                        s.pos,
-                        &x.path,
-                        format!("`{}` is not a priority", s.value),
-                    )
-                    .help("expected P1..P5 or Sev0..Sev4");
-                    None
+        Some(x) => {
+            let mut found = Vec::new();
+            for s in x.strings(true, src, out) {
+                // `P1 P2`, `P1,P2` and `[P1, P2]` all list priorities.
+                for w in s.value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                    match Priority::parse(w) {
+                        Some(p) => found.push(p),
+                        None => {
+                            out.error(src, s.pos, &x.path, format!("`{w}` is not a priority"))
+                                .help("expected P1..P5 or Sev0..Sev4");
+                        }
+                    }
                 }
-            })
-            .collect(),
+            }
+            found
+        }
         None => Vec::new(),
     };
     let list = |f: &mut Fields<'_>, names: &[&str], out: &mut Sink| -> Vec<String> {

@@ -26,6 +26,8 @@ pub fn parse(body: &[u8]) -> Result<Vec<Alert>, IntakeError> {
     }
     let external_url = root.opt_str("externalURL")?;
     let receiver = root.opt_str("receiver")?;
+    // Alerts Alertmanager left out of the group (its max_alerts): said on each alert.
+    let truncated = root.opt_text("truncatedAlerts")?.filter(|n| n != "0");
     let alerts = root.array("alerts")?;
     if alerts.is_empty() {
         return Err(IntakeError::Field {
@@ -35,7 +37,13 @@ pub fn parse(body: &[u8]) -> Result<Vec<Alert>, IntakeError> {
     }
     alerts
         .iter()
-        .map(|a| alert(a, external_url.as_deref(), receiver.as_deref()))
+        .map(|a| {
+            let mut alert = alert(a, external_url.as_deref(), receiver.as_deref())?;
+            if let Some(n) = &truncated {
+                alert.labels.insert("truncated_alerts".into(), n.clone());
+            }
+            Ok(alert)
+        })
         .collect()
 }
 
@@ -89,7 +97,8 @@ fn alert(
         (None, None) => format!("alert {fingerprint}"),
     };
     let severity = labels.get("severity").cloned();
-    let service = ["service", "app", "job"]
+    // Not `job`: that is the scrape job, not the service.
+    let service = ["service", "app"]
         .iter()
         .find_map(|k| labels.get(*k).cloned());
     let mut links: Vec<String> = Vec::new();

@@ -76,7 +76,11 @@ pub fn parse(body: &[u8]) -> Result<Vec<Alert>, IntakeError> {
         .cloned()
         .or_else(|| items.first().cloned());
     let mut links: Vec<String> = Vec::new();
-    links.extend(targets.iter().map(|t| format!("azure:{t}")));
+    links.extend(
+        targets
+            .iter()
+            .map(|t| format!("https://portal.azure.com/#resource{t}")),
+    );
     Ok(vec![Alert {
         source: Source::AzureMonitor,
         event_id: format!("{alert_id}:{condition}"),

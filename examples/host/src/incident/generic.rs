@@ -31,16 +31,18 @@ pub fn parse(source: Source, name: &str, body: &[u8]) -> Result<Vec<Alert>, Inta
         .opt_str("title")?
         .map(|t| one_line(&t))
         .unwrap_or_else(|| format!("trigger {name}"));
-    // Without an id, each delivery is its own event (no duplicate can be recognised).
-    let event_id = id
-        .clone()
-        .unwrap_or_else(|| format!("{name}:{}", now.timestamp_nanos_opt().unwrap_or_default()));
-    // Deliveries with the same id are one incident (repeats join it); without an id, each
-    // is its own.
-    let external_id = id.unwrap_or_else(|| event_id.clone());
+    // Without an id, each delivery is its own event (no duplicate can be recognised). Ids
+    // are the trigger's own: two triggers may use the same.
+    let event_id = match &id {
+        Some(id) => format!("{name}:{id}"),
+        None => format!("{name}:@{}", now.timestamp_nanos_opt().unwrap_or_default()),
+    };
+    // A delivery with an id seen before is a duplicate of it; each other one is an incident
+    // of its own (a trigger has no rule to merge by).
+    let external_id = event_id.clone();
     Ok(vec![Alert {
         source,
-        rule: format!("{name}:{external_id}"),
+        rule: external_id.clone(),
         external_id,
         event_id,
         priority: severity.as_deref().and_then(Priority::parse),

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::{Alert, IntakeError, MAX_BODY, Source, check_size, pagerduty};
 use crate::home::{ResponsePlanDef, choose};
-use crate::store::{DEFAULT_MERGE_WINDOW, IncidentStore, Intake, Routing, StoreError};
+use crate::store::{
+    DEFAULT_MERGE_WINDOW, IncidentStore, Intake, PlanSnapshot, Routing, StoreError,
+};
 
 /// How deliveries are taken.
 #[derive(Clone, Debug)]
@@ -19,6 +21,27 @@ pub struct IntakeConfig {
     pub pagerduty_secrets: Vec<String>,
     /// The largest body taken (default [`MAX_BODY`]).
     pub max_body: usize,
+}
+
+/// The merge window's bounds (the platforms' own: 1 to 24 hours).
+pub const MERGE_WINDOW_RANGE: std::ops::RangeInclusive<std::time::Duration> =
+    std::time::Duration::from_secs(3600)..=std::time::Duration::from_secs(24 * 3600);
+
+impl IntakeConfig {
+    /// Whether the settings hold: the merge window within [`MERGE_WINDOW_RANGE`], no empty
+    /// secret (an empty key would let anyone sign).
+    pub fn check(&self) -> Result<(), String> {
+        if !MERGE_WINDOW_RANGE.contains(&self.merge_window) {
+            return Err(format!(
+                "the merge window must be between 1 and 24 hours, not {}",
+                humantime::format_duration(self.merge_window)
+            ));
+        }
+        if self.pagerduty_secrets.iter().any(|s| s.is_empty()) {
+            return Err("a PagerDuty webhook secret is empty".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for IntakeConfig {
@@ -86,13 +109,17 @@ pub fn receive(
         signature,
         at: now,
     } = d;
+    let unstored = |error: IntakeError| Refused::Bad {
+        delivery: None,
+        error,
+    };
+    config
+        .check()
+        .map_err(|why| unstored(IntakeError::Unsupported(why)))?;
     if source == Source::PagerDuty && !config.pagerduty_secrets.is_empty() {
-        pagerduty::verify(body, signature, &config.pagerduty_secrets).map_err(|error| {
-            Refused::Bad {
-                delivery: None,
-                error,
-            }
-        })?;
+        // Over the limit nothing is hashed: no signature makes it acceptable.
+        check_size(body, config.max_body).map_err(unstored)?;
+        pagerduty::verify(body, signature, &config.pagerduty_secrets).map_err(unstored)?;
     }
     // Kept, even when refused below (an oversized one only up to the limit).
     let kept = &body[..body.len().min(config.max_body)];
@@ -118,20 +145,20 @@ pub fn receive(
         Err(e) => return refuse(e),
     };
     let route = |alert: &Alert| route(plans, alert);
-    let mut outcomes = Vec::with_capacity(alerts.len());
-    for alert in &alerts {
-        outcomes.push(store.accept(delivery, alert, now, config.merge_window, &route)?);
-    }
+    let outcomes = store.accept(delivery, &alerts, now, config.merge_window, &route)?;
     Ok(Received { delivery, outcomes })
 }
 
 /// The plan a new incident takes, or why none does.
 pub fn route(plans: &[ResponsePlanDef], alert: &Alert) -> Routing {
     match choose(plans, alert) {
-        Some(p) => Routing::Plan {
-            plan: p.name.clone(),
+        Some(p) => Routing::Plan(PlanSnapshot {
+            name: p.name.clone(),
             agent: p.agent.clone(),
-        },
+            mode: p.mode.as_str().to_string(),
+            max_attempts: p.max_attempts,
+            custom_instructions: p.custom_instructions.clone(),
+        }),
         None if plans.is_empty() => Routing::Unrouted {
             reason: "the home has no response plan".into(),
         },

@@ -181,10 +181,15 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 
 /// Parse a body as JSON, the error saying where it broke.
 pub(crate) fn parse(body: &[u8]) -> Result<Value, IntakeError> {
-    serde_json::from_slice(body).map_err(|e| IntakeError::Json {
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+    serde_json::from_slice(body).map_err(|e| {
+        // serde_json's message ends with the position, which the error says already.
+        let text = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        IntakeError::Json {
+            line: e.line(),
+            column: e.column(),
+            message: text.strip_suffix(&suffix).unwrap_or(&text).to_string(),
+        }
     })
 }
 

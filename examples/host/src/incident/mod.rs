@@ -92,6 +92,17 @@ impl Priority {
     /// Parse any of the scales above (case-insensitive).
     pub fn parse(s: &str) -> Option<Priority> {
         let k = s.trim().to_ascii_lowercase();
+        let named = match k.as_str() {
+            "critical" | "page" => Some(1),
+            "high" | "error" | "major" => Some(2),
+            "warning" | "warn" | "medium" | "minor" => Some(3),
+            "low" => Some(4),
+            "info" | "informational" | "none" => Some(5),
+            _ => None,
+        };
+        if let Some(p) = named {
+            return Some(Priority(p));
+        }
         let digit = |rest: &str, offset: u8| -> Option<Priority> {
             let n: u8 = rest.parse().ok()?;
             let p = n.checked_add(offset)?;
@@ -100,17 +111,7 @@ impl Priority {
         if let Some(rest) = k.strip_prefix("sev") {
             return digit(rest, 1);
         }
-        if let Some(rest) = k.strip_prefix('p') {
-            return digit(rest, 0);
-        }
-        Some(Priority(match k.as_str() {
-            "critical" | "page" => 1,
-            "high" | "error" | "major" => 2,
-            "warning" | "warn" | "medium" | "minor" => 3,
-            "low" => 4,
-            "info" | "informational" | "none" => 5,
-            _ => return None,
-        }))
+        digit(k.strip_prefix('p')?, 0)
     }
 }
 
@@ -225,6 +226,17 @@ impl IntakeError {
     /// Whether the sender is at fault for who it is (401), not for what it sent (4xx).
     pub fn is_unauthorised(&self) -> bool {
         matches!(self, IntakeError::Signature(_))
+    }
+
+    /// The HTTP status that answers it: 401 for a signature, 413 for a body too large,
+    /// 422 for a payload of another kind or version, 400 for the rest.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            IntakeError::Signature(_) => 401,
+            IntakeError::TooLarge { .. } => 413,
+            IntakeError::Unsupported(_) => 422,
+            IntakeError::Json { .. } | IntakeError::Field { .. } => 400,
+        }
     }
 }
 

@@ -37,8 +37,14 @@ pub struct IncidentRecord {
     pub priority: Option<Priority>,
     /// Impacted service.
     pub service: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Incident or signal type.
+    pub incident_type: Option<String>,
     /// Firing, acknowledged or resolved.
     pub status: AlertStatus,
+    /// When it was resolved (the platform's end time when it gives one).
+    pub resolved_at: Option<DateTime<Utc>>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Links.
@@ -49,8 +55,8 @@ pub struct IncidentRecord {
     pub last_seen: DateTime<Utc>,
     /// Firings merged into it (1 for a new one).
     pub count: u32,
-    /// The response plan that took it, if any.
-    pub plan: Option<String>,
+    /// The response plan that took it, as it was then (the home may change later).
+    pub plan: Option<PlanSnapshot>,
     /// The agent that investigates it, if any.
     pub agent: Option<String>,
     /// Why it is not investigated (no plan matched), if so.
@@ -85,36 +91,46 @@ pub enum Intake {
         /// It.
         incident: IncidentRecord,
     },
-    /// The same event was delivered before: nothing changed.
+    /// The same event was delivered before: nothing changed (but that it is still seen).
     Duplicate {
         /// The incident it belongs to.
-        incident_id: String,
+        incident: IncidentRecord,
     },
 }
 
 impl Intake {
-    /// The incident's id.
-    pub fn incident_id(&self) -> &str {
+    /// The incident.
+    pub fn incident(&self) -> &IncidentRecord {
         match self {
             Intake::New { incident }
             | Intake::Joined { incident }
             | Intake::Resolved { incident }
-            | Intake::Reopened { incident } => &incident.id,
-            Intake::Duplicate { incident_id } => incident_id,
+            | Intake::Reopened { incident }
+            | Intake::Duplicate { incident } => incident,
         }
     }
 }
 
-/// Who handles a new incident (the plan chosen for it), or why nobody does.
+/// A response plan as it was when it took an incident.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct PlanSnapshot {
+    /// The plan's name.
+    pub name: String,
+    /// Its agent.
+    pub agent: String,
+    /// Its mode (`Review`, `Autonomous`, `ReadOnly`).
+    pub mode: String,
+    /// Automated investigations one incident gets at most.
+    pub max_attempts: u32,
+    /// Added to the agent's task.
+    pub custom_instructions: Option<String>,
+}
+
+/// Who handles an incident (the plan chosen for it), or why nobody does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Routing {
     /// A plan took it.
-    Plan {
-        /// The plan's name.
-        plan: String,
-        /// Its agent.
-        agent: String,
-    },
+    Plan(PlanSnapshot),
     /// No plan took it: stored, not investigated.
     Unrouted {
         /// Why (shown with the incident).
@@ -165,18 +181,25 @@ pub trait IncidentStore: Send + Sync {
     /// Mark a delivery rejected, with the reason (its body stays, for inspection).
     fn reject_delivery(&self, delivery: i64, reason: &str) -> Result<(), StoreError>;
 
-    /// Apply one alert of delivery `delivery`, received `at`: a duplicate event changes
-    /// nothing; a repeat firing of an open incident's rule within `window` joins it (a
-    /// resolved one reopens); a resolution resolves it; anything else is a new incident,
-    /// routed by `route` (called only then).
+    /// Apply the alerts of delivery `delivery`, received `at`, in one transaction (and mark
+    /// the delivery accepted, also when it has none). For each alert:
+    /// - the same event again is a duplicate: nothing changes but that it is still seen;
+    /// - it belongs to the incident of its series (the platform's id for it) or, failing
+    ///   that, to the open incident of its rule; a firing joins it (counted), an
+    ///   acknowledgement marks it, a resolution closes its series and the incident once no
+    ///   series is open;
+    /// - a firing of a rule whose incident was resolved within `window` reopens it (unless
+    ///   it started before the resolution: a late delivery);
+    /// - anything else is a new incident, routed by `route`; an incident no plan took is
+    ///   routed again when a later alert joins it.
     fn accept(
         &self,
         delivery: i64,
-        alert: &Alert,
+        alerts: &[Alert],
         at: DateTime<Utc>,
         window: std::time::Duration,
         route: &dyn Fn(&Alert) -> Routing,
-    ) -> Result<Intake, StoreError>;
+    ) -> Result<Vec<Intake>, StoreError>;
 
     /// One incident.
     fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, StoreError>;

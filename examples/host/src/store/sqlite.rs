@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::{DeliveryRecord, IncidentRecord, IncidentStore, Intake, Routing, StoreError};
+use super::{
+    DeliveryRecord, IncidentRecord, IncidentStore, Intake, PlanSnapshot, Routing, StoreError,
+};
 use crate::incident::{Alert, AlertStatus, Priority, Source};
 
 /// The schema, one migration per entry; `user_version` is how many have run.
@@ -28,19 +30,28 @@ CREATE TABLE incidents (
     severity TEXT,
     priority INTEGER,
     service TEXT,
+    description TEXT,
+    incident_type TEXT,
     status TEXT NOT NULL,
+    resolved_at TEXT,
     labels TEXT NOT NULL,
     links TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     count INTEGER NOT NULL,
     plan TEXT,
-    agent TEXT,
     not_investigated TEXT,
     thread TEXT,
     raw TEXT NOT NULL
 );
-CREATE INDEX incidents_by_rule ON incidents (source, rule, last_seen);
+CREATE INDEX incidents_by_rule ON incidents (source, rule, status, last_seen);
+CREATE TABLE series (
+    source TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    incident INTEGER NOT NULL REFERENCES incidents (seq),
+    open INTEGER NOT NULL,
+    PRIMARY KEY (source, external_id, incident)
+);
 CREATE TABLE events (
     source TEXT NOT NULL,
     event_id TEXT NOT NULL,
@@ -62,12 +73,6 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn parse_stamp(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
 impl SqliteStore {
     /// Open (creating it and its folder if needed) the database at `path`, and bring its
     /// schema up to date.
@@ -83,7 +88,8 @@ impl SqliteStore {
         let conn = Connection::open(&path).map_err(|e| err(&e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| err(&e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        // FULL: a delivery acknowledged is on disk, power loss included.
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| err(&e))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| err(&e))?;
@@ -128,17 +134,35 @@ impl SqliteStore {
 }
 
 const INCIDENT_COLUMNS: &str = "seq, source, external_id, rule, title, severity, priority, \
-     service, status, labels, links, first_seen, last_seen, count, plan, agent, \
-     not_investigated, thread, raw";
+     service, description, incident_type, status, resolved_at, labels, links, first_seen, \
+     last_seen, count, plan, not_investigated, thread, raw";
+
+fn bad_column(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn time_column(r: &Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = r.get(i)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| bad_column(i, e))
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    serde_json::from_str(&text).map_err(|e| bad_column(i, e))
+}
 
 fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
     let seq: i64 = r.get(0)?;
     let source: String = r.get(1)?;
-    let status: String = r.get(8)?;
-    let labels: String = r.get(9)?;
-    let links: String = r.get(10)?;
-    let raw: String = r.get(18)?;
+    let status: String = r.get(10)?;
     let priority: Option<u8> = r.get(6)?;
+    let plan: Option<String> = r.get(17)?;
+    let plan: Option<PlanSnapshot> = match plan {
+        Some(text) => Some(serde_json::from_str(&text).map_err(|e| bad_column(17, e))?),
+        None => None,
+    };
     Ok(IncidentRecord {
         id: format!("inc-{seq}"),
         source: Source::parse(&source).unwrap_or(Source::Manual),
@@ -148,22 +172,32 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
         severity: r.get(5)?,
         priority: priority.map(Priority),
         service: r.get(7)?,
-        status: match status.as_str() {
-            "resolved" => AlertStatus::Resolved,
-            "acknowledged" => AlertStatus::Acknowledged,
-            _ => AlertStatus::Firing,
+        description: r.get(8)?,
+        incident_type: r.get(9)?,
+        status: status_of(&status),
+        resolved_at: match r.get::<_, Option<String>>(11)? {
+            Some(_) => Some(time_column(r, 11)?),
+            None => None,
         },
-        labels: serde_json::from_str(&labels).unwrap_or_default(),
-        links: serde_json::from_str(&links).unwrap_or_default(),
-        first_seen: parse_stamp(&r.get::<_, String>(11)?),
-        last_seen: parse_stamp(&r.get::<_, String>(12)?),
-        count: r.get(13)?,
-        plan: r.get(14)?,
-        agent: r.get(15)?,
-        not_investigated: r.get(16)?,
-        thread: r.get(17)?,
-        raw: serde_json::from_str(&raw).unwrap_or_default(),
+        labels: json_column(r, 12)?,
+        links: json_column(r, 13)?,
+        first_seen: time_column(r, 14)?,
+        last_seen: time_column(r, 15)?,
+        count: r.get(16)?,
+        agent: plan.as_ref().map(|p| p.agent.clone()),
+        plan,
+        not_investigated: r.get(18)?,
+        thread: r.get(19)?,
+        raw: json_column(r, 20)?,
     })
+}
+
+fn status_of(s: &str) -> AlertStatus {
+    match s {
+        "resolved" => AlertStatus::Resolved,
+        "acknowledged" => AlertStatus::Acknowledged,
+        _ => AlertStatus::Firing,
+    }
 }
 
 fn load(conn: &Connection, seq: i64) -> rusqlite::Result<IncidentRecord> {
@@ -177,6 +211,260 @@ fn load(conn: &Connection, seq: i64) -> rusqlite::Result<IncidentRecord> {
 /// The incident id `inc-<n>` as its row number.
 fn seq_of(id: &str) -> Option<i64> {
     id.strip_prefix("inc-")?.parse().ok()
+}
+
+/// An incident an alert may belong to.
+struct Candidate {
+    seq: i64,
+    status: AlertStatus,
+    last_seen: String,
+    resolved_at: Option<String>,
+    routed: bool,
+    /// Found through the alert's own series (not only its rule).
+    same_series: bool,
+}
+
+fn candidate(r: &Row<'_>) -> rusqlite::Result<Candidate> {
+    let status: String = r.get(1)?;
+    Ok(Candidate {
+        seq: r.get(0)?,
+        status: status_of(&status),
+        last_seen: r.get(2)?,
+        resolved_at: r.get(3)?,
+        routed: r.get::<_, Option<String>>(4)?.is_some(),
+        same_series: false,
+    })
+}
+
+/// The incident `alert` belongs to, if any (see [`IncidentStore::accept`]).
+fn find(tx: &Connection, alert: &Alert, cutoff: &str) -> rusqlite::Result<Option<Candidate>> {
+    let source = alert.source.as_str();
+    let by_series = tx
+        .query_row(
+            "SELECT i.seq, i.status, i.last_seen, i.resolved_at, i.plan FROM series s \
+             JOIN incidents i ON i.seq = s.incident \
+             WHERE s.source = ?1 AND s.external_id = ?2 ORDER BY i.seq DESC LIMIT 1",
+            params![source, alert.external_id],
+            |r| {
+                candidate(r).map(|c| Candidate {
+                    same_series: true,
+                    ..c
+                })
+            },
+        )
+        .optional()?;
+    let current =
+        |c: &Candidate| c.status != AlertStatus::Resolved || c.last_seen.as_str() >= cutoff;
+    match by_series {
+        // A resolution is about its series' incident, however old.
+        Some(c) if alert.status == AlertStatus::Resolved || current(&c) => return Ok(Some(c)),
+        _ => {}
+    }
+    let open = tx
+        .query_row(
+            "SELECT seq, status, last_seen, resolved_at, plan FROM incidents \
+             WHERE source = ?1 AND rule = ?2 AND status != 'resolved' ORDER BY seq DESC LIMIT 1",
+            params![source, alert.rule],
+            candidate,
+        )
+        .optional()?;
+    if open.is_some() || alert.status == AlertStatus::Resolved {
+        return Ok(open);
+    }
+    tx.query_row(
+        "SELECT seq, status, last_seen, resolved_at, plan FROM incidents \
+         WHERE source = ?1 AND rule = ?2 AND status = 'resolved' AND last_seen >= ?3 \
+         ORDER BY seq DESC LIMIT 1",
+        params![source, alert.rule, cutoff],
+        candidate,
+    )
+    .optional()
+}
+
+fn set_series(tx: &Connection, alert: &Alert, seq: i64, open: bool) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO series (source, external_id, incident, open) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (source, external_id, incident) DO UPDATE SET open = excluded.open",
+        params![alert.source.as_str(), alert.external_id, seq, open],
+    )?;
+    Ok(())
+}
+
+/// Route an incident no plan has taken yet; `Some(reason)` when none takes it.
+fn set_routing(tx: &Connection, seq: i64, routing: Routing) -> rusqlite::Result<()> {
+    match routing {
+        Routing::Plan(plan) => {
+            tx.execute(
+                "UPDATE incidents SET plan = ?2, not_investigated = NULL, \
+                 thread = 'thread-' || seq WHERE seq = ?1",
+                params![seq, serde_json::to_string(&plan).unwrap_or_default()],
+            )?;
+        }
+        Routing::Unrouted { reason } => {
+            tx.execute(
+                "UPDATE incidents SET not_investigated = ?2 WHERE seq = ?1",
+                params![seq, reason],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn create(tx: &Connection, alert: &Alert, now: &str, at: DateTime<Utc>) -> rusqlite::Result<i64> {
+    let resolved_at =
+        (alert.status == AlertStatus::Resolved).then(|| stamp(alert.ended_at.unwrap_or(at)));
+    tx.execute(
+        "INSERT INTO incidents (source, external_id, rule, title, severity, priority, service, \
+         description, incident_type, status, resolved_at, labels, links, first_seen, last_seen, \
+         count, raw) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            alert.source.as_str(),
+            alert.external_id,
+            alert.rule,
+            alert.title,
+            alert.severity,
+            alert.priority.map(|p| p.0),
+            alert.service,
+            alert.description,
+            alert.incident_type,
+            alert.status.as_str(),
+            resolved_at,
+            serde_json::to_string(&alert.labels).unwrap_or_default(),
+            serde_json::to_string(&alert.links).unwrap_or_default(),
+            stamp(alert.started_at.min(at)),
+            now,
+            i64::from(alert.status != AlertStatus::Resolved),
+            alert.raw.to_string(),
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Apply one alert (inside the delivery's transaction).
+fn apply(
+    tx: &Connection,
+    delivery: i64,
+    alert: &Alert,
+    at: DateTime<Utc>,
+    cutoff: &str,
+    route: &dyn Fn(&Alert) -> Routing,
+) -> rusqlite::Result<Intake> {
+    let source = alert.source.as_str();
+    let now = stamp(at);
+    let seen: Option<i64> = tx
+        .query_row(
+            "SELECT incident FROM events WHERE source = ?1 AND event_id = ?2",
+            params![source, alert.event_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(seq) = seen {
+        // A repeat notification of a firing alert: it is still firing.
+        if alert.status == AlertStatus::Firing {
+            tx.execute(
+                "UPDATE incidents SET last_seen = max(last_seen, ?2) WHERE seq = ?1 \
+                 AND status != 'resolved'",
+                params![seq, now],
+            )?;
+        }
+        return Ok(Intake::Duplicate {
+            incident: load(tx, seq)?,
+        });
+    }
+    let found = find(tx, alert, cutoff)?;
+    let (seq, kind) = match (found, alert.status) {
+        (None, status) => {
+            let seq = create(tx, alert, &now, at)?;
+            set_series(tx, alert, seq, status != AlertStatus::Resolved)?;
+            let routing = if status == AlertStatus::Resolved {
+                Routing::Unrouted {
+                    reason: "resolved before it was seen firing".into(),
+                }
+            } else {
+                route(alert)
+            };
+            set_routing(tx, seq, routing)?;
+            (seq, "new")
+        }
+        (Some(c), AlertStatus::Resolved) => {
+            set_series(tx, alert, c.seq, false)?;
+            let open: i64 = tx.query_row(
+                "SELECT count(*) FROM series WHERE incident = ?1 AND open = 1",
+                [c.seq],
+                |r| r.get(0),
+            )?;
+            if c.status != AlertStatus::Resolved && open == 0 {
+                let ended = stamp(alert.ended_at.unwrap_or(at));
+                tx.execute(
+                    "UPDATE incidents SET status = 'resolved', resolved_at = ?2, last_seen = ?3 \
+                     WHERE seq = ?1",
+                    params![c.seq, ended, now],
+                )?;
+                (c.seq, "resolved")
+            } else if c.status == AlertStatus::Resolved {
+                (c.seq, "resolved")
+            } else {
+                // Other series of the incident still fire.
+                tx.execute(
+                    "UPDATE incidents SET last_seen = ?2 WHERE seq = ?1",
+                    params![c.seq, now],
+                )?;
+                (c.seq, "joined")
+            }
+        }
+        (Some(c), AlertStatus::Acknowledged) => {
+            if c.status != AlertStatus::Resolved {
+                tx.execute(
+                    "UPDATE incidents SET status = 'acknowledged', last_seen = ?2 WHERE seq = ?1",
+                    params![c.seq, now],
+                )?;
+                set_series(tx, alert, c.seq, true)?;
+            }
+            (c.seq, "joined")
+        }
+        (Some(c), AlertStatus::Firing) => {
+            // Its own series ended after it started: a firing delivered late.
+            let late = c.status == AlertStatus::Resolved
+                && c.same_series
+                && c.resolved_at
+                    .as_deref()
+                    .is_some_and(|r| stamp(alert.started_at).as_str() <= r);
+            if late {
+                // It started before the resolution and arrived after it: nothing to reopen.
+                set_series(tx, alert, c.seq, false)?;
+                (c.seq, "joined")
+            } else {
+                let reopened = c.status == AlertStatus::Resolved;
+                tx.execute(
+                    "UPDATE incidents SET count = count + 1, last_seen = ?2, \
+                     status = CASE WHEN status = 'acknowledged' THEN status ELSE 'firing' END, \
+                     resolved_at = NULL, \
+                     priority = CASE WHEN ?3 IS NULL THEN priority WHEN priority IS NULL \
+                                THEN ?3 ELSE min(priority, ?3) END \
+                     WHERE seq = ?1",
+                    params![c.seq, now, alert.priority.map(|p| p.0)],
+                )?;
+                set_series(tx, alert, c.seq, true)?;
+                if !c.routed {
+                    // A plan may take it now (a warning that became critical).
+                    set_routing(tx, c.seq, route(alert))?;
+                }
+                (c.seq, if reopened { "reopened" } else { "joined" })
+            }
+        }
+    };
+    tx.execute(
+        "INSERT INTO events (source, event_id, incident, delivery) VALUES (?1, ?2, ?3, ?4)",
+        params![source, alert.event_id, seq, delivery],
+    )?;
+    let incident = load(tx, seq)?;
+    Ok(match kind {
+        "new" => Intake::New { incident },
+        "resolved" => Intake::Resolved { incident },
+        "reopened" => Intake::Reopened { incident },
+        _ => Intake::Joined { incident },
+    })
 }
 
 impl IncidentStore for SqliteStore {
@@ -208,137 +496,28 @@ impl IncidentStore for SqliteStore {
     fn accept(
         &self,
         delivery: i64,
-        alert: &Alert,
+        alerts: &[Alert],
         at: DateTime<Utc>,
         window: std::time::Duration,
         route: &dyn Fn(&Alert) -> Routing,
-    ) -> Result<Intake, StoreError> {
-        let source = alert.source.as_str();
-        let cutoff = at - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero());
+    ) -> Result<Vec<Intake>, StoreError> {
+        let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        let cutoff = stamp(
+            at.checked_sub_signed(window)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        );
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let seen: Option<i64> = tx
-                .query_row(
-                    "SELECT incident FROM events WHERE source = ?1 AND event_id = ?2",
-                    params![source, alert.event_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(seq) = seen {
-                tx.execute(
-                    "UPDATE deliveries SET state = 'accepted' WHERE id = ?1",
-                    [delivery],
-                )?;
-                tx.commit()?;
-                return Ok(Intake::Duplicate {
-                    incident_id: format!("inc-{seq}"),
-                });
+            let mut out = Vec::with_capacity(alerts.len());
+            for alert in alerts {
+                out.push(apply(&tx, delivery, alert, at, &cutoff, route)?);
             }
-            // A resolution closes the rule's latest open incident, however old; a firing
-            // joins (or reopens) one seen within the window.
-            let candidate: Option<(i64, String)> = if alert.status == AlertStatus::Resolved {
-                tx.query_row(
-                    "SELECT seq, status FROM incidents WHERE source = ?1 AND rule = ?2 \
-                     AND status != 'resolved' ORDER BY seq DESC LIMIT 1",
-                    params![source, alert.rule],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-            } else {
-                tx.query_row(
-                    "SELECT seq, status FROM incidents WHERE source = ?1 AND rule = ?2 \
-                     AND last_seen >= ?3 ORDER BY seq DESC LIMIT 1",
-                    params![source, alert.rule, stamp(cutoff)],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-            };
-            let now = stamp(at);
-            let (seq, kind) = match (candidate, alert.status) {
-                (Some((seq, _)), AlertStatus::Resolved) => {
-                    tx.execute(
-                        "UPDATE incidents SET status = 'resolved', last_seen = ?2 WHERE seq = ?1",
-                        params![seq, now],
-                    )?;
-                    (seq, "resolved")
-                }
-                (Some((seq, _)), AlertStatus::Acknowledged) => {
-                    tx.execute(
-                        "UPDATE incidents SET status = 'acknowledged', last_seen = ?2 WHERE seq = ?1",
-                        params![seq, now],
-                    )?;
-                    (seq, "joined")
-                }
-                (Some((seq, status)), AlertStatus::Firing) => {
-                    tx.execute(
-                        "UPDATE incidents SET status = 'firing', count = count + 1, last_seen = ?2 \
-                         WHERE seq = ?1",
-                        params![seq, now],
-                    )?;
-                    (seq, if status == "resolved" { "reopened" } else { "joined" })
-                }
-                (None, status) => {
-                    let routing = if status == AlertStatus::Resolved {
-                        Routing::Unrouted {
-                            reason: "resolved before it was seen firing".into(),
-                        }
-                    } else {
-                        route(alert)
-                    };
-                    let (plan, agent, not_investigated) = match routing {
-                        Routing::Plan { plan, agent } => (Some(plan), Some(agent), None),
-                        Routing::Unrouted { reason } => (None, None, Some(reason)),
-                    };
-                    tx.execute(
-                        "INSERT INTO incidents (source, external_id, rule, title, severity, priority, \
-                         service, status, labels, links, first_seen, last_seen, count, plan, agent, \
-                         not_investigated, raw) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13, ?14, ?15, ?16)",
-                        params![
-                            source,
-                            alert.external_id,
-                            alert.rule,
-                            alert.title,
-                            alert.severity,
-                            alert.priority.map(|p| p.0),
-                            alert.service,
-                            status.as_str(),
-                            serde_json::to_string(&alert.labels).unwrap_or_default(),
-                            serde_json::to_string(&alert.links).unwrap_or_default(),
-                            stamp(alert.started_at.min(at)),
-                            now,
-                            plan,
-                            agent,
-                            not_investigated,
-                            alert.raw.to_string(),
-                        ],
-                    )?;
-                    let seq = tx.last_insert_rowid();
-                    if plan.is_some() {
-                        tx.execute(
-                            "UPDATE incidents SET thread = 'thread-' || seq WHERE seq = ?1",
-                            [seq],
-                        )?;
-                    }
-                    (seq, "new")
-                }
-            };
-            tx.execute(
-                "INSERT INTO events (source, event_id, incident, delivery) VALUES (?1, ?2, ?3, ?4)",
-                params![source, alert.event_id, seq, delivery],
-            )?;
             tx.execute(
                 "UPDATE deliveries SET state = 'accepted' WHERE id = ?1",
                 [delivery],
             )?;
-            let incident = load(&tx, seq)?;
             tx.commit()?;
-            Ok(match kind {
-                "new" => Intake::New { incident },
-                "resolved" => Intake::Resolved { incident },
-                "reopened" => Intake::Reopened { incident },
-                _ => Intake::Joined { incident },
-            })
+            Ok(out)
         })
     }
 
@@ -371,7 +550,7 @@ impl IncidentStore for SqliteStore {
                 Ok(DeliveryRecord {
                     id: r.get(0)?,
                     source: Source::parse(&source).unwrap_or(Source::Manual),
-                    received_at: parse_stamp(&r.get::<_, String>(2)?),
+                    received_at: time_column(r, 2)?,
                     state: r.get(3)?,
                     error: r.get(4)?,
                     size: usize::try_from(size).unwrap_or(0),
