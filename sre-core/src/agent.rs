@@ -55,6 +55,12 @@ pub enum StopCause {
         /// What the agent said the next one must know.
         note: String,
     },
+    /// A tool call waits for a person's decision ([`crate::Approval::Park`]): nothing is
+    /// finished; `resume` continues once the requests are decided.
+    AwaitingApproval {
+        /// The stored requests' ids.
+        requests: Vec<String>,
+    },
 }
 
 /// A conversation thread: its id, how to cancel it, and where its events go.

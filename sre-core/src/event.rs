@@ -138,6 +138,16 @@ pub enum EventKind {
         /// Whether the call ran before its output was withheld (PostToolUse block).
         ran: bool,
     },
+    /// A tool call waits for a person's decision: the run parks (see
+    /// [`crate::Approval::Park`]).
+    ApprovalRequested {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// The stored request's id.
+        request: String,
+    },
     /// A hook failed (crash, timeout...).
     HookFailed {
         /// Event.

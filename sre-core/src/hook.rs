@@ -494,6 +494,42 @@ pub trait Hook: Send + Sync {
 pub trait Approver: Send + Sync {
     /// `true` to let it through.
     async fn approve(&self, input: &HookInput, reason: &str) -> bool;
+
+    /// The decision on a tool call, which may be more than yes or no: run it with an
+    /// edited input, deny it with a reason for the agent, or park the run until a person
+    /// decides (a durable approval). Default: [`Approver::approve`]'s yes or no.
+    async fn decide(&self, input: &HookInput, reason: &str) -> Approval {
+        if self.approve(input, reason).await {
+            Approval::Approve
+        } else {
+            Approval::Deny { reason: None }
+        }
+    }
+}
+
+/// What an [`Approver`] decided about a tool call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Approval {
+    /// Run it as asked.
+    Approve,
+    /// Run it with this input instead (a person edited it). The PreToolUse hooks judge the
+    /// edited input again; a block still blocks.
+    ApproveEdited {
+        /// The input to run with.
+        input: Value,
+    },
+    /// Do not run it; the reason goes to the agent in the tool result.
+    Deny {
+        /// Why, in the person's words.
+        reason: Option<String>,
+    },
+    /// No decision yet: the run ends with [`crate::StopCause::AwaitingApproval`] without
+    /// running the call or recording a result for it; `resume` asks again (and finds the
+    /// decision, once there is one). The other calls of the turn keep their results.
+    Park {
+        /// The stored request's id, reported in the stop cause.
+        request: String,
+    },
 }
 
 /// Several decisions merged into one.

@@ -80,8 +80,8 @@ pub use error::{Error, ModelError, Result};
 pub use event::{AgentEvent, EventKind, EventSink};
 pub use handoff::{HANDOFF_TOOL, HandoffTarget};
 pub use hook::{
-    Approver, FailMode, Hook, HookAction, HookContext, HookDecision, HookEvent, HookInput,
-    HookPayload, merge_decisions,
+    Approval, Approver, FailMode, Hook, HookAction, HookContext, HookDecision, HookEvent,
+    HookInput, HookPayload, merge_decisions,
 };
 pub use layer::{ContextLayer, LayerContext};
 pub use memory::{MemoryHit, MemoryStore};

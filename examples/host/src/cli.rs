@@ -47,6 +47,49 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::incident_cli::PlansCommand,
     },
+    /// The approval requests of `Review` agents run with `--approve durable`.
+    Approvals {
+        /// The agent home.
+        dir: PathBuf,
+        /// Decided ones too.
+        #[arg(long)]
+        all: bool,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        /// The data folder (default `<DIR>/.sre/data`).
+        #[arg(long, value_name = "PATH")]
+        data: Option<PathBuf>,
+    },
+    /// Approve a request (then continue the run with `sre run ... --resume`).
+    Approve {
+        /// The agent home.
+        dir: PathBuf,
+        /// The request (`apr-N`).
+        id: String,
+        /// Run the call with this input instead (JSON); the hooks judge it again.
+        #[arg(long, value_name = "JSON")]
+        input: Option<String>,
+        /// Also allow this call (a command tool: this command) for the rest of the thread.
+        #[arg(long)]
+        always: bool,
+        /// The data folder (default `<DIR>/.sre/data`).
+        #[arg(long, value_name = "PATH")]
+        data: Option<PathBuf>,
+    },
+    /// Deny a request; the reason goes to the agent.
+    Deny {
+        /// The agent home.
+        dir: PathBuf,
+        /// The request (`apr-N`).
+        id: String,
+        /// Why (the agent reads it).
+        #[arg(long)]
+        reason: String,
+        /// The data folder (default `<DIR>/.sre/data`).
+        #[arg(long, value_name = "PATH")]
+        data: Option<PathBuf>,
+    },
 }
 
 /// Arguments of `sre run`.
@@ -77,6 +120,9 @@ pub struct RunArgs {
     /// Default: `$SRE_CACHE_DIR`, else `<workspace>/.sre/cache`.
     #[arg(long, value_name = "PATH")]
     pub cache_dir: Option<PathBuf>,
+    /// Where durable approval requests are kept (default `<DIR>/.sre/data`).
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
     /// Confine commands with Landlock alone, without namespaces (bubblewrap).
     #[arg(long)]
     pub no_namespaces: bool,
@@ -112,6 +158,9 @@ pub enum Approval {
     All,
     /// Deny everything.
     None,
+    /// Park the run until a person decides (`sre approvals`, `sre approve`, `sre deny`),
+    /// then `--resume`: the request survives restarts.
+    Durable,
 }
 
 /// Run the command; the process exit code.
@@ -127,6 +176,31 @@ pub async fn main_with(cli: Cli) -> ExitCode {
         },
         Command::Incident { command } => crate::incident_cli::incident(command),
         Command::Plans { command } => crate::incident_cli::plans(command),
+        Command::Approvals {
+            dir,
+            all,
+            json,
+            data,
+        } => crate::approvals_cli::list(&dir, all, json, data.as_deref()),
+        Command::Approve {
+            dir,
+            id,
+            input,
+            always,
+            data,
+        } => crate::approvals_cli::approve(crate::approvals_cli::ApproveArgs {
+            dir,
+            id,
+            input,
+            always,
+            data,
+        }),
+        Command::Deny {
+            dir,
+            id,
+            reason,
+            data,
+        } => crate::approvals_cli::deny(&dir, &id, &reason, data.as_deref()),
     }
 }
 
@@ -279,6 +353,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Approval::Ask => Arc::new(TerminalApprover),
         Approval::All => Arc::new(AutoApproval::Approve),
         Approval::None => Arc::new(AutoApproval::Deny),
+        Approval::Durable => Arc::new(crate::team::DurableApprover::new(Arc::new(
+            crate::approvals_cli::store_at(&args.dir, args.data.as_deref())?,
+        ))),
     };
     for w in &home.warnings {
         eprintln!("{w}");
@@ -354,6 +431,16 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         if !json {
             println!("{}", o.answer.as_deref().unwrap_or("(no answer)"));
         }
+        if let StopCause::AwaitingApproval { requests } = &o.cause {
+            eprintln!(
+                "waiting for approval: {} (see `sre approvals {}`, answer with `sre approve` or \
+                 `sre deny`), then continue with: {}",
+                requests.join(", "),
+                args.dir.display(),
+                resume_command(&args, &workspace, &session_id)
+            );
+            return Ok(ExitCode::from(3));
+        }
         if o.cause != StopCause::Completed {
             eprintln!("ended: {:?}", o.cause);
             return Ok(ExitCode::from(2));
@@ -395,6 +482,9 @@ fn resume_command(args: &RunArgs, workspace: &std::path::Path, session: &str) ->
     for name in &args.hook_env {
         words.extend(["--hook-env".into(), name.clone()]);
     }
+    if let Some(dir) = &args.data {
+        words.extend(["--data".into(), dir.display().to_string()]);
+    }
     if let Some(dir) = &args.cache_dir {
         words.extend(["--cache-dir".into(), dir.display().to_string()]);
     }
@@ -402,6 +492,7 @@ fn resume_command(args: &RunArgs, workspace: &std::path::Path, session: &str) ->
         Approval::Ask => None,
         Approval::All => Some("all"),
         Approval::None => Some("none"),
+        Approval::Durable => Some("durable"),
     };
     if let Some(a) = approve {
         words.extend(["--approve".into(), a.into()]);

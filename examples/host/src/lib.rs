@@ -26,6 +26,7 @@
 //! Running one is [`team::Team`]'s business (see its example), and the `sre` command's
 //! ([`cli`]).
 
+pub mod approvals_cli;
 pub mod cli;
 pub mod error;
 pub mod home;

@@ -70,6 +70,9 @@ pub fn event_line(e: &AgentEvent) -> Option<String> {
         EventKind::ToolRefused { name, reason, .. } => {
             format!("  ✗ {name}: {}", first_line(reason, 150))
         }
+        EventKind::ApprovalRequested { name, request, .. } => {
+            format!("  ⏸ {name}: waits for a person's approval ({request})")
+        }
         EventKind::HookDecision {
             hook,
             action,

@@ -101,6 +101,8 @@ impl Run<'_> {
                             contexts,
                             stop,
                             handoff: None,
+                            parked: None,
+                            persisted: true,
                         },
                     );
                 }

@@ -20,7 +20,7 @@ use crate::agent::{Outcome, StopCause};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::handoff::{HANDOFF_TOOL, HandoffTool};
-use crate::hook::{HookAction, HookPayload};
+use crate::hook::{Approval, HookAction, HookPayload};
 use crate::message::ContentBlock;
 use crate::session::SessionRecord;
 use crate::tool::{Tool, ToolContext, ToolError};
@@ -42,6 +42,10 @@ pub(crate) struct RecordedCall {
     pub stop: Option<String>,
     /// A successful `handoff` call: the target and the note.
     pub handoff: Option<(String, String)>,
+    /// The call waits for a person's decision (the stored request): not run, not recorded.
+    pub parked: Option<String>,
+    /// Its `CallResult` is in the session already.
+    pub persisted: bool,
 }
 
 impl Run<'_> {
@@ -82,6 +86,8 @@ impl Run<'_> {
                     contexts: Vec::new(),
                     stop: None,
                     handoff: None,
+                    parked: None,
+                    persisted: false,
                 });
             }
         }
@@ -127,6 +133,44 @@ impl Run<'_> {
             }
             cancelled
         };
+        // A call parked for a person's decision: the turn is not finished. The calls that
+        // ran have their results recorded (`CallResult`); the run ends here, and `resume`
+        // runs what has no result yet, asking the approver again.
+        if !cancelled {
+            let parked: Vec<String> = results
+                .iter()
+                .flatten()
+                .filter_map(|r| r.parked.clone())
+                .collect();
+            if !parked.is_empty() {
+                // What the others gave is kept, so that `resume` neither repeats nor asks
+                // again for them (read-only calls and refusals are not recorded otherwise).
+                let done: Vec<&RecordedCall> = results
+                    .iter()
+                    .flatten()
+                    .filter(|r| r.parked.is_none())
+                    .collect();
+                let records: Vec<SessionRecord> = done
+                    .iter()
+                    .filter(|r| !r.persisted)
+                    .map(|r| SessionRecord::CallResult {
+                        id: r.id.clone(),
+                        content: r.recorded.clone(),
+                        is_error: r.is_error,
+                        contexts: r.contexts.clone(),
+                        stop: r.stop.clone(),
+                    })
+                    .collect();
+                if !records.is_empty() {
+                    self.persist(&records).await?;
+                }
+                for r in done {
+                    self.recorded_calls.insert(r.id.clone(), r.clone());
+                }
+                let cause = StopCause::AwaitingApproval { requests: parked };
+                return Ok(Some(self.finished_now(cause, None)));
+            }
+        }
         let mut blocks = Vec::with_capacity(calls.len());
         let mut contexts = std::mem::take(&mut self.carried_context);
         let mut stop = None;
@@ -147,6 +191,8 @@ impl Run<'_> {
                     contexts: Vec::new(),
                     stop: None,
                     handoff: None,
+                    parked: None,
+                    persisted: false,
                 },
             };
             blocks.push(ContentBlock::ToolResult {
@@ -240,13 +286,15 @@ impl Run<'_> {
                 contexts,
                 stop,
                 handoff: None,
+                parked: None,
+                persisted: false,
             }
         };
         let tool = self.parts.tools.get(name);
 
         // PreToolUse: the decision is data; a block means the tool never runs.
-        let (pre, input) = self.pre_tool_hooks(id, name, input, tool).await?;
-        let annotations = tool.map(|t| t.call_annotations(&input));
+        let (pre, mut input) = self.pre_tool_hooks(id, name, input, tool).await?;
+        let mut annotations = tool.map(|t| t.call_annotations(&input));
         contexts.extend(pre.additional_context);
         match pre.action {
             HookAction::Continue => {}
@@ -280,16 +328,67 @@ impl Run<'_> {
                     tool_use_id: id.to_string(),
                     annotations,
                 });
-                let approved = tokio::select! {
-                    a = approver.approve(&hook_input, &reason) => a,
+                let decision = tokio::select! {
+                    a = approver.decide(&hook_input, &reason) => a,
                     _ = self.session.cancel.cancelled() => return Err(Error::Cancelled),
                 };
-                if !approved {
-                    return Ok(refused(
-                        format!("Denied by the approver: {reason}"),
-                        contexts,
-                        None,
-                    ));
+                match decision {
+                    Approval::Approve => {}
+                    Approval::Deny { reason: why } => {
+                        let text = match why {
+                            None => format!("Denied by the approver: {reason}"),
+                            Some(w) => format!(
+                                "Denied by the approver: {reason}. The reviewer said: {w}. Do \
+                                 not ask for this call again; take another way or report \
+                                 what you found."
+                            ),
+                        };
+                        return Ok(refused(text, contexts, None));
+                    }
+                    Approval::Park { request } => {
+                        self.emit(|| EventKind::ApprovalRequested {
+                            id: id.to_string(),
+                            name: name.to_string(),
+                            request: request.clone(),
+                        });
+                        return Ok(RecordedCall {
+                            id: id.to_string(),
+                            recorded: String::new(),
+                            is_error: false,
+                            contexts,
+                            stop: None,
+                            handoff: None,
+                            parked: Some(request),
+                            persisted: false,
+                        });
+                    }
+                    Approval::ApproveEdited { input: edited } => {
+                        // The person's input is judged by the hooks again: a block still
+                        // blocks; another ask is what the person just answered.
+                        let (again, edited) = self.pre_tool_hooks(id, name, edited, tool).await?;
+                        contexts.extend(again.additional_context);
+                        match again.action {
+                            HookAction::Continue | HookAction::Ask { .. } => {}
+                            HookAction::Block { reason } => {
+                                return Ok(refused(
+                                    format!(
+                                        "Blocked by a PreToolUse hook (edited input): {reason}"
+                                    ),
+                                    contexts,
+                                    None,
+                                ));
+                            }
+                            HookAction::Stop { reason } => {
+                                return Ok(refused(
+                                    format!("Blocked: a hook stopped the run: {reason}"),
+                                    contexts,
+                                    Some(reason),
+                                ));
+                            }
+                        }
+                        annotations = tool.map(|t| t.call_annotations(&edited));
+                        input = edited;
+                    }
                 }
             }
         }
@@ -454,6 +553,8 @@ impl Run<'_> {
             contexts,
             stop,
             handoff,
+            parked: None,
+            persisted: !repeatable,
         })
     }
 

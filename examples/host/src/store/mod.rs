@@ -4,13 +4,16 @@
 //! (a later step can put it on PostgreSQL for many workers); [`SqliteStore`] the embedded
 //! default (WAL, migrations by `user_version`).
 
+pub mod approvals;
 mod sqlite;
+mod sqlite_approvals;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use approvals::{ApprovalRecord, ApprovalStore, Decision, Effect, PolicyRecord};
 pub use sqlite::SqliteStore;
 
 use crate::incident::{Alert, AlertStatus, Priority, Source};

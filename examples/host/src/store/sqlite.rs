@@ -12,7 +12,8 @@ use super::{
 use crate::incident::{Alert, AlertStatus, Priority, Source};
 
 /// The schema, one migration per entry; `user_version` is how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE deliveries (
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL,
@@ -59,7 +60,34 @@ CREATE TABLE events (
     delivery INTEGER NOT NULL REFERENCES deliveries (id),
     PRIMARY KEY (source, event_id)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE approvals (
+    seq INTEGER PRIMARY KEY,
+    thread TEXT NOT NULL,
+    session TEXT NOT NULL,
+    tool_use_id TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    input TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    approved_input TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    decided_at TEXT,
+    UNIQUE (session, tool_use_id)
+);
+CREATE INDEX approvals_by_status ON approvals (status, seq);
+CREATE TABLE policies (
+    id INTEGER PRIMARY KEY,
+    thread TEXT,
+    tool TEXT NOT NULL,
+    prefix TEXT,
+    effect TEXT NOT NULL
+);
+"#,
+];
 
 /// Incidents in one SQLite database file.
 #[derive(Debug)]
@@ -69,7 +97,7 @@ pub struct SqliteStore {
 }
 
 /// Times are stored in one fixed format, so that text order is time order.
-fn stamp(t: DateTime<Utc>) -> String {
+pub(super) fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
@@ -124,7 +152,7 @@ impl SqliteStore {
         }
     }
 
-    fn with<T>(
+    pub(super) fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
@@ -137,18 +165,24 @@ const INCIDENT_COLUMNS: &str = "seq, source, external_id, rule, title, severity,
      service, description, incident_type, status, resolved_at, labels, links, first_seen, \
      last_seen, count, plan, not_investigated, thread, raw";
 
-fn bad_column(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+pub(super) fn bad_column(
+    i: usize,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
 }
 
-fn time_column(r: &Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> {
+pub(super) fn time_column(r: &Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = r.get(i)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| bad_column(i, e))
 }
 
-fn json_column<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+pub(super) fn json_column<T: serde::de::DeserializeOwned>(
+    r: &Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
     let text: String = r.get(i)?;
     serde_json::from_str(&text).map_err(|e| bad_column(i, e))
 }

@@ -18,6 +18,7 @@
 //! ```
 
 mod assemble;
+pub mod durable;
 mod models;
 pub mod modes;
 mod thread;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use sre_core::{AgentLoop, Approver, SessionStore};
 use sre_hooks::Activation;
 
+pub use durable::DurableApprover;
 pub use models::ModelSource;
 pub use modes::{AutoApproval, TerminalApprover};
 pub use thread::{Hop, MAX_HANDOFFS, ThreadOutcome, handed_task, hop_session_id};
