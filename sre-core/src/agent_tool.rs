@@ -95,6 +95,13 @@ fn report(name: &str, outcome: Outcome) -> ToolOutput {
         (StopCause::Handoff { to, note }, _) => ToolOutput::ok(format!(
             "`{name}` handed the task over to `{to}` instead of answering. Its note:\n{note}"
         )),
+        // Its call waits for a person (a durable approval): the parent does not park with
+        // it; it is told, so that it reports rather than repeats.
+        (StopCause::AwaitingApproval { requests }, _) => ToolOutput::error(format!(
+            "`{name}` is waiting for a person to approve one of its calls ({}); its result is \
+             not known yet. Do not give it the task again; report that the approval is pending.",
+            requests.join(", ")
+        )),
         (cause, Some(answer)) => ToolOutput::ok(format!("{answer}\n(ended: {cause:?})")),
         (cause, None) => ToolOutput::error(format!("`{name}` gave no answer (ended: {cause:?})")),
     }
