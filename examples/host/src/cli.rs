@@ -47,6 +47,38 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::incident_cli::PlansCommand,
     },
+    /// Serve: webhooks and triggers in, investigations by the response plans' agents,
+    /// approvals over the API. The API token comes from `SRE_API_TOKEN` or `--token-file`
+    /// (`Authorization: Bearer <token>`); PagerDuty webhook secrets from
+    /// `SRE_PAGERDUTY_SECRETS` (comma-separated).
+    Serve {
+        /// The agent home.
+        dir: PathBuf,
+        /// Where to listen (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The data folder (default `<DIR>/.sre/data`).
+        #[arg(long, value_name = "PATH")]
+        data: Option<PathBuf>,
+        /// The workspace (default `<DIR>/.sre/workspace`).
+        #[arg(long, value_name = "PATH")]
+        workspace: Option<PathBuf>,
+        /// Offline: the agents' answers come from this ScriptedModel script.
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+        /// A file holding the API token (else `SRE_API_TOKEN`).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Investigations run at once (the others queue).
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Confine commands with Landlock alone, without namespaces.
+        #[arg(long)]
+        no_namespaces: bool,
+        /// Where Python tool environments are cached.
+        #[arg(long, value_name = "PATH")]
+        cache_dir: Option<PathBuf>,
+    },
     /// The approval requests of `Review` agents run with `--approve durable`.
     Approvals {
         /// The agent home.
@@ -176,6 +208,56 @@ pub async fn main_with(cli: Cli) -> ExitCode {
         },
         Command::Incident { command } => crate::incident_cli::incident(command),
         Command::Plans { command } => crate::incident_cli::plans(command),
+        Command::Serve {
+            dir,
+            listen,
+            data,
+            workspace,
+            script,
+            token_file,
+            concurrency,
+            no_namespaces,
+            cache_dir,
+        } => {
+            let token = match token_file {
+                Some(f) => match std::fs::read_to_string(&f) {
+                    Ok(t) => t.trim().to_string(),
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", f.display());
+                        return ExitCode::from(1);
+                    }
+                },
+                None => std::env::var("SRE_API_TOKEN").unwrap_or_default(),
+            };
+            let pagerduty_secrets = std::env::var("SRE_PAGERDUTY_SECRETS")
+                .map(|s| {
+                    s.split(',')
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let options = crate::serve::ServeOptions {
+                dir,
+                listen,
+                data,
+                workspace,
+                script,
+                token,
+                pagerduty_secrets,
+                concurrency,
+                namespaces: !no_namespaces,
+                cache_dir: cache_dir
+                    .or_else(|| std::env::var_os("SRE_CACHE_DIR").map(PathBuf::from)),
+            };
+            match crate::serve::serve(options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Approvals {
             dir,
             all,

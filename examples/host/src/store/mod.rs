@@ -7,6 +7,8 @@
 pub mod approvals;
 mod sqlite;
 mod sqlite_approvals;
+mod sqlite_threads;
+pub mod threads;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use serde::Serialize;
 
 pub use approvals::{ApprovalRecord, ApprovalStore, Decision, Effect, PolicyRecord};
 pub use sqlite::SqliteStore;
+pub use threads::{ThreadRecord, ThreadStatus, ThreadStore, task_of};
 
 use crate::incident::{Alert, AlertStatus, Priority, Source};
 
@@ -169,6 +172,12 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+    /// No such record.
+    #[error("{0}")]
+    NotFound(String),
+    /// The record is not in a state that allows this (an approval decided already).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Keeps incidents and deliveries. Implementations are safe to share between threads.

@@ -87,6 +87,22 @@ CREATE TABLE policies (
     effect TEXT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE threads (
+    id TEXT PRIMARY KEY,
+    incident TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    answer TEXT,
+    error TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX threads_by_status ON threads (status, updated_at);
+"#,
 ];
 
 /// Incidents in one SQLite database file.

@@ -105,12 +105,8 @@ impl ApprovalStore for SqliteStore {
         decision: &Decision,
         at: DateTime<Utc>,
     ) -> Result<ApprovalRecord, StoreError> {
-        let invalid = |message: String| StoreError::Database {
-            path: "approvals".into(),
-            message,
-        };
-        let seq =
-            seq_of(id).ok_or_else(|| invalid(format!("`{id}` is not an approval id (apr-N)")))?;
+        let seq = seq_of(id)
+            .ok_or_else(|| StoreError::NotFound(format!("`{id}` is not an approval id (apr-N)")))?;
         let (status, input, note) = match decision {
             Decision::Approve { input } => {
                 ("approved", input.as_ref().map(|v| v.to_string()), None)
@@ -126,9 +122,9 @@ impl ApprovalStore for SqliteStore {
         })?;
         let record = self
             .approval(id)?
-            .ok_or_else(|| invalid(format!("no approval request {id}")))?;
+            .ok_or_else(|| StoreError::NotFound(format!("no approval request {id}")))?;
         if changed == 0 {
-            return Err(invalid(format!(
+            return Err(StoreError::Conflict(format!(
                 "{id} was already {} at {}",
                 record.status,
                 record

@@ -115,7 +115,12 @@ impl Shared {
     }
 }
 
-pub(super) async fn assemble(home: AgentHome, options: TeamOptions) -> Result<Team, HostError> {
+pub(super) async fn assemble(mut home: AgentHome, options: TeamOptions) -> Result<Team, HostError> {
+    if let Some(mode) = options.agent_type {
+        for def in home.agents.values_mut() {
+            def.agent_type = mode;
+        }
+    }
     let root = options.workspace.clone();
     std::fs::create_dir_all(&root).map_err(|e| HostError::io(&root, e))?;
     check_confinement(&home, &root, &options)?;

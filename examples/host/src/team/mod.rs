@@ -63,6 +63,8 @@ pub struct TeamOptions {
     pub quota: Option<sre_tools::quota::Quota>,
     /// How command hooks run.
     pub hooks: HookSandbox,
+    /// Every agent acts in this mode instead of its own (a response plan's `agentMode`).
+    pub agent_type: Option<crate::home::AgentType>,
 }
 
 /// How command hooks run: by default confined like the agents' commands (namespaces or
@@ -105,6 +107,7 @@ impl TeamOptions {
                 files: 200_000,
             }),
             hooks: HookSandbox::default(),
+            agent_type: None,
         }
     }
 }

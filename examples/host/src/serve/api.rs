@@ -1,0 +1,487 @@
+//! The HTTP API (axum). Everything but `/healthz` and signed PagerDuty webhooks needs the
+//! API token (`Authorization: Bearer <token>`, or `?token=` for senders that cannot set a
+//! header, such as Azure Monitor action groups); errors are JSON `{"error": "..."}` with
+//! the status that says whose fault it is.
+
+// Handlers answer their errors as responses (`Result<_, Response>`), as axum does.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::Dispatcher;
+use crate::home::ResponsePlanDef;
+use crate::incident::intake::{self, Delivery, IntakeConfig, Refused};
+use crate::incident::{Source, pagerduty};
+use crate::store::{
+    ApprovalStore, Decision, Effect, IncidentStore, Intake, PolicyRecord, SqliteStore,
+    ThreadStatus, ThreadStore, task_of,
+};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Incidents, threads, approvals.
+    pub store: Arc<SqliteStore>,
+    /// The home's response plans.
+    pub plans: Arc<Vec<ResponsePlanDef>>,
+    /// How deliveries are taken.
+    pub intake: IntakeConfig,
+    /// The API token.
+    pub token: Arc<String>,
+    /// Runs the threads.
+    pub dispatcher: Dispatcher,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Counters exposed on `/metrics` (Prometheus text format).
+#[derive(Default)]
+pub struct Metrics {
+    deliveries: Mutex<BTreeMap<(String, u16), u64>>,
+    unauthorised: AtomicU64,
+}
+
+impl Metrics {
+    fn delivery(&self, source: Source, status: u16) {
+        if let Ok(mut m) = self.deliveries.lock() {
+            *m.entry((source.as_str().to_string(), status)).or_default() += 1;
+        }
+    }
+}
+
+type ApiResult = Result<Response, Response>;
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, Json(json!({"error": message.to_string()}))).into_response()
+}
+
+/// The router of the API.
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/webhooks/alertmanager", post(alertmanager))
+        .route("/webhooks/pagerduty", post(pagerduty_hook))
+        .route("/webhooks/azure-monitor", post(azure_monitor))
+        .route("/triggers/{name}", post(trigger))
+        .route("/api/incidents", get(incidents))
+        .route("/api/incidents/{id}", get(incident))
+        .route("/api/threads/{id}", get(thread))
+        .route("/api/approvals", get(approvals))
+        .route("/api/approvals/{id}/approve", post(approve))
+        .route("/api/approvals/{id}/deny", post(deny))
+        // Bodies up to 16 MiB reach intake, which keeps what it refuses (the first MiB).
+        .layer(DefaultBodyLimit::max(16 << 20))
+        .with_state(state)
+}
+
+/// The token check: `Authorization: Bearer`, or `?token=`; compared in constant time.
+fn authorised(state: &AppState, headers: &HeaderMap, query: &BTreeMap<String, String>) -> bool {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or_else(|| query.get("token").cloned());
+    match given {
+        Some(t) => bool::from(t.as_bytes().ct_eq(state.token.as_bytes())),
+        None => false,
+    }
+}
+
+fn check(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &BTreeMap<String, String>,
+) -> Result<(), Response> {
+    if authorised(state, headers, query) {
+        Ok(())
+    } else {
+        state.metrics.unauthorised.fetch_add(1, Ordering::Relaxed);
+        Err(error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong API token",
+        ))
+    }
+}
+
+async fn store_call<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e @ crate::store::StoreError::NotFound(_))) => Err(error(StatusCode::NOT_FOUND, e)),
+        Ok(Err(e @ crate::store::StoreError::Conflict(_))) => Err(error(StatusCode::CONFLICT, e)),
+        Ok(Err(e)) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e)),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
+/// Take a delivery, open the threads it routes, answer 202 with what it did.
+async fn deliver(
+    state: AppState,
+    source: Source,
+    trigger: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let signature = headers
+        .get(pagerduty::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (store, plans, config) = (
+        state.store.clone(),
+        state.plans.clone(),
+        state.intake.clone(),
+    );
+    let received = tokio::task::spawn_blocking(move || {
+        let delivery = Delivery {
+            source,
+            trigger: &trigger,
+            body: &body,
+            signature: signature.as_deref(),
+            at: chrono::Utc::now(),
+        };
+        let received = intake::receive(store.as_ref(), &plans, &config, delivery)?;
+        // Each routed incident's thread, opened once.
+        let mut opened = Vec::new();
+        for outcome in &received.outcomes {
+            let incident = outcome.incident();
+            if incident.thread.is_some() {
+                let (thread, created) =
+                    store.open_thread(incident, &task_of(incident), chrono::Utc::now())?;
+                if created {
+                    opened.push(thread.id);
+                }
+            }
+        }
+        Ok::<_, Refused>((received, opened))
+    })
+    .await
+    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    match received {
+        Ok((received, opened)) => {
+            state.metrics.delivery(source, 202);
+            for id in opened {
+                state.dispatcher.submit(id);
+            }
+            let incidents: Vec<Value> = received
+                .outcomes
+                .iter()
+                .map(|o| {
+                    let i = o.incident();
+                    let outcome = match o {
+                        Intake::New { .. } => "new",
+                        Intake::Joined { .. } => "joined",
+                        Intake::Resolved { .. } => "resolved",
+                        Intake::Reopened { .. } => "reopened",
+                        Intake::Duplicate { .. } => "duplicate",
+                    };
+                    json!({"id": i.id, "outcome": outcome, "threadId": i.thread,
+                           "notInvestigated": i.not_investigated})
+                })
+                .collect();
+            let thread = incidents
+                .first()
+                .and_then(|i| i["threadId"].as_str())
+                .map(str::to_string);
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"delivery": received.delivery, "threadId": thread, "incidents": incidents})),
+            )
+                .into_response())
+        }
+        Err(Refused::Bad { delivery, error: e }) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            state.metrics.delivery(source, status.as_u16());
+            Err((
+                status,
+                Json(json!({"error": e.to_string(), "delivery": delivery})),
+            )
+                .into_response())
+        }
+        Err(Refused::Store(e)) => {
+            state.metrics.delivery(source, 503);
+            Err(error(StatusCode::SERVICE_UNAVAILABLE, e))
+        }
+    }
+}
+
+async fn alertmanager(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    deliver(
+        s,
+        Source::Alertmanager,
+        "alertmanager".into(),
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn azure_monitor(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    deliver(
+        s,
+        Source::AzureMonitor,
+        "azure-monitor".into(),
+        headers,
+        body,
+    )
+    .await
+}
+
+/// Signed with a configured secret: the signature is the authentication; without
+/// secrets, the token is required like everywhere else.
+async fn pagerduty_hook(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    if s.intake.pagerduty_secrets.is_empty() {
+        check(&s, &headers, &q)?;
+    }
+    deliver(s, Source::PagerDuty, "pagerduty".into(), headers, body).await
+}
+
+async fn trigger(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    deliver(s, Source::Trigger, name, headers, body).await
+}
+
+async fn incidents(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50usize)
+        .min(1000);
+    let store = s.store.clone();
+    let list = store_call(move || store.incidents(limit)).await?;
+    Ok(Json(json!({"incidents": list})).into_response())
+}
+
+async fn incident(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    let store = s.store.clone();
+    match store_call(move || store.incident(&id)).await? {
+        Some(i) => Ok(Json(json!(i)).into_response()),
+        None => Err(error(StatusCode::NOT_FOUND, "no such incident")),
+    }
+}
+
+async fn thread(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    let store = s.store.clone();
+    match store_call(move || store.thread(&id)).await? {
+        Some(t) => Ok(Json(json!(t)).into_response()),
+        None => Err(error(StatusCode::NOT_FOUND, "no such thread")),
+    }
+}
+
+async fn approvals(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    let all = q.get("all").is_some_and(|v| v == "true" || v == "1");
+    let store = s.store.clone();
+    let list = store_call(move || store.approvals(!all, 200)).await?;
+    Ok(Json(json!({"approvals": list})).into_response())
+}
+
+/// Decide, then continue the thread once none of its requests waits any more.
+async fn decided(s: &AppState, id: String, decision: Decision, always: bool) -> ApiResult {
+    let store = s.store.clone();
+    let record = store_call(move || {
+        let record = store.decide(&id, &decision, chrono::Utc::now())?;
+        if always {
+            store.add_policy(&PolicyRecord {
+                id: 0,
+                thread: Some(record.thread.clone()),
+                tool: record.tool.clone(),
+                prefix: record
+                    .input
+                    .get("command")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string),
+                effect: Effect::Allow,
+            })?;
+        }
+        Ok(record)
+    })
+    .await?;
+    let store = s.store.clone();
+    let thread_id = record.thread.clone();
+    let resume = store_call(move || {
+        let waiting = store
+            .approvals(true, 1000)?
+            .iter()
+            .any(|a| a.thread == thread_id);
+        let parked = store
+            .thread(&thread_id)?
+            .is_some_and(|t| t.status == ThreadStatus::Parked);
+        if parked && !waiting {
+            store.set_thread(
+                &thread_id,
+                ThreadStatus::Queued,
+                false,
+                None,
+                None,
+                chrono::Utc::now(),
+            )?;
+            return Ok(true);
+        }
+        Ok(false)
+    })
+    .await?;
+    if resume {
+        s.dispatcher.submit(record.thread.clone());
+    }
+    Ok(Json(json!({"approval": record, "threadResumed": resume})).into_response())
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    let args: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not JSON: {e}"),
+            )
+        })?
+    };
+    let input = args.get("input").cloned().filter(|v| !v.is_null());
+    let always = args.get("always").and_then(Value::as_bool).unwrap_or(false);
+    decided(&s, id, Decision::Approve { input }, always).await
+}
+
+async fn deny(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    let args: Value = serde_json::from_slice(&body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let Some(reason) = args
+        .get("reason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty())
+    else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "`reason` is required: the agent reads it",
+        ));
+    };
+    decided(
+        &s,
+        id,
+        Decision::Deny {
+            reason: reason.to_string(),
+        },
+        false,
+    )
+    .await
+}
+
+async fn metrics(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    check(&s, &headers, &q)?;
+    let mut out = String::from("# TYPE sre_deliveries_total counter\n");
+    if let Ok(m) = s.metrics.deliveries.lock() {
+        for ((source, status), n) in m.iter() {
+            out.push_str(&format!(
+                "sre_deliveries_total{{source=\"{source}\",status=\"{status}\"}} {n}\n"
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "# TYPE sre_unauthorised_requests_total counter\nsre_unauthorised_requests_total {}\n",
+        s.metrics.unauthorised.load(Ordering::Relaxed)
+    ));
+    out.push_str(&format!(
+        "# TYPE sre_threads_running gauge\nsre_threads_running {}\n",
+        s.dispatcher.running()
+    ));
+    let store = s.store.clone();
+    let counts = store_call(move || {
+        let mut c = Vec::new();
+        for st in [
+            ThreadStatus::Queued,
+            ThreadStatus::Running,
+            ThreadStatus::Parked,
+            ThreadStatus::Completed,
+            ThreadStatus::Failed,
+        ] {
+            c.push((st.as_str(), store.threads_in(st)?.len()));
+        }
+        Ok(c)
+    })
+    .await?;
+    out.push_str("# TYPE sre_threads gauge\n");
+    for (st, n) in counts {
+        out.push_str(&format!("sre_threads{{status=\"{st}\"}} {n}\n"));
+    }
+    Ok(([("content-type", "text/plain; version=0.0.4")], out).into_response())
+}

@@ -1,0 +1,259 @@
+//! The dispatcher: runs each thread's agent under a concurrency limit, one run per thread
+//! at a time, and records where the thread stands. A run that parks for an approval holds
+//! nothing; [`Dispatcher::submit`] continues it once decided. On start, [`Dispatcher::recover`]
+//! takes up what a stopped server left queued or running.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use sre_core::{Session, StopCause};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::home::{AgentHome, AgentType};
+use crate::store::{SqliteStore, StoreError, ThreadRecord, ThreadStatus, ThreadStore};
+use crate::team::{Team, TeamOptions};
+
+/// Runs threads; cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    home: AgentHome,
+    options: TeamOptions,
+    store: Arc<SqliteStore>,
+    permits: Arc<Semaphore>,
+    /// One team per mode, assembled when first needed.
+    teams: tokio::sync::Mutex<BTreeMap<&'static str, Arc<Team>>>,
+    /// Threads being run now.
+    running: Mutex<BTreeSet<String>>,
+    /// Cancelled at shutdown: running threads stop and are resumed on the next start.
+    stop: CancellationToken,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+impl Dispatcher {
+    /// A dispatcher for `home`'s agents, assembled with `options` (its approver should be
+    /// durable), running at most `concurrency` threads at once.
+    pub fn new(
+        home: AgentHome,
+        options: TeamOptions,
+        store: Arc<SqliteStore>,
+        concurrency: usize,
+    ) -> Self {
+        Dispatcher {
+            inner: Arc::new(Inner {
+                home,
+                options,
+                store,
+                permits: Arc::new(Semaphore::new(concurrency.max(1))),
+                teams: tokio::sync::Mutex::new(BTreeMap::new()),
+                running: Mutex::new(BTreeSet::new()),
+                stop: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Run (or continue) thread `id` in the background.
+    pub fn submit(&self, id: String) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = drive(&inner, &id).await {
+                eprintln!("thread {id}: {e}");
+            }
+        });
+    }
+
+    /// Take up, after a restart, the threads left queued or running. Parked ones wait for
+    /// their approvals.
+    pub async fn recover(&self) -> Result<usize, String> {
+        let mut n = 0;
+        for status in [ThreadStatus::Running, ThreadStatus::Queued] {
+            let store = self.inner.store.clone();
+            for t in blocking(move || store.threads_in(status)).await? {
+                self.submit(t.id);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Stop: running threads are cancelled (they are resumed on the next start), and the
+    /// teams' connectors are shut down.
+    pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
+        // The runs see the cancellation at their next await and record what happened.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.running() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for team in self.inner.teams.lock().await.values() {
+            team.shutdown().await;
+        }
+    }
+
+    /// Threads being run now.
+    pub fn running(&self) -> usize {
+        self.inner
+            .running
+            .lock()
+            .map(|r| r.len())
+            .unwrap_or_default()
+    }
+}
+
+/// Removes the thread from the running set however the run ends.
+struct Running<'a>(&'a Inner, String);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.0.running.lock() {
+            r.remove(&self.1);
+        }
+    }
+}
+
+async fn team_for(inner: &Inner, mode: &str) -> Result<Arc<Team>, String> {
+    let agent_type = AgentType::parse(mode).unwrap_or(AgentType::Review);
+    let mut teams = inner.teams.lock().await;
+    if let Some(t) = teams.get(agent_type.as_str()) {
+        return Ok(t.clone());
+    }
+    let mut options = inner.options.clone();
+    options.agent_type = Some(agent_type);
+    let team = Arc::new(
+        Team::assemble(inner.home.clone(), options)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    teams.insert(agent_type.as_str(), team.clone());
+    Ok(team)
+}
+
+async fn set(
+    inner: &Inner,
+    id: &str,
+    status: ThreadStatus,
+    attempt: bool,
+    answer: Option<String>,
+    error: Option<String>,
+) -> Result<ThreadRecord, String> {
+    let (store, id) = (inner.store.clone(), id.to_string());
+    blocking(move || {
+        store.set_thread(
+            &id,
+            status,
+            attempt,
+            answer.as_deref(),
+            error.as_deref(),
+            chrono::Utc::now(),
+        )
+    })
+    .await
+}
+
+async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
+    {
+        let mut running = inner.running.lock().map_err(|e| e.to_string())?;
+        if !running.insert(id.to_string()) {
+            return Ok(()); // already being run
+        }
+    }
+    let _guard = Running(inner, id.to_string());
+    let _permit = inner
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| e.to_string())?;
+    if inner.stop.is_cancelled() {
+        return Ok(());
+    }
+    let (store, tid) = (inner.store.clone(), id.to_string());
+    let Some(thread) = blocking(move || store.thread(&tid)).await? else {
+        return Err("no such thread".into());
+    };
+    if matches!(
+        thread.status,
+        ThreadStatus::Completed | ThreadStatus::Failed
+    ) {
+        return Ok(());
+    }
+    // A thread that ran before continues its session; a new one starts it.
+    let fresh = thread.status == ThreadStatus::Queued && thread.attempts == 0;
+    let team = match team_for(inner, &thread.mode).await {
+        Ok(t) => t,
+        Err(e) => {
+            set(
+                inner,
+                id,
+                ThreadStatus::Failed,
+                false,
+                None,
+                Some(e.clone()),
+            )
+            .await?;
+            return Err(e);
+        }
+    };
+    set(inner, id, ThreadStatus::Running, fresh, None, None).await?;
+    let session = Session::new(id).with_cancel(inner.stop.child_token());
+    let result = if fresh {
+        team.run(&thread.agent, &session, &thread.task).await
+    } else {
+        team.resume(&thread.agent, &session).await
+    };
+    let last = result.as_ref().ok().and_then(|t| t.last().cloned());
+    match (result, last) {
+        (Ok(_), Some(o)) => match o.cause {
+            StopCause::Completed => {
+                set(inner, id, ThreadStatus::Completed, false, o.answer, None).await?;
+            }
+            StopCause::AwaitingApproval { requests } => {
+                let note = format!("waiting for approval: {}", requests.join(", "));
+                set(inner, id, ThreadStatus::Parked, false, None, Some(note)).await?;
+            }
+            // Stopped by the shutdown: resumed on the next start.
+            StopCause::Cancelled => {}
+            other => {
+                let why = format!("ended: {other:?}");
+                set(inner, id, ThreadStatus::Failed, false, o.answer, Some(why)).await?;
+            }
+        },
+        (Ok(_), None) => {
+            set(
+                inner,
+                id,
+                ThreadStatus::Failed,
+                false,
+                None,
+                Some("no hop ran".into()),
+            )
+            .await?;
+        }
+        (Err(_), _) if inner.stop.is_cancelled() => {}
+        (Err(e), _) => {
+            let attempts = thread.attempts + u32::from(fresh);
+            let status = if attempts < thread.max_attempts {
+                ThreadStatus::Queued
+            } else {
+                ThreadStatus::Failed
+            };
+            set(inner, id, status, false, None, Some(e.to_string())).await?;
+            if status == ThreadStatus::Queued {
+                return Err(format!("attempt {attempts} failed, queued again: {e}"));
+            }
+        }
+    }
+    Ok(())
+}

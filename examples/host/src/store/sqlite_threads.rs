@@ -1,0 +1,117 @@
+//! [`ThreadStore`] on the SQLite store (table `threads`).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::sqlite::{stamp, time_column};
+use super::threads::{ThreadRecord, ThreadStatus, ThreadStore};
+use super::{IncidentRecord, SqliteStore, StoreError};
+
+const COLUMNS: &str =
+    "id, incident, agent, mode, status, attempts, max_attempts, task, answer, error, updated_at";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<ThreadRecord> {
+    let status: String = r.get(4)?;
+    Ok(ThreadRecord {
+        id: r.get(0)?,
+        incident: r.get(1)?,
+        agent: r.get(2)?,
+        mode: r.get(3)?,
+        status: ThreadStatus::parse(&status).unwrap_or(ThreadStatus::Failed),
+        attempts: r.get(5)?,
+        max_attempts: r.get(6)?,
+        task: r.get(7)?,
+        answer: r.get(8)?,
+        error: r.get(9)?,
+        updated_at: time_column(r, 10)?,
+    })
+}
+
+impl ThreadStore for SqliteStore {
+    fn open_thread(
+        &self,
+        incident: &IncidentRecord,
+        task: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(ThreadRecord, bool), StoreError> {
+        let (Some(id), Some(plan)) = (&incident.thread, &incident.plan) else {
+            return Err(StoreError::Database {
+                path: "threads".into(),
+                message: format!("{} has no thread: no plan took it", incident.id),
+            });
+        };
+        self.with(|c| {
+            let created = c.execute(
+                "INSERT INTO threads (id, incident, agent, mode, status, attempts, max_attempts, \
+                 task, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?6, ?7) \
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    id,
+                    incident.id,
+                    plan.agent,
+                    plan.mode,
+                    plan.max_attempts,
+                    task,
+                    stamp(at)
+                ],
+            )? == 1;
+            let record = c.query_row(
+                &format!("SELECT {COLUMNS} FROM threads WHERE id = ?1"),
+                [id],
+                row,
+            )?;
+            Ok((record, created))
+        })
+    }
+
+    fn thread(&self, id: &str) -> Result<Option<ThreadRecord>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM threads WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()
+        })
+    }
+
+    fn threads_in(&self, status: ThreadStatus) -> Result<Vec<ThreadRecord>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM threads WHERE status = ?1 ORDER BY updated_at, id"
+            ))?;
+            let rows = stmt.query_map([status.as_str()], row)?;
+            rows.collect()
+        })
+    }
+
+    fn set_thread(
+        &self,
+        id: &str,
+        status: ThreadStatus,
+        attempt: bool,
+        answer: Option<&str>,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<ThreadRecord, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE threads SET status = ?2, attempts = attempts + ?3, \
+                 answer = coalesce(?4, answer), error = ?5, updated_at = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    status.as_str(),
+                    i64::from(attempt),
+                    answer,
+                    error,
+                    stamp(at)
+                ],
+            )?;
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM threads WHERE id = ?1"),
+                [id],
+                row,
+            )
+        })
+    }
+}

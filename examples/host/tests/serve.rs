@@ -1,0 +1,318 @@
+//! `sre serve` end to end, over real HTTP on 127.0.0.1: a signed-off webhook opens an
+//! incident, the response plan's Review agent investigates, its write parks for approval,
+//! the server is killed (-9) and started again, the approval arrives over the API, and the
+//! thread completes with the write done once. Tokens, refusals and metrics too.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// One HTTP/1.1 request; the status and the body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    // A refused large body may be answered before it is all sent.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+fn start(home: &Path, token: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sre"))
+        .args([
+            "serve",
+            home.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--script",
+        ])
+        .arg(home.join("script.yaml"))
+        .env("SRE_API_TOKEN", token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = tx.send(addr.to_string());
+            }
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("the server did not start:\n{}", log.lock().unwrap()));
+    Server { child, addr, log }
+}
+
+fn wait_for(addr: &str, thread: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, body) = http(
+            addr,
+            "GET",
+            &format!("/api/threads/{thread}"),
+            Some(TOKEN),
+            b"",
+        );
+        if code == 200 {
+            let t = json_of(&body);
+            if t["status"] == status {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "thread {thread} never became {status}: {t}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path();
+    std::fs::create_dir_all(h.join("agents")).unwrap();
+    std::fs::write(
+        h.join("agents/fixer.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: fixer\n  system_prompt: You fix checkout.\n  tools: [Bash]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("plans.yaml"),
+        "kind: IncidentFilter\nmetadata: {name: checkout}\nspec:\n  incidentPlatform: Prometheus\n  impactedService: checkout\n  handlingAgent: fixer\n  customInstructions: Fix it in scratch.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("script.yaml"),
+        "agents:\n  fixer:\n    - expect: {last_message_contains: [\"Investigate incident inc-1 from alertmanager\", \"Instructions: Fix it in scratch.\"]}\n      tool_calls:\n        - {tool: shell, args: {command: 'cat /etc/hostname'}}\n        - {tool: shell, args: {command: 'echo fixed >> scratch/fix.txt'}}\n    - final: fixed it\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn firing() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "version": "4", "status": "firing", "receiver": "sre", "groupKey": "g",
+        "alerts": [{"status": "firing", "labels": {"alertname": "CheckoutErrors", "severity": "critical", "service": "checkout"},
+                    "annotations": {"summary": "5xx above 5%"}, "startsAt": "2026-11-30T08:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "f1"}]
+    }))
+    .unwrap()
+}
+
+#[test]
+fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
+    let dir = home();
+    let h = dir.path();
+    let mut server = start(h, TOKEN);
+    let addr = server.addr.clone();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    // Health needs no token; everything else does.
+    assert_eq!(http(&addr, "GET", "/healthz", None, b"").0, 200);
+    assert_eq!(http(&addr, "GET", "/api/incidents", None, b"").0, 401);
+    assert_eq!(
+        http(
+            &addr,
+            "GET",
+            "/api/incidents",
+            Some("wrong-token-0123456789"),
+            b""
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        http(&addr, "POST", "/webhooks/alertmanager", None, &firing()).0,
+        401
+    );
+    // The alert: accepted at once with its thread.
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &firing(),
+    );
+    assert_eq!(code, 202, "{body}");
+    let reply = json_of(&body);
+    assert_eq!(reply["threadId"], "thread-1");
+    assert_eq!(reply["incidents"][0]["outcome"], "new");
+    // The agent reads freely, and its write waits for a person.
+    let parked = wait_for(&addr, "thread-1", "parked");
+    assert!(
+        parked["error"].as_str().unwrap().contains("apr-1"),
+        "{parked}"
+    );
+    let (_, body) = http(&addr, "GET", "/api/approvals", Some(TOKEN), b"");
+    let approvals = json_of(&body)["approvals"].clone();
+    assert_eq!(approvals.as_array().unwrap().len(), 1, "{approvals}");
+    assert_eq!(approvals[0]["tool"], "shell");
+    assert_eq!(
+        approvals[0]["input"]["command"],
+        "echo fixed >> scratch/fix.txt"
+    );
+    assert_eq!(approvals[0]["agent"], "fixer");
+    let fix = h.join(".sre/workspace/scratch/fix.txt");
+    assert!(!fix.exists());
+    // The server dies hard while the thread is parked, and starts again.
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    let mut server = start(h, TOKEN);
+    let addr = server.addr.clone();
+    assert_eq!(wait_for(&addr, "thread-1", "parked")["status"], "parked");
+    // A person approves over the API: the thread continues and completes, the write once.
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/api/approvals/apr-1/approve",
+        Some(TOKEN),
+        b"{}",
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json_of(&body)["threadResumed"], true);
+    let done = wait_for(&addr, "thread-1", "completed");
+    assert_eq!(done["answer"], "fixed it");
+    assert_eq!(std::fs::read_to_string(&fix).unwrap(), "fixed\n");
+    // Deciding twice is a conflict; an unknown request is not found.
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/api/approvals/apr-1/deny",
+            Some(TOKEN),
+            br#"{"reason": "late"}"#
+        )
+        .0,
+        409
+    );
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/api/approvals/apr-9/approve",
+            Some(TOKEN),
+            b"{}"
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/api/approvals/apr-1/deny",
+            Some(TOKEN),
+            b"{}"
+        )
+        .0,
+        400
+    );
+    // The same alert again: a duplicate, no second investigation.
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &firing(),
+    );
+    assert_eq!(code, 202);
+    assert_eq!(json_of(&body)["incidents"][0]["outcome"], "duplicate");
+    // Refusals say why, with the status that says whose fault it is.
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        b"{\"version\": \"4\", \"alerts\": [",
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        json_of(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON at line 1"),
+        "{body}"
+    );
+    let (code, _) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &vec![b' '; 10 << 20],
+    );
+    assert_eq!(code, 413);
+    let (code, body) = http(&addr, "GET", "/metrics", Some(TOKEN), b"");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("sre_deliveries_total{source=\"alertmanager\",status=\"202\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("sre_threads{status=\"completed\"} 1"),
+        "{body}"
+    );
+    // The token never shows in what the server printed.
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    assert!(!server.log.lock().unwrap().contains(TOKEN));
+}
+
+#[test]
+fn the_server_refuses_to_start_without_a_strong_token() {
+    let dir = home();
+    let out = Command::new(env!("CARGO_BIN_EXE_sre"))
+        .args([
+            "serve",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("SRE_API_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16 characters"));
+}
