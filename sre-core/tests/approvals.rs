@@ -228,3 +228,40 @@ async fn an_approver_without_decide_keeps_its_yes_or_no() {
     assert_eq!(s.write.calls().len(), 1);
     let _: Value = json!(null);
 }
+
+#[tokio::test]
+async fn a_parked_call_does_not_outlive_a_stop_in_the_same_turn() {
+    let s = setup();
+    let desk = Arc::new(Desk::default());
+    let model = Arc::new(ScriptedModel::from_yaml(&SCRIPT.replace("EXPECTED", "x")).unwrap());
+    let agent = AgentLoop::builder(model)
+        .tool(s.write.clone())
+        .tool(s.read.clone())
+        .hook(FnHook::new(
+            "review",
+            HookEvent::PreToolUse,
+            |input| match &input.payload {
+                HookPayload::PreToolUse { tool_name, .. } if tool_name == "restart" => {
+                    HookDecision::ask("restart changes production")
+                }
+                _ => HookDecision::stop("change freeze"),
+            },
+        ))
+        .approver(desk.clone())
+        .session_store(s.store.clone())
+        .build()
+        .unwrap();
+    let out = agent.run(&Session::new("t"), "go").await.unwrap();
+    assert_eq!(
+        out.cause,
+        StopCause::StoppedByHook {
+            reason: "change freeze".into()
+        },
+        "{out:?}"
+    );
+    assert!(s.write.calls().is_empty());
+    // The run is over: resuming does not run the parked call.
+    let _ = agent.resume(&Session::new("t")).await;
+    assert!(s.write.calls().is_empty());
+    assert!(desk.parked.lock().unwrap().len() <= 1);
+}

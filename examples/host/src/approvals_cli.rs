@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::store::{ApprovalStore, Decision, Effect, PolicyRecord, SqliteStore};
+use crate::store::approvals::always_policy;
+use crate::store::{ApprovalStore, Decision, SqliteStore};
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -82,18 +83,9 @@ pub fn approve(args: ApproveArgs) -> ExitCode {
         if args.always {
             // This call's kind, for the rest of the thread: the tool, and for a command
             // tool the command as asked (more arguments still match; another command not).
-            let prefix = record
-                .input
-                .get("command")
-                .and_then(|c| c.as_str())
-                .map(str::to_string);
-            store.add_policy(&PolicyRecord {
-                id: 0,
-                thread: Some(record.thread.clone()),
-                tool: record.tool.clone(),
-                prefix: prefix.clone(),
-                effect: Effect::Allow,
-            })?;
+            let policy = always_policy(&record);
+            let prefix = policy.prefix.clone();
+            store.add_policy(&policy)?;
             println!(
                 "{}: approved; `{}`{} is allowed for the rest of thread {}",
                 record.id,

@@ -185,6 +185,7 @@ fn policies_judge_every_command_of_a_line() {
         thread: None,
         tool: "shell".into(),
         prefix: prefix.map(str::to_string),
+        exact: false,
         effect,
     };
     let get = [policy(Effect::Allow, Some("kubectl get"))];
@@ -199,6 +200,15 @@ fn policies_judge_every_command_of_a_line() {
     ] {
         assert_eq!(judge(&get, Some(line)), want, "{line}");
     }
+    // Environment assignments are not the command the prefix names.
+    assert_eq!(
+        judge(&get, Some("KUBECONFIG=/prod-admin kubectl get pods")),
+        None
+    );
+    assert_eq!(
+        judge(&get, Some("/usr/bin/kubectl get pods")),
+        Some(Effect::Allow)
+    );
     let both = [
         policy(Effect::Allow, Some("kubectl get")),
         policy(Effect::Deny, Some("kubectl delete")),
@@ -206,6 +216,31 @@ fn policies_judge_every_command_of_a_line() {
     assert_eq!(
         judge(&both, Some("kubectl get pods && kubectl delete pod x")),
         Some(Effect::Deny)
+    );
+    // A deny finds its words in order anywhere, and in a nested shell's text.
+    for line in [
+        "kubectl -n prod delete pod x",
+        "/usr/bin/kubectl delete pod x",
+        "sh -c 'kubectl  delete pod x'",
+        "kubectl get pods && kubectl  delete pod x",
+    ] {
+        assert_eq!(judge(&both, Some(line)), Some(Effect::Deny), "{line}");
+    }
+    // "Always" allows the approved command exactly, not a longer one.
+    let exact = [PolicyRecord {
+        exact: true,
+        ..policy(Effect::Allow, Some("kubectl scale deploy web --replicas=3"))
+    }];
+    assert_eq!(
+        judge(&exact, Some("kubectl  scale deploy web --replicas=3")),
+        Some(Effect::Allow)
+    );
+    assert_eq!(
+        judge(
+            &exact,
+            Some("kubectl scale deploy web --replicas=3 --replicas=0")
+        ),
+        None
     );
     // Fail closed: an unparsable line naming a denied command is denied.
     assert_eq!(

@@ -136,7 +136,23 @@ impl Run<'_> {
         // A call parked for a person's decision: the turn is not finished. The calls that
         // ran have their results recorded (`CallResult`); the run ends here, and `resume`
         // runs what has no result yet, asking the approver again.
-        if !cancelled {
+        // Parking waits for a person; a cancel, a hook's stop or a handoff in the same turn
+        // ends the run now instead, and the parked call is reported as not run.
+        let ends_now = cancelled
+            || results
+                .iter()
+                .flatten()
+                .any(|r| r.stop.is_some() || r.handoff.is_some());
+        if ends_now {
+            for r in results.iter_mut().flatten().filter(|r| r.parked.is_some()) {
+                r.recorded = "Not run: it was waiting for approval when the run ended (cancelled, \
+                     stopped by a hook, or handed over)."
+                    .to_string();
+                r.is_error = true;
+                r.parked = None;
+            }
+        }
+        if !ends_now {
             let parked: Vec<String> = results
                 .iter()
                 .flatten()

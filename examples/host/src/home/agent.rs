@@ -33,6 +33,21 @@ impl AgentType {
         }
     }
 
+    /// The stricter of two modes (ReadOnly, then Review, then Autonomous): a response
+    /// plan's mode never lets an agent do more than its own type allows.
+    pub fn stricter(self, other: AgentType) -> AgentType {
+        let rank = |t: AgentType| match t {
+            AgentType::Autonomous => 0,
+            AgentType::Review => 1,
+            AgentType::ReadOnly => 2,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+
     /// Parse a name (case, `_` and `-` ignored: `read_only` is `ReadOnly`).
     pub fn parse(s: &str) -> Option<Self> {
         let n: String = s

@@ -24,8 +24,7 @@ use crate::home::ResponsePlanDef;
 use crate::incident::intake::{self, Delivery, IntakeConfig, Refused};
 use crate::incident::{Source, pagerduty};
 use crate::store::{
-    ApprovalStore, Decision, Effect, IncidentStore, Intake, PolicyRecord, SqliteStore,
-    ThreadStatus, ThreadStore, task_of,
+    ApprovalStore, Decision, IncidentStore, Intake, SqliteStore, ThreadStatus, ThreadStore, task_of,
 };
 
 /// What the handlers share.
@@ -62,6 +61,15 @@ impl Metrics {
 
 type ApiResult = Result<Response, Response>;
 
+/// The query parameter webhook senders may put the token in.
+const WEBHOOK_QUERY_TOKEN: &str = "token";
+
+/// The query without the token: what the API routes see (they take the header only).
+fn api_query(mut q: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    q.remove(WEBHOOK_QUERY_TOKEN);
+    q
+}
+
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({"error": message.to_string()}))).into_response()
 }
@@ -86,14 +94,16 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// The token check: `Authorization: Bearer`, or `?token=`; compared in constant time.
+/// The token check, in constant time: `Authorization: Bearer`; on the webhook routes
+/// also `?token=` (for senders that cannot set a header), never on the API, whose token a
+/// URL would leak into logs and `Referer` headers.
 fn authorised(state: &AppState, headers: &HeaderMap, query: &BTreeMap<String, String>) -> bool {
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string)
-        .or_else(|| query.get("token").cloned());
+        .or_else(|| query.get(WEBHOOK_QUERY_TOKEN).cloned());
     match given {
         Some(t) => bool::from(t.as_bytes().ct_eq(state.token.as_bytes())),
         None => false,
@@ -282,7 +292,7 @@ async fn incidents(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &q)?;
+    check(&s, &headers, &api_query(q.clone()))?;
     let limit = q
         .get("limit")
         .and_then(|l| l.parse().ok())
@@ -299,7 +309,7 @@ async fn incident(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &q)?;
+    check(&s, &headers, &api_query(q.clone()))?;
     let store = s.store.clone();
     match store_call(move || store.incident(&id)).await? {
         Some(i) => Ok(Json(json!(i)).into_response()),
@@ -313,7 +323,7 @@ async fn thread(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &q)?;
+    check(&s, &headers, &api_query(q.clone()))?;
     let store = s.store.clone();
     match store_call(move || store.thread(&id)).await? {
         Some(t) => Ok(Json(json!(t)).into_response()),
@@ -326,7 +336,7 @@ async fn approvals(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &q)?;
+    check(&s, &headers, &api_query(q.clone()))?;
     let all = q.get("all").is_some_and(|v| v == "true" || v == "1");
     let store = s.store.clone();
     let list = store_call(move || store.approvals(!all, 200)).await?;
@@ -339,17 +349,7 @@ async fn decided(s: &AppState, id: String, decision: Decision, always: bool) -> 
     let record = store_call(move || {
         let record = store.decide(&id, &decision, chrono::Utc::now())?;
         if always {
-            store.add_policy(&PolicyRecord {
-                id: 0,
-                thread: Some(record.thread.clone()),
-                tool: record.tool.clone(),
-                prefix: record
-                    .input
-                    .get("command")
-                    .and_then(|c| c.as_str())
-                    .map(str::to_string),
-                effect: Effect::Allow,
-            })?;
+            store.add_policy(&crate::store::approvals::always_policy(&record))?;
         }
         Ok(record)
     })
@@ -391,7 +391,7 @@ async fn approve(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    check(&s, &headers, &q)?;
+    check(&s, &headers, &api_query(q.clone()))?;
     let args: Value = if body.is_empty() {
         json!({})
     } else {
@@ -414,7 +414,7 @@ async fn deny(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    check(&s, &headers, &q)?;
+    check(&s, &headers, &api_query(q.clone()))?;
     let args: Value = serde_json::from_slice(&body).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -447,7 +447,7 @@ async fn metrics(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &q)?;
+    check(&s, &headers, &api_query(q.clone()))?;
     let mut out = String::from("# TYPE sre_deliveries_total counter\n");
     if let Ok(m) = s.metrics.deliveries.lock() {
         for ((source, status), n) in m.iter() {

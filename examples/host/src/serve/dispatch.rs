@@ -11,7 +11,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::home::{AgentHome, AgentType};
-use crate::store::{SqliteStore, StoreError, ThreadRecord, ThreadStatus, ThreadStore};
+use crate::store::{
+    ApprovalStore, SqliteStore, StoreError, ThreadRecord, ThreadStatus, ThreadStore,
+};
 use crate::team::{Team, TeamOptions};
 
 /// Runs threads; cheap to clone.
@@ -74,18 +76,63 @@ impl Dispatcher {
         });
     }
 
-    /// Take up, after a restart, the threads left queued or running. Parked ones wait for
-    /// their approvals.
+    /// Take up the threads that need a run and have none: queued ones (new, or retried
+    /// after a failed attempt), running ones that no task runs (left by a stopped server),
+    /// and parked ones whose requests were all decided (over the API, from `sre approve`,
+    /// or while the run was still parking). Called at start and then every second, so that
+    /// no wakeup is lost.
     pub async fn recover(&self) -> Result<usize, String> {
+        let store = self.inner.store.clone();
+        let (queued, running, parked, pending) = blocking(move || {
+            let pending: BTreeSet<String> = store
+                .approvals(true, 100_000)?
+                .into_iter()
+                .map(|a| a.thread)
+                .collect();
+            Ok((
+                store.threads_in(ThreadStatus::Queued)?,
+                store.threads_in(ThreadStatus::Running)?,
+                store.threads_in(ThreadStatus::Parked)?,
+                pending,
+            ))
+        })
+        .await?;
+        let busy: BTreeSet<String> = self
+            .inner
+            .running
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         let mut n = 0;
-        for status in [ThreadStatus::Running, ThreadStatus::Queued] {
-            let store = self.inner.store.clone();
-            for t in blocking(move || store.threads_in(status)).await? {
+        for t in queued.into_iter().chain(running) {
+            if !busy.contains(&t.id) {
+                self.submit(t.id);
+                n += 1;
+            }
+        }
+        for t in parked {
+            if !busy.contains(&t.id) && !pending.contains(&t.id) {
                 self.submit(t.id);
                 n += 1;
             }
         }
         Ok(n)
+    }
+
+    /// Run [`Dispatcher::recover`] every `every` until shutdown.
+    pub fn watch(&self, every: std::time::Duration) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = this.inner.stop.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = this.recover().await {
+                    eprintln!("dispatcher: {e}");
+                }
+            }
+        });
     }
 
     /// Stop: running threads are cancelled (they are resumed on the next start), and the
@@ -189,30 +236,34 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
     ) {
         return Ok(());
     }
-    // A thread that ran before continues its session; a new one starts it.
-    let fresh = thread.status == ThreadStatus::Queued && thread.attempts == 0;
+    if thread.attempts >= thread.max_attempts {
+        let why = format!("out of attempts ({})", thread.max_attempts);
+        set(inner, id, ThreadStatus::Failed, false, None, Some(why)).await?;
+        return Ok(());
+    }
     let team = match team_for(inner, &thread.mode).await {
         Ok(t) => t,
         Err(e) => {
-            set(
-                inner,
-                id,
-                ThreadStatus::Failed,
-                false,
-                None,
-                Some(e.clone()),
-            )
-            .await?;
+            // Counted as an attempt: queued again (the watcher retries) until none is left.
+            set(inner, id, ThreadStatus::Queued, true, None, Some(e.clone())).await?;
             return Err(e);
         }
     };
-    set(inner, id, ThreadStatus::Running, fresh, None, None).await?;
+    // A thread that ran before continues its session (nothing started runs twice); a new
+    // one, or one whose task never reached the session, starts.
+    set(inner, id, ThreadStatus::Running, false, None, None).await?;
     let session = Session::new(id).with_cancel(inner.stop.child_token());
-    let result = if fresh {
+    let mut result = if thread.runs == 0 {
         team.run(&thread.agent, &session, &thread.task).await
     } else {
         team.resume(&thread.agent, &session).await
     };
+    if let Err(e) = &result
+        && thread.runs > 0
+        && e.to_string().contains("nothing to resume")
+    {
+        result = team.run(&thread.agent, &session, &thread.task).await;
+    }
     let last = result.as_ref().ok().and_then(|t| t.last().cloned());
     match (result, last) {
         (Ok(_), Some(o)) => match o.cause {
@@ -220,6 +271,7 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
                 set(inner, id, ThreadStatus::Completed, false, o.answer, None).await?;
             }
             StopCause::AwaitingApproval { requests } => {
+                // A decision made meanwhile is found by the watcher, which runs it again.
                 let note = format!("waiting for approval: {}", requests.join(", "));
                 set(inner, id, ThreadStatus::Parked, false, None, Some(note)).await?;
             }
@@ -243,13 +295,13 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
         }
         (Err(_), _) if inner.stop.is_cancelled() => {}
         (Err(e), _) => {
-            let attempts = thread.attempts + u32::from(fresh);
+            let attempts = thread.attempts + 1;
             let status = if attempts < thread.max_attempts {
                 ThreadStatus::Queued
             } else {
                 ThreadStatus::Failed
             };
-            set(inner, id, status, false, None, Some(e.to_string())).await?;
+            set(inner, id, status, true, None, Some(e.to_string())).await?;
             if status == ThreadStatus::Queued {
                 return Err(format!("attempt {attempts} failed, queued again: {e}"));
             }

@@ -83,6 +83,8 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     if recovered > 0 {
         eprintln!("taking up {recovered} thread(s) left queued or running");
     }
+    // No wakeup is lost: decisions from the CLI, retries, runs that parked while decided.
+    dispatcher.watch(std::time::Duration::from_secs(1));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -75,6 +75,9 @@ pub struct PolicyRecord {
     pub tool: String,
     /// A command prefix (`kubectl get`), for tools with a `command` input.
     pub prefix: Option<String>,
+    /// The prefix is the whole command: only that command line matches (what a person
+    /// approved with "always"), not longer ones.
+    pub exact: bool,
     /// Allow or deny.
     pub effect: Effect,
 }
@@ -85,6 +88,8 @@ pub trait ApprovalStore: Send + Sync {
     fn request(&self, new: &ApprovalRecord) -> Result<ApprovalRecord, StoreError>;
     /// One request.
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
+    /// The request for tool call `tool_use_id` of `session`, if any.
+    fn find(&self, session: &str, tool_use_id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
     /// Requests, newest first (`pending_only` for those waiting).
     fn approvals(
         &self,
@@ -115,34 +120,57 @@ pub trait ApprovalStore: Send + Sync {
 /// itself (the command a person approved for the thread).
 pub fn judge(policies: &[PolicyRecord], command: Option<&str>) -> Option<Effect> {
     let parsed = command.map(sre_core::shell::parse);
-    let starts = |cmd: &sre_core::shell::SimpleCommand, prefix: &[&str], literal: bool| {
-        cmd.words.len() >= prefix.len()
-            && cmd
-                .words
-                .iter()
-                .zip(prefix)
-                .all(|(w, p)| w.value == *p && (w.literal || !literal))
+    // `/usr/bin/kubectl` is `kubectl`.
+    let program = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
+    let starts = |cmd: &sre_core::shell::SimpleCommand, prefix: &[&str]| {
+        cmd.assignments.is_empty()
+            && cmd.words.len() >= prefix.len()
+            && cmd.words.iter().zip(prefix).enumerate().all(|(i, (w, p))| {
+                w.literal
+                    && if i == 0 {
+                        program(&w.value) == *p
+                    } else {
+                        w.value == *p
+                    }
+            })
+    };
+    // A deny is conservative: the prefix's words in order anywhere in a command
+    // (`kubectl -n prod delete` is `kubectl delete`), or its text in the raw line (an
+    // `sh -c '...'` argument).
+    let mentions = |cmd: &sre_core::shell::SimpleCommand, prefix: &[&str]| {
+        let mut want = prefix.iter().peekable();
+        for w in &cmd.words {
+            let v = program(&w.value);
+            if want.peek().is_some_and(|p| **p == v || **p == w.value) {
+                want.next();
+            }
+        }
+        want.peek().is_none()
     };
     let applies = |p: &PolicyRecord| -> bool {
         let Some(prefix) = &p.prefix else {
             return true;
         };
         let words: Vec<&str> = prefix.split_whitespace().collect();
+        if p.exact {
+            return p.effect == Effect::Allow
+                && command.is_some_and(|c| squash(c) == squash(prefix))
+                || p.effect == Effect::Deny
+                    && command.is_some_and(|c| squash(c).contains(&squash(prefix)));
+        }
         match (&parsed, p.effect) {
             (None, _) => false,
-            (Some(Ok(cmds)), Effect::Deny) => cmds.iter().any(|c| starts(c, &words, false)),
-            (Some(Err(_)), Effect::Deny) => command.is_some_and(|c| c.contains(prefix.as_str())),
-            // The very command a person approved (`sre approve --always`).
-            (Some(Ok(_)), Effect::Allow)
-                if command.is_some_and(|c| squash(c) == squash(prefix)) =>
-            {
-                true
+            (Some(parsed), Effect::Deny) => {
+                command.is_some_and(|c| squash(c).contains(&squash(prefix)))
+                    || parsed
+                        .as_ref()
+                        .is_ok_and(|cmds| cmds.iter().any(|c| mentions(c, &words)))
             }
             (Some(Ok(cmds)), Effect::Allow) => {
                 !cmds.is_empty()
-                    && cmds.iter().all(|c| {
-                        starts(c, &words, true) && !c.redirects.iter().any(|r| r.writes_file())
-                    })
+                    && cmds
+                        .iter()
+                        .all(|c| starts(c, &words) && !c.redirects.iter().any(|r| r.writes_file()))
             }
             (Some(Err(_)), Effect::Allow) => false,
         }
@@ -160,4 +188,23 @@ pub fn judge(policies: &[PolicyRecord], command: Option<&str>) -> Option<Effect>
 /// A command line with its runs of blanks made one space.
 fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The policy "always allow this for this thread" for a decided request: the command a
+/// person approved (the edited one, if edited), exactly; for a tool without a command, the
+/// tool for the rest of the thread.
+pub fn always_policy(record: &ApprovalRecord) -> PolicyRecord {
+    let input = record.approved_input.as_ref().unwrap_or(&record.input);
+    let command = input
+        .get("command")
+        .and_then(|c| c.as_str())
+        .map(str::to_string);
+    PolicyRecord {
+        id: 0,
+        thread: Some(record.thread.clone()),
+        tool: record.tool.clone(),
+        exact: command.is_some(),
+        prefix: command,
+        effect: Effect::Allow,
+    }
 }

@@ -84,6 +84,7 @@ CREATE TABLE policies (
     thread TEXT,
     tool TEXT NOT NULL,
     prefix TEXT,
+    exact INTEGER NOT NULL DEFAULT 0,
     effect TEXT NOT NULL
 );
 "#,
@@ -99,7 +100,8 @@ CREATE TABLE threads (
     task TEXT NOT NULL,
     answer TEXT,
     error TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    runs INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX threads_by_status ON threads (status, updated_at);
 "#,

@@ -66,6 +66,17 @@ impl ApprovalStore for SqliteStore {
         })
     }
 
+    fn find(&self, session: &str, tool_use_id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM approvals WHERE session = ?1 AND tool_use_id = ?2"),
+                params![session, tool_use_id],
+                row,
+            )
+            .optional()
+        })
+    }
+
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
         let Some(seq) = seq_of(id) else {
             return Ok(None);
@@ -143,8 +154,15 @@ impl ApprovalStore for SqliteStore {
         };
         self.with(|c| {
             c.execute(
-                "INSERT INTO policies (thread, tool, prefix, effect) VALUES (?1, ?2, ?3, ?4)",
-                params![policy.thread, policy.tool, policy.prefix, effect],
+                "INSERT INTO policies (thread, tool, prefix, exact, effect) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    policy.thread,
+                    policy.tool,
+                    policy.prefix,
+                    policy.exact,
+                    effect
+                ],
             )?;
             Ok(c.last_insert_rowid())
         })
@@ -153,7 +171,7 @@ impl ApprovalStore for SqliteStore {
     fn policies(&self, thread: &str, tool: &str) -> Result<Vec<PolicyRecord>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, thread, tool, prefix, effect FROM policies \
+                "SELECT id, thread, tool, prefix, effect, exact FROM policies \
                  WHERE tool = ?2 AND (thread IS NULL OR thread = ?1) ORDER BY id",
             )?;
             let rows = stmt.query_map(params![thread, tool], |r| {
@@ -163,6 +181,7 @@ impl ApprovalStore for SqliteStore {
                     thread: r.get(1)?,
                     tool: r.get(2)?,
                     prefix: r.get(3)?,
+                    exact: r.get(5)?,
                     effect: if effect == "deny" {
                         Effect::Deny
                     } else {

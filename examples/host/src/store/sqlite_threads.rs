@@ -7,8 +7,8 @@ use super::sqlite::{stamp, time_column};
 use super::threads::{ThreadRecord, ThreadStatus, ThreadStore};
 use super::{IncidentRecord, SqliteStore, StoreError};
 
-const COLUMNS: &str =
-    "id, incident, agent, mode, status, attempts, max_attempts, task, answer, error, updated_at";
+const COLUMNS: &str = "id, incident, agent, mode, status, attempts, max_attempts, task, answer, \
+     error, updated_at, runs";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ThreadRecord> {
     let status: String = r.get(4)?;
@@ -24,6 +24,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ThreadRecord> {
         answer: r.get(8)?,
         error: r.get(9)?,
         updated_at: time_column(r, 10)?,
+        runs: r.get(11)?,
     })
 }
 
@@ -97,6 +98,7 @@ impl ThreadStore for SqliteStore {
         self.with(|c| {
             c.execute(
                 "UPDATE threads SET status = ?2, attempts = attempts + ?3, \
+                 runs = runs + (?2 = 'running'), \
                  answer = coalesce(?4, answer), error = ?5, updated_at = ?6 WHERE id = ?1",
                 params![
                     id,

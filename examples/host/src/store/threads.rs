@@ -60,8 +60,10 @@ pub struct ThreadRecord {
     pub mode: String,
     /// Where it stands.
     pub status: ThreadStatus,
-    /// Automated attempts so far.
+    /// Failed attempts so far.
     pub attempts: u32,
+    /// Runs started (a parked run continued is another run, not another attempt).
+    pub runs: u32,
     /// Attempts allowed.
     pub max_attempts: u32,
     /// The task the agent was given.

@@ -118,7 +118,7 @@ impl Shared {
 pub(super) async fn assemble(mut home: AgentHome, options: TeamOptions) -> Result<Team, HostError> {
     if let Some(mode) = options.agent_type {
         for def in home.agents.values_mut() {
-            def.agent_type = mode;
+            def.agent_type = def.agent_type.stricter(mode);
         }
     }
     let root = options.workspace.clone();

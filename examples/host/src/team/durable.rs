@@ -63,6 +63,11 @@ impl Approver for DurableApprover {
         };
         // SQLite is synchronous: off the runtime's threads.
         let looked = tokio::task::spawn_blocking(move || {
+            // A person's decision on this very call comes first: a later policy does not
+            // undo an explicit denial.
+            if let Some(existing) = store.find(&new.session, &new.tool_use_id)? {
+                return Ok(Ok(existing));
+            }
             let command = new.input.get("command").and_then(|c| c.as_str());
             let policies = store.policies(&new.thread, &new.tool)?;
             match judge(&policies, command) {
@@ -91,6 +96,16 @@ impl Approver for DurableApprover {
                 };
             }
         };
+        // A decision is about the input the person saw: another input under the same call
+        // id (a provider reusing ids) is not what was decided.
+        if &record.input != tool_input {
+            return Approval::Deny {
+                reason: Some(format!(
+                    "request {} was made for another input of this call; ask again with a new call",
+                    record.id
+                )),
+            };
+        }
         match record.status.as_str() {
             "approved" => match record.approved_input {
                 Some(input) => Approval::ApproveEdited { input },

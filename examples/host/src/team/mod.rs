@@ -63,7 +63,8 @@ pub struct TeamOptions {
     pub quota: Option<sre_tools::quota::Quota>,
     /// How command hooks run.
     pub hooks: HookSandbox,
-    /// Every agent acts in this mode instead of its own (a response plan's `agentMode`).
+    /// Every agent acts in this mode or its own, whichever is stricter (a response plan's
+    /// `agentMode`: a plan makes an agent more careful, never bolder).
     pub agent_type: Option<crate::home::AgentType>,
 }
 
