@@ -8,7 +8,9 @@ use serde_json::Value as Json;
 use super::diag::{Severity, Sink, Source, did_you_mean, suggestion};
 use super::fields::{Fields, Spanned, snake};
 use super::yaml::{Node, Pos};
-use super::{Loaded, Location, UnusedDocument, agent, connector, hooks, plan, skill, tool, world};
+use super::{
+    Loaded, Location, UnusedDocument, agent, connector, hooks, plan, schedule, skill, tool, world,
+};
 
 /// Every `kind` the loader reads.
 pub const KINDS: &[&str] = &[
@@ -104,7 +106,7 @@ pub(crate) fn load_document(
         unknown_kind(&env, kind_entry.value.pos, src, out);
         return;
     }
-    if env.spec.is_none() && kind != "ScheduledTask" {
+    if env.spec.is_none() {
         out.error(
             src,
             root.pos,
@@ -147,6 +149,11 @@ pub(crate) fn load_document(
         "IncidentFilter" => {
             if let Some(p) = plan::parse_plan(&env, file, src, out) {
                 loaded.plans.push(p);
+            }
+        }
+        "ScheduledTask" => {
+            if let Some(s) = schedule::parse_schedule(&env, file, src, out) {
+                loaded.schedules.push(s);
             }
         }
         _ => {

@@ -39,6 +39,7 @@ mod document;
 mod fields;
 mod hooks;
 mod plan;
+mod schedule;
 mod secret;
 mod skill;
 mod tool;
@@ -59,6 +60,7 @@ pub use diag::{Diagnostic, HomeErrors, MAX_ERRORS, Severity, did_you_mean};
 pub use document::KINDS;
 pub use hooks::MAX_HOOK_FILE;
 pub use plan::{Fit, PLAN_FIELDS, ResponsePlanDef, choose};
+pub use schedule::{SCHEDULE_FIELDS, ScheduledTaskDef};
 pub use secret::url_userinfo;
 pub use skill::SkillDef;
 pub use tool::{ParamDef, ParamType, PythonToolDef};
@@ -156,6 +158,8 @@ pub struct AgentHome {
     pub world: WorldDef,
     /// Response plans (`IncidentFilter`), in the order they are tried.
     pub plans: Vec<ResponsePlanDef>,
+    /// Scheduled tasks (`ScheduledTask`).
+    pub schedules: Vec<ScheduledTaskDef>,
     /// Documents kept for later features.
     pub unused_documents: Vec<UnusedDocument>,
     /// Warnings and notes (the home loads).
@@ -172,6 +176,7 @@ pub(crate) struct Loaded {
     pub global_hooks: HookConfig,
     pub world: WorldDef,
     pub plans: Vec<plan::PlanDraft>,
+    pub schedules: Vec<schedule::ScheduleDraft>,
     pub unused: Vec<UnusedDocument>,
 }
 
@@ -264,6 +269,7 @@ impl AgentHome {
             &mut out,
         );
         let plans = check_plans(loaded.plans, &resolved.agents, &sources, &mut out);
+        let schedules = check_schedules(loaded.schedules, &resolved.agents, &sources, &mut out);
         out.mask_secrets();
         let by_place = |d: &Diagnostic| (d.file.clone(), d.line, d.column);
         out.errors.sort_by_key(by_place);
@@ -293,6 +299,7 @@ impl AgentHome {
             global_hooks: loaded.global_hooks,
             world: loaded.world,
             plans,
+            schedules,
             unused_documents: loaded.unused,
             warnings: out.warnings,
         })
@@ -421,4 +428,39 @@ fn check_plans(
         plans.push(d.def);
     }
     plans
+}
+
+/// Scheduled tasks name an agent of the home, and no two share a name.
+fn check_schedules(
+    drafts: Vec<schedule::ScheduleDraft>,
+    agents: &BTreeMap<String, AgentDef>,
+    sources: &[Source],
+    out: &mut Sink,
+) -> Vec<ScheduledTaskDef> {
+    let mut tasks: Vec<ScheduledTaskDef> = Vec::new();
+    for d in drafts {
+        let src = &sources[d.file];
+        if !d.def.agent.is_empty() && !agents.contains_key(&d.def.agent) {
+            let e = out.error(
+                src,
+                d.agent_pos,
+                "spec.agent",
+                format!("no agent `{}` in this home", d.def.agent),
+            );
+            if let Some(h) = diag::suggestion(&d.def.agent, agents.keys().map(String::as_str)) {
+                e.help(h);
+            }
+        }
+        if tasks.iter().any(|t| t.name == d.def.name) {
+            out.error(
+                src,
+                d.agent_pos,
+                "spec.name",
+                format!("scheduled task `{}` is defined twice", d.def.name),
+            );
+            continue;
+        }
+        tasks.push(d.def);
+    }
+    tasks
 }

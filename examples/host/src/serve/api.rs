@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/incidents/{id}", get(incident))
         .route("/api/threads/{id}", get(thread))
         .route("/api/approvals", get(approvals))
+        .route("/api/schedules", get(schedules))
         .route("/api/approvals/{id}/approve", post(approve))
         .route("/api/approvals/{id}/deny", post(deny))
         // Bodies up to 16 MiB reach intake, which keeps what it refuses (the first MiB).
@@ -484,4 +485,22 @@ async fn metrics(
         out.push_str(&format!("sre_threads{{status=\"{st}\"}} {n}\n"));
     }
     Ok(([("content-type", "text/plain; version=0.0.4")], out).into_response())
+}
+
+async fn schedules(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    check(&s, &headers, &api_query(q))?;
+    let store = s.store.clone();
+    let states = store_call(move || {
+        let mut out = Vec::new();
+        for name in store.schedule_states()? {
+            out.push(store.schedule_state(&name, chrono::Utc::now())?);
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!({"schedules": states})).into_response())
 }

@@ -119,14 +119,26 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// Run [`Dispatcher::recover`] every `every` until shutdown.
-    pub fn watch(&self, every: std::time::Duration) {
+    /// Every `every` until shutdown: start the scheduled tasks that are due, then run
+    /// [`Dispatcher::recover`].
+    pub fn watch(
+        &self,
+        every: std::time::Duration,
+        scheduler: Option<Arc<crate::schedule::Scheduler>>,
+    ) {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = this.inner.stop.cancelled() => return,
                     _ = tokio::time::sleep(every) => {}
+                }
+                if let Some(s) = &scheduler {
+                    let s = s.clone();
+                    match blocking(move || s.tick(chrono::Utc::now())).await {
+                        Ok(opened) => opened.into_iter().for_each(|id| this.submit(id)),
+                        Err(e) => eprintln!("scheduler: {e}"),
+                    }
                 }
                 if let Err(e) = this.recover().await {
                     eprintln!("dispatcher: {e}");

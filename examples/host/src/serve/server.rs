@@ -63,6 +63,12 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     options.namespaces = o.namespaces;
     options.cache_dir = o.cache_dir.clone();
     let plans = Arc::new(home.plans.clone());
+    let scheduler = (!home.schedules.is_empty()).then(|| {
+        Arc::new(crate::schedule::Scheduler::new(
+            home.schedules.clone(),
+            store.clone(),
+        ))
+    });
     let dispatcher = Dispatcher::new(home, options, store.clone(), o.concurrency);
     let intake = IntakeConfig {
         pagerduty_secrets: o.pagerduty_secrets.clone(),
@@ -84,7 +90,7 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("taking up {recovered} thread(s) left queued or running");
     }
     // No wakeup is lost: decisions from the CLI, retries, runs that parked while decided.
-    dispatcher.watch(std::time::Duration::from_secs(1));
+    dispatcher.watch(std::time::Duration::from_secs(1), scheduler);
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

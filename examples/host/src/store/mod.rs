@@ -5,6 +5,7 @@
 //! default (WAL, migrations by `user_version`).
 
 pub mod approvals;
+pub mod schedules;
 mod sqlite;
 mod sqlite_approvals;
 mod sqlite_threads;

@@ -105,6 +105,19 @@ CREATE TABLE threads (
 );
 CREATE INDEX threads_by_status ON threads (status, updated_at);
 "#,
+    r#"
+CREATE TABLE schedules (
+    name TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL,
+    last_slot TEXT,
+    runs INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'active',
+    last_error TEXT,
+    last_thread TEXT,
+    counted INTEGER NOT NULL DEFAULT 1
+);
+"#,
 ];
 
 /// Incidents in one SQLite database file.

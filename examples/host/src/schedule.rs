@@ -1,0 +1,146 @@
+//! The scheduler: which scheduled tasks are due at a given time (the clock is the
+//! caller's, so tests control it), and a queued thread for each. A task never overlaps
+//! itself (a run still queued, running or parked holds the next); missed occurrences after
+//! downtime run once (or are skipped, `catchUp: false`); three failed runs in a row fail the
+//! task, with the reason; a run limit or an end date finishes it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::home::ScheduledTaskDef;
+use crate::store::{SqliteStore, StoreError, ThreadStatus, ThreadStore};
+
+/// Failed runs in a row after which a task is failed.
+pub const MAX_FAILURES: u32 = 3;
+
+/// How late a run may start when missed occurrences are skipped (`catchUp: false`).
+pub const ON_TIME: chrono::Duration = chrono::Duration::minutes(2);
+
+/// Starts the runs of scheduled tasks.
+pub struct Scheduler {
+    tasks: Vec<ScheduledTaskDef>,
+    store: Arc<SqliteStore>,
+}
+
+/// A name safe in a thread id (and so a session file name).
+fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+impl Scheduler {
+    /// A scheduler of `tasks`, its state in `store`.
+    pub fn new(tasks: Vec<ScheduledTaskDef>, store: Arc<SqliteStore>) -> Self {
+        Scheduler { tasks, store }
+    }
+
+    /// Open a thread for each task due at `now`; their ids.
+    pub fn tick(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let mut opened = Vec::new();
+        for task in self.tasks.iter().filter(|t| t.enabled) {
+            if let Some(id) = self.tick_one(task, now)? {
+                opened.push(id);
+            }
+        }
+        Ok(opened)
+    }
+
+    fn tick_one(
+        &self,
+        t: &ScheduledTaskDef,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut st = self.store.schedule_state(&t.name, now)?;
+        if st.status != "active" {
+            return Ok(None);
+        }
+        if let Some(thread) = st
+            .last_thread
+            .clone()
+            .and_then(|id| self.store.thread(&id).transpose())
+        {
+            let thread = thread?;
+            match thread.status {
+                // No overlap: the next run waits for this one.
+                ThreadStatus::Queued | ThreadStatus::Running | ThreadStatus::Parked => {
+                    return Ok(None);
+                }
+                ThreadStatus::Completed if !st.counted => {
+                    st.failures = 0;
+                    st.counted = true;
+                }
+                ThreadStatus::Failed if !st.counted => {
+                    st.failures += 1;
+                    st.counted = true;
+                    st.last_error = thread.error.clone();
+                }
+                _ => {}
+            }
+        }
+        if st.failures >= MAX_FAILURES {
+            st.status = "failed".into();
+            st.last_error = Some(format!(
+                "{MAX_FAILURES} runs failed in a row; the last: {}",
+                st.last_error.as_deref().unwrap_or("(no reason recorded)")
+            ));
+            self.store.save_schedule(&st)?;
+            return Ok(None);
+        }
+        let limit_reached = t.run_limit.is_some_and(|l| st.runs >= l);
+        let ended = t.end_date.is_some_and(|e| now > e);
+        if limit_reached || ended {
+            st.status = "finished".into();
+            st.last_error = Some(if limit_reached {
+                format!("ran {} times, its limit", st.runs)
+            } else {
+                "past its end date".into()
+            });
+            self.store.save_schedule(&st)?;
+            return Ok(None);
+        }
+        // The latest occurrence at or before now, in the task's time zone.
+        let local = now.with_timezone(&t.time_zone);
+        let Ok(latest) = t.pattern.find_previous_occurrence(&local, true) else {
+            self.store.save_schedule(&st)?;
+            return Ok(None);
+        };
+        let latest = latest.with_timezone(&Utc);
+        let base = st.last_slot.unwrap_or(st.first_seen);
+        if latest <= base {
+            self.store.save_schedule(&st)?;
+            return Ok(None);
+        }
+        if !t.catch_up && now - latest > ON_TIME {
+            // Missed while down: skipped; the task waits for its next occurrence.
+            st.last_slot = Some(latest);
+            self.store.save_schedule(&st)?;
+            return Ok(None);
+        }
+        let n = st.runs + 1;
+        let id = format!("task-{}-{n}", slug(&t.name));
+        let prompt = format!(
+            "Scheduled task {} (`{}`, {}), run {n} for {}:\n{}",
+            t.name,
+            t.cron,
+            t.time_zone,
+            latest.to_rfc3339(),
+            t.prompt
+        );
+        self.store
+            .open_scheduled(&id, &t.name, &t.agent, t.mode.as_str(), &prompt, now)?;
+        st.runs = n;
+        st.last_slot = Some(latest);
+        st.last_thread = Some(id.clone());
+        st.counted = false;
+        self.store.save_schedule(&st)?;
+        Ok(Some(id))
+    }
+}
