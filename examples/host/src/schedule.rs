@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::home::ScheduledTaskDef;
 use crate::store::{SqliteStore, StoreError, ThreadStatus, ThreadStore};
@@ -24,7 +24,7 @@ pub struct Scheduler {
 }
 
 /// A name safe in a thread id (and so a session file name).
-fn slug(name: &str) -> String {
+pub fn slug(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -42,15 +42,44 @@ impl Scheduler {
         Scheduler { tasks, store }
     }
 
-    /// Open a thread for each task due at `now`; their ids.
+    /// Open a thread for each task due at `now`; their ids. One task's failure does not
+    /// stop the others (the first error is returned once all were ticked; threads opened
+    /// meanwhile are queued, and the dispatcher takes up queued threads anyway).
     pub fn tick(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        // Whole seconds: an occurrence found from a fractional time keeps the fraction,
+        // which would make the same occurrence look new on the next tick.
+        let now = now.trunc_subsecs(0);
         let mut opened = Vec::new();
-        for task in self.tasks.iter().filter(|t| t.enabled) {
-            if let Some(id) = self.tick_one(task, now)? {
-                opened.push(id);
+        let mut first_error = None;
+        for task in &self.tasks {
+            let ticked = if task.enabled {
+                self.tick_one(task, now)
+            } else {
+                self.skip_while_disabled(task, now).map(|()| None)
+            };
+            match ticked {
+                Ok(Some(id)) => opened.push(id),
+                Ok(None) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(opened)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(opened),
+        }
+    }
+
+    /// A disabled task's occurrences pass: enabled again, it does not catch them up.
+    fn skip_while_disabled(
+        &self,
+        t: &ScheduledTaskDef,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.store.schedule_state(&t.name, now)?;
+        st.last_slot = Some(now);
+        self.store.save_schedule(&st)
     }
 
     fn tick_one(
@@ -94,8 +123,22 @@ impl Scheduler {
             self.store.save_schedule(&st)?;
             return Ok(None);
         }
+        // The latest occurrence at or before now, in the task's time zone.
+        let local = now.with_timezone(&t.time_zone);
+        let latest = match t.pattern.find_previous_occurrence(&local, true) {
+            Ok(l) => l.with_timezone(&Utc),
+            Err(e) => {
+                st.last_error = Some(format!("no occurrence of `{}` found: {e}", t.cron));
+                self.store.save_schedule(&st)?;
+                return Ok(None);
+            }
+        };
+        let base = st.last_slot.unwrap_or(st.first_seen);
         let limit_reached = t.run_limit.is_some_and(|l| st.runs >= l);
-        let ended = t.end_date.is_some_and(|e| now > e);
+        // An occurrence before the end date still runs (even if caught up after it).
+        let ended = t
+            .end_date
+            .is_some_and(|e| now > e && (latest <= base || latest > e));
         if limit_reached || ended {
             st.status = "finished".into();
             st.last_error = Some(if limit_reached {
@@ -106,14 +149,6 @@ impl Scheduler {
             self.store.save_schedule(&st)?;
             return Ok(None);
         }
-        // The latest occurrence at or before now, in the task's time zone.
-        let local = now.with_timezone(&t.time_zone);
-        let Ok(latest) = t.pattern.find_previous_occurrence(&local, true) else {
-            self.store.save_schedule(&st)?;
-            return Ok(None);
-        };
-        let latest = latest.with_timezone(&Utc);
-        let base = st.last_slot.unwrap_or(st.first_seen);
         if latest <= base {
             self.store.save_schedule(&st)?;
             return Ok(None);
@@ -134,8 +169,15 @@ impl Scheduler {
             latest.to_rfc3339(),
             t.prompt
         );
-        self.store
-            .open_scheduled(&id, &t.name, &t.agent, t.mode.as_str(), &prompt, now)?;
+        if !self
+            .store
+            .open_scheduled(&id, &t.name, &t.agent, t.mode.as_str(), &prompt, now)?
+        {
+            return Err(StoreError::Conflict(format!(
+                "thread {id} of scheduled task `{}` exists already",
+                t.name
+            )));
+        }
         st.runs = n;
         st.last_slot = Some(latest);
         st.last_thread = Some(id.clone());

@@ -104,7 +104,7 @@ fn missed_runs_after_downtime_run_once_or_are_skipped() {
         ThreadStatus::Completed,
         None,
     );
-    // Down from 08:20 to 12:07: twelve occurrences missed, one run.
+    // Down from 08:20 to 12:07: fifteen occurrences missed, one run.
     assert_eq!(
         s.tick(at("2026-11-30T12:07:00Z")).unwrap(),
         ["task-triage-errors-2"]
@@ -140,6 +140,44 @@ fn missed_runs_after_downtime_run_once_or_are_skipped() {
         s.tick(at("2026-11-30T12:15:10Z")).unwrap(),
         ["task-triage-errors-2"]
     );
+}
+
+#[test]
+fn a_fraction_of_a_second_does_not_make_an_occurrence_new() {
+    let (_dir, store, s) = scheduler(EVERY_15);
+    s.tick(at("2026-11-30T08:00:00.250Z")).unwrap();
+    assert_eq!(s.tick(at("2026-11-30T08:15:00.700Z")).unwrap().len(), 1);
+    finish(
+        &store,
+        "task-triage-errors-1",
+        ThreadStatus::Completed,
+        None,
+    );
+    // The watcher ticks every second or so, at ever other fractions.
+    for t in [
+        "2026-11-30T08:15:02.900Z",
+        "2026-11-30T08:20:30.999Z",
+        "2026-11-30T08:29:59.999Z",
+    ] {
+        assert!(s.tick(at(t)).unwrap().is_empty(), "{t}");
+    }
+}
+
+#[test]
+fn a_disabled_task_does_not_catch_up_when_enabled_again() {
+    let (dir, home) = home(&format!("{EVERY_15}  isEnabled: false\n"));
+    let store = Arc::new(SqliteStore::open(dir.path().join("db/incidents.db")).unwrap());
+    let off = Scheduler::new(home.schedules.clone(), store.clone());
+    off.tick(at("2026-11-30T08:00:00Z")).unwrap();
+    assert!(off.tick(at("2026-11-30T09:07:00Z")).unwrap().is_empty());
+    let mut on = home.schedules.clone();
+    on[0].enabled = true;
+    let on = Scheduler::new(on, store);
+    assert!(
+        on.tick(at("2026-11-30T09:08:00Z")).unwrap().is_empty(),
+        "no catch-up"
+    );
+    assert_eq!(on.tick(at("2026-11-30T09:15:00Z")).unwrap().len(), 1);
 }
 
 #[test]
@@ -213,11 +251,24 @@ fn limits_end_dates_and_time_zones() {
         "finished"
     );
 
-    let (_dir, _store, s) = scheduler(&format!("{EVERY_15}  endDate: '2026-11-30T09:00:00Z'\n"));
+    let (_dir, store, s) = scheduler(&format!("{EVERY_15}  endDate: '2026-11-30T09:00:00Z'\n"));
     s.tick(at("2026-11-30T08:50:00Z")).unwrap();
+    // The 09:00 occurrence is before the end date: it runs, even caught up late.
+    assert_eq!(s.tick(at("2026-11-30T09:10:00Z")).unwrap().len(), 1);
+    finish(
+        &store,
+        "task-triage-errors-1",
+        ThreadStatus::Completed,
+        None,
+    );
     assert!(
         s.tick(at("2026-11-30T09:15:00Z")).unwrap().is_empty(),
         "past its end"
+    );
+    let state = store.schedule_state("triage-errors", Utc::now()).unwrap();
+    assert_eq!(
+        (state.status.as_str(), state.last_error.as_deref()),
+        ("finished", Some("past its end date"))
     );
 
     // 06:00 in Paris is 05:00 UTC in winter.
@@ -257,6 +308,17 @@ fn bad_tasks_are_errors_that_say_where() {
     let err = AgentHome::load(dir.path()).unwrap_err().to_string();
     assert!(
         err.contains("no agent `triag` in this home") && err.contains("`triage`"),
+        "{err}"
+    );
+    // Two names that would give the same thread ids.
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: triage\n  system_prompt: p\n---\nkind: ScheduledTask\nspec:\n  name: db backup\n  agent: triage\n  cron: '@daily'\n  agentPrompt: p\n---\nkind: ScheduledTask\nspec:\n  name: db-backup\n  agent: triage\n  cron: '@daily'\n  agentPrompt: p\n",
+    )
+    .unwrap();
+    let err = AgentHome::load(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("`db backup` and `db-backup` would share thread ids"),
         "{err}"
     );
 }

@@ -451,13 +451,22 @@ fn check_schedules(
                 e.help(h);
             }
         }
-        if tasks.iter().any(|t| t.name == d.def.name) {
-            out.error(
-                src,
-                d.agent_pos,
-                "spec.name",
-                format!("scheduled task `{}` is defined twice", d.def.name),
-            );
+        // Thread ids are made from the name: two names that give the same id would share
+        // threads.
+        let id = crate::schedule::slug;
+        if let Some(other) = tasks.iter().find(|t| id(&t.name) == id(&d.def.name)) {
+            let message = if other.name == d.def.name {
+                format!("scheduled task `{}` is defined twice", d.def.name)
+            } else {
+                format!(
+                    "scheduled tasks `{}` and `{}` would share thread ids (`task-{}-N`)",
+                    other.name,
+                    d.def.name,
+                    id(&d.def.name)
+                )
+            };
+            out.error(src, d.doc_pos, "spec.name", message)
+                .help("give it another name (letters, digits, `-`, `_`)");
             continue;
         }
         tasks.push(d.def);

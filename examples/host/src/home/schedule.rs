@@ -63,6 +63,7 @@ pub struct ScheduledTaskDef {
 pub(crate) struct ScheduleDraft {
     pub def: ScheduledTaskDef,
     pub agent_pos: Pos,
+    pub doc_pos: Pos,
     pub file: usize,
 }
 
@@ -240,6 +241,7 @@ pub(crate) fn parse_schedule(
             location: Location::new(src, env.pos),
         },
         agent_pos,
+        doc_pos: env.pos,
         file,
     })
 }

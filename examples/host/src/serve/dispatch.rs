@@ -249,7 +249,11 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
         return Ok(());
     }
     if thread.attempts >= thread.max_attempts {
-        let why = format!("out of attempts ({})", thread.max_attempts);
+        // The last attempt's error stays the reason.
+        let why = match &thread.error {
+            Some(e) => format!("{e} (out of attempts: {})", thread.max_attempts),
+            None => format!("out of attempts ({})", thread.max_attempts),
+        };
         set(inner, id, ThreadStatus::Failed, false, None, Some(why)).await?;
         return Ok(());
     }
