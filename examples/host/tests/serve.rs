@@ -120,13 +120,18 @@ fn home() -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(
+        h.join("hooks.yaml"),
+        "kind: HookConfiguration\nspec:\n  hooks:\n    - name: log\n      event: PostToolUse\n      type: command\n      matcher: '*'\n      activation: on-demand\n      command: '{ cat; echo; } >> scratch/hook.log'\n",
+    )
+    .unwrap();
+    std::fs::write(
         h.join("plans.yaml"),
         "kind: IncidentFilter\nmetadata: {name: checkout}\nspec:\n  incidentPlatform: Prometheus\n  impactedService: checkout\n  handlingAgent: fixer\n  customInstructions: Fix it in scratch.\n",
     )
     .unwrap();
     std::fs::write(
         h.join("script.yaml"),
-        "agents:\n  fixer:\n    - expect: {last_message_contains: [\"Investigate incident inc-1 from alertmanager\", \"Instructions: Fix it in scratch.\"]}\n      tool_calls:\n        - {tool: shell, args: {command: 'cat /etc/hostname'}}\n        - {tool: shell, args: {command: 'echo fixed >> scratch/fix.txt'}}\n    - final: fixed it\n",
+        "agents:\n  fixer:\n    - expect: {last_message_contains: [\"Investigate incident inc-1 from alertmanager\", \"Instructions: Fix it in scratch.\"]}\n      tool_calls:\n        - {tool: shell, args: {command: 'cat /etc/hostname'}}\n        - {tool: shell, args: {command: 'echo fixed >> scratch/fix.txt'}}\n    - final: fixed it\n    - expect: {last_message_contains: [\"check it again\"]}\n      tool_calls:\n        - {tool: shell, args: {command: 'cat scratch/fix.txt'}}\n    - final: checked again\n",
     )
     .unwrap();
     dir
@@ -215,6 +220,71 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
     let done = wait_for(&addr, "thread-1", "completed");
     assert_eq!(done["answer"], "fixed it");
     assert_eq!(std::fs::read_to_string(&fix).unwrap(), "fixed\n");
+    // People follow up in the thread, with an on-demand hook switched on for it alone.
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/api/threads/thread-1/hooks/nope",
+        Some(TOKEN),
+        br#"{"enabled": true}"#,
+    );
+    assert_eq!(code, 400);
+    assert!(
+        body.contains("no on-demand hook `nope`") && body.contains("log"),
+        "{body}"
+    );
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/api/threads/thread-1/hooks/log",
+        Some(TOKEN),
+        br#"{"enabled": true}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json_of(&body)["hooks"], json!(["log"]));
+    let hook_log = h.join(".sre/workspace/scratch/hook.log");
+    assert!(!hook_log.exists(), "the hook was off for the first run");
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/api/threads/thread-1/messages",
+        Some(TOKEN),
+        br#"{"text": "check it again"}"#,
+    );
+    assert_eq!(code, 202, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = json_of(&http(&addr, "GET", "/api/threads/thread-1", Some(TOKEN), b"").1);
+        if t["status"] == "completed" && t["answer"] == "checked again" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no follow-up answer: {t}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let logged = std::fs::read_to_string(&hook_log).unwrap();
+    assert!(logged.contains("cat scratch/fix.txt"), "{logged}");
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/api/threads/thread-9/messages",
+            Some(TOKEN),
+            br#"{"text": "x"}"#
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/api/threads/thread-1/messages",
+            Some(TOKEN),
+            br#"{"text": " "}"#
+        )
+        .0,
+        400
+    );
     // Deciding twice is a conflict; an unknown request is not found.
     assert_eq!(
         http(

@@ -86,6 +86,8 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/incidents", get(incidents))
         .route("/api/incidents/{id}", get(incident))
         .route("/api/threads/{id}", get(thread))
+        .route("/api/threads/{id}/messages", post(message))
+        .route("/api/threads/{id}/hooks/{hook}", post(toggle_hook))
         .route("/api/approvals", get(approvals))
         .route("/api/schedules", get(schedules))
         .route("/api/approvals/{id}/approve", post(approve))
@@ -503,4 +505,66 @@ async fn schedules(
     })
     .await?;
     Ok(Json(json!({"schedules": states})).into_response())
+}
+
+/// A follow-up message: the thread's next task, in its session, once it has finished.
+async fn message(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    check(&s, &headers, &api_query(q))?;
+    let args: Value = serde_json::from_slice(&body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let Some(text) = args
+        .get("text")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_string)
+    else {
+        return Err(error(StatusCode::BAD_REQUEST, "`text` is required"));
+    };
+    let store = s.store.clone();
+    let tid = id.clone();
+    let thread = store_call(move || store.post_message(&tid, &text, chrono::Utc::now())).await?;
+    s.dispatcher.submit(id);
+    Ok((StatusCode::ACCEPTED, Json(json!({"thread": thread}))).into_response())
+}
+
+/// Switch an on-demand hook on or off for one thread (`{"enabled": true|false}`).
+async fn toggle_hook(
+    State(s): State<AppState>,
+    Path((id, hook)): Path<(String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    check(&s, &headers, &api_query(q))?;
+    let args: Value = serde_json::from_slice(&body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let Some(on) = args.get("enabled").and_then(Value::as_bool) else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "`enabled` (true or false) is required",
+        ));
+    };
+    let store = s.store.clone();
+    let tid = id.clone();
+    let Some(thread) = store_call(move || store.thread(&tid)).await? else {
+        return Err(error(StatusCode::NOT_FOUND, "no such thread"));
+    };
+    match s.dispatcher.toggle_hook(&id, &thread.mode, &hook, on).await {
+        Ok(hooks) => Ok(Json(json!({"thread": id, "hooks": hooks})).into_response()),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, e)),
+    }
 }

@@ -161,6 +161,42 @@ impl Dispatcher {
         }
     }
 
+    /// Switch on-demand hook `hook` on or off for thread `id`: its next runs see it (or
+    /// not), and so do runs after a restart. An unknown hook is an error naming the
+    /// on-demand hooks there are.
+    pub async fn toggle_hook(
+        &self,
+        id: &str,
+        mode: &str,
+        hook: &str,
+        on: bool,
+    ) -> Result<Vec<String>, String> {
+        let team = team_for(&self.inner, mode).await?;
+        if on {
+            team.enable_hook(id, hook).map_err(|e| e.to_string())?;
+        }
+        for t in self.inner.teams.lock().await.values() {
+            if on {
+                let _ = t.enable_hook(id, hook);
+            } else {
+                t.disable_hook(id, hook);
+            }
+        }
+        let (store, tid, name) = (self.inner.store.clone(), id.to_string(), hook.to_string());
+        blocking(move || {
+            let thread = store
+                .thread(&tid)?
+                .ok_or_else(|| StoreError::NotFound(format!("no thread {tid}")))?;
+            let mut hooks: Vec<String> = thread.hooks.into_iter().filter(|h| *h != name).collect();
+            if on {
+                hooks.push(name);
+            }
+            store.set_hooks(&tid, &hooks)?;
+            Ok(hooks)
+        })
+        .await
+    }
+
     /// Threads being run now.
     pub fn running(&self) -> usize {
         self.inner
@@ -265,14 +301,25 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
             return Err(e);
         }
     };
-    // A thread that ran before continues its session (nothing started runs twice); a new
-    // one, or one whose task never reached the session, starts.
+    // The on-demand hooks switched on for this thread (kept across restarts).
+    for hook in &thread.hooks {
+        let _ = team.enable_hook(id, hook);
+    }
+    // A follow-up message is the thread's next task in its session; otherwise a thread that
+    // ran before continues its session (nothing started runs twice), and a new one, or one
+    // whose task never reached the session, starts.
+    let (store, tid) = (inner.store.clone(), id.to_string());
+    let follow_up = if thread.pending_task.is_some() {
+        blocking(move || store.take_pending(&tid)).await?
+    } else {
+        None
+    };
     set(inner, id, ThreadStatus::Running, false, None, None).await?;
     let session = Session::new(id).with_cancel(inner.stop.child_token());
-    let mut result = if thread.runs == 0 {
-        team.run(&thread.agent, &session, &thread.task).await
-    } else {
-        team.resume(&thread.agent, &session).await
+    let mut result = match (&follow_up, thread.runs) {
+        (Some(message), _) => team.run(&thread.agent, &session, message).await,
+        (None, 0) => team.run(&thread.agent, &session, &thread.task).await,
+        (None, _) => team.resume(&thread.agent, &session).await,
     };
     if let Err(e) = &result
         && thread.runs > 0

@@ -101,7 +101,9 @@ CREATE TABLE threads (
     answer TEXT,
     error TEXT,
     updated_at TEXT NOT NULL,
-    runs INTEGER NOT NULL DEFAULT 0
+    runs INTEGER NOT NULL DEFAULT 0,
+    pending_task TEXT,
+    hooks TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX threads_by_status ON threads (status, updated_at);
 "#,

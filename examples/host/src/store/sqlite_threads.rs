@@ -8,7 +8,7 @@ use super::threads::{ThreadRecord, ThreadStatus, ThreadStore};
 use super::{IncidentRecord, SqliteStore, StoreError};
 
 const COLUMNS: &str = "id, incident, agent, mode, status, attempts, max_attempts, task, answer, \
-     error, updated_at, runs";
+     error, updated_at, runs, pending_task, hooks";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ThreadRecord> {
     let status: String = r.get(4)?;
@@ -25,10 +25,65 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ThreadRecord> {
         error: r.get(9)?,
         updated_at: time_column(r, 10)?,
         runs: r.get(11)?,
+        pending_task: r.get(12)?,
+        hooks: super::sqlite::json_column(r, 13)?,
     })
 }
 
 impl ThreadStore for SqliteStore {
+    fn post_message(
+        &self,
+        id: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ThreadRecord, StoreError> {
+        let changed = self.with(|c| {
+            c.execute(
+                "UPDATE threads SET pending_task = ?2, status = 'queued', attempts = 0, \
+                 error = NULL, updated_at = ?3 \
+                 WHERE id = ?1 AND status IN ('completed', 'failed')",
+                params![id, text, stamp(at)],
+            )
+        })?;
+        let thread = self
+            .thread(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("no thread {id}")))?;
+        if changed == 0 {
+            return Err(StoreError::Conflict(format!(
+                "thread {id} is {}: post the message once it has finished",
+                thread.status.as_str()
+            )));
+        }
+        Ok(thread)
+    }
+
+    fn take_pending(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let text: Option<String> = tx
+                .query_row(
+                    "SELECT pending_task FROM threads WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            tx.execute("UPDATE threads SET pending_task = NULL WHERE id = ?1", [id])?;
+            tx.commit()?;
+            Ok(text)
+        })
+    }
+
+    fn set_hooks(&self, id: &str, hooks: &[String]) -> Result<(), StoreError> {
+        let json = serde_json::to_string(hooks).unwrap_or_else(|_| "[]".into());
+        self.with(|c| {
+            c.execute(
+                "UPDATE threads SET hooks = ?2 WHERE id = ?1",
+                params![id, json],
+            )?;
+            Ok(())
+        })
+    }
     fn open_thread(
         &self,
         incident: &IncidentRecord,

@@ -64,6 +64,10 @@ pub struct ThreadRecord {
     pub attempts: u32,
     /// Runs started (a parked run continued is another run, not another attempt).
     pub runs: u32,
+    /// A follow-up message waiting to be the thread's next task.
+    pub pending_task: Option<String>,
+    /// The on-demand hooks switched on for this thread.
+    pub hooks: Vec<String>,
     /// Attempts allowed.
     pub max_attempts: u32,
     /// The task the agent was given.
@@ -90,6 +94,19 @@ pub trait ThreadStore: Send + Sync {
     fn thread(&self, id: &str) -> Result<Option<ThreadRecord>, StoreError>;
     /// Threads in `status`, oldest first.
     fn threads_in(&self, status: ThreadStatus) -> Result<Vec<ThreadRecord>, StoreError>;
+    /// Post a follow-up message to a finished thread (completed or failed): it becomes the
+    /// thread's next task in the same session, and the thread is queued. A thread still
+    /// queued, running or parked is a conflict.
+    fn post_message(
+        &self,
+        id: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ThreadRecord, StoreError>;
+    /// Take the waiting follow-up message (it is cleared).
+    fn take_pending(&self, id: &str) -> Result<Option<String>, StoreError>;
+    /// Record the on-demand hooks switched on for a thread.
+    fn set_hooks(&self, id: &str, hooks: &[String]) -> Result<(), StoreError>;
     /// Move a thread (counting an attempt when `attempt`), with its answer or error.
     fn set_thread(
         &self,
