@@ -86,6 +86,53 @@ fn start(home: &Path, token: &str) -> Server {
     Server { child, addr }
 }
 
+/// The `data:` lines of a thread's event stream, read in the background.
+struct Follower(std::sync::mpsc::Receiver<String>);
+
+impl Follower {
+    /// Everything read until a line satisfies `done` (bounded wait).
+    fn until(&self, done: impl Fn(&str) -> bool) -> String {
+        let mut seen = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.0.recv_timeout(Duration::from_millis(200)) {
+                seen.push_str(&line);
+                seen.push('\n');
+                if done(&line) {
+                    return seen;
+                }
+            }
+        }
+        panic!("the stream never said it:\n{seen}");
+    }
+}
+
+fn follow(addr: &str, thread: &str) -> Follower {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "GET /api/threads/{thread}/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(s).lines().map_while(Result::ok);
+        // The server subscribes before it answers: the status line means it listens.
+        let status = lines.next().unwrap_or_default();
+        let _ = ready_tx.send(status);
+        for line in lines {
+            if let Some(data) = line.strip_prefix("data:")
+                && tx.send(data.trim().to_string()).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let status = ready.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    Follower(rx)
+}
+
 fn wait_for(addr: &str, thread: &str, status: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -172,6 +219,8 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
         http(&addr, "POST", "/webhooks/alertmanager", None, &firing()).0,
         401
     );
+    // A person follows the thread live (server-sent events) before it exists.
+    let live = follow(&addr, "thread-1");
     // The alert: accepted at once with its thread.
     let (code, body) = http(
         &addr,
@@ -186,6 +235,16 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
     assert_eq!(reply["incidents"][0]["outcome"], "new");
     // The agent reads freely, and its write waits for a person.
     let parked = wait_for(&addr, "thread-1", "parked");
+    // What the follower saw: the agent's tool calls, the approval it waits for, the status.
+    let seen = live.until(|l| l.contains("\"status\":\"parked\""));
+    for want in [
+        "\"type\":\"tool_started\"",
+        "\"type\":\"approval_requested\"",
+        "\"request\":\"apr-1\"",
+        "\"status\":\"running\"",
+    ] {
+        assert!(seen.contains(want), "{want} not in:\n{seen}");
+    }
     assert!(
         parked["error"].as_str().unwrap().contains("apr-1"),
         "{parked}"

@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/incidents/{id}", get(incident))
         .route("/api/threads/{id}", get(thread))
         .route("/api/threads/{id}/messages", post(message))
+        .route("/api/threads/{id}/events", get(events))
         .route("/api/threads/{id}/hooks/{hook}", post(toggle_hook))
         .route("/api/approvals", get(approvals))
         .route("/api/schedules", get(schedules))
@@ -567,4 +568,30 @@ async fn toggle_hook(
         Ok(hooks) => Ok(Json(json!({"thread": id, "hooks": hooks})).into_response()),
         Err(e) => Err(error(StatusCode::BAD_REQUEST, e)),
     }
+}
+
+/// The thread's live events as server-sent events (`data:` lines of JSON), from now on,
+/// with keep-alive comments; a subscriber too slow gets a `lagged` event saying how many
+/// it missed.
+async fn events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    check(&s, &headers, &api_query(q))?;
+    let rx = s.dispatcher.subscribe(&id);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(v) => Event::default().data(v.to_string()),
+            Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), rx))
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }

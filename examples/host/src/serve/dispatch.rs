@@ -33,6 +33,19 @@ struct Inner {
     running: Mutex<BTreeSet<String>>,
     /// Cancelled at shutdown: running threads stop and are resumed on the next start.
     stop: CancellationToken,
+    /// Live events, by thread.
+    events: Mutex<BTreeMap<String, tokio::sync::broadcast::Sender<serde_json::Value>>>,
+}
+
+/// Events kept for a slow subscriber before it is told it lagged.
+const EVENT_BUFFER: usize = 1024;
+
+/// The live event channel of thread `id`.
+fn channel(inner: &Inner, id: &str) -> tokio::sync::broadcast::Sender<serde_json::Value> {
+    let mut map = inner.events.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(id.to_string())
+        .or_insert_with(|| tokio::sync::broadcast::channel(EVENT_BUFFER).0)
+        .clone()
 }
 
 async fn blocking<T: Send + 'static>(
@@ -62,6 +75,7 @@ impl Dispatcher {
                 teams: tokio::sync::Mutex::new(BTreeMap::new()),
                 running: Mutex::new(BTreeSet::new()),
                 stop: CancellationToken::new(),
+                events: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -197,6 +211,12 @@ impl Dispatcher {
         .await
     }
 
+    /// The live events of thread `id` from now on: each agent event of its runs (the JSON
+    /// of `sre run --json`), and `{"thread": ..., "status": ...}` when its status changes.
+    pub fn subscribe(&self, id: &str) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
+        channel(&self.inner, id).subscribe()
+    }
+
     /// Threads being run now.
     pub fn running(&self) -> usize {
         self.inner
@@ -243,10 +263,10 @@ async fn set(
     answer: Option<String>,
     error: Option<String>,
 ) -> Result<ThreadRecord, String> {
-    let (store, id) = (inner.store.clone(), id.to_string());
-    blocking(move || {
+    let (store, tid) = (inner.store.clone(), id.to_string());
+    let record = blocking(move || {
         store.set_thread(
-            &id,
+            &tid,
             status,
             attempt,
             answer.as_deref(),
@@ -254,7 +274,12 @@ async fn set(
             chrono::Utc::now(),
         )
     })
-    .await
+    .await?;
+    // Nobody listening is not an error.
+    let _ = channel(inner, id).send(serde_json::json!({
+        "thread": id, "status": status.as_str(), "error": record.error,
+    }));
+    Ok(record)
 }
 
 async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
@@ -315,7 +340,15 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
         None
     };
     set(inner, id, ThreadStatus::Running, false, None, None).await?;
-    let session = Session::new(id).with_cancel(inner.stop.child_token());
+    let live = channel(inner, id);
+    let sink = Arc::new(move |e: sre_core::AgentEvent| {
+        if let Ok(v) = serde_json::to_value(&e) {
+            let _ = live.send(v);
+        }
+    });
+    let session = Session::new(id)
+        .with_cancel(inner.stop.child_token())
+        .with_events(sink);
     let mut result = match (&follow_up, thread.runs) {
         (Some(message), _) => team.run(&thread.agent, &session, message).await,
         (None, 0) => team.run(&thread.agent, &session, &thread.task).await,
