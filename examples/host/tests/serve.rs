@@ -235,6 +235,28 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
     assert_eq!(reply["incidents"][0]["outcome"], "new");
     // The agent reads freely, and its write waits for a person.
     let parked = wait_for(&addr, "thread-1", "parked");
+    assert_eq!(parked["waiting_for"], json!(["apr-1"]), "{parked}");
+    let (_, body) = http(&addr, "GET", "/api/threads?status=parked", Some(TOKEN), b"");
+    assert_eq!(json_of(&body)["threads"][0]["id"], "thread-1", "{body}");
+    let (_, body) = http(
+        &addr,
+        "GET",
+        "/api/threads?status=completed",
+        Some(TOKEN),
+        b"",
+    );
+    assert_eq!(json_of(&body)["threads"], json!([]), "{body}");
+    assert_eq!(
+        http(
+            &addr,
+            "GET",
+            "/api/threads?status=sleeping",
+            Some(TOKEN),
+            b""
+        )
+        .0,
+        400
+    );
     // What the follower saw: the agent's tool calls, the approval it waits for, the status.
     let seen = live.until(|l| l.contains("\"status\":\"parked\""));
     for want in [

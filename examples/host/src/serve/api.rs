@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/triggers/{name}", post(trigger))
         .route("/api/incidents", get(incidents))
         .route("/api/incidents/{id}", get(incident))
+        .route("/api/threads", get(threads))
         .route("/api/threads/{id}", get(thread))
         .route("/api/threads/{id}/messages", post(message))
         .route("/api/threads/{id}/events", get(events))
@@ -329,8 +330,26 @@ async fn thread(
 ) -> ApiResult {
     check(&s, &headers, &api_query(q.clone()))?;
     let store = s.store.clone();
-    match store_call(move || store.thread(&id)).await? {
-        Some(t) => Ok(Json(json!(t)).into_response()),
+    let found = store_call(move || {
+        let Some(thread) = store.thread(&id)? else {
+            return Ok(None);
+        };
+        // The requests a parked thread waits for.
+        let waiting: Vec<String> = store
+            .approvals(true, 10_000)?
+            .into_iter()
+            .filter(|a| a.thread == thread.id)
+            .map(|a| a.id)
+            .collect();
+        Ok(Some((thread, waiting)))
+    })
+    .await?;
+    match found {
+        Some((t, waiting)) => {
+            let mut v = json!(t);
+            v["waiting_for"] = json!(waiting);
+            Ok(Json(v).into_response())
+        }
         None => Err(error(StatusCode::NOT_FOUND, "no such thread")),
     }
 }
@@ -594,4 +613,32 @@ async fn events(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// The latest threads, `?status=` (queued, running, parked, completed, failed) and
+/// `?limit=` (default 50, at most 1000).
+async fn threads(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let q = api_query(q);
+    check(&s, &headers, &q)?;
+    let status = match q.get("status") {
+        Some(name) => Some(ThreadStatus::parse(name).ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("unknown status `{name}` (queued, running, parked, completed, failed)"),
+            )
+        })?),
+        None => None,
+    };
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50usize)
+        .min(1000);
+    let store = s.store.clone();
+    let list = store_call(move || store.latest_threads(status, limit)).await?;
+    Ok(Json(json!({"threads": list})).into_response())
 }

@@ -141,6 +141,21 @@ impl ThreadStore for SqliteStore {
         })
     }
 
+    fn latest_threads(
+        &self,
+        status: Option<ThreadStatus>,
+        limit: usize,
+    ) -> Result<Vec<ThreadRecord>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM threads WHERE ?1 IS NULL OR status = ?1 \
+                 ORDER BY updated_at DESC, id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![status.map(|s| s.as_str()), limit as i64], row)?;
+            rows.collect()
+        })
+    }
+
     fn set_thread(
         &self,
         id: &str,

@@ -94,6 +94,12 @@ pub trait ThreadStore: Send + Sync {
     fn thread(&self, id: &str) -> Result<Option<ThreadRecord>, StoreError>;
     /// Threads in `status`, oldest first.
     fn threads_in(&self, status: ThreadStatus) -> Result<Vec<ThreadRecord>, StoreError>;
+    /// The latest threads (in `status`, if given), most recently changed first.
+    fn latest_threads(
+        &self,
+        status: Option<ThreadStatus>,
+        limit: usize,
+    ) -> Result<Vec<ThreadRecord>, StoreError>;
     /// Post a follow-up message to a finished thread (completed or failed): it becomes the
     /// thread's next task in the same session, and the thread is queued. A thread still
     /// queued, running or parked is a conflict.
