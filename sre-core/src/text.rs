@@ -41,3 +41,21 @@ pub fn ceil_char_boundary(s: &str, i: usize) -> usize {
     }
     i
 }
+
+/// What kind of JSON value `v` is, for error messages ("expected a string, found an
+/// array").
+///
+/// ```
+/// assert_eq!(sre_core::text::json_kind(&serde_json::json!([1])), "an array");
+/// ```
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -153,16 +153,7 @@ fn opt_str(obj: &Map<String, Value>, key: &str, prefix: &str) -> Result<Option<S
     }
 }
 
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use sre_core::text::json_kind as kind;
 
 #[cfg(test)]
 mod tests {

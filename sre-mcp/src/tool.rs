@@ -179,13 +179,7 @@ impl Tool for McpTool {
                 return Err(ToolError::Invalid(format!(
                     "arguments of `{}` must be a JSON object, got {}",
                     self.spec.name,
-                    match other {
-                        Value::Array(_) => "an array",
-                        Value::String(_) => "a string",
-                        Value::Number(_) => "a number",
-                        Value::Bool(_) => "a boolean",
-                        _ => "something else",
-                    }
+                    sre_core::text::json_kind(&other)
                 )));
             }
         };

@@ -267,7 +267,7 @@ fn a_plan_naming_an_unknown_agent_is_an_error_with_a_suggestion() {
     .unwrap();
     let err = AgentHome::load(dir.path()).unwrap_err().to_string();
     for want in [
-        "no agent `chekout` in this home",
+        "unknown agent `chekout`",
         "did you mean `checkout`",
         "`P9` is not a priority",
         "unknown agent mode `Sometimes`",

@@ -307,7 +307,7 @@ fn bad_tasks_are_errors_that_say_where() {
     .unwrap();
     let err = AgentHome::load(dir.path()).unwrap_err().to_string();
     assert!(
-        err.contains("no agent `triag` in this home") && err.contains("`triage`"),
+        err.contains("unknown agent `triag`") && err.contains("did you mean `triage`"),
         "{err}"
     );
     // Two names that would give the same thread ids.

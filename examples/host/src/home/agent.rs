@@ -128,6 +128,32 @@ impl AgentDef {
     }
 }
 
+/// An `agent_mode` field (a response plan's, a scheduled task's): `default` when absent or
+/// wrong (an error names the modes).
+pub(crate) fn mode_field(
+    f: &mut super::fields::Fields<'_>,
+    default: AgentType,
+    src: &Source,
+    out: &mut Sink,
+) -> AgentType {
+    let Some(x) = f.take(&["agent_mode"], src, out) else {
+        return default;
+    };
+    match x.string(src, out) {
+        Some(s) => AgentType::parse(&s).unwrap_or_else(|| {
+            out.error(
+                src,
+                x.node.pos,
+                &x.path,
+                format!("unknown agent mode `{s}`"),
+            )
+            .help("expected Autonomous, Review or ReadOnly");
+            default
+        }),
+        None => default,
+    }
+}
+
 /// An agent as parsed, its references not resolved yet.
 pub(crate) struct AgentDraft {
     pub def: AgentDef,

@@ -44,6 +44,35 @@ pub(crate) struct Envelope<'n> {
     pub pos: Pos,
 }
 
+impl Envelope<'_> {
+    /// The document's name: `spec.name`, else `metadata.name`; missing is an error naming
+    /// `what` ("a response plan").
+    pub(crate) fn spec_name(
+        &self,
+        f: &mut Fields<'_>,
+        what: &str,
+        src: &Source,
+        out: &mut Sink,
+    ) -> Option<String> {
+        match (
+            f.take(&["name"], src, out).and_then(|x| x.string(src, out)),
+            &self.meta_name,
+        ) {
+            (Some(n), _) => Some(n),
+            (None, Some(m)) => Some(m.value.clone()),
+            (None, None) => {
+                out.error(
+                    src,
+                    f.pos(),
+                    "spec.name",
+                    format!("missing: {what} needs a name"),
+                );
+                None
+            }
+        }
+    }
+}
+
 /// Load one document of `src` into `loaded`.
 pub(crate) fn load_document(
     root: &Node,

@@ -400,16 +400,13 @@ fn check_plans(
     let mut plans: Vec<ResponsePlanDef> = Vec::new();
     for d in drafts {
         let src = &sources[d.file];
-        if !d.def.agent.is_empty() && !agents.contains_key(&d.def.agent) {
-            let e = out.error(
-                src,
-                d.agent_pos,
-                "spec.handling_agent",
-                format!("no agent `{}` in this home", d.def.agent),
-            );
-            if let Some(h) = diag::suggestion(&d.def.agent, agents.keys().map(String::as_str)) {
-                e.help(h);
-            }
+        if !d.def.agent.is_empty() {
+            let agent = fields::Spanned {
+                value: d.def.agent.clone(),
+                pos: d.agent_pos,
+                field: "spec.handling_agent".into(),
+            };
+            validate::named(&agent, "agent", agents.keys(), src, out);
         }
         if let Some(first) = plans.iter().find(|p| p.name == d.def.name) {
             out.error(
@@ -440,16 +437,13 @@ fn check_schedules(
     let mut tasks: Vec<ScheduledTaskDef> = Vec::new();
     for d in drafts {
         let src = &sources[d.file];
-        if !d.def.agent.is_empty() && !agents.contains_key(&d.def.agent) {
-            let e = out.error(
-                src,
-                d.agent_pos,
-                "spec.agent",
-                format!("no agent `{}` in this home", d.def.agent),
-            );
-            if let Some(h) = diag::suggestion(&d.def.agent, agents.keys().map(String::as_str)) {
-                e.help(h);
-            }
+        if !d.def.agent.is_empty() {
+            let agent = fields::Spanned {
+                value: d.def.agent.clone(),
+                pos: d.agent_pos,
+                field: "spec.agent".into(),
+            };
+            validate::named(&agent, "agent", agents.keys(), src, out);
         }
         // Thread ids are made from the name: two names that give the same id would share
         // threads.

@@ -164,19 +164,7 @@ pub(crate) fn parse_plan(
     let string = |f: &mut Fields<'_>, names: &[&str], out: &mut Sink| {
         f.take(names, src, out).and_then(|x| x.string(src, out))
     };
-    let name = match (string(&mut f, &["name"], out), &env.meta_name) {
-        (Some(n), _) => n,
-        (None, Some(m)) => m.value.clone(),
-        (None, None) => {
-            out.error(
-                src,
-                f.pos(),
-                "spec.name",
-                "missing: a response plan needs a name",
-            );
-            return None;
-        }
-    };
+    let name = env.spec_name(&mut f, "a response plan", src, out)?;
     let platform = f.take(&["incident_platform"], src, out).and_then(|x| {
         let s = x.string(src, out)?;
         match Platform::parse(&s) {
@@ -250,23 +238,7 @@ pub(crate) fn parse_plan(
         .take(&["labels"], src, out)
         .map(|x| x.string_map(src, out))
         .unwrap_or_default();
-    let mode = match f.take(&["agent_mode"], src, out) {
-        Some(x) => match x.string(src, out).map(|s| (AgentType::parse(&s), s)) {
-            Some((Some(t), _)) => t,
-            Some((None, s)) => {
-                out.error(
-                    src,
-                    x.node.pos,
-                    &x.path,
-                    format!("unknown agent mode `{s}`"),
-                )
-                .help("expected Review, Autonomous or ReadOnly");
-                AgentType::Review
-            }
-            None => AgentType::Review,
-        },
-        None => AgentType::Review,
-    };
+    let mode = super::agent::mode_field(&mut f, AgentType::Review, src, out);
     let max_attempts = f
         .take(&["max_automated_investigation_attempts"], src, out)
         .and_then(|x| {

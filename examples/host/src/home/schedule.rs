@@ -78,19 +78,7 @@ pub(crate) fn parse_schedule(
     let string = |f: &mut Fields<'_>, names: &[&str], out: &mut Sink| {
         f.take(names, src, out).and_then(|x| x.string(src, out))
     };
-    let name = match (string(&mut f, &["name"], out), &env.meta_name) {
-        (Some(n), _) => n,
-        (None, Some(m)) => m.value.clone(),
-        (None, None) => {
-            out.error(
-                src,
-                f.pos(),
-                "spec.name",
-                "missing: a scheduled task needs a name",
-            );
-            return None;
-        }
-    };
+    let name = env.spec_name(&mut f, "a scheduled task", src, out)?;
     let description = string(&mut f, &["description"], out);
     let (agent, agent_pos) = match f.take(&["agent"], src, out) {
         Some(x) => (x.string(src, out).unwrap_or_default(), x.node.pos),
@@ -164,23 +152,7 @@ pub(crate) fn parse_schedule(
             String::new()
         }
     };
-    let mode = match f.take(&["agent_mode"], src, out) {
-        Some(x) => match x.string(src, out).map(|s| (AgentType::parse(&s), s)) {
-            Some((Some(t), _)) => t,
-            Some((None, s)) => {
-                out.error(
-                    src,
-                    x.node.pos,
-                    &x.path,
-                    format!("unknown agent mode `{s}`"),
-                )
-                .help("expected Autonomous, Review or ReadOnly");
-                AgentType::Autonomous
-            }
-            None => AgentType::Autonomous,
-        },
-        None => AgentType::Autonomous,
-    };
+    let mode = super::agent::mode_field(&mut f, AgentType::Autonomous, src, out);
     let flag = |f: &mut Fields<'_>, names: &[&str], default: bool, out: &mut Sink| {
         f.take(names, src, out)
             .and_then(|x| x.bool(src, out))

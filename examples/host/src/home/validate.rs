@@ -278,27 +278,7 @@ impl Refs<'_> {
         src: &Source,
         out: &mut Sink,
     ) -> bool {
-        if names.clone().any(|n| *n == s.value) {
-            return true;
-        }
-        let d = out.error(
-            src,
-            s.pos,
-            &s.field,
-            format!("unknown {what} `{}`", s.value),
-        );
-        match did_you_mean(&s.value, names.clone().map(String::as_str)) {
-            Some(c) => d.help(format!("did you mean `{c}`?")),
-            None => {
-                let list: Vec<&str> = names.map(String::as_str).take(20).collect();
-                if list.is_empty() {
-                    d.help(format!("this home defines no {what}"))
-                } else {
-                    d.help(format!("known: {}", list.join(", ")))
-                }
-            }
-        };
-        false
+        named(s, what, names, src, out)
     }
 
     fn connector(&self, c: &Spanned, src: &Source, out: &mut Sink) -> bool {
@@ -381,4 +361,36 @@ fn check_cycles(agents: &BTreeMap<String, AgentDraft>, sources: &[Source], out: 
             }
         }
     }
+}
+
+/// Whether `s` names one of `names` (a `what`: agent, connector...); if not, an error at
+/// its place with a "did you mean" or the known names.
+pub(crate) fn named<'k>(
+    s: &Spanned,
+    what: &str,
+    names: impl Iterator<Item = &'k String> + Clone,
+    src: &Source,
+    out: &mut Sink,
+) -> bool {
+    if names.clone().any(|n| *n == s.value) {
+        return true;
+    }
+    let d = out.error(
+        src,
+        s.pos,
+        &s.field,
+        format!("unknown {what} `{}`", s.value),
+    );
+    match did_you_mean(&s.value, names.clone().map(String::as_str)) {
+        Some(c) => d.help(format!("did you mean `{c}`?")),
+        None => {
+            let list: Vec<&str> = names.map(String::as_str).take(20).collect();
+            if list.is_empty() {
+                d.help(format!("this home defines no {what}"))
+            } else {
+                d.help(format!("known: {}", list.join(", ")))
+            }
+        }
+    };
+    false
 }

@@ -168,16 +168,7 @@ fn missing(path: String) -> IntakeError {
 }
 
 /// What kind of JSON value `v` is, for messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use sre_core::text::json_kind as kind;
 
 /// Parse a body as JSON, the error saying where it broke.
 pub(crate) fn parse(body: &[u8]) -> Result<Value, IntakeError> {

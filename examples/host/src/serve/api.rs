@@ -143,6 +143,31 @@ async fn store_call<T: Send + 'static>(
     }
 }
 
+/// The API's token check: the header only (a `?token=` is dropped, see [`authorised`]).
+/// Returns the query without it.
+fn check_api(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, Response> {
+    let query = api_query(query);
+    check(state, headers, &query)?;
+    Ok(query)
+}
+
+/// A request's JSON body; an empty one is `{}`.
+fn json_body(body: &[u8]) -> Result<Value, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+        )
+    })
+}
+
 /// Take a delivery, open the threads it routes, answer 202 with what it did.
 async fn deliver(
     state: AppState,
@@ -297,7 +322,7 @@ async fn incidents(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q.clone()))?;
+    let q = check_api(&s, &headers, q)?;
     let limit = q
         .get("limit")
         .and_then(|l| l.parse().ok())
@@ -314,7 +339,7 @@ async fn incident(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q.clone()))?;
+    check_api(&s, &headers, q)?;
     let store = s.store.clone();
     match store_call(move || store.incident(&id)).await? {
         Some(i) => Ok(Json(json!(i)).into_response()),
@@ -328,7 +353,7 @@ async fn thread(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q.clone()))?;
+    check_api(&s, &headers, q)?;
     let store = s.store.clone();
     let found = store_call(move || {
         let Some(thread) = store.thread(&id)? else {
@@ -336,9 +361,8 @@ async fn thread(
         };
         // The requests a parked thread waits for.
         let waiting: Vec<String> = store
-            .approvals(true, 10_000)?
+            .pending(Some(&thread.id))?
             .into_iter()
-            .filter(|a| a.thread == thread.id)
             .map(|a| a.id)
             .collect();
         Ok(Some((thread, waiting)))
@@ -359,7 +383,7 @@ async fn approvals(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q.clone()))?;
+    let q = check_api(&s, &headers, q)?;
     let all = q.get("all").is_some_and(|v| v == "true" || v == "1");
     let store = s.store.clone();
     let list = store_call(move || store.approvals(!all, 200)).await?;
@@ -380,10 +404,7 @@ async fn decided(s: &AppState, id: String, decision: Decision, always: bool) -> 
     let store = s.store.clone();
     let thread_id = record.thread.clone();
     let resume = store_call(move || {
-        let waiting = store
-            .approvals(true, 1000)?
-            .iter()
-            .any(|a| a.thread == thread_id);
+        let waiting = !store.pending(Some(&thread_id))?.is_empty();
         let parked = store
             .thread(&thread_id)?
             .is_some_and(|t| t.status == ThreadStatus::Parked);
@@ -414,17 +435,8 @@ async fn approve(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q.clone()))?;
-    let args: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not JSON: {e}"),
-            )
-        })?
-    };
+    check_api(&s, &headers, q)?;
+    let args = json_body(&body)?;
     let input = args.get("input").cloned().filter(|v| !v.is_null());
     let always = args.get("always").and_then(Value::as_bool).unwrap_or(false);
     decided(&s, id, Decision::Approve { input }, always).await
@@ -437,13 +449,8 @@ async fn deny(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q.clone()))?;
-    let args: Value = serde_json::from_slice(&body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not JSON: {e}"),
-        )
-    })?;
+    check_api(&s, &headers, q)?;
+    let args = json_body(&body)?;
     let Some(reason) = args
         .get("reason")
         .and_then(Value::as_str)
@@ -470,7 +477,7 @@ async fn metrics(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q.clone()))?;
+    check_api(&s, &headers, q)?;
     let mut out = String::from("# TYPE sre_deliveries_total counter\n");
     if let Ok(m) = s.metrics.deliveries.lock() {
         for ((source, status), n) in m.iter() {
@@ -497,7 +504,7 @@ async fn metrics(
             ThreadStatus::Completed,
             ThreadStatus::Failed,
         ] {
-            c.push((st.as_str(), store.threads_in(st)?.len()));
+            c.push((st.as_str(), store.count_threads(st)?));
         }
         Ok(c)
     })
@@ -514,16 +521,9 @@ async fn schedules(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q))?;
+    check_api(&s, &headers, q)?;
     let store = s.store.clone();
-    let states = store_call(move || {
-        let mut out = Vec::new();
-        for name in store.schedule_states()? {
-            out.push(store.schedule_state(&name, chrono::Utc::now())?);
-        }
-        Ok(out)
-    })
-    .await?;
+    let states = store_call(move || store.schedule_states()).await?;
     Ok(Json(json!({"schedules": states})).into_response())
 }
 
@@ -535,13 +535,8 @@ async fn message(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q))?;
-    let args: Value = serde_json::from_slice(&body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not JSON: {e}"),
-        )
-    })?;
+    check_api(&s, &headers, q)?;
+    let args = json_body(&body)?;
     let Some(text) = args
         .get("text")
         .and_then(Value::as_str)
@@ -565,13 +560,8 @@ async fn toggle_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    check(&s, &headers, &api_query(q))?;
-    let args: Value = serde_json::from_slice(&body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not JSON: {e}"),
-        )
-    })?;
+    check_api(&s, &headers, q)?;
+    let args = json_body(&body)?;
     let Some(on) = args.get("enabled").and_then(Value::as_bool) else {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -600,7 +590,7 @@ async fn events(
 ) -> ApiResult {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
-    check(&s, &headers, &api_query(q))?;
+    check_api(&s, &headers, q)?;
     let rx = s.dispatcher.subscribe(&id);
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let event = match rx.recv().await {
@@ -622,8 +612,7 @@ async fn threads(
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let q = api_query(q);
-    check(&s, &headers, &q)?;
+    let q = check_api(&s, &headers, q)?;
     let status = match q.get("status") {
         Some(name) => Some(ThreadStatus::parse(name).ok_or_else(|| {
             error(

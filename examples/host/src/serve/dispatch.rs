@@ -98,11 +98,8 @@ impl Dispatcher {
     pub async fn recover(&self) -> Result<usize, String> {
         let store = self.inner.store.clone();
         let (queued, running, parked, pending) = blocking(move || {
-            let pending: BTreeSet<String> = store
-                .approvals(true, 100_000)?
-                .into_iter()
-                .map(|a| a.thread)
-                .collect();
+            let pending: BTreeSet<String> =
+                store.pending(None)?.into_iter().map(|a| a.thread).collect();
             Ok((
                 store.threads_in(ThreadStatus::Queued)?,
                 store.threads_in(ThreadStatus::Running)?,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::Serialize;
 
-use super::sqlite::{stamp, time_column};
+use super::sqlite::{opt_time_column, stamp, time_column};
 use super::{SqliteStore, StoreError};
 
 /// A scheduled task's state.
@@ -31,6 +31,23 @@ pub struct ScheduleState {
     pub counted: bool,
 }
 
+const COLUMNS: &str =
+    "name, first_seen, last_slot, runs, failures, status, last_error, last_thread, counted";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScheduleState> {
+    Ok(ScheduleState {
+        name: r.get(0)?,
+        first_seen: time_column(r, 1)?,
+        last_slot: opt_time_column(r, 2)?,
+        runs: r.get(3)?,
+        failures: r.get(4)?,
+        status: r.get(5)?,
+        last_error: r.get(6)?,
+        last_thread: r.get(7)?,
+        counted: r.get(8)?,
+    })
+}
+
 impl SqliteStore {
     /// The state of task `name`, created (active, first seen `now`) when new.
     pub fn schedule_state(
@@ -43,27 +60,7 @@ impl SqliteStore {
                 "INSERT INTO schedules (name, first_seen) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
                 params![name, stamp(now)],
             )?;
-            c.query_row(
-                "SELECT name, first_seen, last_slot, runs, failures, status, last_error, last_thread, \
-                 counted FROM schedules WHERE name = ?1",
-                [name],
-                |r| {
-                    Ok(ScheduleState {
-                        name: r.get(0)?,
-                        first_seen: time_column(r, 1)?,
-                        last_slot: match r.get::<_, Option<String>>(2)? {
-                            Some(_) => Some(time_column(r, 2)?),
-                            None => None,
-                        },
-                        runs: r.get(3)?,
-                        failures: r.get(4)?,
-                        status: r.get(5)?,
-                        last_error: r.get(6)?,
-                        last_thread: r.get(7)?,
-                        counted: r.get(8)?,
-                    })
-                },
-            )
+            c.query_row(&format!("SELECT {COLUMNS} FROM schedules WHERE name = ?1"), [name], row)
         })
     }
 
@@ -88,11 +85,11 @@ impl SqliteStore {
         })
     }
 
-    /// Every task's state.
-    pub fn schedule_states(&self) -> Result<Vec<String>, StoreError> {
+    /// Every task's state (read only: tasks not ticked yet have none).
+    pub fn schedule_states(&self) -> Result<Vec<ScheduleState>, StoreError> {
         self.with(|c| {
-            let mut stmt = c.prepare("SELECT name FROM schedules ORDER BY name")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
+            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM schedules ORDER BY name"))?;
+            let rows = stmt.query_map([], row)?;
             rows.collect()
         })
     }

@@ -79,6 +79,7 @@ CREATE TABLE approvals (
     UNIQUE (session, tool_use_id)
 );
 CREATE INDEX approvals_by_status ON approvals (status, seq);
+CREATE INDEX approvals_by_thread ON approvals (thread, status);
 CREATE TABLE policies (
     id INTEGER PRIMARY KEY,
     thread TEXT,
@@ -212,6 +213,14 @@ pub(super) fn time_column(r: &Row<'_>, i: usize) -> rusqlite::Result<DateTime<Ut
         .map_err(|e| bad_column(i, e))
 }
 
+/// A nullable time column.
+pub(super) fn opt_time_column(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match r.get::<_, Option<String>>(i)? {
+        Some(_) => time_column(r, i).map(Some),
+        None => Ok(None),
+    }
+}
+
 pub(super) fn json_column<T: serde::de::DeserializeOwned>(
     r: &Row<'_>,
     i: usize,
@@ -242,10 +251,7 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
         description: r.get(8)?,
         incident_type: r.get(9)?,
         status: status_of(&status),
-        resolved_at: match r.get::<_, Option<String>>(11)? {
-            Some(_) => Some(time_column(r, 11)?),
-            None => None,
-        },
+        resolved_at: opt_time_column(r, 11)?,
         labels: json_column(r, 12)?,
         links: json_column(r, 13)?,
         first_seen: time_column(r, 14)?,

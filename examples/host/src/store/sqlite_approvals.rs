@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::approvals::{ApprovalRecord, ApprovalStore, Decision, Effect, PolicyRecord};
-use super::sqlite::{bad_column, json_column, stamp, time_column};
+use super::sqlite::{bad_column, json_column, opt_time_column, stamp, time_column};
 use super::{SqliteStore, StoreError};
 
 const COLUMNS: &str = "seq, thread, session, tool_use_id, agent, tool, input, reason, status, \
@@ -29,10 +29,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ApprovalRecord> {
         },
         note: r.get(10)?,
         created_at: time_column(r, 11)?,
-        decided_at: match r.get::<_, Option<String>>(12)? {
-            Some(_) => Some(time_column(r, 12)?),
-            None => None,
-        },
+        decided_at: opt_time_column(r, 12)?,
     })
 }
 
@@ -145,6 +142,17 @@ impl ApprovalStore for SqliteStore {
             )));
         }
         Ok(record)
+    }
+
+    fn pending(&self, thread: Option<&str>) -> Result<Vec<ApprovalRecord>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM approvals WHERE status = 'pending' \
+                 AND (?1 IS NULL OR thread = ?1) ORDER BY seq"
+            ))?;
+            let rows = stmt.query_map([thread], row)?;
+            rows.collect()
+        })
     }
 
     fn add_policy(&self, policy: &PolicyRecord) -> Result<i64, StoreError> {

@@ -141,6 +141,17 @@ impl ThreadStore for SqliteStore {
         })
     }
 
+    fn count_threads(&self, status: ThreadStatus) -> Result<usize, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM threads WHERE status = ?1",
+                [status.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| usize::try_from(n).unwrap_or(0))
+        })
+    }
+
     fn latest_threads(
         &self,
         status: Option<ThreadStatus>,

@@ -92,6 +92,8 @@ pub trait ThreadStore: Send + Sync {
     ) -> Result<(ThreadRecord, bool), StoreError>;
     /// One thread.
     fn thread(&self, id: &str) -> Result<Option<ThreadRecord>, StoreError>;
+    /// How many threads are in `status`.
+    fn count_threads(&self, status: ThreadStatus) -> Result<usize, StoreError>;
     /// Threads in `status`, oldest first.
     fn threads_in(&self, status: ThreadStatus) -> Result<Vec<ThreadRecord>, StoreError>;
     /// The latest threads (in `status`, if given), most recently changed first.
