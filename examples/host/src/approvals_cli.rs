@@ -11,6 +11,10 @@ type Failure = Box<dyn std::error::Error>;
 
 /// The store of the home `dir` (`<dir>/.sre/data/incidents.db` unless `data` says).
 pub fn store_at(dir: &Path, data: Option<&Path>) -> Result<SqliteStore, Failure> {
+    // A mistyped home is an error, not a new folder with a database in it.
+    if data.is_none() && !dir.is_dir() {
+        return Err(format!("{}: not an agent home (no such folder)", dir.display()).into());
+    }
     let data = data
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.join(".sre/data"));
@@ -19,7 +23,13 @@ pub fn store_at(dir: &Path, data: Option<&Path>) -> Result<SqliteStore, Failure>
 
 fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
+        // Home errors say `error:` on each line already.
+        let text = e.to_string();
+        if text.starts_with("error:") {
+            eprintln!("{text}");
+        } else {
+            eprintln!("error: {text}");
+        }
         ExitCode::from(1)
     })
 }

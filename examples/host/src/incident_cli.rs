@@ -9,7 +9,7 @@ use clap::Subcommand;
 use crate::home::AgentHome;
 use crate::incident::intake::{self, Delivery, IntakeConfig, Refused};
 use crate::incident::{Source, generic};
-use crate::store::{IncidentStore, Intake, SqliteStore};
+use crate::store::{IncidentStore, Intake};
 
 /// `sre incident` subcommands.
 #[derive(Subcommand, Debug)]
@@ -86,12 +86,7 @@ pub enum PlansCommand {
 
 type Failure = Box<dyn std::error::Error>;
 
-fn store_at(dir: &Path, data: Option<&Path>) -> Result<SqliteStore, Failure> {
-    let data = data
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join(".sre/data"));
-    Ok(SqliteStore::open(data.join("incidents.db"))?)
-}
+use crate::approvals_cli::store_at;
 
 fn source_of(name: Option<&str>, body: &[u8]) -> Result<Source, Failure> {
     match name {
@@ -140,7 +135,13 @@ pub fn incident(command: IncidentCommand) -> ExitCode {
 
 fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
+        // Home errors say `error:` on each line already.
+        let text = e.to_string();
+        if text.starts_with("error:") {
+            eprintln!("{text}");
+        } else {
+            eprintln!("error: {text}");
+        }
         ExitCode::from(1)
     })
 }

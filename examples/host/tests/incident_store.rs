@@ -627,6 +627,12 @@ fn the_sre_command_tests_plans_and_takes_incidents() {
         err.contains("refused (kept as delivery 4): event: expected an object, found a number"),
         "{err}"
     );
+    // A mistyped home is an error, and nothing is created there.
+    let missing = dir.path().join("no-such-home");
+    let (code, _, err) = sre(&["incident", "list", missing.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not an agent home"), "{err}");
+    assert!(!missing.exists());
     let (code, _, err) = sre(&[
         "incident", "create", home, "--title", "x", "--label", "novalue",
     ]);

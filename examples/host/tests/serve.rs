@@ -366,6 +366,84 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
         .0,
         400
     );
+    // A second server on the same data is refused: it would run the first one's threads.
+    let second = Command::new(env!("CARGO_BIN_EXE_sre"))
+        .args(["serve", h.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("SRE_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&second.stderr)
+            .contains("another `sre serve` uses the data folder")
+    );
+    // An incident taken from the CLI while the server runs gets its thread opened.
+    let other = String::from_utf8(firing())
+        .unwrap()
+        .replace("CheckoutErrors", "CheckoutLatency")
+        .replace("f1", "f4");
+    let file = h.join("other.json");
+    std::fs::write(&file, other).unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_sre"))
+        .args([
+            "incident",
+            "ingest",
+            h.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&cli.stdout).into_owned();
+    let thread = said
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(thread.starts_with("thread-"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http(
+        &addr,
+        "GET",
+        &format!("/api/threads/{thread}"),
+        Some(TOKEN),
+        b"",
+    )
+    .0 != 200
+    {
+        assert!(Instant::now() < deadline, "{thread} was never opened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Decisions with fields of the wrong type are refused before anything is decided.
+    for body in [
+        &br#"{"input": "rm -rf /"}"#[..],
+        br#"{"always": "yes"}"#,
+        br#"{"bogus": 1}"#,
+    ] {
+        assert_eq!(
+            http(
+                &addr,
+                "POST",
+                "/api/approvals/apr-1/approve",
+                Some(TOKEN),
+                body
+            )
+            .0,
+            400
+        );
+    }
+    // The API's own bodies are small.
+    let big = format!("{{\"text\": \"{}\"}}", "x".repeat(2 << 20));
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/api/threads/thread-1/messages",
+            Some(TOKEN),
+            big.as_bytes()
+        )
+        .0,
+        413
+    );
     // Deciding twice is a conflict; an unknown request is not found.
     assert_eq!(
         http(

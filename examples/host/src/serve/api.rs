@@ -76,13 +76,17 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
 
 /// The router of the API.
 pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
+    // Bodies up to 16 MiB reach intake, which keeps what it refuses (the first MiB); the
+    // API's own bodies (decisions, messages) are small.
+    let webhooks = axum::Router::new()
         .route("/webhooks/alertmanager", post(alertmanager))
         .route("/webhooks/pagerduty", post(pagerduty_hook))
         .route("/webhooks/azure-monitor", post(azure_monitor))
         .route("/triggers/{name}", post(trigger))
+        .layer(DefaultBodyLimit::max(16 << 20));
+    let api = axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
         .route("/api/incidents", get(incidents))
         .route("/api/incidents/{id}", get(incident))
         .route("/api/threads", get(threads))
@@ -94,9 +98,8 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/schedules", get(schedules))
         .route("/api/approvals/{id}/approve", post(approve))
         .route("/api/approvals/{id}/deny", post(deny))
-        // Bodies up to 16 MiB reach intake, which keeps what it refuses (the first MiB).
-        .layer(DefaultBodyLimit::max(16 << 20))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(1 << 20));
+    webhooks.merge(api).with_state(state)
 }
 
 /// The token check, in constant time: `Authorization: Bearer`; on the webhook routes
@@ -437,8 +440,23 @@ async fn approve(
 ) -> ApiResult {
     check_api(&s, &headers, q)?;
     let args = json_body(&body)?;
-    let input = args.get("input").cloned().filter(|v| !v.is_null());
-    let always = args.get("always").and_then(Value::as_bool).unwrap_or(false);
+    let bad = |m: &str| error(StatusCode::BAD_REQUEST, m);
+    if let Some(k) = args
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "input" && *k != "always"))
+    {
+        return Err(bad(&format!("unknown field `{k}` (input, always)")));
+    }
+    let input = match args.get("input") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(_) => return Err(bad("`input` must be the tool's input: a JSON object")),
+    };
+    let always = match args.get("always") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("`always` must be true or false")),
+    };
     decided(&s, id, Decision::Approve { input }, always).await
 }
 

@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::home::{AgentHome, AgentType};
 use crate::store::{
-    ApprovalStore, SqliteStore, StoreError, ThreadRecord, ThreadStatus, ThreadStore,
+    ApprovalStore, IncidentStore, SqliteStore, StoreError, ThreadRecord, ThreadStatus, ThreadStore,
+    task_of,
 };
 use crate::team::{Team, TeamOptions};
 
@@ -98,6 +99,10 @@ impl Dispatcher {
     pub async fn recover(&self) -> Result<usize, String> {
         let store = self.inner.store.clone();
         let (queued, running, parked, pending) = blocking(move || {
+            // Threads of incidents taken by another process (the CLI) are opened here.
+            for incident in store.unopened()? {
+                store.open_thread(&incident, &task_of(&incident), chrono::Utc::now())?;
+            }
             let pending: BTreeSet<String> =
                 store.pending(None)?.into_iter().map(|a| a.thread).collect();
             Ok((
@@ -387,6 +392,11 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
             .await?;
         }
         (Err(_), _) if inner.stop.is_cancelled() => {}
+        // Another run writes the session (another process): not a failure of this thread.
+        (Err(crate::HostError::Core(sre_core::Error::SessionBusy { .. })), _) => {
+            let note = "another run was writing the session; queued again".to_string();
+            set(inner, id, ThreadStatus::Queued, false, None, Some(note)).await?;
+        }
         (Err(e), _) => {
             let attempts = thread.attempts + 1;
             let status = if attempts < thread.max_attempts {

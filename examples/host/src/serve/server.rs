@@ -50,6 +50,17 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     }
     let data = o.data.clone().unwrap_or_else(|| o.dir.join(".sre/data"));
     let store = Arc::new(SqliteStore::open(data.join("incidents.db"))?);
+    // One server per data folder: two would each run the other's threads.
+    let lock_path = data.join("serve.lock");
+    let lock = std::fs::File::create(&lock_path)?;
+    if lock.try_lock().is_err() {
+        return Err(format!(
+            "another `sre serve` uses the data folder {} (its lock {} is held)",
+            data.display(),
+            lock_path.display()
+        )
+        .into());
+    }
     let workspace = o
         .workspace
         .clone()
@@ -102,5 +113,6 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     eprintln!("stopping: running investigations park and resume on the next start");
     dispatcher.shutdown().await;
+    drop(lock);
     Ok(())
 }

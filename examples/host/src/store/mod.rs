@@ -217,6 +217,10 @@ pub trait IncidentStore: Send + Sync {
     /// One incident.
     fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, StoreError>;
 
+    /// Incidents a plan took whose thread was never opened (taken by another process, such
+    /// as `sre incident ingest`, while a server runs), oldest first.
+    fn unopened(&self) -> Result<Vec<IncidentRecord>, StoreError>;
+
     /// The latest incidents, newest first.
     fn incidents(&self, limit: usize) -> Result<Vec<IncidentRecord>, StoreError>;
 

@@ -601,6 +601,17 @@ impl IncidentStore for SqliteStore {
         self.with(|c| load(c, seq).optional())
     }
 
+    fn unopened(&self) -> Result<Vec<IncidentRecord>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE thread IS NOT NULL \
+                 AND thread NOT IN (SELECT id FROM threads) ORDER BY seq"
+            ))?;
+            let rows = stmt.query_map([], incident_row)?;
+            rows.collect()
+        })
+    }
+
     fn incidents(&self, limit: usize) -> Result<Vec<IncidentRecord>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
