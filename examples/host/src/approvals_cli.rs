@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use serde_json::{Value, json};
+
+use crate::remote::{Server, ServerArgs, segment};
 use crate::store::approvals::always_policy;
 use crate::store::{ApprovalStore, Decision, SqliteStore};
 
@@ -21,7 +24,8 @@ pub fn store_at(dir: &Path, data: Option<&Path>) -> Result<SqliteStore, Failure>
     Ok(SqliteStore::open(data.join("incidents.db"))?)
 }
 
-fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
+/// Print a command's error (`error: ...`) and give exit status 1.
+pub fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
     result.unwrap_or_else(|e| {
         // Home errors say `error:` on each line already.
         let text = e.to_string();
@@ -34,40 +38,65 @@ fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
     })
 }
 
-/// `sre approvals DIR`: the requests (pending ones unless `all`).
-pub fn list(dir: &Path, all: bool, json: bool, data: Option<&Path>) -> ExitCode {
-    finish((|| {
-        let store = store_at(dir, data)?;
-        let requests = store.approvals(!all, 100)?;
-        if json {
-            println!("{}", serde_json::to_string_pretty(&requests)?);
-            return Ok(ExitCode::SUCCESS);
+/// `sre approvals DIR` (or `--server URL`): the requests (pending ones unless `all`).
+pub async fn list(
+    dir: Option<&Path>,
+    all: bool,
+    json: bool,
+    data: Option<&Path>,
+    server: &ServerArgs,
+) -> ExitCode {
+    finish(
+        async {
+            let requests = match Server::from_args(server)? {
+                Some(s) => s
+                    .get(&format!("/api/approvals?all={all}"))
+                    .await?
+                    .get("approvals")
+                    .cloned()
+                    .unwrap_or_default(),
+                None => serde_json::to_value(store_at(home(dir)?, data)?.approvals(!all, 100)?)?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&requests)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let requests = requests.as_array().cloned().unwrap_or_default();
+            if requests.is_empty() {
+                println!("no {}approval requests", if all { "" } else { "pending " });
+            }
+            let text = |r: &Value, k: &str| match &r[k] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            for r in &requests {
+                println!(
+                    "{}\t{}\t{}\tthread {}\tagent {}\t{} {}\t({})",
+                    text(r, "id"),
+                    text(r, "status"),
+                    text(r, "created_at"),
+                    text(r, "thread"),
+                    text(r, "agent"),
+                    text(r, "tool"),
+                    text(r, "input"),
+                    text(r, "reason")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
-        if requests.is_empty() {
-            println!("no {}approval requests", if all { "" } else { "pending " });
-        }
-        for r in &requests {
-            println!(
-                "{}\t{}\t{}\tthread {}\tagent {}\t{} {}\t({})",
-                r.id,
-                r.status,
-                r.created_at.format("%Y-%m-%d %H:%M:%S"),
-                r.thread,
-                r.agent,
-                r.tool,
-                r.input,
-                r.reason
-            );
-        }
-        Ok(ExitCode::SUCCESS)
-    })())
+        .await,
+    )
+}
+
+fn home(dir: Option<&Path>) -> Result<&Path, Failure> {
+    dir.ok_or_else(|| "give the agent home (DIR) or --server URL".into())
 }
 
 /// What `sre approve` was told.
 #[derive(Debug, Clone)]
 pub struct ApproveArgs {
-    /// The agent home.
-    pub dir: PathBuf,
+    /// The agent home (none with a server).
+    pub dir: Option<PathBuf>,
     /// The request.
     pub id: String,
     /// An edited input (JSON).
@@ -76,60 +105,108 @@ pub struct ApproveArgs {
     pub always: bool,
     /// The data folder.
     pub data: Option<PathBuf>,
+    /// A running server to ask instead.
+    pub server: ServerArgs,
 }
 
-/// `sre approve DIR ID`: approve (with an edited input, and for the rest of the thread).
-pub fn approve(args: ApproveArgs) -> ExitCode {
-    finish((|| {
-        let store = store_at(&args.dir, args.data.as_deref())?;
-        let input = match &args.input {
-            Some(text) => Some(
-                serde_json::from_str::<serde_json::Value>(text)
-                    .map_err(|e| format!("--input is not JSON: {e}"))?,
-            ),
-            None => None,
-        };
-        let record = store.decide(&args.id, &Decision::Approve { input }, chrono::Utc::now())?;
-        if args.always {
-            // This call's kind, for the rest of the thread: the tool, and for a command
-            // tool the command as asked (more arguments still match; another command not).
-            let policy = always_policy(&record);
-            let prefix = policy.prefix.clone();
-            store.add_policy(&policy)?;
+/// `sre approve DIR ID` (or `--server URL ID`): approve (with an edited input, and for the
+/// rest of the thread).
+pub async fn approve(args: ApproveArgs) -> ExitCode {
+    finish(
+        async {
+            let input = match &args.input {
+                Some(text) => Some(
+                    serde_json::from_str::<Value>(text)
+                        .map_err(|e| format!("--input is not JSON: {e}"))?,
+                ),
+                None => None,
+            };
+            if let Some(server) = Server::from_args(&args.server)? {
+                let answer = server
+                    .post(
+                        &format!("/api/approvals/{}/approve", segment(&args.id)),
+                        &json!({"input": input, "always": args.always}),
+                    )
+                    .await?;
+                return Ok(remote_decided(&answer, "approved"));
+            }
+            let store = store_at(home(args.dir.as_deref())?, args.data.as_deref())?;
+            let record =
+                store.decide(&args.id, &Decision::Approve { input }, chrono::Utc::now())?;
+            if args.always {
+                // This call's kind, for the rest of the thread: the tool, and for a command
+                // tool the command as asked (more arguments still match; another command not).
+                let policy = always_policy(&record);
+                let prefix = policy.prefix.clone();
+                store.add_policy(&policy)?;
+                println!(
+                    "{}: approved; `{}`{} is allowed for the rest of thread {}",
+                    record.id,
+                    record.tool,
+                    prefix.map(|p| format!(" `{p}`")).unwrap_or_default(),
+                    record.thread
+                );
+            } else {
+                println!("{}: approved", record.id);
+            }
             println!(
-                "{}: approved; `{}`{} is allowed for the rest of thread {}",
-                record.id,
-                record.tool,
-                prefix.map(|p| format!(" `{p}`")).unwrap_or_default(),
+                "continue the run with: sre run ... --resume --session {}",
                 record.thread
             );
-        } else {
-            println!("{}: approved", record.id);
+            Ok(ExitCode::SUCCESS)
         }
-        println!(
-            "continue the run with: sre run ... --resume --session {}",
-            record.thread
-        );
-        Ok(ExitCode::SUCCESS)
-    })())
+        .await,
+    )
 }
 
-/// `sre deny DIR ID --reason R`: deny, the reason going to the agent.
-pub fn deny(dir: &Path, id: &str, reason: &str, data: Option<&Path>) -> ExitCode {
-    finish((|| {
-        let store = store_at(dir, data)?;
-        let record = store.decide(
-            id,
-            &Decision::Deny {
-                reason: reason.to_string(),
-            },
-            chrono::Utc::now(),
-        )?;
-        println!("{}: denied", record.id);
-        println!(
-            "continue the run with: sre run ... --resume --session {}",
-            record.thread
-        );
-        Ok(ExitCode::SUCCESS)
-    })())
+/// What a server said about a decision.
+fn remote_decided(answer: &Value, what: &str) -> ExitCode {
+    let approval = &answer["approval"];
+    let id = approval["id"].as_str().unwrap_or("?");
+    let thread = approval["thread"].as_str().unwrap_or("?");
+    println!("{id}: {what}");
+    if answer["threadResumed"].as_bool() == Some(true) {
+        println!("thread {thread} continues on the server");
+    } else {
+        println!("thread {thread} still waits for other requests");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `sre deny DIR ID --reason R` (or `--server URL ID`): deny, the reason going to the agent.
+pub async fn deny(
+    dir: Option<&Path>,
+    id: &str,
+    reason: &str,
+    data: Option<&Path>,
+    server: &ServerArgs,
+) -> ExitCode {
+    finish(
+        async {
+            if let Some(s) = Server::from_args(server)? {
+                let answer = s
+                    .post(
+                        &format!("/api/approvals/{}/deny", segment(id)),
+                        &json!({"reason": reason}),
+                    )
+                    .await?;
+                return Ok(remote_decided(&answer, "denied"));
+            }
+            let store = store_at(home(dir)?, data)?;
+            let record = store.decide(
+                id,
+                &Decision::Deny {
+                    reason: reason.to_string(),
+                },
+                chrono::Utc::now(),
+            )?;
+            println!("{}: denied", record.id);
+            println!(
+                "continue the run with: sre run ... --resume --session {}",
+                record.thread
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        .await,
+    )
 }

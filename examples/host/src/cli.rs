@@ -79,10 +79,11 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         cache_dir: Option<PathBuf>,
     },
-    /// The approval requests of `Review` agents run with `--approve durable`.
+    /// The approval requests of `Review` agents (`sre run --approve durable`, `sre serve`).
     Approvals {
-        /// The agent home.
-        dir: PathBuf,
+        /// The agent home (not with --server).
+        #[arg(required_unless_present = "server")]
+        dir: Option<PathBuf>,
         /// Decided ones too.
         #[arg(long)]
         all: bool,
@@ -90,15 +91,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// The data folder (default `<DIR>/.sre/data`).
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "server")]
         data: Option<PathBuf>,
+        /// A running server to talk to instead.
+        #[command(flatten)]
+        server: crate::remote::ServerArgs,
     },
-    /// Approve a request (then continue the run with `sre run ... --resume`).
+    /// Approve a request: `sre approve DIR ID`, or `sre approve --server URL ID` (a run of
+    /// `sre run` then continues with `--resume`; a thread of `sre serve` continues by itself).
     Approve {
-        /// The agent home.
-        dir: PathBuf,
+        /// The agent home (not with --server).
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
         /// The request (`apr-N`).
-        id: String,
+        #[arg(value_name = "ID")]
+        id: Option<String>,
         /// Run the call with this input instead (JSON); the hooks judge it again.
         #[arg(long, value_name = "JSON")]
         input: Option<String>,
@@ -106,21 +113,30 @@ pub enum Command {
         #[arg(long)]
         always: bool,
         /// The data folder (default `<DIR>/.sre/data`).
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "server")]
         data: Option<PathBuf>,
+        /// A running server to talk to instead.
+        #[command(flatten)]
+        server: crate::remote::ServerArgs,
     },
-    /// Deny a request; the reason goes to the agent.
+    /// Deny a request; the reason goes to the agent: `sre deny DIR ID --reason R`, or
+    /// `sre deny --server URL ID --reason R`.
     Deny {
-        /// The agent home.
-        dir: PathBuf,
+        /// The agent home (not with --server).
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
         /// The request (`apr-N`).
-        id: String,
+        #[arg(value_name = "ID")]
+        id: Option<String>,
         /// Why (the agent reads it).
         #[arg(long)]
         reason: String,
         /// The data folder (default `<DIR>/.sre/data`).
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "server")]
         data: Option<PathBuf>,
+        /// A running server to talk to instead.
+        #[command(flatten)]
+        server: crate::remote::ServerArgs,
     },
 }
 
@@ -206,7 +222,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Incident { command } => crate::incident_cli::incident(command),
+        Command::Incident { command } => crate::incident_cli::incident(command).await,
         Command::Plans { command } => crate::incident_cli::plans(command),
         Command::Serve {
             dir,
@@ -219,15 +235,12 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             no_namespaces,
             cache_dir,
         } => {
-            let token = match token_file {
-                Some(f) => match std::fs::read_to_string(&f) {
-                    Ok(t) => t.trim().to_string(),
-                    Err(e) => {
-                        eprintln!("error: {}: {e}", f.display());
-                        return ExitCode::from(1);
-                    }
-                },
-                None => std::env::var("SRE_API_TOKEN").unwrap_or_default(),
+            let token = match crate::remote::read_token(token_file.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
             };
             let pagerduty_secrets = std::env::var("SRE_PAGERDUTY_SECRETS")
                 .map(|s| {
@@ -263,26 +276,43 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             all,
             json,
             data,
-        } => crate::approvals_cli::list(&dir, all, json, data.as_deref()),
+            server,
+        } => crate::approvals_cli::list(dir.as_deref(), all, json, data.as_deref(), &server).await,
         Command::Approve {
             dir,
             id,
             input,
             always,
             data,
-        } => crate::approvals_cli::approve(crate::approvals_cli::ApproveArgs {
-            dir,
-            id,
-            input,
-            always,
-            data,
-        }),
+            server,
+        } => {
+            let (dir, id) = match crate::remote::home_and_id(dir, id, server.server.is_some()) {
+                Ok(x) => x,
+                Err(e) => return crate::approvals_cli::finish(Err(e)),
+            };
+            crate::approvals_cli::approve(crate::approvals_cli::ApproveArgs {
+                dir,
+                id,
+                input,
+                always,
+                data,
+                server,
+            })
+            .await
+        }
         Command::Deny {
             dir,
             id,
             reason,
             data,
-        } => crate::approvals_cli::deny(&dir, &id, &reason, data.as_deref()),
+            server,
+        } => {
+            let (dir, id) = match crate::remote::home_and_id(dir, id, server.server.is_some()) {
+                Ok(x) => x,
+                Err(e) => return crate::approvals_cli::finish(Err(e)),
+            };
+            crate::approvals_cli::deny(dir.as_deref(), &id, &reason, data.as_deref(), &server).await
+        }
     }
 }
 

@@ -16,8 +16,9 @@ use crate::store::{IncidentStore, Intake};
 pub enum IncidentCommand {
     /// Create an incident by hand; a response plan may route it to an agent.
     Create {
-        /// The agent home (its response plans route the incident).
-        dir: PathBuf,
+        /// The agent home (its response plans route the incident); not with --server.
+        #[arg(required_unless_present = "server")]
+        dir: Option<PathBuf>,
         /// Title.
         #[arg(long)]
         title: String,
@@ -34,27 +35,37 @@ pub enum IncidentCommand {
         #[arg(long)]
         description: Option<String>,
         /// The data folder (default `<DIR>/.sre/data`).
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "server")]
         data: Option<PathBuf>,
+        /// A running server to talk to instead.
+        #[command(flatten)]
+        server: ServerArgs,
     },
-    /// Take a webhook payload from a file as if it had been delivered.
+    /// Take a webhook payload from a file as if it had been delivered: `sre incident ingest
+    /// DIR FILE`, or `--server URL FILE` (posted to the server's webhook of its platform).
     Ingest {
-        /// The agent home.
-        dir: PathBuf,
+        /// The agent home (not with --server).
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
         /// The payload (JSON).
-        file: PathBuf,
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
         /// Its platform (alertmanager, pagerduty, azure-monitor, trigger); default: guessed
         /// from its shape.
         #[arg(long)]
         source: Option<String>,
         /// The data folder (default `<DIR>/.sre/data`).
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "server")]
         data: Option<PathBuf>,
+        /// A running server to talk to instead.
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// List the latest incidents.
     List {
-        /// The agent home.
-        dir: PathBuf,
+        /// The agent home (not with --server).
+        #[arg(required_unless_present = "server")]
+        dir: Option<PathBuf>,
         /// How many.
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -62,8 +73,11 @@ pub enum IncidentCommand {
         #[arg(long)]
         json: bool,
         /// The data folder (default `<DIR>/.sre/data`).
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "server")]
         data: Option<PathBuf>,
+        /// A running server to talk to instead.
+        #[command(flatten)]
+        server: ServerArgs,
     },
 }
 
@@ -86,7 +100,8 @@ pub enum PlansCommand {
 
 type Failure = Box<dyn std::error::Error>;
 
-use crate::approvals_cli::store_at;
+use crate::approvals_cli::{finish, store_at};
+use crate::remote::{Server, ServerArgs, home_and_id};
 
 fn source_of(name: Option<&str>, body: &[u8]) -> Result<Source, Failure> {
     match name {
@@ -98,8 +113,12 @@ fn source_of(name: Option<&str>, body: &[u8]) -> Result<Source, Failure> {
 }
 
 /// Run an `sre incident` command.
-pub fn incident(command: IncidentCommand) -> ExitCode {
-    let result = match command {
+pub async fn incident(command: IncidentCommand) -> ExitCode {
+    finish(run(command).await)
+}
+
+async fn run(command: IncidentCommand) -> Result<ExitCode, Failure> {
+    match command {
         IncidentCommand::Create {
             dir,
             title,
@@ -108,54 +127,106 @@ pub fn incident(command: IncidentCommand) -> ExitCode {
             labels,
             description,
             data,
-        } => create(
-            &dir,
-            title,
-            severity,
-            service,
-            &labels,
-            description,
-            data.as_deref(),
-        ),
+            server,
+        } => {
+            let body = manual(title, severity, service, &labels, description)?;
+            match Server::from_args(&server)? {
+                Some(s) => Ok(remote_delivered(&s.post("/api/incidents", &body).await?)),
+                None => deliver(
+                    home(dir.as_deref())?,
+                    Source::Manual,
+                    body.to_string().as_bytes(),
+                    data.as_deref(),
+                ),
+            }
+        }
         IncidentCommand::Ingest {
             dir,
             file,
             source,
             data,
-        } => ingest(&dir, &file, source.as_deref(), data.as_deref()),
+            server,
+        } => {
+            let (dir, file) = home_and_id(
+                dir,
+                file.map(|f| f.to_string_lossy().into_owned()),
+                server.server.is_some(),
+            )?;
+            let file = PathBuf::from(file);
+            let body = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let source = source_of(source.as_deref(), &body)?;
+            match Server::from_args(&server)? {
+                Some(s) => Ok(remote_delivered(
+                    &s.post_bytes(&webhook_path(source), body).await?,
+                )),
+                None => deliver(home(dir.as_deref())?, source, &body, data.as_deref()),
+            }
+        }
         IncidentCommand::List {
             dir,
             limit,
             json,
             data,
-        } => list(&dir, limit, json, data.as_deref()),
-    };
-    finish(result)
-}
-
-fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
-    result.unwrap_or_else(|e| {
-        // Home errors say `error:` on each line already.
-        let text = e.to_string();
-        if text.starts_with("error:") {
-            eprintln!("{text}");
-        } else {
-            eprintln!("error: {text}");
+            server,
+        } => {
+            let incidents = match Server::from_args(&server)? {
+                Some(s) => s
+                    .get(&format!("/api/incidents?limit={limit}"))
+                    .await?
+                    .get("incidents")
+                    .cloned()
+                    .unwrap_or_default(),
+                None => {
+                    let store = store_at(home(dir.as_deref())?, data.as_deref())?;
+                    serde_json::to_value(store.incidents(limit)?)?
+                }
+            };
+            list(&incidents, json)
         }
-        ExitCode::from(1)
-    })
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn create(
-    dir: &Path,
+fn home(dir: Option<&Path>) -> Result<&Path, Failure> {
+    dir.ok_or_else(|| "give the agent home (DIR) or --server URL".into())
+}
+
+/// Where a server takes a payload of `source`.
+fn webhook_path(source: Source) -> String {
+    match source {
+        Source::Alertmanager => "/webhooks/alertmanager".into(),
+        Source::PagerDuty => "/webhooks/pagerduty".into(),
+        Source::AzureMonitor => "/webhooks/azure-monitor".into(),
+        Source::Manual => "/api/incidents".into(),
+        Source::Trigger => "/triggers/cli".into(),
+    }
+}
+
+/// What a server said about a delivery: one line per incident.
+fn remote_delivered(answer: &serde_json::Value) -> ExitCode {
+    let incidents = answer["incidents"].as_array().cloned().unwrap_or_default();
+    if incidents.is_empty() {
+        println!("delivery {}: nothing to do (a ping)", answer["delivery"]);
+    }
+    for i in &incidents {
+        let id = i["id"].as_str().unwrap_or("?");
+        let outcome = i["outcome"].as_str().unwrap_or("?");
+        match (i["threadId"].as_str(), i["notInvestigated"].as_str()) {
+            (Some(thread), _) => println!("{id}: {outcome}, thread {thread}"),
+            (None, Some(why)) => println!("{id}: {outcome}, not investigated: {why}"),
+            (None, None) => println!("{id}: {outcome}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The body of an incident made by hand.
+fn manual(
     title: String,
     severity: Option<String>,
     service: Option<String>,
     labels: &[String],
     description: Option<String>,
-    data: Option<&Path>,
-) -> Result<ExitCode, Failure> {
+) -> Result<serde_json::Value, Failure> {
     let mut label_map = serde_json::Map::new();
     for l in labels {
         let (k, v) = l
@@ -173,18 +244,7 @@ fn create(
             body[k] = serde_json::Value::String(v);
         }
     }
-    deliver(dir, Source::Manual, body.to_string().as_bytes(), data)
-}
-
-fn ingest(
-    dir: &Path,
-    file: &Path,
-    source: Option<&str>,
-    data: Option<&Path>,
-) -> Result<ExitCode, Failure> {
-    let body = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let source = source_of(source, &body)?;
-    deliver(dir, source, &body, data)
+    Ok(body)
 }
 
 fn deliver(
@@ -260,25 +320,31 @@ pub fn describe(outcome: &Intake) -> String {
     }
 }
 
-fn list(dir: &Path, limit: usize, json: bool, data: Option<&Path>) -> Result<ExitCode, Failure> {
-    let store = store_at(dir, data)?;
-    let incidents = store.incidents(limit)?;
+fn list(incidents: &serde_json::Value, json: bool) -> Result<ExitCode, Failure> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&incidents)?);
+        println!("{}", serde_json::to_string_pretty(incidents)?);
         return Ok(ExitCode::SUCCESS);
     }
-    for i in &incidents {
+    let text = |v: &serde_json::Value, dash: &str| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => dash.to_string(),
+        other => other.to_string(),
+    };
+    for i in incidents.as_array().into_iter().flatten() {
         println!(
             "{}\t{}\t{}\t{}\t{}x\t{}\t{}",
-            i.id,
-            i.source,
-            i.status.as_str(),
-            i.priority
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into()),
-            i.count,
-            i.agent.as_deref().unwrap_or("(not investigated)"),
-            i.title
+            text(&i["id"], "?"),
+            serde_json::from_value::<Source>(i["source"].clone())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|_| text(&i["source"], "?")),
+            text(&i["status"], "?"),
+            match i["priority"].as_u64() {
+                Some(p) => format!("P{p}"),
+                None => text(&i["priority"], "-"),
+            },
+            text(&i["count"], "?"),
+            text(&i["agent"], "(not investigated)"),
+            text(&i["title"], "")
         );
     }
     Ok(ExitCode::SUCCESS)

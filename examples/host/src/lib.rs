@@ -34,6 +34,7 @@ pub mod incident;
 pub mod incident_cli;
 pub mod progress;
 pub mod python_tools;
+pub mod remote;
 pub mod schedule;
 pub mod serve;
 pub mod skills;

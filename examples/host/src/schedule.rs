@@ -160,7 +160,11 @@ impl Scheduler {
             return Ok(None);
         }
         let n = st.runs + 1;
-        let id = format!("task-{}-{n}", slug(&t.name));
+        let id = if t.same_thread {
+            format!("task-{}", slug(&t.name))
+        } else {
+            format!("task-{}-{n}", slug(&t.name))
+        };
         let prompt = format!(
             "Scheduled task {} (`{}`, {}), run {n} for {}:\n{}",
             t.name,
@@ -169,10 +173,13 @@ impl Scheduler {
             latest.to_rfc3339(),
             t.prompt
         );
-        if !self
-            .store
-            .open_scheduled(&id, &t.name, &t.agent, t.mode.as_str(), &prompt, now)?
-        {
+        let opened =
+            self.store
+                .open_scheduled(&id, &t.name, &t.agent, t.mode.as_str(), &prompt, now)?;
+        if !opened && t.same_thread {
+            // The task's one thread goes on: this run is its next message, in its session.
+            self.store.post_message(&id, &prompt, now)?;
+        } else if !opened {
             return Err(StoreError::Conflict(format!(
                 "thread {id} of scheduled task `{}` exists already",
                 t.name

@@ -322,3 +322,46 @@ fn bad_tasks_are_errors_that_say_where() {
         "{err}"
     );
 }
+
+#[test]
+fn same_thread_tasks_continue_one_thread_run_after_run() {
+    let (_dir, store, s) = scheduler(&format!("{EVERY_15}  sameThread: true\n"));
+    s.tick(at("2026-11-30T08:05:00Z")).unwrap();
+    assert_eq!(
+        s.tick(at("2026-11-30T08:15:00Z")).unwrap(),
+        ["task-triage-errors"]
+    );
+    let first = store.thread("task-triage-errors").unwrap().unwrap();
+    assert!(first.task.contains("run 1 for"), "{}", first.task);
+    assert_eq!(first.pending_task, None);
+    // Still running at the next occurrence: no overlap.
+    finish(&store, "task-triage-errors", ThreadStatus::Running, None);
+    assert!(s.tick(at("2026-11-30T08:30:00Z")).unwrap().is_empty());
+    finish(&store, "task-triage-errors", ThreadStatus::Completed, None);
+    // The next run is the same thread's next message, in its session.
+    assert_eq!(
+        s.tick(at("2026-11-30T08:45:00Z")).unwrap(),
+        ["task-triage-errors"]
+    );
+    let t = store.thread("task-triage-errors").unwrap().unwrap();
+    assert_eq!(t.status, ThreadStatus::Queued);
+    assert_eq!(t.task, first.task, "the thread's first task stays");
+    let next = t.pending_task.expect("the run's prompt waits as a message");
+    assert!(
+        next.contains("run 2 for 2026-11-30T08:45:00+00:00"),
+        "{next}"
+    );
+    // Failures still count run by run: three in a row fail the task.
+    for (i, when) in ["09:00", "09:15", "09:30"].iter().enumerate() {
+        finish(
+            &store,
+            "task-triage-errors",
+            ThreadStatus::Failed,
+            Some("model down"),
+        );
+        let opened = s.tick(at(&format!("2026-11-30T{when}:00Z"))).unwrap();
+        assert_eq!(opened.len(), usize::from(i < 2), "tick at {when}");
+    }
+    let state = store.schedule_state("triage-errors", Utc::now()).unwrap();
+    assert_eq!(state.status, "failed", "{state:?}");
+}

@@ -51,9 +51,15 @@ fn json_of(body: &str) -> Value {
 struct Server {
     child: Child,
     addr: String,
+    /// What it wrote on stderr.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 fn start(home: &Path, token: &str) -> Server {
+    start_with(home, token, &[])
+}
+
+fn start_with(home: &Path, token: &str, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sre"))
         .args([
             "serve",
@@ -64,6 +70,7 @@ fn start(home: &Path, token: &str) -> Server {
         ])
         .arg(home.join("script.yaml"))
         .env("SRE_API_TOKEN", token)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -83,7 +90,7 @@ fn start(home: &Path, token: &str) -> Server {
     let addr = rx
         .recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|_| panic!("the server did not start:\n{}", log.lock().unwrap()));
-    Server { child, addr }
+    Server { child, addr, log }
 }
 
 /// The `data:` lines of a thread's event stream, read in the background.
@@ -560,4 +567,190 @@ fn the_server_refuses_to_start_without_a_strong_token() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16 characters"));
+}
+
+/// `sre ARGS` with the API token in the environment: status and stdout (stderr on failure).
+fn sre(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sre"))
+        .args(args)
+        .env("SRE_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let text = if out.status.success() {
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    } else {
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Wait until thread `id` waits for exactly `requests`.
+fn wait_parked_on(addr: &str, thread: &str, requests: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = json_of(
+            &http(
+                addr,
+                "GET",
+                &format!("/api/threads/{thread}"),
+                Some(TOKEN),
+                b"",
+            )
+            .1,
+        );
+        if t["status"] == "parked" && t["waiting_for"] == json!(requests) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{thread} never waited for {requests:?}: {t}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn operators_decide_from_the_cli_against_a_running_server() {
+    let dir = home();
+    let h = dir.path();
+    // Every incident made by hand goes to the fixer.
+    std::fs::write(
+        h.join("plans.yaml"),
+        "kind: IncidentFilter\nmetadata: {name: by-hand}\nspec:\n  incidentPlatform: Manual\n  handlingAgent: fixer\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("script.yaml"),
+        "agents:\n  fixer:\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo one >> scratch/a.txt'}}\n    - expect: {last_message_contains: [\"not during the freeze\"]}\n      tool_calls:\n        - {tool: shell, args: {command: 'echo two >> scratch/a.txt'}}\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo three >> scratch/b.txt'}}\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo three >> scratch/b.txt'}}\n    - final: done\n",
+    )
+    .unwrap();
+    let pd_secret = "pd-secret-do-not-print-4242";
+    let mut server = start_with(h, TOKEN, &[("SRE_PAGERDUTY_SECRETS", pd_secret)]);
+    let url = format!("http://{}", server.addr);
+    let addr = server.addr.clone();
+    // An incident by hand, through the server.
+    let (code, said) = sre(&[
+        "incident",
+        "create",
+        "--server",
+        &url,
+        "--title",
+        "Checkout is slow",
+        "--severity",
+        "P2",
+    ]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("inc-1: new, thread thread-1"), "{said}");
+    let (code, said) = sre(&["incident", "list", "--server", &url]);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("inc-1\tmanual\tfiring\tP2\t1x\tfixer\tCheckout is slow"),
+        "{said}"
+    );
+    // The first write: denied with a reason, which the agent reads.
+    wait_parked_on(&addr, "thread-1", &["apr-1"]);
+    let (code, said) = sre(&["approvals", "--server", &url]);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("apr-1\tpending") && said.contains("echo one"),
+        "{said}"
+    );
+    let (code, said) = sre(&[
+        "deny",
+        "--server",
+        &url,
+        "apr-1",
+        "--reason",
+        "not during the freeze",
+    ]);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("apr-1: denied") && said.contains("thread thread-1 continues"),
+        "{said}"
+    );
+    // The second: approved with an edited input.
+    wait_parked_on(&addr, "thread-1", &["apr-2"]);
+    let token_file = h.join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sre"))
+        .args(["approve", "--server", &url, "--token-file"])
+        .arg(&token_file)
+        .args([
+            "apr-2",
+            "--input",
+            r#"{"command": "echo edited >> scratch/a.txt"}"#,
+        ])
+        .env_remove("SRE_API_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The third: approved for the rest of the thread; the same call again does not ask.
+    wait_parked_on(&addr, "thread-1", &["apr-3"]);
+    let (code, said) = sre(&["approve", "--server", &url, "apr-3", "--always"]);
+    assert_eq!(code, 0, "{said}");
+    let done = wait_for(&addr, "thread-1", "completed");
+    assert_eq!(done["answer"], "done");
+    let ws = h.join(".sre/workspace/scratch");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("a.txt")).unwrap(),
+        "edited\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("b.txt")).unwrap(),
+        "three\nthree\n"
+    );
+    let (_, said) = sre(&["approvals", "--server", &url, "--all", "--json"]);
+    let all: Value = json_of(&said);
+    let statuses: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 3, "{all}");
+    // Mistakes get the server's reason, and a status that says so.
+    let (code, said) = sre(&["approve", "--server", &url, "apr-9"]);
+    assert_eq!(code, 1);
+    assert!(said.contains("404") && said.contains("apr-9"), "{said}");
+    let (code, said) = sre(&[
+        "approvals",
+        "--server",
+        &url,
+        "--token-file",
+        "/nonexistent/token",
+    ]);
+    assert_eq!(code, 1);
+    assert!(said.contains("/nonexistent/token"), "{said}");
+    let out = Command::new(env!("CARGO_BIN_EXE_sre"))
+        .args(["approvals", "--server", &url])
+        .env("SRE_API_TOKEN", "wrong-token-0123456789")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    // The API answers JSON for what it does not have, and says what is wrong with a query.
+    let (code, body) = http(&addr, "GET", "/api/nothing", Some(TOKEN), b"");
+    assert_eq!(
+        (code, json_of(&body)["error"].as_str().unwrap()),
+        (404, "no such endpoint")
+    );
+    let (code, body) = http(&addr, "DELETE", "/api/incidents", Some(TOKEN), b"");
+    assert_eq!(code, 405, "{body}");
+    json_of(&body);
+    let (code, body) = http(&addr, "GET", "/api/incidents?limit=ten", Some(TOKEN), b"");
+    assert_eq!(code, 400);
+    assert!(body.contains("`limit` must be a number"), "{body}");
+    // No secret in what the server wrote, nor in what the API shows.
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("listening on"), "{log}");
+    for secret in [TOKEN, pd_secret] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+        assert!(!said.contains(secret) && !done.to_string().contains(secret));
+    }
 }

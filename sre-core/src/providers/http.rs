@@ -298,6 +298,12 @@ fn tls_config(settings: &HttpSettings) -> Result<rustls::ClientConfig, ModelErro
     Ok(config)
 }
 
+/// The HTTP client the providers use (the platform's roots plus `settings.extra_roots`, the
+/// timeouts and headers of `settings`), for a host that talks to other HTTP services too.
+pub fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ModelError> {
+    client(settings, &[])
+}
+
 fn client(
     settings: &HttpSettings,
     extra: &[(String, String)],

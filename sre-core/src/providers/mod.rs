@@ -7,7 +7,7 @@
 pub mod catalog;
 mod http;
 pub mod sse;
-pub use http::{HttpModel, HttpSettings, SseDecoder, WireFormat, encode};
+pub use http::{HttpModel, HttpSettings, SseDecoder, WireFormat, encode, http_client};
 
 #[cfg(feature = "anthropic")]
 pub mod anthropic;

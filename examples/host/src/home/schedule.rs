@@ -55,6 +55,9 @@ pub struct ScheduledTaskDef {
     /// After downtime, the missed occurrences run once (default true); false: they are
     /// skipped and the task waits for its next occurrence.
     pub catch_up: bool,
+    /// Every run continues one thread (`task-<name>`), as a follow-up message in its
+    /// session, instead of a thread of its own (default false).
+    pub same_thread: bool,
     /// Where it is defined.
     pub location: Location,
 }
@@ -185,16 +188,7 @@ pub(crate) fn parse_schedule(
             }
         }
     });
-    if let Some(x) = f.take(&["same_thread"], src, out)
-        && x.bool(src, out) == Some(true)
-    {
-        out.warn(
-            src,
-            x.key_pos,
-            &x.path,
-            "same-thread grouping is not supported yet: each run gets a thread of its own",
-        );
-    }
+    let same_thread = flag(&mut f, &["same_thread"], false, out);
     f.finish(SCHEDULE_FIELDS, &[], false, src, out);
     Some(ScheduleDraft {
         def: ScheduledTaskDef {
@@ -210,6 +204,7 @@ pub(crate) fn parse_schedule(
             run_limit,
             end_date,
             catch_up,
+            same_thread,
             location: Location::new(src, env.pos),
         },
         agent_pos,

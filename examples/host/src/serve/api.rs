@@ -74,6 +74,19 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({"error": message.to_string()}))).into_response()
 }
 
+/// `?limit=`: default 50, at most 1000; anything but a number is an error.
+fn limit(q: &BTreeMap<String, String>) -> Result<usize, Response> {
+    match q.get("limit") {
+        None => Ok(50),
+        Some(l) => l.parse::<usize>().map(|n| n.min(1000)).map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("`limit` must be a number, not `{l}`"),
+            )
+        }),
+    }
+}
+
 /// The router of the API.
 pub fn router(state: AppState) -> axum::Router {
     // Bodies up to 16 MiB reach intake, which keeps what it refuses (the first MiB); the
@@ -87,7 +100,7 @@ pub fn router(state: AppState) -> axum::Router {
     let api = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
-        .route("/api/incidents", get(incidents))
+        .route("/api/incidents", get(incidents).post(create_incident))
         .route("/api/incidents/{id}", get(incident))
         .route("/api/threads", get(threads))
         .route("/api/threads/{id}", get(thread))
@@ -99,7 +112,16 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/approvals/{id}/approve", post(approve))
         .route("/api/approvals/{id}/deny", post(deny))
         .layer(DefaultBodyLimit::max(1 << 20));
-    webhooks.merge(api).with_state(state)
+    webhooks
+        .merge(api)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that method",
+            )
+        })
+        .with_state(state)
 }
 
 /// The token check, in constant time: `Authorization: Bearer`; on the webhook routes
@@ -320,17 +342,25 @@ async fn trigger(
     deliver(s, Source::Trigger, name, headers, body).await
 }
 
+/// An incident by hand (`sre incident create --server`): `{"title", "severity",
+/// "service", "labels", "description"}`, routed by the plans like any other.
+async fn create_incident(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    check_api(&s, &headers, q)?;
+    deliver(s, Source::Manual, "api".into(), headers, body).await
+}
+
 async fn incidents(
     State(s): State<AppState>,
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult {
     let q = check_api(&s, &headers, q)?;
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(50usize)
-        .min(1000);
+    let limit = limit(&q)?;
     let store = s.store.clone();
     let list = store_call(move || store.incidents(limit)).await?;
     Ok(Json(json!({"incidents": list})).into_response())
@@ -640,11 +670,7 @@ async fn threads(
         })?),
         None => None,
     };
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(50usize)
-        .min(1000);
+    let limit = limit(&q)?;
     let store = s.store.clone();
     let list = store_call(move || store.latest_threads(status, limit)).await?;
     Ok(Json(json!({"threads": list})).into_response())
