@@ -115,9 +115,14 @@ impl Follower {
 }
 
 fn follow(addr: &str, thread: &str) -> Follower {
+    follow_query(addr, &format!("{thread}/events"))
+}
+
+/// Follow `/api/threads/{path}`: its `data:` lines, and its `id:` lines as `id N`.
+fn follow_query(addr: &str, path: &str) -> Follower {
     let mut s = TcpStream::connect(addr).unwrap();
     let head = format!(
-        "GET /api/threads/{thread}/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nAccept: text/event-stream\r\n\r\n"
+        "GET /api/threads/{path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nAccept: text/event-stream\r\n\r\n"
     );
     s.write_all(head.as_bytes()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -128,9 +133,12 @@ fn follow(addr: &str, thread: &str) -> Follower {
         let status = lines.next().unwrap_or_default();
         let _ = ready_tx.send(status);
         for line in lines {
-            if let Some(data) = line.strip_prefix("data:")
-                && tx.send(data.trim().to_string()).is_err()
-            {
+            let forward = match (line.strip_prefix("data:"), line.strip_prefix("id:")) {
+                (Some(data), _) => data.trim().to_string(),
+                (_, Some(id)) => format!("id {}", id.trim()),
+                _ => continue,
+            };
+            if tx.send(forward).is_err() {
                 return;
             }
         }
@@ -308,6 +316,37 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
     let done = wait_for(&addr, "thread-1", "completed");
     assert_eq!(done["answer"], "fixed it");
     assert_eq!(std::fs::read_to_string(&fix).unwrap(), "fixed\n");
+    // Its whole past, replayed from the log across the crash, numbered from 1 in order.
+    let replay = follow(&addr, "thread-1").until(|l| l.contains("\"status\":\"completed\""));
+    let at = |want: &str| {
+        replay
+            .find(want)
+            .unwrap_or_else(|| panic!("{want} not in:\n{replay}"))
+    };
+    assert!(replay.starts_with("id 1\n"), "{replay}");
+    assert!(at("\"type\":\"approval_requested\"") < at("\"status\":\"parked\""));
+    assert!(at("\"status\":\"parked\"") < at("\"decision\":\"approved\""));
+    assert!(at("\"decision\":\"approved\"") < at("\"answer\":\"fixed it\""));
+    let ids: Vec<u64> = replay
+        .lines()
+        .filter_map(|l| l.strip_prefix("id "))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "{replay}");
+    // A reader that had the first events asks for the rest only.
+    let last = *ids.last().unwrap();
+    let rest = follow_query(&addr, &format!("thread-1/events?after={}", last - 1))
+        .until(|l| l.contains("\"status\":\"completed\""));
+    assert!(rest.starts_with(&format!("id {last}\n")), "{rest}");
+    assert_eq!(rest.matches("id ").count(), 1, "{rest}");
+    let (code, body) = http(
+        &addr,
+        "GET",
+        "/api/threads/thread-1/events?after=x",
+        Some(TOKEN),
+        b"",
+    );
+    assert_eq!(code, 400, "{body}");
     // People follow up in the thread, with an on-demand hook switched on for it alone.
     let (code, body) = http(
         &addr,

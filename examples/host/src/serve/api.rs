@@ -70,7 +70,7 @@ fn api_query(mut q: BTreeMap<String, String>) -> BTreeMap<String, String> {
     q
 }
 
-fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+pub(super) fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({"error": message.to_string()}))).into_response()
 }
 
@@ -105,7 +105,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/threads", get(threads))
         .route("/api/threads/{id}", get(thread))
         .route("/api/threads/{id}/messages", post(message))
-        .route("/api/threads/{id}/events", get(events))
+        .route("/api/threads/{id}/events", get(super::stream::events))
         .route("/api/threads/{id}/hooks/{hook}", post(toggle_hook))
         .route("/api/approvals", get(approvals))
         .route("/api/schedules", get(schedules))
@@ -170,7 +170,7 @@ async fn store_call<T: Send + 'static>(
 
 /// The API's token check: the header only (a `?token=` is dropped, see [`authorised`]).
 /// Returns the query without it.
-fn check_api(
+pub(super) fn check_api(
     state: &AppState,
     headers: &HeaderMap,
     query: BTreeMap<String, String>,
@@ -434,6 +434,11 @@ async fn decided(s: &AppState, id: String, decision: Decision, always: bool) -> 
         Ok(record)
     })
     .await?;
+    s.dispatcher.record(
+        &record.thread,
+        json!({"thread": record.thread, "approval": record.id, "decision": record.status,
+               "note": record.note, "always": always}),
+    );
     let store = s.store.clone();
     let thread_id = record.thread.clone();
     let resume = store_call(move || {
@@ -625,32 +630,6 @@ async fn toggle_hook(
         Ok(hooks) => Ok(Json(json!({"thread": id, "hooks": hooks})).into_response()),
         Err(e) => Err(error(StatusCode::BAD_REQUEST, e)),
     }
-}
-
-/// The thread's live events as server-sent events (`data:` lines of JSON), from now on,
-/// with keep-alive comments; a subscriber too slow gets a `lagged` event saying how many
-/// it missed.
-async fn events(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-) -> ApiResult {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use tokio::sync::broadcast::error::RecvError;
-    check_api(&s, &headers, q)?;
-    let rx = s.dispatcher.subscribe(&id);
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        let event = match rx.recv().await {
-            Ok(v) => Event::default().data(v.to_string()),
-            Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok::<_, std::convert::Infallible>(event), rx))
-    });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
 }
 
 /// The latest threads, `?status=` (queued, running, parked, completed, failed) and

@@ -17,6 +17,8 @@ use crate::store::{
 };
 use crate::team::{Team, TeamOptions};
 
+use super::events::{Events, Live};
+
 /// Runs threads; cheap to clone.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -34,19 +36,8 @@ struct Inner {
     running: Mutex<BTreeSet<String>>,
     /// Cancelled at shutdown: running threads stop and are resumed on the next start.
     stop: CancellationToken,
-    /// Live events, by thread.
-    events: Mutex<BTreeMap<String, tokio::sync::broadcast::Sender<serde_json::Value>>>,
-}
-
-/// Events kept for a slow subscriber before it is told it lagged.
-const EVENT_BUFFER: usize = 1024;
-
-/// The live event channel of thread `id`.
-fn channel(inner: &Inner, id: &str) -> tokio::sync::broadcast::Sender<serde_json::Value> {
-    let mut map = inner.events.lock().unwrap_or_else(|p| p.into_inner());
-    map.entry(id.to_string())
-        .or_insert_with(|| tokio::sync::broadcast::channel(EVENT_BUFFER).0)
-        .clone()
+    /// Threads' events: logged, and published live.
+    events: Events,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -60,7 +51,8 @@ async fn blocking<T: Send + 'static>(
 
 impl Dispatcher {
     /// A dispatcher for `home`'s agents, assembled with `options` (its approver should be
-    /// durable), running at most `concurrency` threads at once.
+    /// durable), running at most `concurrency` threads at once. Call it inside a Tokio
+    /// runtime (it starts the event writer).
     pub fn new(
         home: AgentHome,
         options: TeamOptions,
@@ -70,13 +62,13 @@ impl Dispatcher {
         Dispatcher {
             inner: Arc::new(Inner {
                 home,
+                store: store.clone(),
                 options,
-                store,
                 permits: Arc::new(Semaphore::new(concurrency.max(1))),
                 teams: tokio::sync::Mutex::new(BTreeMap::new()),
                 running: Mutex::new(BTreeSet::new()),
                 stop: CancellationToken::new(),
-                events: Mutex::new(BTreeMap::new()),
+                events: Events::start(store.clone()),
             }),
         }
     }
@@ -175,6 +167,7 @@ impl Dispatcher {
         for team in self.inner.teams.lock().await.values() {
             team.shutdown().await;
         }
+        self.inner.events.flush().await;
     }
 
     /// Switch on-demand hook `hook` on or off for thread `id`: its next runs see it (or
@@ -214,9 +207,15 @@ impl Dispatcher {
     }
 
     /// The live events of thread `id` from now on: each agent event of its runs (the JSON
-    /// of `sre run --json`), and `{"thread": ..., "status": ...}` when its status changes.
-    pub fn subscribe(&self, id: &str) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
-        channel(&self.inner, id).subscribe()
+    /// of `sre run --json`), `{"thread": ..., "status": ...}` when its status changes, and
+    /// the decisions on its requests; each numbered as in the thread's [`EventLog`].
+    pub fn subscribe(&self, id: &str) -> tokio::sync::broadcast::Receiver<Live> {
+        self.inner.events.subscribe(id)
+    }
+
+    /// Record an event of thread `id` (logged, and published to its subscribers).
+    pub fn record(&self, id: &str, event: serde_json::Value) {
+        self.inner.events.record(id, event);
     }
 
     /// Threads being run now.
@@ -277,10 +276,10 @@ async fn set(
         )
     })
     .await?;
-    // Nobody listening is not an error.
-    let _ = channel(inner, id).send(serde_json::json!({
-        "thread": id, "status": status.as_str(), "error": record.error,
-    }));
+    inner.events.record(
+        id,
+        serde_json::json!({"thread": id, "status": status.as_str(), "error": record.error}),
+    );
     Ok(record)
 }
 
@@ -342,10 +341,10 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
         None
     };
     set(inner, id, ThreadStatus::Running, false, None, None).await?;
-    let live = channel(inner, id);
+    let (events, tid) = (inner.events.clone(), id.to_string());
     let sink = Arc::new(move |e: sre_core::AgentEvent| {
         if let Ok(v) = serde_json::to_value(&e) {
-            let _ = live.send(v);
+            events.record(&tid, v);
         }
     });
     let session = Session::new(id)

@@ -4,7 +4,9 @@
 
 mod api;
 pub mod dispatch;
+pub mod events;
 mod server;
+mod stream;
 
 pub use api::{AppState, Metrics, router};
 pub use dispatch::Dispatcher;

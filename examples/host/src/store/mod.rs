@@ -5,6 +5,7 @@
 //! default (WAL, migrations by `user_version`).
 
 pub mod approvals;
+pub mod events;
 pub mod schedules;
 mod sqlite;
 mod sqlite_approvals;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use approvals::{ApprovalRecord, ApprovalStore, Decision, Effect, PolicyRecord};
+pub use events::{EventLog, ThreadEvent};
 pub use sqlite::SqliteStore;
 pub use threads::{ThreadRecord, ThreadStatus, ThreadStore, task_of};
 

@@ -121,6 +121,14 @@ CREATE TABLE schedules (
     counted INTEGER NOT NULL DEFAULT 1
 );
 "#,
+    r#"
+CREATE TABLE thread_events (
+    thread TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (thread, seq)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Incidents in one SQLite database file.

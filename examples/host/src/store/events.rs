@@ -1,0 +1,94 @@
+//! A thread's event log: the agent events of its runs, its status changes and the decisions
+//! on its requests, numbered from 1 per thread, so that a reader replays the past and then
+//! follows on (`GET /api/threads/{id}/events`), across restarts.
+
+use rusqlite::params;
+
+use super::{SqliteStore, StoreError};
+
+/// One logged event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThreadEvent {
+    /// The thread.
+    pub thread: String,
+    /// Its number in the thread (from 1).
+    pub seq: u64,
+    /// The event (the JSON of `sre run --json`, or `{thread, status}`, or a decision).
+    pub event: serde_json::Value,
+}
+
+/// Where threads' events are kept.
+pub trait EventLog: Send + Sync {
+    /// Append events (any threads) in one write; an event already logged is left as it is.
+    fn append_events(&self, events: &[ThreadEvent]) -> Result<(), StoreError>;
+    /// Thread `thread`'s events numbered after `after`, oldest first, at most `limit`.
+    fn events_after(
+        &self,
+        thread: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ThreadEvent>, StoreError>;
+    /// The number of thread `thread`'s last event (0 when none).
+    fn last_event(&self, thread: &str) -> Result<u64, StoreError>;
+}
+
+impl EventLog for SqliteStore {
+    fn append_events(&self, events: &[ThreadEvent]) -> Result<(), StoreError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO thread_events (thread, seq, event) VALUES (?1, ?2, ?3)",
+                )?;
+                for e in events {
+                    insert.execute(params![e.thread, e.seq as i64, e.event.to_string()])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    fn events_after(
+        &self,
+        thread: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ThreadEvent>, StoreError> {
+        self.with(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT seq, event FROM thread_events WHERE thread = ?1 AND seq > ?2 \
+                 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = q.query_map(
+                params![thread, after.min(i64::MAX as u64) as i64, limit as i64],
+                |r| {
+                    let seq: i64 = r.get(0)?;
+                    let text: String = r.get(1)?;
+                    Ok((seq, text))
+                },
+            )?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, text) = row?;
+                out.push(ThreadEvent {
+                    thread: thread.to_string(),
+                    seq: seq as u64,
+                    // Written by us as JSON; a damaged row still says what it held.
+                    event: serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn last_event(&self, thread: &str) -> Result<u64, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM thread_events WHERE thread = ?1",
+                [thread],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n as u64)
+    }
+}
