@@ -793,3 +793,66 @@ fn operators_decide_from_the_cli_against_a_running_server() {
         assert!(!said.contains(secret) && !done.to_string().contains(secret));
     }
 }
+
+#[test]
+fn a_stopped_server_parks_running_investigations_and_resumes_them_without_rerunning_a_call() {
+    let dir = home();
+    let h = dir.path();
+    std::fs::write(
+        h.join("plans.yaml"),
+        "kind: IncidentFilter\nmetadata: {name: checkout}\nspec:\n  incidentPlatform: Prometheus\n  handlingAgent: fixer\n  agentMode: Autonomous\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("script.yaml"),
+        "agents:\n  fixer:\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo started >> scratch/run.log; sleep 30; echo finished >> scratch/run.log'}}\n    - final: resumed and done\n",
+    )
+    .unwrap();
+    let mut server = start(h, TOKEN);
+    let addr = server.addr.clone();
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &firing(),
+    );
+    assert_eq!(code, 202, "{body}");
+    let log = h.join(".sre/workspace/scratch/run.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("started")
+    {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(wait_for(&addr, "thread-1", "running")["status"], "running");
+    // SIGTERM: the server stops its runs, records where they are, and exits cleanly.
+    let stopped = Instant::now();
+    let term = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        stopped.elapsed()
+    );
+    let said = server.log.lock().unwrap().clone();
+    assert!(
+        said.contains("stopping: running investigations park"),
+        "{said}"
+    );
+    // Started again, the thread resumes: the interrupted call is not run a second time.
+    let server = start(h, TOKEN);
+    let done = wait_for(&server.addr, "thread-1", "completed");
+    assert_eq!(done["answer"], "resumed and done");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "started\n");
+    let mut server = server;
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+}
