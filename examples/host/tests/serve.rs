@@ -316,6 +316,15 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
     let done = wait_for(&addr, "thread-1", "completed");
     assert_eq!(done["answer"], "fixed it");
     assert_eq!(std::fs::read_to_string(&fix).unwrap(), "fixed\n");
+    // The thread holds its requests, decided, and the sessions it ran in.
+    assert_eq!(done["approvals"][0]["id"], "apr-1", "{done}");
+    assert_eq!(done["approvals"][0]["status"], "approved", "{done}");
+    assert_eq!(done["waiting_for"], json!([]));
+    assert_eq!(
+        done["sessions"],
+        json!([{"session": "thread-1", "agent": "fixer"}]),
+        "{done}"
+    );
     // Its whole past, replayed from the log across the crash, numbered from 1 in order.
     let replay = follow(&addr, "thread-1").until(|l| l.contains("\"status\":\"completed\""));
     let at = |want: &str| {

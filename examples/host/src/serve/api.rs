@@ -24,7 +24,8 @@ use crate::home::ResponsePlanDef;
 use crate::incident::intake::{self, Delivery, IntakeConfig, Refused};
 use crate::incident::{Source, pagerduty};
 use crate::store::{
-    ApprovalStore, Decision, IncidentStore, Intake, SqliteStore, ThreadStatus, ThreadStore, task_of,
+    ApprovalStore, Decision, EventLog, IncidentStore, Intake, SqliteStore, ThreadStatus,
+    ThreadStore, task_of,
 };
 
 /// What the handlers share.
@@ -392,19 +393,27 @@ async fn thread(
         let Some(thread) = store.thread(&id)? else {
             return Ok(None);
         };
-        // The requests a parked thread waits for.
-        let waiting: Vec<String> = store
-            .pending(Some(&thread.id))?
-            .into_iter()
-            .map(|a| a.id)
+        // Its requests, and those a parked thread waits for; its sessions.
+        let approvals = store.thread_approvals(&thread.id)?;
+        let waiting: Vec<String> = approvals
+            .iter()
+            .filter(|a| a.status == "pending")
+            .map(|a| a.id.clone())
             .collect();
-        Ok(Some((thread, waiting)))
+        let sessions: Vec<Value> = store
+            .thread_sessions(&thread.id)?
+            .into_iter()
+            .map(|(session, agent)| json!({"session": session, "agent": agent}))
+            .collect();
+        Ok(Some((thread, waiting, approvals, sessions)))
     })
     .await?;
     match found {
-        Some((t, waiting)) => {
+        Some((t, waiting, approvals, sessions)) => {
             let mut v = json!(t);
             v["waiting_for"] = json!(waiting);
+            v["approvals"] = json!(approvals);
+            v["sessions"] = json!(sessions);
             Ok(Json(v).into_response())
         }
         None => Err(error(StatusCode::NOT_FOUND, "no such thread")),

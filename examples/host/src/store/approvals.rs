@@ -105,6 +105,8 @@ pub trait ApprovalStore: Send + Sync {
     ) -> Result<ApprovalRecord, StoreError>;
     /// The pending requests of `thread` (all threads: `None`), oldest first.
     fn pending(&self, thread: Option<&str>) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Every request of `thread`, pending or decided, oldest first.
+    fn thread_approvals(&self, thread: &str) -> Result<Vec<ApprovalRecord>, StoreError>;
     /// Add a policy.
     fn add_policy(&self, policy: &PolicyRecord) -> Result<i64, StoreError>;
     /// The policies that may apply to `tool` in `thread` (thread ones and global ones).

@@ -30,6 +30,9 @@ pub trait EventLog: Send + Sync {
     ) -> Result<Vec<ThreadEvent>, StoreError>;
     /// The number of thread `thread`'s last event (0 when none).
     fn last_event(&self, thread: &str) -> Result<u64, StoreError>;
+    /// The sessions thread `thread`'s events came from (its hops, subagents and handoffs),
+    /// each with its agent, in the order they first appeared.
+    fn thread_sessions(&self, thread: &str) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 impl EventLog for SqliteStore {
@@ -78,6 +81,24 @@ impl EventLog for SqliteStore {
                 });
             }
             Ok(out)
+        })
+    }
+
+    fn thread_sessions(&self, thread: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.with(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT json_extract(event, '$.session_id') AS s, \
+                 json_extract(event, '$.agent'), MIN(seq) AS first FROM thread_events \
+                 WHERE thread = ?1 AND json_valid(event) AND s IS NOT NULL \
+                 GROUP BY s ORDER BY first",
+            )?;
+            let rows = q.query_map([thread], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                ))
+            })?;
+            rows.collect()
         })
     }
 

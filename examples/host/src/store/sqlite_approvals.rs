@@ -155,6 +155,16 @@ impl ApprovalStore for SqliteStore {
         })
     }
 
+    fn thread_approvals(&self, thread: &str) -> Result<Vec<ApprovalRecord>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM approvals WHERE thread = ?1 ORDER BY seq"
+            ))?;
+            let rows = stmt.query_map([thread], row)?;
+            rows.collect()
+        })
+    }
+
     fn add_policy(&self, policy: &PolicyRecord) -> Result<i64, StoreError> {
         let effect = match policy.effect {
             Effect::Allow => "allow",
