@@ -21,9 +21,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 VENV="${PEERS_VENV:-/tmp/peers-venv}"
-if [ "$PYTHON_PEER" = 1 ] && ! "$VENV/bin/python" -c "import agents" 2>/dev/null; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q openai-agents==0.24.0
+if [ "$PYTHON_PEER" = 1 ] && ! "$VENV/bin/python" -c "import agents, aiohttp, httpx_aiohttp" 2>/dev/null; then
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q openai-agents==0.24.0 'openai[aiohttp]'
 fi
 cargo build -q --release -p benches --bin slow_model --bin concurrent --bin serve_load -p sre-host --bin sre
 R=target/release
@@ -47,7 +47,10 @@ for n in $SIZES; do
   "$R/concurrent" --base-url "$SLOW" --sessions "$n" --store jsonl >> "$OUT/concurrency.jsonl"
   "$R/serve_load" --mode investigations --n "$n" --model-url "$SLOW_READ" >> "$OUT/concurrency.jsonl"
   if [ "$PYTHON_PEER" = 1 ]; then
-    "$VENV/bin/python" benches/py/concurrent_openai_agents.py --base-url "$SLOW" --sessions "$n" >> "$OUT/concurrency.jsonl"
+    for http in default aiohttp; do
+      "$VENV/bin/python" benches/py/concurrent_openai_agents.py --base-url "$SLOW" --sessions "$n" \
+        --http "$http" >> "$OUT/concurrency.jsonl"
+    done
   fi
 done
 "$R/serve_load" --mode burst --n 1000 --model-url "$INSTANT" >> "$OUT/serve.jsonl"

@@ -204,7 +204,16 @@ async fn timeout_kills_background_grandchildren() {
 /// (how many processes carry the marker then: bash, the sleep, and bwrap when namespaced).
 async fn started(fifo: PathBuf, marker: &str) -> usize {
     read_fifo(fifo).await;
-    processes_with(marker).len()
+    // The background `sleep` may still be between fork and exec (its command line briefly
+    // unreadable) when the FIFO speaks: look again for a moment before counting.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let n = processes_with(marker).len();
+        if n >= 2 || std::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// A command whose background `sleep` carries `m` in its command line, and which says

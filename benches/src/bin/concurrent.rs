@@ -1,7 +1,7 @@
 //! Many investigations at once in one process: `--sessions N` runs of one agent (the
 //! OpenAI-compatible provider against `slow_model`, one in-process tool), all started
-//! together on a 2-worker runtime. Prints one JSON line: wall time, runs completed, model
-//! calls, peak RSS. `run_concurrency_bench.sh` runs it beside the Python peer.
+//! together on a 2-worker runtime. Prints one JSON line: wall time, runs completed, peak
+//! RSS. `run_concurrency_bench.sh` runs it beside the Python peer.
 //!
 //! ```text
 //! concurrent --base-url http://127.0.0.1:PORT/v1 --sessions 1000 [--store memory|jsonl]
@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use benches::flag;
 use serde_json::{Value, json};
 use sre_core::providers::HttpSettings;
 use sre_core::providers::openai::{OpenAiConfig, OpenAiModel};
@@ -23,14 +24,6 @@ use sre_core::{
     Agent, AgentLoop, InMemorySessionStore, JsonlSessionStore, Session, SessionStore, StopCause,
     Tool, ToolContext, ToolError, ToolOutput, ToolSpec,
 };
-
-fn flag(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 /// The investigation's one tool: an instant lookup, as the peer's.
 struct Lookup(ToolSpec);
@@ -46,19 +39,6 @@ impl Tool for Lookup {
             input["step"]
         )))
     }
-}
-
-/// Peak resident set of this process (`VmHWM`), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -125,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "sessions": sessions,
             "completed": completed.load(Ordering::Relaxed),
             "wall_s": wall,
-            "peak_rss_mb": peak_rss_mb(),
+            "peak_rss_mb": benches::peak_rss_mb("self"),
         })
     );
     let _ = std::fs::remove_dir_all(&dir);

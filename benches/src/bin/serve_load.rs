@@ -7,10 +7,10 @@
 //! - `--mode investigations --n N --model-url URL`: N triggers, each an investigation by an
 //!   agent with `read_file` against `slow_model`, `--concurrency N`; wall time until all
 //!   completed, and the server's peak RSS.
-//! - `--mode restart --n 100 --model-url URL`: N Review investigations park on a write;
-//!   the server is killed (-9) and started again; the time until it answers and lists all N
-//!   requests as pending (resumable), then until all N, approved, complete; the write ran
-//!   once each.
+//! - `--mode restart --n 100 --model-url URL` (N at most 1000): N Review investigations
+//!   park on a write; the server is killed (-9) and started again; the time until it
+//!   listens (after its recovery pass) and its API lists all N requests pending, then, all
+//!   approved at once, until all N threads completed; the write ran once each.
 //!
 //! Prints one JSON line. `run_concurrency_bench.sh` runs every mode.
 
@@ -20,19 +20,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use benches::flag;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
 type Failure = Box<dyn std::error::Error>;
-
-fn flag(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 /// A running `sre serve`.
 struct Served {
@@ -77,17 +70,9 @@ impl Served {
         })
     }
 
-    /// Peak RSS of the server process (`VmHWM`), MB.
+    /// Peak RSS of the server process, MB.
     fn peak_rss_mb(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            })
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(f64::NAN)
+        benches::peak_rss_mb(&self.child.id().to_string())
     }
 
     fn kill(mut self) {
@@ -355,8 +340,9 @@ async fn restart_mode(
     let listening = t.elapsed();
     let mut pending = 0;
     while pending < n {
-        let list: Value =
-            serde_json::from_str(&get(&c, &format!("{}/api/approvals", server.base)).await?)?;
+        let list: Value = serde_json::from_str(
+            &get(&c, &format!("{}/api/approvals?limit=1000", server.base)).await?,
+        )?;
         pending = list["approvals"].as_array().map_or(0, Vec::len);
         if t.elapsed() > Duration::from_secs(300) {
             return Err(format!("only {pending} of {n} requests listed after the restart").into());

@@ -21,6 +21,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use benches::flag;
 use serde_json::{Value, json};
 
 struct Script {
@@ -31,14 +32,6 @@ struct Script {
     requests: AtomicUsize,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
-}
-
-fn flag(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

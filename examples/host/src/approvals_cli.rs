@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use crate::remote::{Server, ServerArgs, segment};
+use crate::remote::{Server, ServerArgs, home, segment};
 use crate::store::approvals::always_policy;
 use crate::store::{ApprovalStore, Decision, SqliteStore};
 
@@ -88,10 +88,6 @@ pub async fn list(
     )
 }
 
-fn home(dir: Option<&Path>) -> Result<&Path, Failure> {
-    dir.ok_or_else(|| "give the agent home (DIR) or --server URL".into())
-}
-
 /// What `sre approve` was told.
 #[derive(Debug, Clone)]
 pub struct ApproveArgs {
@@ -168,7 +164,7 @@ fn remote_decided(answer: &Value, what: &str) -> ExitCode {
     if answer["threadResumed"].as_bool() == Some(true) {
         println!("thread {thread} continues on the server");
     } else {
-        println!("thread {thread} still waits for other requests");
+        println!("thread {thread} continues once none of its requests waits");
     }
     ExitCode::SUCCESS
 }

@@ -82,7 +82,7 @@ pub enum Command {
     /// The approval requests of `Review` agents (`sre run --approve durable`, `sre serve`).
     Approvals {
         /// The agent home (not with --server).
-        #[arg(required_unless_present = "server")]
+        #[arg(required_unless_present = "server", conflicts_with = "server")]
         dir: Option<PathBuf>,
         /// Decided ones too.
         #[arg(long)]
@@ -286,7 +286,8 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             data,
             server,
         } => {
-            let (dir, id) = match crate::remote::home_and_id(dir, id, server.server.is_some()) {
+            let (dir, id) = match crate::remote::home_and_id(dir, id, server.server.is_some(), "ID")
+            {
                 Ok(x) => x,
                 Err(e) => return crate::approvals_cli::finish(Err(e)),
             };
@@ -307,7 +308,8 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             data,
             server,
         } => {
-            let (dir, id) = match crate::remote::home_and_id(dir, id, server.server.is_some()) {
+            let (dir, id) = match crate::remote::home_and_id(dir, id, server.server.is_some(), "ID")
+            {
                 Ok(x) => x,
                 Err(e) => return crate::approvals_cli::finish(Err(e)),
             };

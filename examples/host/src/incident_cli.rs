@@ -9,7 +9,7 @@ use clap::Subcommand;
 use crate::home::AgentHome;
 use crate::incident::intake::{self, Delivery, IntakeConfig, Refused};
 use crate::incident::{Source, generic};
-use crate::store::{IncidentStore, Intake};
+use crate::store::{IncidentStore, Intake, ThreadStore, task_of};
 
 /// `sre incident` subcommands.
 #[derive(Subcommand, Debug)]
@@ -17,7 +17,7 @@ pub enum IncidentCommand {
     /// Create an incident by hand; a response plan may route it to an agent.
     Create {
         /// The agent home (its response plans route the incident); not with --server.
-        #[arg(required_unless_present = "server")]
+        #[arg(required_unless_present = "server", conflicts_with = "server")]
         dir: Option<PathBuf>,
         /// Title.
         #[arg(long)]
@@ -64,7 +64,7 @@ pub enum IncidentCommand {
     /// List the latest incidents.
     List {
         /// The agent home (not with --server).
-        #[arg(required_unless_present = "server")]
+        #[arg(required_unless_present = "server", conflicts_with = "server")]
         dir: Option<PathBuf>,
         /// How many.
         #[arg(long, default_value_t = 20)]
@@ -101,7 +101,7 @@ pub enum PlansCommand {
 type Failure = Box<dyn std::error::Error>;
 
 use crate::approvals_cli::{finish, store_at};
-use crate::remote::{Server, ServerArgs, home_and_id};
+use crate::remote::{Server, ServerArgs, home, home_and_id};
 
 fn source_of(name: Option<&str>, body: &[u8]) -> Result<Source, Failure> {
     match name {
@@ -151,6 +151,7 @@ async fn run(command: IncidentCommand) -> Result<ExitCode, Failure> {
                 dir,
                 file.map(|f| f.to_string_lossy().into_owned()),
                 server.server.is_some(),
+                "FILE",
             )?;
             let file = PathBuf::from(file);
             let body = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -184,10 +185,6 @@ async fn run(command: IncidentCommand) -> Result<ExitCode, Failure> {
             list(&incidents, json)
         }
     }
-}
-
-fn home(dir: Option<&Path>) -> Result<&Path, Failure> {
-    dir.ok_or_else(|| "give the agent home (DIR) or --server URL".into())
 }
 
 /// Where a server takes a payload of `source`.
@@ -264,6 +261,13 @@ fn deliver(
     };
     match intake::receive(&store, &home.plans, &IntakeConfig::default(), delivery) {
         Ok(received) => {
+            // Routed incidents get their threads, queued: a running `sre serve` takes them up.
+            for outcome in &received.outcomes {
+                let incident = outcome.incident();
+                if incident.thread.is_some() {
+                    store.open_thread(incident, &task_of(incident), chrono::Utc::now())?;
+                }
+            }
             if received.outcomes.is_empty() {
                 println!("delivery {}: nothing to do (a ping)", received.delivery);
             }

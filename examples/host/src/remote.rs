@@ -19,7 +19,8 @@ pub struct ServerArgs {
     pub token_file: Option<PathBuf>,
 }
 
-/// The API token: the first line of `file`, else `SRE_API_TOKEN` (empty when neither).
+/// The API token: the content of `file` (trimmed), else `SRE_API_TOKEN` (empty when
+/// neither).
 pub fn read_token(file: Option<&Path>) -> Result<String, String> {
     match file {
         Some(f) => std::fs::read_to_string(f)
@@ -42,8 +43,21 @@ impl Server {
         let Some(url) = &args.server else {
             return Ok(None);
         };
-        if !url.starts_with("http://") && !url.starts_with("https://") {
+        let Some(rest) = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+        else {
             return Err(format!("--server `{url}`: expected an http:// or https:// URL").into());
+        };
+        // Credentials in a URL end up in error messages and shell history.
+        if rest
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('@'))
+        {
+            return Err("--server: no credentials in the URL (the token comes from \
+                        SRE_API_TOKEN or --token-file)"
+                .into());
         }
         let token = read_token(args.token_file.as_deref())?;
         if token.is_empty() {
@@ -116,22 +130,29 @@ pub fn segment(s: &str) -> String {
         .collect()
 }
 
-/// The positional `[DIR] ID` of a command that takes a home, or with `--server` just the id.
+/// The positionals `DIR WHAT` of a command that takes a home, or with `--server` just
+/// `WHAT` (`what` names it in errors: `ID`, `FILE`).
 pub fn home_and_id(
     dir: Option<PathBuf>,
     id: Option<String>,
     server: bool,
+    what: &str,
 ) -> Result<(Option<PathBuf>, String), Failure> {
     match (dir, id, server) {
         (Some(dir), Some(id), false) => Ok((Some(dir), id)),
         (Some(only), None, true) => Ok((None, only.to_string_lossy().into_owned())),
-        (None, None, _) => Err("which one? (the id is missing)".into()),
-        (None, Some(_), true) => Err("with --server, give the id alone".into()),
-        (Some(_), Some(_), true) => {
-            Err("with --server, give the id alone (the server knows its home)".into())
+        (None, None, true) => Err(format!("{what} is missing").into()),
+        (_, _, true) => {
+            Err(format!("with --server, give {what} alone (the server knows its home)").into())
         }
-        (_, _, false) => {
-            Err("give the agent home and the id: `DIR ID` (or --server URL ID)".into())
-        }
+        (_, _, false) => Err(format!(
+            "give the agent home and {what}: `DIR {what}` (or --server URL {what})"
+        )
+        .into()),
     }
+}
+
+/// The agent home a command without `--server` needs.
+pub fn home(dir: Option<&Path>) -> Result<&Path, Failure> {
+    dir.ok_or_else(|| "give the agent home (DIR) or --server URL".into())
 }

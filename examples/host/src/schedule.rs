@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::home::ScheduledTaskDef;
+use crate::store::schedules::ScheduledRun;
 use crate::store::{SqliteStore, StoreError, ThreadStatus, ThreadStore};
 
 /// Failed runs in a row after which a task is failed.
@@ -173,23 +174,19 @@ impl Scheduler {
             latest.to_rfc3339(),
             t.prompt
         );
-        let opened =
-            self.store
-                .open_scheduled(&id, &t.name, &t.agent, t.mode.as_str(), &prompt, now)?;
-        if !opened && t.same_thread {
-            // The task's one thread goes on: this run is its next message, in its session.
-            self.store.post_message(&id, &prompt, now)?;
-        } else if !opened {
-            return Err(StoreError::Conflict(format!(
-                "thread {id} of scheduled task `{}` exists already",
-                t.name
-            )));
-        }
         st.runs = n;
         st.last_slot = Some(latest);
         st.last_thread = Some(id.clone());
         st.counted = false;
-        self.store.save_schedule(&st)?;
+        // The thread (or, same-thread, the run's message) and the state, in one transaction.
+        let run = ScheduledRun {
+            thread: &id,
+            agent: &t.agent,
+            mode: t.mode.as_str(),
+            prompt: &prompt,
+            same_thread: t.same_thread,
+        };
+        self.store.start_run(&st, &run, now)?;
         Ok(Some(id))
     }
 }

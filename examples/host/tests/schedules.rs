@@ -365,3 +365,26 @@ fn same_thread_tasks_continue_one_thread_run_after_run() {
     let state = store.schedule_state("triage-errors", Utc::now()).unwrap();
     assert_eq!(state.status, "failed", "{state:?}");
 }
+
+#[test]
+fn a_same_thread_task_never_posts_into_another_tasks_thread() {
+    // Task `x` runs in `task-x-1`, `task-x-2`...; task `x-1` (same thread) would be `task-x-1`.
+    let (_dir, store, s) = scheduler(
+        "  name: x\n  agent: triage\n  cron: '*/15 * * * *'\n  agentPrompt: X.\n---\nkind: ScheduledTask\nspec:\n  name: x-1\n  agent: triage\n  cron: '*/15 * * * *'\n  agentPrompt: Other.\n  sameThread: true\n",
+    );
+    s.tick(at("2026-11-30T08:05:00Z")).unwrap();
+    // Both due: `x` takes task-x-1; `x-1` finds it is not its own and says so.
+    let err = s.tick(at("2026-11-30T08:15:00Z")).unwrap_err().to_string();
+    assert!(err.contains("is another task's"), "{err}");
+    let t = store.thread("task-x-1").unwrap().unwrap();
+    assert_eq!(t.incident, "task:x");
+    assert!(t.task.contains("X."), "{}", t.task);
+    assert_eq!(t.pending_task, None, "nothing posted into x's thread");
+    finish(&store, "task-x-1", ThreadStatus::Completed, None);
+    let err = s.tick(at("2026-11-30T08:30:00Z")).unwrap_err().to_string();
+    assert!(err.contains("is another task's"), "{err}");
+    assert_eq!(
+        store.thread("task-x-1").unwrap().unwrap().pending_task,
+        None
+    );
+}

@@ -17,7 +17,7 @@ use crate::store::{
 };
 use crate::team::{Team, TeamOptions};
 
-use super::events::{Events, Live};
+use super::events::{Events, Subscription};
 
 /// Runs threads; cheap to clone.
 #[derive(Clone)]
@@ -83,18 +83,29 @@ impl Dispatcher {
         });
     }
 
-    /// Take up the threads that need a run and have none: queued ones (new, or retried
-    /// after a failed attempt), running ones that no task runs (left by a stopped server),
-    /// and parked ones whose requests were all decided (over the API, from `sre approve`,
-    /// or while the run was still parking). Called at start and then every second, so that
-    /// no wakeup is lost.
+    /// Open the threads of routed incidents that have none (taken by an older program, or
+    /// stored by a process that stopped between the incident and its thread). Called at
+    /// start: it reads every incident.
+    pub async fn open_missing(&self) -> Result<usize, String> {
+        let store = self.inner.store.clone();
+        blocking(move || {
+            let unopened = store.unopened()?;
+            for incident in &unopened {
+                store.open_thread(incident, &task_of(incident), chrono::Utc::now())?;
+            }
+            Ok(unopened.len())
+        })
+        .await
+    }
+
+    /// Take up the threads that need a run and have none: queued ones (new, opened by
+    /// `sre incident`, or retried after a failed attempt), running ones that no task runs
+    /// (left by a stopped server), and parked ones whose requests were all decided (over
+    /// the API, from `sre approve`, or while the run was still parking). Called at start and
+    /// then every second, so that no wakeup is lost.
     pub async fn recover(&self) -> Result<usize, String> {
         let store = self.inner.store.clone();
         let (queued, running, parked, pending) = blocking(move || {
-            // Threads of incidents taken by another process (the CLI) are opened here.
-            for incident in store.unopened()? {
-                store.open_thread(&incident, &task_of(&incident), chrono::Utc::now())?;
-            }
             let pending: BTreeSet<String> =
                 store.pending(None)?.into_iter().map(|a| a.thread).collect();
             Ok((
@@ -209,7 +220,7 @@ impl Dispatcher {
     /// The live events of thread `id` from now on: each agent event of its runs (the JSON
     /// of `sre run --json`), `{"thread": ..., "status": ...}` when its status changes, and
     /// the decisions on its requests; each numbered as in the thread's [`EventLog`].
-    pub fn subscribe(&self, id: &str) -> tokio::sync::broadcast::Receiver<Live> {
+    pub fn subscribe(&self, id: &str) -> Subscription {
         self.inner.events.subscribe(id)
     }
 

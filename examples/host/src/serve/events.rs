@@ -4,7 +4,7 @@
 //! between the past and the live stream (an event in both is told by its number).
 //! Streamed text deltas are published but not logged (the answer they make up is).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -53,11 +53,17 @@ impl Events {
     }
 
     /// The live events of thread `thread` from now on.
-    pub fn subscribe(&self, thread: &str) -> broadcast::Receiver<Live> {
+    pub fn subscribe(&self, thread: &str) -> Subscription {
         let mut map = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(thread.to_string())
+        let rx = map
+            .entry(thread.to_string())
             .or_insert_with(|| broadcast::channel(LIVE_BUFFER).0)
-            .subscribe()
+            .subscribe();
+        Subscription {
+            rx,
+            thread: thread.to_string(),
+            live: self.live.clone(),
+        }
     }
 
     /// Wait until everything recorded so far is logged and published.
@@ -65,6 +71,33 @@ impl Events {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Flush(done)).is_ok() {
             let _ = wait.await;
+        }
+    }
+}
+
+/// A subscriber of one thread's live events; the thread's channel goes with its last one.
+pub struct Subscription {
+    rx: broadcast::Receiver<Live>,
+    thread: String,
+    live: Channels,
+}
+
+impl Subscription {
+    /// The next event (see [`broadcast::Receiver::recv`]).
+    pub async fn recv(&mut self) -> Result<Live, broadcast::error::RecvError> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut map = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        // Ours is still counted here: the last one leaving drops the channel.
+        if map
+            .get(&self.thread)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
+            map.remove(&self.thread);
         }
     }
 }
@@ -113,7 +146,9 @@ async fn write(store: Arc<SqliteStore>, mut rx: mpsc::UnboundedReceiver<Msg>, li
 }
 
 /// Number `events` in their threads (a thread seen first: after its last logged event) and
-/// log all but the text deltas.
+/// log all but the text deltas. Where the log cannot be read or written, events go out
+/// without a number (as deltas do) and the thread's count is read again next time, so that
+/// no number is ever given twice or skipped by a reader.
 fn number_and_log(
     store: &SqliteStore,
     mut next: HashMap<String, u64>,
@@ -121,17 +156,23 @@ fn number_and_log(
 ) -> (HashMap<String, u64>, Vec<(String, Live)>) {
     let mut logged = Vec::new();
     let mut out = Vec::with_capacity(events.len());
+    let mut unreadable = HashSet::new();
     for (thread, event) in events {
-        if is_delta(&event) {
+        if is_delta(&event) || unreadable.contains(&thread) {
             out.push((thread, Live { seq: None, event }));
             continue;
         }
         let last = match next.get(&thread) {
             Some(n) => *n,
-            None => store.last_event(&thread).unwrap_or_else(|e| {
-                eprintln!("events of {thread}: {e}");
-                0
-            }),
+            None => match store.last_event(&thread) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("events of {thread}: {e}");
+                    unreadable.insert(thread.clone());
+                    out.push((thread, Live { seq: None, event }));
+                    continue;
+                }
+            },
         };
         let seq = last + 1;
         next.insert(thread.clone(), seq);
@@ -149,8 +190,72 @@ fn number_and_log(
         ));
     }
     if let Err(e) = store.append_events(&logged) {
-        // Still published live; the log has a gap that readers see in the numbers.
         eprintln!("event log: {e}");
+        for (_, live) in &mut out {
+            live.seq = None;
+        }
+        for e in &logged {
+            next.remove(&e.thread);
+        }
+    }
+    // A finished thread's count is dropped (a follow-up reads it again from the log).
+    for (thread, live) in &out {
+        if matches!(live.event["status"].as_str(), Some("completed" | "failed"))
+            && live.event.get("thread").is_some()
+        {
+            next.remove(thread);
+        }
     }
     (next, out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests may
+
+    use super::*;
+
+    fn event(n: u32) -> Value {
+        serde_json::json!({"agent": "a", "session_id": "t", "kind": {"type": "turn_started", "turn": n}})
+    }
+
+    #[tokio::test]
+    async fn events_are_numbered_logged_and_published_and_numbering_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("db")).unwrap());
+        let events = Events::start(store.clone());
+        let mut sub = events.subscribe("t");
+        for n in 1..=3 {
+            events.record("t", event(n));
+        }
+        events.record(
+            "t",
+            serde_json::json!({"kind": {"type": "text_delta", "text": "x"}}),
+        );
+        events.flush().await;
+        let mut seqs = Vec::new();
+        for _ in 0..4 {
+            seqs.push(sub.recv().await.unwrap().seq);
+        }
+        assert_eq!(seqs, [Some(1), Some(2), Some(3), None]);
+        let logged = store.events_after("t", 1, 10).unwrap();
+        assert_eq!(logged.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+        // Another writer (the server started again) goes on from the log.
+        let again = Events::start(store.clone());
+        again.record("t", event(4));
+        again.flush().await;
+        assert_eq!(store.last_event("t").unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_threads_channel_goes_with_its_last_subscriber() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = Events::start(Arc::new(SqliteStore::open(dir.path().join("db")).unwrap()));
+        let first = events.subscribe("t");
+        let second = events.subscribe("t");
+        drop(first);
+        assert_eq!(events.live.lock().unwrap().len(), 1);
+        drop(second);
+        assert!(events.live.lock().unwrap().is_empty());
+    }
 }

@@ -86,6 +86,7 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
         ..IntakeConfig::default()
     };
     intake.check()?;
+    let closing = tokio_util::sync::CancellationToken::new();
     let state = AppState {
         store,
         plans,
@@ -93,22 +94,26 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
         token: Arc::new(o.token.clone()),
         dispatcher: dispatcher.clone(),
         metrics: Arc::new(Metrics::default()),
+        closing: closing.clone(),
     };
     let listener = tokio::net::TcpListener::bind(o.listen).await?;
-    eprintln!("listening on {}", listener.local_addr()?);
+    dispatcher.open_missing().await?;
     let recovered = dispatcher.recover().await?;
     if recovered > 0 {
         eprintln!("taking up {recovered} thread(s) left queued or running");
     }
+    eprintln!("listening on {}", listener.local_addr()?);
     // No wakeup is lost: decisions from the CLI, retries, runs that parked while decided.
     dispatcher.watch(std::time::Duration::from_secs(1), scheduler);
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(async move {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
             }
+            // Open event streams end, or the graceful shutdown would wait for them.
+            closing.cancel();
         })
         .await?;
     eprintln!("stopping: running investigations park and resume on the next start");

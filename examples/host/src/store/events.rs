@@ -19,7 +19,8 @@ pub struct ThreadEvent {
 
 /// Where threads' events are kept.
 pub trait EventLog: Send + Sync {
-    /// Append events (any threads) in one write; an event already logged is left as it is.
+    /// Append events (any threads) in one write; a number already taken is an error (and
+    /// nothing of the batch is written).
     fn append_events(&self, events: &[ThreadEvent]) -> Result<(), StoreError>;
     /// Thread `thread`'s events numbered after `after`, oldest first, at most `limit`.
     fn events_after(
@@ -41,10 +42,18 @@ impl EventLog for SqliteStore {
             let tx = c.transaction()?;
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO thread_events (thread, seq, event) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO thread_events (thread, seq, event) VALUES (?1, ?2, ?3)",
+                )?;
+                let mut session = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO thread_sessions (thread, session, agent, first_seq) \
+                     VALUES (?1, ?2, ?3, ?4)",
                 )?;
                 for e in events {
                     insert.execute(params![e.thread, e.seq as i64, e.event.to_string()])?;
+                    if let Some(id) = e.event["session_id"].as_str() {
+                        let agent = e.event["agent"].as_str().unwrap_or_default();
+                        session.execute(params![e.thread, id, agent, e.seq as i64])?;
+                    }
                 }
             }
             tx.commit()
@@ -87,17 +96,9 @@ impl EventLog for SqliteStore {
     fn thread_sessions(&self, thread: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.with(|c| {
             let mut q = c.prepare_cached(
-                "SELECT json_extract(event, '$.session_id') AS s, \
-                 json_extract(event, '$.agent'), MIN(seq) AS first FROM thread_events \
-                 WHERE thread = ?1 AND json_valid(event) AND s IS NOT NULL \
-                 GROUP BY s ORDER BY first",
+                "SELECT session, agent FROM thread_sessions WHERE thread = ?1 ORDER BY first_seq",
             )?;
-            let rows = q.query_map([thread], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                ))
-            })?;
+            let rows = q.query_map([thread], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
     }

@@ -94,24 +94,81 @@ impl SqliteStore {
         })
     }
 
-    /// A thread for one run of scheduled task `task`, queued (`true` when created now).
-    pub fn open_scheduled(
+    /// Start one run of a scheduled task and save the task's state `st`, in one
+    /// transaction (a crash leaves both or neither): a new thread, queued, or for a
+    /// same-thread task whose thread exists, the run's prompt as that thread's next message.
+    /// A thread of that id that is another task's, or still busy, is a conflict.
+    pub fn start_run(
         &self,
-        id: &str,
-        task: &str,
-        agent: &str,
-        mode: &str,
-        prompt: &str,
+        st: &ScheduleState,
+        run: &ScheduledRun<'_>,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.with(|c| {
-            let n = c.execute(
+    ) -> Result<(), StoreError> {
+        let owner = format!("task:{}", st.name);
+        let conflict =
+            self.with(|c| {
+                let tx = c.transaction()?;
+                let inserted = tx.execute(
                 "INSERT INTO threads (id, incident, agent, mode, status, attempts, max_attempts, \
                  task, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', 0, 1, ?5, ?6) \
                  ON CONFLICT (id) DO NOTHING",
-                params![id, format!("task:{task}"), agent, mode, prompt, stamp(at)],
-            )?;
-            Ok(n == 1)
-        })
+                params![run.thread, owner, run.agent, run.mode, run.prompt, stamp(at)],
+            )? == 1;
+                if !inserted {
+                    if !run.same_thread {
+                        return Ok(Some(format!("thread {} exists already", run.thread)));
+                    }
+                    let posted = tx.execute(
+                        "UPDATE threads SET pending_task = ?3, status = 'queued', attempts = 0, \
+                     error = NULL, updated_at = ?4 \
+                     WHERE id = ?1 AND incident = ?2 AND status IN ('completed', 'failed')",
+                        params![run.thread, owner, run.prompt, stamp(at)],
+                    )?;
+                    if posted == 0 {
+                        return Ok(Some(format!(
+                            "thread {} is another task's, or has not finished",
+                            run.thread
+                        )));
+                    }
+                }
+                tx.execute(
+                    "UPDATE schedules SET last_slot = ?2, runs = ?3, failures = ?4, status = ?5, \
+                 last_error = ?6, last_thread = ?7, counted = ?8 WHERE name = ?1",
+                    params![
+                        st.name,
+                        st.last_slot.map(stamp),
+                        st.runs,
+                        st.failures,
+                        st.status,
+                        st.last_error,
+                        st.last_thread,
+                        st.counted
+                    ],
+                )?;
+                tx.commit()?;
+                Ok(None)
+            })?;
+        match conflict {
+            Some(why) => Err(StoreError::Conflict(format!(
+                "scheduled task `{}`: {why}",
+                st.name
+            ))),
+            None => Ok(()),
+        }
     }
+}
+
+/// One run of a scheduled task, as [`SqliteStore::start_run`] starts it.
+#[derive(Clone, Copy, Debug)]
+pub struct ScheduledRun<'a> {
+    /// Its thread.
+    pub thread: &'a str,
+    /// The agent.
+    pub agent: &'a str,
+    /// Its mode.
+    pub mode: &'a str,
+    /// The run's prompt.
+    pub prompt: &'a str,
+    /// Whether the task continues one thread.
+    pub same_thread: bool,
 }

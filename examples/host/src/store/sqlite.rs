@@ -128,6 +128,13 @@ CREATE TABLE thread_events (
     event TEXT NOT NULL,
     PRIMARY KEY (thread, seq)
 ) WITHOUT ROWID;
+CREATE TABLE thread_sessions (
+    thread TEXT NOT NULL,
+    session TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    PRIMARY KEY (thread, session)
+) WITHOUT ROWID;
 "#,
 ];
 
