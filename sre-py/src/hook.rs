@@ -80,15 +80,13 @@ impl PyHook {
         let context = input.to_json().to_string();
         let invoke = self.invoke.clone();
         let timeout = self.timeout.map(|d| d.as_secs_f64());
-        let task = tokio::task::spawn_blocking(move || {
-            Python::attach(|py| -> Result<Option<String>, String> {
-                let out = invoke
-                    .bind(py)
-                    .call1((context, timeout))
-                    .map_err(|e| e.to_string())?;
-                out.extract::<Option<String>>()
-                    .map_err(|e| format!("internal: the hook wrapper returned a bad value: {e}"))
-            })
+        let task = crate::py_thread::call(move |py| -> Result<Option<String>, String> {
+            let out = invoke
+                .bind(py)
+                .call1((context, timeout))
+                .map_err(|e| e.to_string())?;
+            out.extract::<Option<String>>()
+                .map_err(|e| format!("internal: the hook wrapper returned a bad value: {e}"))
         });
         let joined = match self.timeout {
             None => task.await,
@@ -102,7 +100,7 @@ impl PyHook {
                 }
             },
         };
-        let printed = joined.map_err(|e| format!("internal: the hook panicked: {e}"))??;
+        let printed = joined.map_err(|e| format!("internal: the hook call: {e}"))??;
         match printed {
             None => Ok(HookDecision::allow()),
             Some(text) => {
@@ -172,14 +170,12 @@ impl sre_core::Approver for PyApprover {
         let context = input.to_json().to_string();
         let reason = reason.to_string();
         let invoke = self.invoke.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            Python::attach(|py| {
-                invoke
-                    .bind(py)
-                    .call1((context, reason))
-                    .and_then(|v| v.extract::<bool>())
-                    .unwrap_or(false)
-            })
+        let task = crate::py_thread::call(move |py| {
+            invoke
+                .bind(py)
+                .call1((context, reason))
+                .and_then(|v| v.extract::<bool>())
+                .unwrap_or(false)
         });
         task.await.unwrap_or(false)
     }

@@ -31,6 +31,7 @@ pub mod agent;
 pub mod errors;
 pub mod home;
 pub mod hook;
+mod py_thread;
 pub mod tool;
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();

@@ -88,21 +88,19 @@ impl PyTool {
         let args = input.to_string();
         let invoke = self.invoke.clone();
         let timeout = self.timeout.map(|d| d.as_secs_f64());
-        let task = tokio::task::spawn_blocking(move || {
-            Python::attach(|py| -> Result<(bool, String), String> {
-                let result = invoke
-                    .bind(py)
-                    .call1((args, session_id, timeout))
-                    .map_err(|e| e.to_string())?;
-                result
-                    .extract::<(bool, String)>()
-                    .map_err(|e| format!("internal: the tool wrapper returned a bad value: {e}"))
-            })
+        let call = crate::py_thread::call(move |py| -> Result<(bool, String), String> {
+            let result = invoke
+                .bind(py)
+                .call1((args, session_id, timeout))
+                .map_err(|e| e.to_string())?;
+            result
+                .extract::<(bool, String)>()
+                .map_err(|e| format!("internal: the tool wrapper returned a bad value: {e}"))
         });
-        match task.await {
+        match call.await {
             Ok(Ok((is_error, content))) => ToolOutput { content, is_error },
             Ok(Err(message)) => ToolOutput::error(message),
-            Err(e) => ToolOutput::error(format!("internal: the tool call panicked: {e}")),
+            Err(e) => ToolOutput::error(format!("internal: the tool call: {e}")),
         }
     }
 }

@@ -240,3 +240,20 @@ def test_async_tools_run_on_the_callers_event_loop(tmp_path) -> None:
         assert loops == [asyncio.get_running_loop()] * 2
 
     asyncio.run(main())
+
+
+def test_tools_run_on_python_daemon_threads_so_an_abandoned_call_cannot_abort_exit(tmp_path) -> None:
+    # A call the harness stopped waiting for (cancelled run, timeout) may still be running
+    # when the interpreter exits; on a thread Python made, CPython stops it cleanly there.
+    seen: List[str] = []
+
+    @sh.tool
+    def where() -> str:
+        t = threading.current_thread()
+        seen.append(f"{t.name} daemon={t.daemon} dummy={isinstance(t, threading._DummyThread)}")
+        return "here"
+
+    script = "turns:\n  - tool_calls:\n      - tool: where\n  - final: ok\n"
+    agent = sh.Agent(script=script, tools=[where], session_dir=tmp_path)
+    assert agent.run_sync("where?").answer == "ok"
+    assert seen == ["sre-harness-call daemon=True dummy=False"]
