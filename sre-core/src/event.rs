@@ -44,6 +44,12 @@ pub enum EventKind {
         turn: u32,
         /// Messages in the request.
         messages: usize,
+        /// The model asked ([`ModelInfo::name`](crate::ModelInfo)).
+        model: String,
+        /// Its provider ([`Model::provider`](crate::Model::provider)); empty when unknown.
+        provider: String,
+        /// The request's output token limit.
+        max_tokens: u64,
     },
     /// Streamed answer text.
     TextDelta {
@@ -58,6 +64,12 @@ pub enum EventKind {
         usage: Usage,
         /// Why it stopped.
         stop_reason: StopReason,
+        /// The provider's id of the response (its request id), when it gave one.
+        response_id: Option<String>,
+        /// Its cost at the model's prices (US dollars).
+        cost_usd: f64,
+        /// Whether the prompt was long enough for the provider to cache it.
+        cacheable: bool,
         /// Wall time of the call.
         #[serde(with = "duration_ms")]
         duration: Duration,

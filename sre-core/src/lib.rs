@@ -65,6 +65,8 @@ pub mod session;
 #[cfg(feature = "process")]
 pub mod shell;
 pub mod subagent;
+#[cfg(feature = "otel")]
+pub mod telemetry;
 pub mod text;
 pub mod time;
 pub mod tool;

@@ -85,6 +85,10 @@ impl MeteredModel {
 
 #[async_trait]
 impl Model for MeteredModel {
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
     fn info(&self) -> &ModelInfo {
         self.inner.info()
     }

@@ -224,6 +224,12 @@ pub trait Model: Send + Sync {
     /// What the harness needs to know about this model.
     fn info(&self) -> &ModelInfo;
 
+    /// The provider, as OpenTelemetry's `gen_ai.provider.name` says it (`openai`,
+    /// `anthropic`...); empty when unknown.
+    fn provider(&self) -> &str {
+        ""
+    }
+
     /// One request, one complete response.
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError>;
 

@@ -175,6 +175,10 @@ fn report(
 
 #[async_trait]
 impl Model for RetryModel {
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
     fn info(&self) -> &ModelInfo {
         self.inner.info()
     }

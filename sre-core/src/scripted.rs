@@ -378,6 +378,10 @@ fn check_expect(
 
 #[async_trait]
 impl Model for ScriptedModel {
+    fn provider(&self) -> &str {
+        "sre.scripted"
+    }
+
     fn info(&self) -> &ModelInfo {
         &self.info
     }

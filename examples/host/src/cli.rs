@@ -486,7 +486,13 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     let json = args.json;
+    // OpenTelemetry when the environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT...).
+    let telemetry = crate::telemetry::Telemetry::from_env()?;
+    let spans = telemetry.as_ref().map(|t| t.sink());
     let sink = Arc::new(move |e: AgentEvent| {
+        if let Some(spans) = &spans {
+            sre_core::EventSink::emit(spans, e.clone());
+        }
         if json {
             if let Ok(line) = serde_json::to_string(&e) {
                 let mut out = std::io::stdout().lock();
@@ -509,6 +515,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         None => team.resume(&args.agent, &session).await,
     };
     team.shutdown().await;
+    if let Some(t) = telemetry {
+        t.shutdown().await;
+    }
     let thread = match result {
         Ok(t) => t,
         Err(crate::HostError::Core(Error::Cancelled)) => {

@@ -40,6 +40,7 @@ pub mod serve;
 pub mod skills;
 pub mod store;
 pub mod team;
+pub mod telemetry;
 pub mod world;
 
 pub use error::HostError;

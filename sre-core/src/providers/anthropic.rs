@@ -77,6 +77,7 @@ impl WireFormat for AnthropicConfig {
     type Decoder = StreamDecoder;
     const REQUEST_ID_HEADER: &'static str = "request-id";
     const NAME: &'static str = "Anthropic Messages";
+    const PROVIDER: &'static str = "anthropic";
 
     fn info(&self) -> &ModelInfo {
         &self.info

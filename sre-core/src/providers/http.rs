@@ -65,6 +65,8 @@ pub trait WireFormat: Send + Sync + 'static {
     const REQUEST_ID_HEADER: &'static str;
     /// The API's name, for error messages (e.g. `Anthropic Messages`).
     const NAME: &'static str;
+    /// The provider, as `gen_ai.provider.name` says it (empty: unknown).
+    const PROVIDER: &'static str = "";
 
     /// Model facts.
     fn info(&self) -> &ModelInfo;
@@ -148,6 +150,10 @@ impl<W: WireFormat> HttpModel<W> {
 
 #[async_trait::async_trait]
 impl<W: WireFormat> Model for HttpModel<W> {
+    fn provider(&self) -> &str {
+        W::PROVIDER
+    }
+
     fn info(&self) -> &ModelInfo {
         self.wire.info()
     }

@@ -103,6 +103,7 @@ impl WireFormat for OpenAiConfig {
     type Decoder = StreamDecoder;
     const REQUEST_ID_HEADER: &'static str = "x-request-id";
     const NAME: &'static str = "Chat Completions";
+    const PROVIDER: &'static str = "openai";
 
     fn info(&self) -> &ModelInfo {
         &self.info

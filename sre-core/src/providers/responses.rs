@@ -107,6 +107,7 @@ impl WireFormat for ResponsesConfig {
     type Decoder = StreamDecoder;
     const REQUEST_ID_HEADER: &'static str = "x-request-id";
     const NAME: &'static str = "Responses";
+    const PROVIDER: &'static str = "openai";
 
     fn info(&self) -> &ModelInfo {
         &self.info

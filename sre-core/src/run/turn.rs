@@ -182,6 +182,9 @@ impl Run<'_> {
         self.emit(|| EventKind::ModelRequest {
             turn,
             messages: self.request.messages.len(),
+            model: self.parts.model.info().name.clone(),
+            provider: self.parts.model.provider().to_string(),
+            max_tokens: self.request.max_output_tokens,
         });
         let started = Instant::now();
         let model = self.parts.model.as_ref();
@@ -229,6 +232,9 @@ impl Run<'_> {
             turn,
             usage: response.usage,
             stop_reason: response.stop_reason.clone(),
+            response_id: response.request_id.clone(),
+            cost_usd: response.usage.cost_usd(&model.info().pricing),
+            cacheable: response.usage.prompt_tokens() >= model.info().min_cacheable_tokens,
             duration,
             text: message.text(),
         });

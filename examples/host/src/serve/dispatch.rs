@@ -38,6 +38,8 @@ struct Inner {
     stop: CancellationToken,
     /// Threads' events: logged, and published live.
     events: Events,
+    /// OpenTelemetry spans and metrics of the runs, when exported.
+    telemetry: Option<Arc<dyn sre_core::EventSink>>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -58,6 +60,7 @@ impl Dispatcher {
         options: TeamOptions,
         store: Arc<SqliteStore>,
         concurrency: usize,
+        telemetry: Option<Arc<dyn sre_core::EventSink>>,
     ) -> Self {
         Dispatcher {
             inner: Arc::new(Inner {
@@ -69,6 +72,7 @@ impl Dispatcher {
                 running: Mutex::new(BTreeSet::new()),
                 stop: CancellationToken::new(),
                 events: Events::start(store.clone()),
+                telemetry,
             }),
         }
     }
@@ -353,9 +357,13 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
     };
     set(inner, id, ThreadStatus::Running, false, None, None).await?;
     let (events, tid) = (inner.events.clone(), id.to_string());
+    let telemetry = inner.telemetry.clone();
     let sink = Arc::new(move |e: sre_core::AgentEvent| {
         if let Ok(v) = serde_json::to_value(&e) {
             events.record(&tid, v);
+        }
+        if let Some(t) = &telemetry {
+            t.emit(e);
         }
     });
     let session = Session::new(id)

@@ -80,7 +80,12 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
             store.clone(),
         ))
     });
-    let dispatcher = Dispatcher::new(home, options, store.clone(), o.concurrency);
+    // OpenTelemetry when the environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT...).
+    let telemetry = crate::telemetry::Telemetry::from_env()?;
+    let spans = telemetry
+        .as_ref()
+        .map(|t| Arc::new(t.sink()) as Arc<dyn sre_core::EventSink>);
+    let dispatcher = Dispatcher::new(home, options, store.clone(), o.concurrency, spans);
     let intake = IntakeConfig {
         pagerduty_secrets: o.pagerduty_secrets.clone(),
         ..IntakeConfig::default()
@@ -118,6 +123,9 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     eprintln!("stopping: running investigations park and resume on the next start");
     dispatcher.shutdown().await;
+    if let Some(t) = telemetry {
+        t.shutdown().await;
+    }
     drop(lock);
     Ok(())
 }

@@ -1,0 +1,117 @@
+//! OpenTelemetry for `sre run` and `sre serve`, configured the standard way: with
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` /
+//! `..._METRICS_ENDPOINT`) set, GenAI spans and metrics go over OTLP/HTTP (protobuf) to
+//! that collector; `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the service,
+//! `OTEL_EXPORTER_OTLP_HEADERS` adds headers, `OTEL_SDK_DISABLED=true` turns it off, and
+//! `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` exports message and tool
+//! content (off by default).
+
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use sre_core::telemetry::GenAiTelemetry;
+
+/// The exporters, while they run.
+pub struct Telemetry {
+    traces: SdkTracerProvider,
+    metrics: SdkMeterProvider,
+    content: bool,
+}
+
+/// The HTTP client of the exporters: the providers' own (same TLS roots), its requests run
+/// on the host's runtime (the SDK exports from a thread of its own).
+#[derive(Debug)]
+struct OnRuntime {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for OnRuntime {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let client = self.client.clone();
+        self.runtime
+            .spawn(async move { client.send_bytes(request).await })
+            .await?
+    }
+}
+
+fn set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
+}
+
+impl Telemetry {
+    /// The exporters the environment asks for, if any; call inside the runtime.
+    pub fn from_env() -> Result<Option<Telemetry>, String> {
+        if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+            return Ok(None);
+        }
+        let traces_on =
+            set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+        let metrics_on =
+            set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+        if !traces_on && !metrics_on {
+            return Ok(None);
+        }
+        let mut settings = sre_core::providers::HttpSettings::new("http://127.0.0.1");
+        settings.read_timeout = std::time::Duration::from_secs(10);
+        let client = || -> Result<OnRuntime, String> {
+            Ok(OnRuntime {
+                client: sre_core::providers::http_client(&settings).map_err(|e| e.to_string())?,
+                runtime: tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?,
+            })
+        };
+        let resource = opentelemetry_sdk::Resource::builder().build();
+        let mut traces = SdkTracerProvider::builder().with_resource(resource.clone());
+        if traces_on {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_http_client(client()?)
+                .build()
+                .map_err(|e| format!("OpenTelemetry trace exporter: {e}"))?;
+            traces = traces.with_batch_exporter(exporter);
+        }
+        let mut metrics = SdkMeterProvider::builder().with_resource(resource);
+        if metrics_on {
+            let exporter = opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_http_client(client()?)
+                .build()
+                .map_err(|e| format!("OpenTelemetry metric exporter: {e}"))?;
+            metrics = metrics.with_reader(PeriodicReader::builder(exporter).build());
+        }
+        let content = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        Ok(Some(Telemetry {
+            traces: traces.build(),
+            metrics: metrics.build(),
+            content,
+        }))
+    }
+
+    /// A new event sink that turns a run's events into spans and metrics.
+    pub fn sink(&self) -> GenAiTelemetry {
+        let tracer = opentelemetry::global::BoxedTracer::new(
+            opentelemetry::global::ObjectSafeTracerProvider::boxed_tracer(
+                &self.traces,
+                opentelemetry::InstrumentationScope::builder("sre-harness").build(),
+            ),
+        );
+        let meter = opentelemetry::metrics::MeterProvider::meter(&self.metrics, "sre-harness");
+        GenAiTelemetry::new(tracer, &meter).capture_content(self.content)
+    }
+
+    /// Export what is left and stop (off the runtime's threads: the exporters use it).
+    pub async fn shutdown(self) {
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = self.traces.force_flush();
+            let _ = self.traces.shutdown();
+            let _ = self.metrics.force_flush();
+            let _ = self.metrics.shutdown();
+        })
+        .await;
+    }
+}

@@ -1,0 +1,286 @@
+//! OpenTelemetry over OTLP/HTTP to a real receiver: `sre run` with
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set exports GenAI spans and metrics; the receiver decodes
+//! them with the official protobuf definitions (`opentelemetry-proto`). The span tree of a
+//! run with a subagent and a refused call, its attributes, usage equal to the run's own
+//! events, and no content or secret by default.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+
+#[derive(Default)]
+struct Received {
+    spans: Vec<(Span, HashMap<String, String>)>,
+    metrics: Vec<String>,
+    service: Option<String>,
+}
+
+fn text(v: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
+    match v.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(Any::StringValue(s)) => s.clone(),
+        Some(Any::IntValue(i)) => i.to_string(),
+        Some(Any::BoolValue(b)) => b.to_string(),
+        Some(Any::DoubleValue(d)) => d.to_string(),
+        Some(Any::ArrayValue(a)) => a
+            .values
+            .iter()
+            .map(|v| text(&Some(v.clone())))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    }
+}
+
+/// An OTLP/HTTP receiver on 127.0.0.1: what it decoded.
+async fn receiver() -> (String, Arc<Mutex<Received>>) {
+    let got: Arc<Mutex<Received>> = Arc::default();
+    let (traces, metrics) = (got.clone(), got.clone());
+    let app = axum::Router::new()
+        .route(
+            "/v1/traces",
+            axum::routing::post(move |body: Bytes| async move {
+                let req = ExportTraceServiceRequest::decode(body).unwrap();
+                let mut g = traces.lock().unwrap();
+                for rs in req.resource_spans {
+                    if let Some(r) = &rs.resource {
+                        for a in &r.attributes {
+                            if a.key == "service.name" {
+                                g.service = Some(text(&a.value));
+                            }
+                        }
+                    }
+                    for ss in rs.scope_spans {
+                        for s in ss.spans {
+                            let attrs = s
+                                .attributes
+                                .iter()
+                                .map(|a| (a.key.clone(), text(&a.value)))
+                                .collect();
+                            g.spans.push((s, attrs));
+                        }
+                    }
+                }
+                (
+                    [("content-type", "application/x-protobuf")],
+                    Vec::<u8>::new(),
+                )
+            }),
+        )
+        .route(
+            "/v1/metrics",
+            axum::routing::post(move |body: Bytes| async move {
+                let req = ExportMetricsServiceRequest::decode(body).unwrap();
+                let mut g = metrics.lock().unwrap();
+                for rm in req.resource_metrics {
+                    for sm in rm.scope_metrics {
+                        g.metrics.extend(sm.metrics.into_iter().map(|m| m.name));
+                    }
+                }
+                (
+                    [("content-type", "application/x-protobuf")],
+                    Vec::<u8>::new(),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+fn home(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("agents")).unwrap();
+    std::fs::write(
+        dir.join("agents/lead.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: lead\n  system_prompt: You lead.\n  agent_type: Autonomous\n  agents_as_tools: [reader]\n  tools: [Bash]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("agents/reader.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: reader\n  system_prompt: You read.\n  agent_type: ReadOnly\n",
+    )
+    .unwrap();
+    // Writes are blocked by a hook.
+    std::fs::write(
+        dir.join("hooks.yaml"),
+        "kind: HookConfiguration\nspec:\n  hooks:\n    - name: no-writes\n      event: PreToolUse\n      type: command\n      matcher: shell\n      command: 'echo no writes here >&2; exit 2'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("script.yaml"),
+        "agents:\n  lead:\n    - tool_calls:\n        - {tool: ask_reader, args: {task: 'what files are there?'}}\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo secret-content-4711 > scratch/x.txt'}}\n    - final: done\n  ask_reader:\n    - final: only notes.md\n",
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_exports_genai_spans_and_metrics_over_otlp() {
+    let (url, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("home");
+    home(&h);
+    let ws = dir.path().join("ws");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_sre"))
+            .args([
+                "run",
+                "--agent",
+                "lead",
+                "--json",
+                "--approve",
+                "none",
+                "--session",
+                "t-1",
+            ])
+            .arg("--script")
+            .arg(h.join("script.yaml"))
+            .arg("--workspace")
+            .arg(&ws)
+            .arg(&h)
+            .arg("look around")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
+            .env("OTEL_SERVICE_NAME", "sre-test")
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "60000")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The exporters flush at exit.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.lock().unwrap().metrics.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = got.lock().unwrap();
+    assert_eq!(got.service.as_deref(), Some("sre-test"));
+    let by_name = |name: &str| -> Vec<&(Span, HashMap<String, String>)> {
+        got.spans.iter().filter(|(s, _)| s.name == name).collect()
+    };
+    let names: Vec<&str> = got.spans.iter().map(|(s, _)| s.name.as_str()).collect();
+    let lead = by_name("invoke_agent lead");
+    assert_eq!(lead.len(), 1, "{names:?}");
+    let (lead, lead_attrs) = lead[0];
+    assert_eq!(lead_attrs["gen_ai.operation.name"], "invoke_agent");
+    assert_eq!(lead_attrs["gen_ai.conversation.id"], "t-1");
+    assert_eq!(lead_attrs["sre.stop_cause"], "Completed");
+    // One trace; the model calls and tool calls under the lead's span.
+    assert!(got.spans.iter().all(|(s, _)| s.trace_id == lead.trace_id));
+    let chats: Vec<_> = got
+        .spans
+        .iter()
+        .filter(|(s, a)| {
+            s.name.starts_with("chat ")
+                && a.get("gen_ai.conversation.id").map(String::as_str) == Some("t-1")
+        })
+        .collect();
+    assert_eq!(chats.len(), 3, "{names:?}");
+    for (s, a) in &chats {
+        assert_eq!(s.parent_span_id, lead.span_id);
+        assert_eq!(a["gen_ai.operation.name"], "chat");
+        assert_eq!(a["gen_ai.provider.name"], "sre.scripted");
+        assert!(
+            a.contains_key("gen_ai.usage.input_tokens")
+                && a.contains_key("gen_ai.response.finish_reasons"),
+            "{a:?}"
+        );
+        assert_eq!(s.kind, 3, "chat spans are CLIENT spans");
+    }
+    let ask = by_name("execute_tool ask_reader");
+    assert_eq!(ask.len(), 1, "{names:?}");
+    let (ask, ask_attrs) = ask[0];
+    assert_eq!(ask.parent_span_id, lead.span_id);
+    assert_eq!(ask_attrs["gen_ai.tool.type"], "function");
+    // The subagent's run nests under the call that started it.
+    let reader = got
+        .spans
+        .iter()
+        .find(|(s, _)| s.name.starts_with("invoke_agent lead/"))
+        .unwrap_or_else(|| panic!("no reader span in {names:?}"));
+    assert_eq!(reader.0.parent_span_id, ask.span_id, "{names:?}");
+    // The write the hook blocked: refused, and said so; the hook's decision is an event.
+    let shell = by_name("execute_tool shell");
+    assert_eq!(shell.len(), 1, "{names:?}");
+    assert_eq!(shell[0].1["error.type"], "refused");
+    assert!(
+        lead.events.iter().any(|e| e.name == "sre.hook.decision"),
+        "{:?}",
+        lead.events
+    );
+    // Usage in the spans equals the run's own accounting (its events).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (mut input, mut output) = (0u64, 0u64);
+    for line in stdout.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["kind"]["type"] == "model_response" {
+            let u = &e["kind"]["usage"];
+            input += u["input_tokens"].as_u64().unwrap()
+                + u["cache_read_tokens"].as_u64().unwrap()
+                + u["cache_write_tokens"].as_u64().unwrap();
+            output += u["output_tokens"].as_u64().unwrap();
+        }
+    }
+    let sum = |key: &str| -> u64 {
+        got.spans
+            .iter()
+            .filter(|(s, a)| s.name.starts_with("chat ") && !a.contains_key("sre.auxiliary"))
+            .map(|(_, a)| a[key].parse::<u64>().unwrap())
+            .sum()
+    };
+    assert!(input > 0);
+    assert_eq!(
+        (
+            sum("gen_ai.usage.input_tokens"),
+            sum("gen_ai.usage.output_tokens")
+        ),
+        (input, output)
+    );
+    // By default no content leaves: no message or tool text, nothing of the command.
+    for (s, a) in &got.spans {
+        for (k, v) in a {
+            assert!(
+                !k.contains("arguments") && !k.contains("result") && !k.contains("messages"),
+                "{} has {k}",
+                s.name
+            );
+            assert!(
+                !v.contains("secret-content-4711"),
+                "{} exports {k}={v}",
+                s.name
+            );
+        }
+        for e in &s.events {
+            for a in &e.attributes {
+                assert!(
+                    !text(&a.value).contains("secret-content-4711"),
+                    "{} event {}",
+                    s.name,
+                    e.name
+                );
+            }
+        }
+    }
+    // Metrics: the GenAI ones and ours.
+    for m in [
+        "gen_ai.client.token.usage",
+        "gen_ai.client.operation.duration",
+        "sre.tool.duration",
+    ] {
+        assert!(
+            got.metrics.iter().any(|n| n == m),
+            "{m} not in {:?}",
+            got.metrics
+        );
+    }
+}

@@ -1,0 +1,521 @@
+//! OpenTelemetry from the event stream (feature `otel`): spans and metrics that follow the
+//! GenAI semantic conventions, for any backend the host's exporter reaches.
+//!
+//! [`GenAiTelemetry`] is an [`EventSink`]: give it to a [`Session`](crate::Session) (beside
+//! the host's own sink) and each run becomes an `invoke_agent {agent}` span, each model call
+//! a `chat {model}` span under it, each tool call an `execute_tool {tool}` span; subagents
+//! nest under the tool call that started them, handoff hops under the thread's first agent.
+//! Hook decisions, retries, approvals and budget actions are span events. Message and tool
+//! content is exported only with [`GenAiTelemetry::capture_content`].
+//!
+//! ```
+//! use sre_core::telemetry::GenAiTelemetry;
+//! let telemetry = GenAiTelemetry::new(
+//!     opentelemetry::global::tracer("sre-harness"),
+//!     &opentelemetry::global::meter("sre-harness"),
+//! );
+//! let session = sre_core::Session::new("inc-1").with_events(std::sync::Arc::new(telemetry));
+//! # let _ = session;
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use opentelemetry::global::{BoxedSpan, BoxedTracer};
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+
+use crate::event::{AgentEvent, EventKind, EventSink};
+use crate::subagent::child_session_id;
+
+/// Sessions kept (ended ones are dropped past this many).
+const MAX_SESSIONS: usize = 4096;
+
+/// GenAI spans and metrics from agent events.
+pub struct GenAiTelemetry {
+    tracer: BoxedTracer,
+    instruments: Instruments,
+    content: bool,
+    root: Context,
+    state: Mutex<HashMap<String, Spans>>,
+}
+
+struct Instruments {
+    duration: Histogram<f64>,
+    tokens: Histogram<u64>,
+    tool_duration: Histogram<f64>,
+    hook_decisions: Counter<u64>,
+    cost: Counter<f64>,
+    cacheable_prompt: Counter<u64>,
+    cache_read: Counter<u64>,
+}
+
+/// One session's open spans.
+struct Spans {
+    agent: Context,
+    agent_name: String,
+    chat: Option<Context>,
+    tools: HashMap<String, Context>,
+    model: String,
+    provider: String,
+    ended: bool,
+}
+
+fn kv(key: &'static str, value: impl Into<opentelemetry::Value>) -> KeyValue {
+    KeyValue::new(key, value)
+}
+
+impl GenAiTelemetry {
+    /// Spans from `tracer`, metrics on `meter`.
+    pub fn new(tracer: BoxedTracer, meter: &Meter) -> Self {
+        GenAiTelemetry {
+            tracer,
+            instruments: Instruments {
+                duration: meter
+                    .f64_histogram("gen_ai.client.operation.duration")
+                    .with_unit("s")
+                    .with_description("GenAI operation duration")
+                    .build(),
+                tokens: meter
+                    .u64_histogram("gen_ai.client.token.usage")
+                    .with_unit("{token}")
+                    .with_description("Measures number of input and output tokens used")
+                    .build(),
+                tool_duration: meter
+                    .f64_histogram("sre.tool.duration")
+                    .with_unit("s")
+                    .with_description("Tool call duration, by tool and outcome")
+                    .build(),
+                hook_decisions: meter
+                    .u64_counter("sre.hook.decisions")
+                    .with_description("Hook decisions, by hook, event and action")
+                    .build(),
+                cost: meter
+                    .f64_counter("sre.cost")
+                    .with_unit("USD")
+                    .with_description("Model cost at the catalogue's prices")
+                    .build(),
+                cacheable_prompt: meter
+                    .u64_counter("sre.cache.cacheable_prompt_tokens")
+                    .with_unit("{token}")
+                    .with_description("Prompt tokens of requests long enough to be cached")
+                    .build(),
+                cache_read: meter
+                    .u64_counter("sre.cache.read_tokens")
+                    .with_unit("{token}")
+                    .with_description("Prompt tokens read from the cache, of those requests")
+                    .build(),
+            },
+            content: false,
+            root: Context::new(),
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Export message and tool content too (prompts' answers, tool inputs and outputs).
+    /// Off by default: they may hold what the workspace holds.
+    pub fn capture_content(mut self, on: bool) -> Self {
+        self.content = on;
+        self
+    }
+
+    /// Root the runs' spans under `parent` (e.g. the trace context of the webhook that
+    /// started the investigation).
+    pub fn with_parent(mut self, parent: Context) -> Self {
+        self.root = parent;
+        self
+    }
+
+    /// The parent of a new session's span: the tool call that started it (a subagent), or
+    /// the session it continues (a handoff hop), or the root.
+    fn parent_of(&self, state: &HashMap<String, Spans>, session: &str) -> Context {
+        let parent = state
+            .keys()
+            .filter(|p| session.len() > p.len() + 2 && session.starts_with(&format!("{p}--")))
+            .max_by_key(|p| p.len());
+        let Some(p) = parent else {
+            return self.root.clone();
+        };
+        let spans = &state[p];
+        let rest = &session[p.len() + 2..];
+        if let Some(name) = rest.rfind('-').map(|i| &rest[..i]) {
+            for (call, cx) in &spans.tools {
+                if child_session_id(p, call, name) == session {
+                    return cx.clone();
+                }
+            }
+        }
+        spans.agent.clone()
+    }
+
+    fn start(
+        &self,
+        name: String,
+        kind: SpanKind,
+        parent: &Context,
+        attrs: Vec<KeyValue>,
+    ) -> Context {
+        let span: BoxedSpan = self
+            .tracer
+            .span_builder(name)
+            .with_kind(kind)
+            .with_attributes(attrs)
+            .start_with_context(&self.tracer, parent);
+        parent.with_span(span)
+    }
+
+    fn spans<'a>(
+        &self,
+        state: &'a mut HashMap<String, Spans>,
+        e: &AgentEvent,
+    ) -> Option<&'a mut Spans> {
+        if !state.contains_key(&e.session_id) {
+            let parent = self.parent_of(state, &e.session_id);
+            let agent = self.start(
+                format!("invoke_agent {}", e.agent),
+                SpanKind::Internal,
+                &parent,
+                vec![
+                    kv("gen_ai.operation.name", "invoke_agent"),
+                    kv("gen_ai.agent.name", e.agent.clone()),
+                    kv("gen_ai.agent.id", e.agent.clone()),
+                    kv("gen_ai.conversation.id", e.session_id.clone()),
+                ],
+            );
+            state.insert(
+                e.session_id.clone(),
+                Spans {
+                    agent,
+                    agent_name: e.agent.clone(),
+                    chat: None,
+                    tools: HashMap::new(),
+                    model: String::new(),
+                    provider: String::new(),
+                    ended: false,
+                },
+            );
+        }
+        state.get_mut(&e.session_id)
+    }
+
+    fn on(&self, e: AgentEvent) {
+        if matches!(e.kind, EventKind::TextDelta { .. }) {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let content = self.content;
+        let ins = &self.instruments;
+        let session = e.session_id.clone();
+        // A session that ran before and starts again (resume, follow-up) gets a new span.
+        if matches!(e.kind, EventKind::SessionStarted { .. })
+            && state.get(&session).is_some_and(|s| s.ended)
+        {
+            state.remove(&session);
+        }
+        let Some(s) = self.spans(&mut state, &e) else {
+            return;
+        };
+        match &e.kind {
+            EventKind::ModelRequest {
+                model,
+                provider,
+                max_tokens,
+                ..
+            } => {
+                s.model = model.clone();
+                s.provider = provider.clone();
+                let mut attrs = vec![
+                    kv("gen_ai.operation.name", "chat"),
+                    kv("gen_ai.request.model", model.clone()),
+                    kv("gen_ai.request.max_tokens", *max_tokens as i64),
+                    kv("gen_ai.conversation.id", session.clone()),
+                    kv("gen_ai.agent.name", s.agent_name.clone()),
+                ];
+                if !provider.is_empty() {
+                    attrs.push(kv("gen_ai.provider.name", provider.clone()));
+                    s.agent
+                        .span()
+                        .set_attribute(kv("gen_ai.provider.name", provider.clone()));
+                }
+                if let Some(old) = s.chat.take() {
+                    old.span().end();
+                }
+                let parent = s.agent.clone();
+                s.chat =
+                    Some(self.start(format!("chat {model}"), SpanKind::Client, &parent, attrs));
+            }
+            EventKind::ModelRetry { attempt, error, .. } => {
+                if let Some(chat) = &s.chat {
+                    chat.span().add_event(
+                        "gen_ai.retry",
+                        vec![
+                            kv("attempt", i64::from(*attempt)),
+                            kv("error.message", error.clone()),
+                        ],
+                    );
+                }
+            }
+            EventKind::ModelResponse {
+                usage,
+                stop_reason,
+                response_id,
+                duration,
+                text,
+                cost_usd,
+                cacheable,
+                ..
+            } => {
+                let finish = serde_json::to_value(stop_reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let mut metric_attrs = vec![
+                    kv("gen_ai.operation.name", "chat"),
+                    kv("gen_ai.request.model", s.model.clone()),
+                ];
+                if !s.provider.is_empty() {
+                    metric_attrs.push(kv("gen_ai.provider.name", s.provider.clone()));
+                }
+                ins.duration.record(duration.as_secs_f64(), &metric_attrs);
+                ins.cost.add(*cost_usd, &metric_attrs);
+                // The cache hit rate counts only requests long enough to be cached.
+                if *cacheable {
+                    ins.cacheable_prompt
+                        .add(usage.prompt_tokens(), &metric_attrs);
+                    ins.cache_read.add(usage.cache_read_tokens, &metric_attrs);
+                }
+                for (kind, n) in [
+                    ("input", usage.prompt_tokens()),
+                    ("output", usage.output_tokens),
+                ] {
+                    let mut a = metric_attrs.clone();
+                    a.push(kv("gen_ai.token.type", kind));
+                    ins.tokens.record(n, &a);
+                }
+                if let Some(chat) = s.chat.take() {
+                    let span = chat.span();
+                    span.set_attribute(kv("gen_ai.response.model", s.model.clone()));
+                    span.set_attribute(kv(
+                        "gen_ai.response.finish_reasons",
+                        opentelemetry::Value::Array(
+                            vec![opentelemetry::StringValue::from(finish)].into(),
+                        ),
+                    ));
+                    if let Some(id) = response_id {
+                        span.set_attribute(kv("gen_ai.response.id", id.clone()));
+                    }
+                    span.set_attribute(kv(
+                        "gen_ai.usage.input_tokens",
+                        usage.prompt_tokens() as i64,
+                    ));
+                    span.set_attribute(kv(
+                        "gen_ai.usage.output_tokens",
+                        usage.output_tokens as i64,
+                    ));
+                    span.set_attribute(kv(
+                        "gen_ai.usage.cache_read.input_tokens",
+                        usage.cache_read_tokens as i64,
+                    ));
+                    span.set_attribute(kv(
+                        "gen_ai.usage.cache_creation.input_tokens",
+                        usage.cache_write_tokens as i64,
+                    ));
+                    if content && !text.is_empty() {
+                        let messages = serde_json::json!([{"role": "assistant",
+                            "parts": [{"type": "text", "content": text}]}]);
+                        span.set_attribute(kv("gen_ai.output.messages", messages.to_string()));
+                    }
+                    span.end();
+                }
+            }
+            EventKind::AuxiliaryModelCall {
+                model,
+                usage,
+                duration,
+            } => {
+                // A judge or compaction call: a finished chat span of its own.
+                let start = SystemTime::now()
+                    .checked_sub(*duration)
+                    .unwrap_or_else(SystemTime::now);
+                let mut span: BoxedSpan = self
+                    .tracer
+                    .span_builder(format!("chat {model}"))
+                    .with_kind(SpanKind::Client)
+                    .with_start_time(start)
+                    .with_attributes(vec![
+                        kv("gen_ai.operation.name", "chat"),
+                        kv("gen_ai.request.model", model.clone()),
+                        kv("gen_ai.usage.input_tokens", usage.prompt_tokens() as i64),
+                        kv("gen_ai.usage.output_tokens", usage.output_tokens as i64),
+                        kv("sre.auxiliary", true),
+                    ])
+                    .start_with_context(&self.tracer, &s.agent);
+                span.end();
+            }
+            EventKind::ToolStarted { id, name, input } => {
+                let mut attrs = vec![
+                    kv("gen_ai.operation.name", "execute_tool"),
+                    kv("gen_ai.tool.name", name.clone()),
+                    kv("gen_ai.tool.call.id", id.clone()),
+                    kv("gen_ai.tool.type", "function"),
+                ];
+                if content {
+                    attrs.push(kv("gen_ai.tool.call.arguments", input.to_string()));
+                }
+                let parent = s.agent.clone();
+                let cx = self.start(
+                    format!("execute_tool {name}"),
+                    SpanKind::Internal,
+                    &parent,
+                    attrs,
+                );
+                s.tools.insert(id.clone(), cx);
+            }
+            EventKind::ToolFinished {
+                id,
+                name,
+                is_error,
+                duration,
+                output,
+                ..
+            } => {
+                ins.tool_duration.record(
+                    duration.as_secs_f64(),
+                    &[kv("gen_ai.tool.name", name.clone()), kv("error", *is_error)],
+                );
+                if let Some(cx) = s.tools.remove(id) {
+                    let span = cx.span();
+                    if *is_error {
+                        span.set_attribute(kv("error.type", "tool_error"));
+                        span.set_status(Status::error("the tool answered an error"));
+                    }
+                    if content {
+                        span.set_attribute(kv("gen_ai.tool.call.result", output.to_string()));
+                    }
+                    span.end();
+                }
+            }
+            EventKind::ToolRefused {
+                id, name, reason, ..
+            } => {
+                let cx = match s.tools.remove(id) {
+                    Some(cx) => cx,
+                    None => {
+                        let parent = s.agent.clone();
+                        self.start(
+                            format!("execute_tool {name}"),
+                            SpanKind::Internal,
+                            &parent,
+                            vec![
+                                kv("gen_ai.operation.name", "execute_tool"),
+                                kv("gen_ai.tool.name", name.clone()),
+                                kv("gen_ai.tool.call.id", id.clone()),
+                                kv("gen_ai.tool.type", "function"),
+                            ],
+                        )
+                    }
+                };
+                let span = cx.span();
+                span.set_attribute(kv("error.type", "refused"));
+                span.set_status(Status::error(reason.clone()));
+                span.end();
+            }
+            EventKind::HookDecision {
+                event,
+                hook,
+                action,
+                ..
+            } => {
+                let event = format!("{event:?}");
+                let action = format!("{action:?}");
+                ins.hook_decisions.add(
+                    1,
+                    &[
+                        kv("sre.hook.name", hook.clone()),
+                        kv("sre.hook.event", event.clone()),
+                        kv("sre.hook.action", action.clone()),
+                    ],
+                );
+                s.agent.span().add_event(
+                    "sre.hook.decision",
+                    vec![
+                        kv("sre.hook.name", hook.clone()),
+                        kv("sre.hook.event", event),
+                        kv("sre.hook.action", action),
+                    ],
+                );
+            }
+            EventKind::HookFailed {
+                event,
+                hook,
+                error,
+                blocked,
+            } => s.agent.span().add_event(
+                "sre.hook.failed",
+                vec![
+                    kv("sre.hook.name", hook.clone()),
+                    kv("sre.hook.event", format!("{event:?}")),
+                    kv("error.message", error.clone()),
+                    kv("sre.hook.blocked", *blocked),
+                ],
+            ),
+            EventKind::BudgetAction {
+                verdict,
+                tokens_before,
+                tokens_after,
+                ..
+            } => s.agent.span().add_event(
+                "sre.budget",
+                vec![
+                    kv("sre.budget.verdict", format!("{verdict:?}")),
+                    kv("sre.budget.tokens_before", *tokens_before as i64),
+                    kv("sre.budget.tokens_after", *tokens_after as i64),
+                ],
+            ),
+            EventKind::ApprovalRequested { id, name, request } => s.agent.span().add_event(
+                "sre.approval.requested",
+                vec![
+                    kv("gen_ai.tool.call.id", id.clone()),
+                    kv("gen_ai.tool.name", name.clone()),
+                    kv("sre.approval.request", request.clone()),
+                ],
+            ),
+            EventKind::Finished { cause, .. } => {
+                for (_, cx) in s.tools.drain() {
+                    cx.span().end();
+                }
+                if let Some(chat) = s.chat.take() {
+                    chat.span().end();
+                }
+                let cause = format!("{cause:?}");
+                let name = cause
+                    .split([' ', '{', '('])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let span = s.agent.span();
+                span.set_attribute(kv("sre.stop_cause", name.clone()));
+                if !matches!(name.as_str(), "Completed" | "AwaitingApproval") {
+                    span.set_attribute(kv("error.type", name.clone()));
+                    span.set_status(Status::error(cause));
+                }
+                span.end();
+                s.ended = true;
+                // Ended sessions stay for their hops and children to find; a long-running
+                // host does not keep them all.
+                if state.len() > MAX_SESSIONS {
+                    state.retain(|_, s| !s.ended);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl EventSink for GenAiTelemetry {
+    fn emit(&self, event: AgentEvent) {
+        self.on(event);
+    }
+}
