@@ -39,6 +39,9 @@ pub struct GenAiTelemetry {
     instruments: Instruments,
     content: bool,
     root: Context,
+    /// Parents given for particular sessions (the trace context of the request that
+    /// started them).
+    parents: Mutex<HashMap<String, Context>>,
     state: Mutex<HashMap<String, Spans>>,
 }
 
@@ -110,6 +113,7 @@ impl GenAiTelemetry {
             },
             content: false,
             root: Context::new(),
+            parents: Mutex::new(HashMap::new()),
             state: Mutex::new(HashMap::new()),
         }
     }
@@ -128,15 +132,29 @@ impl GenAiTelemetry {
         self
     }
 
+    /// Root session `session`'s spans under `parent` (e.g. the trace context of the webhook
+    /// that opened the thread); its subagents and hops follow.
+    pub fn set_parent(&self, session: &str, parent: Context) {
+        let mut parents = self.parents.lock().unwrap_or_else(|p| p.into_inner());
+        if parents.len() >= MAX_SESSIONS {
+            parents.clear();
+        }
+        parents.insert(session.to_string(), parent);
+    }
+
     /// The parent of a new session's span: the tool call that started it (a subagent), or
-    /// the session it continues (a handoff hop), or the root.
+    /// the session it continues (a handoff hop), or the parent given for it, or the root.
     fn parent_of(&self, state: &HashMap<String, Spans>, session: &str) -> Context {
         let parent = state
             .keys()
             .filter(|p| session.len() > p.len() + 2 && session.starts_with(&format!("{p}--")))
             .max_by_key(|p| p.len());
         let Some(p) = parent else {
-            return self.root.clone();
+            let given = self.parents.lock().unwrap_or_else(|p| p.into_inner());
+            return given
+                .get(session)
+                .cloned()
+                .unwrap_or_else(|| self.root.clone());
         };
         let spans = &state[p];
         let rest = &session[p.len() + 2..];

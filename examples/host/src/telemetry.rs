@@ -12,6 +12,16 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use sre_core::telemetry::GenAiTelemetry;
 
+/// The trace context carried by `headers` (W3C `traceparent` and `tracestate`).
+pub fn extract(headers: &[(String, String)]) -> opentelemetry::Context {
+    use opentelemetry::propagation::TextMapPropagator;
+    let carrier: std::collections::HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier)
+}
+
 /// The exporters, while they run.
 pub struct Telemetry {
     traces: SdkTracerProvider,

@@ -2,9 +2,12 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` set exports GenAI spans and metrics; the receiver decodes
 //! them with the official protobuf definitions (`opentelemetry-proto`). The span tree of a
 //! run with a subagent and a refused call, its attributes, usage equal to the run's own
-//! events, and no content or secret by default.
+//! events, no content or secret by default, content on opt-in, and the trace of a webhook
+//! continued by the investigation it opens in `sre serve`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
+
+mod server;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -283,4 +286,140 @@ async fn a_run_exports_genai_spans_and_metrics_over_otlp() {
             got.metrics
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_leaves_only_on_opt_in() {
+    let (url, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("home");
+    home(&h);
+    let ws = dir.path().join("ws");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_sre"))
+            .args(["run", "--agent", "lead", "--script"])
+            .arg(h.join("script.yaml"))
+            .arg("--workspace")
+            .arg(&ws)
+            .arg(&h)
+            .arg("look around")
+            .env(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                format!("{url}/v1/traces"),
+            )
+            .env("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = got.lock().unwrap();
+    let ask = got
+        .spans
+        .iter()
+        .find(|(s, _)| s.name == "execute_tool ask_reader")
+        .expect("an ask_reader span");
+    assert!(
+        ask.1["gen_ai.tool.call.arguments"].contains("what files are there?"),
+        "{:?}",
+        ask.1
+    );
+    assert!(
+        ask.1["gen_ai.tool.call.result"].contains("only notes.md"),
+        "{:?}",
+        ask.1
+    );
+    assert!(got.spans.iter().any(|(_, a)| {
+        a.get("gen_ai.output.messages")
+            .is_some_and(|m| m.contains("done"))
+    }));
+    // Only traces were asked for.
+    assert!(got.metrics.is_empty(), "{:?}", got.metrics);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhooks_trace_continues_into_the_investigation_it_opens() {
+    use std::io::{Read, Write};
+    let (url, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().to_path_buf();
+    std::fs::write(
+        h.join("agent.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: triage\n  system_prompt: You triage.\n  tools: [Read]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("plan.yaml"),
+        "kind: IncidentFilter\nmetadata: {name: all}\nspec:\n  incidentPlatform: Trigger\n  handlingAgent: triage\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("script.yaml"),
+        "agents:\n  triage:\n    - final: nothing to do\n",
+    )
+    .unwrap();
+    let server = tokio::task::spawn_blocking({
+        let (h, url) = (h.clone(), url.clone());
+        move || {
+            server::start_with(
+                &h,
+                server::TOKEN,
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()),
+                    ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let (trace_id, parent_id) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let addr = server.addr.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let body = br#"{"title": "checkout slow"}"#;
+        write!(
+            s,
+            "POST /triggers/probe HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\ntraceparent: 00-{trace_id}-{parent_id}-01\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            server::TOKEN,
+            body.len()
+        )
+        .unwrap();
+        s.write_all(body).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        let _ = server::wait_for(&addr, "thread-1", "completed");
+        out
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = got
+            .lock()
+            .unwrap()
+            .spans
+            .iter()
+            .find(|(s, _)| s.name == "invoke_agent triage")
+            .map(|(s, _)| (hex(&s.trace_id), hex(&s.parent_span_id)));
+        if let Some(ids) = found {
+            assert_eq!(ids, (trace_id.to_string(), parent_id.to_string()));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no triage span arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

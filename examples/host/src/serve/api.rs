@@ -243,7 +243,15 @@ async fn deliver(
     match received {
         Ok((received, opened)) => {
             state.metrics.delivery(source, 202);
+            let trace: Vec<(String, String)> = ["traceparent", "tracestate"]
+                .iter()
+                .filter_map(|h| {
+                    let v = headers.get(*h)?.to_str().ok()?;
+                    Some((h.to_string(), v.to_string()))
+                })
+                .collect();
             for id in opened {
+                state.dispatcher.trace_from(&id, trace.clone());
                 state.dispatcher.submit(id);
             }
             let incidents: Vec<Value> = received

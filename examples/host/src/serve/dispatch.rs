@@ -16,6 +16,7 @@ use crate::store::{
     task_of,
 };
 use crate::team::{Team, TeamOptions};
+use sre_core::telemetry::GenAiTelemetry;
 
 use super::events::{Events, Subscription};
 
@@ -39,7 +40,9 @@ struct Inner {
     /// Threads' events: logged, and published live.
     events: Events,
     /// OpenTelemetry spans and metrics of the runs, when exported.
-    telemetry: Option<Arc<dyn sre_core::EventSink>>,
+    telemetry: Option<Arc<GenAiTelemetry>>,
+    /// The trace context (`traceparent`, `tracestate`) of the request that opened a thread.
+    traces: Mutex<BTreeMap<String, Vec<(String, String)>>>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -60,7 +63,7 @@ impl Dispatcher {
         options: TeamOptions,
         store: Arc<SqliteStore>,
         concurrency: usize,
-        telemetry: Option<Arc<dyn sre_core::EventSink>>,
+        telemetry: Option<Arc<GenAiTelemetry>>,
     ) -> Self {
         Dispatcher {
             inner: Arc::new(Inner {
@@ -73,6 +76,7 @@ impl Dispatcher {
                 stop: CancellationToken::new(),
                 events: Events::start(store.clone()),
                 telemetry,
+                traces: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -228,6 +232,15 @@ impl Dispatcher {
         self.inner.events.subscribe(id)
     }
 
+    /// Keep the W3C trace context headers of the request that opened thread `id`: its
+    /// spans continue that trace.
+    pub fn trace_from(&self, id: &str, headers: Vec<(String, String)>) {
+        if self.inner.telemetry.is_some() && !headers.is_empty() {
+            let mut traces = self.inner.traces.lock().unwrap_or_else(|p| p.into_inner());
+            traces.insert(id.to_string(), headers);
+        }
+    }
+
     /// Record an event of thread `id` (logged, and published to its subscribers).
     pub fn record(&self, id: &str, event: serde_json::Value) {
         self.inner.events.record(id, event);
@@ -358,12 +371,22 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
     set(inner, id, ThreadStatus::Running, false, None, None).await?;
     let (events, tid) = (inner.events.clone(), id.to_string());
     let telemetry = inner.telemetry.clone();
+    if let Some(t) = &telemetry {
+        let carrier = inner
+            .traces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if let Some(headers) = carrier {
+            t.set_parent(id, crate::telemetry::extract(&headers));
+        }
+    }
     let sink = Arc::new(move |e: sre_core::AgentEvent| {
         if let Ok(v) = serde_json::to_value(&e) {
             events.record(&tid, v);
         }
         if let Some(t) = &telemetry {
-            t.emit(e);
+            sre_core::EventSink::emit(t.as_ref(), e);
         }
     });
     let session = Session::new(id)
