@@ -10,6 +10,10 @@
 //!   JSONL with fsync), its model replaced by the instant one calling the in-process
 //!   `update_investigation_state` tool each turn.
 //!
+//! And telemetry, in-memory transcript of 10 messages on a 2-worker runtime: off; the GenAI
+//! sink on OpenTelemetry's no-op tracer (no SDK installed); the sink with the SDK exporting
+//! OTLP/HTTP to a receiver on 127.0.0.1 (batched, as `sre run` does).
+//!
 //! Run: `cargo bench -p benches --bench loop_overhead`
 
 use std::sync::Arc;
@@ -281,4 +285,59 @@ fn tempfile_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("sre-bench-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// A receiver that takes OTLP/HTTP posts and answers 200 (what it costs is not measured).
+fn otlp_sink(rt: &tokio::runtime::Runtime) -> String {
+    rt.block_on(async {
+        let app = axum::Router::new().fallback(|| async { "" });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    })
+}
+
+/// Telemetry off, on a no-op tracer, and exporting over OTLP (per turn).
+#[divan::bench(args = ["off", "noop tracer", "otlp export"])]
+fn per_turn_telemetry(bencher: Bencher, mode: &str) {
+    use sre_core::telemetry::GenAiTelemetry;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let records = transcript(10);
+    let preloaded = records.len() - 1;
+    let telemetry = (mode == "otlp export").then(|| {
+        let url = otlp_sink(&rt);
+        let _guard = rt.enter();
+        sre_host::telemetry::Telemetry::to_collector(&url).unwrap()
+    });
+    let sink: Option<Arc<GenAiTelemetry>> = match (mode, &telemetry) {
+        ("noop tracer", _) => Some(Arc::new(GenAiTelemetry::new(
+            opentelemetry::global::tracer("bench"),
+            &opentelemetry::global::meter("bench"),
+        ))),
+        (_, Some(t)) => Some(Arc::new(t.sink())),
+        _ => None,
+    };
+    bencher
+        .counter(ItemsCount::new(TURNS))
+        .with_inputs(|| {
+            let store = Arc::new(InMemorySessionStore::new());
+            store.insert("s", records.clone());
+            agent(preloaded, store)
+        })
+        .bench_local_values(|agent| {
+            let mut session = Session::new("s");
+            if let Some(s) = &sink {
+                session = session.with_events(s.clone());
+            }
+            let outcome = rt.block_on(agent.resume(&session)).unwrap();
+            assert_eq!(outcome.answer.as_deref(), Some("done"));
+        });
+    if let Some(t) = telemetry {
+        rt.block_on(t.shutdown());
+    }
 }

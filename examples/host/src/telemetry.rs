@@ -64,6 +64,23 @@ impl Telemetry {
         if !traces_on && !metrics_on {
             return Ok(None);
         }
+        let content = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        Self::build(None, traces_on, metrics_on, content).map(Some)
+    }
+
+    /// Traces and metrics to the collector at `url` (`{url}/v1/traces`, `{url}/v1/metrics`),
+    /// whatever the environment says; call inside the runtime.
+    pub fn to_collector(url: &str) -> Result<Telemetry, String> {
+        Self::build(Some(url), true, true, false)
+    }
+
+    fn build(
+        url: Option<&str>,
+        traces_on: bool,
+        metrics_on: bool,
+        content: bool,
+    ) -> Result<Telemetry, String> {
         let mut settings = sre_core::providers::HttpSettings::new("http://127.0.0.1");
         settings.read_timeout = std::time::Duration::from_secs(10);
         let client = || -> Result<OnRuntime, String> {
@@ -75,31 +92,37 @@ impl Telemetry {
         let resource = opentelemetry_sdk::Resource::builder().build();
         let mut traces = SdkTracerProvider::builder().with_resource(resource.clone());
         if traces_on {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
+            let mut builder = opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_protocol(Protocol::HttpBinary)
-                .with_http_client(client()?)
+                .with_http_client(client()?);
+            if let Some(url) = url {
+                builder = builder.with_endpoint(format!("{url}/v1/traces"));
+            }
+            let exporter = builder
                 .build()
                 .map_err(|e| format!("OpenTelemetry trace exporter: {e}"))?;
             traces = traces.with_batch_exporter(exporter);
         }
         let mut metrics = SdkMeterProvider::builder().with_resource(resource);
         if metrics_on {
-            let exporter = opentelemetry_otlp::MetricExporter::builder()
+            let mut builder = opentelemetry_otlp::MetricExporter::builder()
                 .with_http()
                 .with_protocol(Protocol::HttpBinary)
-                .with_http_client(client()?)
+                .with_http_client(client()?);
+            if let Some(url) = url {
+                builder = builder.with_endpoint(format!("{url}/v1/metrics"));
+            }
+            let exporter = builder
                 .build()
                 .map_err(|e| format!("OpenTelemetry metric exporter: {e}"))?;
             metrics = metrics.with_reader(PeriodicReader::builder(exporter).build());
         }
-        let content = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
-            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        Ok(Some(Telemetry {
+        Ok(Telemetry {
             traces: traces.build(),
             metrics: metrics.build(),
             content,
-        }))
+        })
     }
 
     /// A new event sink that turns a run's events into spans and metrics.
