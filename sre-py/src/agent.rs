@@ -201,7 +201,11 @@ impl Agent {
         let rt = crate::runtime()?;
         let shared = Arc::new(Shared::default());
         let sink_shared = shared.clone();
+        let spans = crate::telemetry();
         let sink = move |event: AgentEvent| {
+            if let Some(spans) = &spans {
+                spans.emit(event.clone());
+            }
             let json = serde_json::to_string(&event).unwrap_or_else(|e| {
                 serde_json::json!({"agent": event.agent, "session_id": event.session_id,
                     "kind": {"type": "warning", "message": format!("unserialisable event: {e}")}})

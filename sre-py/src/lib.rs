@@ -26,6 +26,7 @@
 use std::sync::OnceLock;
 
 use pyo3::prelude::*;
+use sre_core::telemetry::GenAiTelemetry;
 
 pub mod agent;
 pub mod errors;
@@ -54,6 +55,41 @@ pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
         .ok_or_else(|| errors::SreHarnessError::new_err("tokio runtime missing"))
 }
 
+/// The process's OpenTelemetry export and its GenAI sink, set up from the standard `OTEL_*`
+/// variables at the first run (none when they ask for nothing).
+type Exporting = Option<(sre_host::telemetry::Telemetry, std::sync::Arc<GenAiTelemetry>)>;
+static TELEMETRY: OnceLock<Exporting> = OnceLock::new();
+
+/// The GenAI sink every run tees its events to, when the environment asks for telemetry.
+pub(crate) fn telemetry() -> Option<std::sync::Arc<GenAiTelemetry>> {
+    TELEMETRY
+        .get_or_init(|| {
+            let rt = runtime().ok()?;
+            let _guard = rt.enter();
+            match sre_host::telemetry::Telemetry::from_env() {
+                Ok(Some(t)) => {
+                    let sink = std::sync::Arc::new(t.sink());
+                    Some((t, sink))
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    eprintln!("sre_harness: telemetry is off: {e}");
+                    None
+                }
+            }
+        })
+        .as_ref()
+        .map(|(_, sink)| sink.clone())
+}
+
+/// Export the spans and metrics recorded so far (the package calls it at exit).
+#[pyfunction]
+fn flush_telemetry(py: Python<'_>) {
+    if let Some(Some((t, _))) = TELEMETRY.get() {
+        py.detach(|| t.flush());
+    }
+}
+
 /// The native module `sre_harness._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -65,5 +101,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<home::TeamHandle>()?;
     m.add_function(wrap_pyfunction!(tool::call_tool, m)?)?;
     m.add_function(wrap_pyfunction!(tool::bench_tool, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_telemetry, m)?)?;
     Ok(())
 }

@@ -137,6 +137,12 @@ impl Telemetry {
         GenAiTelemetry::new(tracer, &meter).capture_content(self.content)
     }
 
+    /// Export what the SDK holds now (blocks: call off the runtime's threads).
+    pub fn flush(&self) {
+        let _ = self.traces.force_flush();
+        let _ = self.metrics.force_flush();
+    }
+
     /// Export what is left and stop (off the runtime's threads: the exporters use it).
     pub async fn shutdown(self) {
         let _ = tokio::task::spawn_blocking(move || {

@@ -28,6 +28,13 @@ from ._hooks import Approver, Hook, hook
 from ._home import Home, load
 from ._schema import ArgumentError
 from ._tools import DEFAULT_TIMEOUT, Tool, ToolResult, tool
+from ._native import flush_telemetry
+
+import atexit as _atexit
+
+# With OTEL_EXPORTER_OTLP_ENDPOINT set, runs export OpenTelemetry GenAI spans and metrics;
+# what the SDK still holds leaves before the interpreter does.
+_atexit.register(flush_telemetry)
 
 __all__ = [
     "Agent",
@@ -48,6 +55,7 @@ __all__ = [
     "ToolError",
     "ToolResult",
     "__version__",
+    "flush_telemetry",
     "hook",
     "load",
     "tool",

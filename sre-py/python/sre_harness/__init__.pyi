@@ -29,6 +29,7 @@ from ._native import (
     SreHarnessError as SreHarnessError,
     ToolError as ToolError,
     __version__ as __version__,
+    flush_telemetry as flush_telemetry,
 )
 
 _PathLike = Union[str, "os.PathLike[str]"]
