@@ -57,7 +57,10 @@ pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
 
 /// The process's OpenTelemetry export and its GenAI sink, set up from the standard `OTEL_*`
 /// variables at the first run (none when they ask for nothing).
-type Exporting = Option<(sre_host::telemetry::Telemetry, std::sync::Arc<GenAiTelemetry>)>;
+type Exporting = Option<(
+    sre_host::telemetry::Telemetry,
+    std::sync::Arc<GenAiTelemetry>,
+)>;
 static TELEMETRY: OnceLock<Exporting> = OnceLock::new();
 
 /// The GenAI sink every run tees its events to, when the environment asks for telemetry.

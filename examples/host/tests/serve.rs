@@ -390,6 +390,16 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
         body.contains("sre_threads{status=\"completed\"} 1"),
         "{body}"
     );
+    // The runs' GenAI metrics since this server started (after the crash): the resumed
+    // run's model call and the follow-up's two, the approved write and the follow-up's read.
+    for want in [
+        "# TYPE gen_ai_client_token_usage histogram",
+        "gen_ai_client_token_usage_count{gen_ai_request_model=\"scripted:script\",gen_ai_token_type=\"input\"} 3",
+        "gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name=\"chat\",gen_ai_request_model=\"scripted:script\"} 3",
+        "sre_tool_duration_seconds_count{gen_ai_tool_name=\"shell\",error=\"false\"} 2",
+    ] {
+        assert!(body.contains(want), "{want} not in:\n{body}");
+    }
     // A token in the URL is taken on webhook routes (senders that cannot set a header),
     // never on the API.
     let (code, _) = http(

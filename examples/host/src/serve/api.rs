@@ -608,6 +608,7 @@ async fn metrics(
     for (st, n) in counts {
         out.push_str(&format!("sre_threads{{status=\"{st}\"}} {n}\n"));
     }
+    out.push_str(&s.dispatcher.genai_metrics());
     Ok(([("content-type", "text/plain; version=0.0.4")], out).into_response())
 }
 

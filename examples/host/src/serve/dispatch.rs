@@ -41,6 +41,8 @@ struct Inner {
     events: Events,
     /// OpenTelemetry spans and metrics of the runs, when exported.
     telemetry: Option<Arc<GenAiTelemetry>>,
+    /// The runs' GenAI metrics for `/metrics`.
+    genai: Arc<super::genai_metrics::GenAiMetrics>,
     /// The trace context (`traceparent`, `tracestate`) of the request that opened a thread.
     traces: Mutex<BTreeMap<String, Vec<(String, String)>>>,
 }
@@ -76,6 +78,7 @@ impl Dispatcher {
                 stop: CancellationToken::new(),
                 events: Events::start(store.clone()),
                 telemetry,
+                genai: Arc::default(),
                 traces: Mutex::new(BTreeMap::new()),
             }),
         }
@@ -241,6 +244,11 @@ impl Dispatcher {
         }
     }
 
+    /// The runs' GenAI metrics, as Prometheus text.
+    pub fn genai_metrics(&self) -> String {
+        self.inner.genai.render()
+    }
+
     /// Record an event of thread `id` (logged, and published to its subscribers).
     pub fn record(&self, id: &str, event: serde_json::Value) {
         self.inner.events.record(id, event);
@@ -371,6 +379,7 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
     set(inner, id, ThreadStatus::Running, false, None, None).await?;
     let (events, tid) = (inner.events.clone(), id.to_string());
     let telemetry = inner.telemetry.clone();
+    let genai = inner.genai.clone();
     if let Some(t) = &telemetry {
         let carrier = inner
             .traces
@@ -385,6 +394,7 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
         if let Ok(v) = serde_json::to_value(&e) {
             events.record(&tid, v);
         }
+        genai.record(&e);
         if let Some(t) = &telemetry {
             sre_core::EventSink::emit(t.as_ref(), e);
         }

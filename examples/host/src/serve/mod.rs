@@ -5,6 +5,7 @@
 mod api;
 pub mod dispatch;
 pub mod events;
+pub mod genai_metrics;
 mod server;
 mod stream;
 

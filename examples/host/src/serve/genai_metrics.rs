@@ -1,0 +1,232 @@
+//! The GenAI metrics on `sre serve`'s `/metrics` (Prometheus text), tallied from the runs'
+//! events whether or not OTLP export is on: token usage and operation duration as the
+//! OpenTelemetry GenAI conventions define them (their bucket boundaries), tool call
+//! durations, hook decisions, cost, and the cache counters of cacheable requests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use sre_core::{AgentEvent, EventKind};
+
+/// `gen_ai.client.token.usage` boundaries (semantic conventions).
+const TOKEN_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
+/// `gen_ai.client.operation.duration` boundaries (seconds), also used for tool calls.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+struct Histogram {
+    bounds: &'static [f64],
+    /// Observations at or below each bound (not cumulative; summed when rendered).
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            counts: vec![0; bounds.len()],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    fn observe(&mut self, v: f64) {
+        if let Some(i) = self.bounds.iter().position(|b| v <= *b) {
+            self.counts[i] += 1;
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (b, n) in self.bounds.iter().zip(&self.counts) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    /// The model each session asked last.
+    models: HashMap<String, String>,
+    tokens: BTreeMap<(String, &'static str), Histogram>,
+    duration: BTreeMap<String, Histogram>,
+    tools: BTreeMap<(String, bool), Histogram>,
+    hooks: BTreeMap<(String, String, String), u64>,
+    cost: BTreeMap<String, f64>,
+    cacheable: BTreeMap<String, (u64, u64)>,
+}
+
+/// The tallies; cheap to share.
+#[derive(Default)]
+pub struct GenAiMetrics {
+    tally: Mutex<Tally>,
+}
+
+/// A label value as Prometheus text wants it.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl GenAiMetrics {
+    /// Count what `e` says.
+    pub fn record(&self, e: &AgentEvent) {
+        let mut t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        match &e.kind {
+            EventKind::ModelRequest { model, .. } => {
+                t.models.insert(e.session_id.clone(), model.clone());
+            }
+            EventKind::ModelResponse {
+                usage,
+                duration,
+                cost_usd,
+                cacheable,
+                ..
+            } => {
+                let model = t.models.get(&e.session_id).cloned().unwrap_or_default();
+                for (kind, n) in [
+                    ("input", usage.prompt_tokens()),
+                    ("output", usage.output_tokens),
+                ] {
+                    t.tokens
+                        .entry((model.clone(), kind))
+                        .or_insert_with(|| Histogram::new(TOKEN_BUCKETS))
+                        .observe(n as f64);
+                }
+                t.duration
+                    .entry(model.clone())
+                    .or_insert_with(|| Histogram::new(SECONDS_BUCKETS))
+                    .observe(duration.as_secs_f64());
+                *t.cost.entry(model.clone()).or_default() += cost_usd;
+                if *cacheable {
+                    let c = t.cacheable.entry(model).or_default();
+                    c.0 += usage.prompt_tokens();
+                    c.1 += usage.cache_read_tokens;
+                }
+            }
+            EventKind::ToolFinished {
+                name,
+                is_error,
+                duration,
+                ..
+            } => t
+                .tools
+                .entry((name.clone(), *is_error))
+                .or_insert_with(|| Histogram::new(SECONDS_BUCKETS))
+                .observe(duration.as_secs_f64()),
+            EventKind::HookDecision {
+                event,
+                hook,
+                action,
+                ..
+            } => {
+                *t.hooks
+                    .entry((hook.clone(), format!("{event:?}"), format!("{action:?}")))
+                    .or_default() += 1;
+            }
+            EventKind::Finished { .. } => {
+                t.models.remove(&e.session_id);
+            }
+            _ => {}
+        }
+    }
+
+    /// The Prometheus text of the tallies.
+    pub fn render(&self) -> String {
+        let t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        out.push_str("# TYPE gen_ai_client_token_usage histogram\n");
+        for ((model, kind), h) in &t.tokens {
+            let labels = format!(
+                "gen_ai_request_model=\"{}\",gen_ai_token_type=\"{kind}\"",
+                label(model)
+            );
+            h.render(&mut out, "gen_ai_client_token_usage", &labels);
+        }
+        out.push_str("# TYPE gen_ai_client_operation_duration_seconds histogram\n");
+        for (model, h) in &t.duration {
+            let labels = format!(
+                "gen_ai_operation_name=\"chat\",gen_ai_request_model=\"{}\"",
+                label(model)
+            );
+            h.render(
+                &mut out,
+                "gen_ai_client_operation_duration_seconds",
+                &labels,
+            );
+        }
+        out.push_str("# TYPE sre_tool_duration_seconds histogram\n");
+        for ((tool, error), h) in &t.tools {
+            let labels = format!("gen_ai_tool_name=\"{}\",error=\"{error}\"", label(tool));
+            h.render(&mut out, "sre_tool_duration_seconds", &labels);
+        }
+        out.push_str("# TYPE sre_hook_decisions_total counter\n");
+        for ((hook, event, action), n) in &t.hooks {
+            let _ = writeln!(
+                out,
+                "sre_hook_decisions_total{{hook=\"{}\",event=\"{}\",action=\"{}\"}} {n}",
+                label(hook),
+                label(event),
+                label(action)
+            );
+        }
+        out.push_str("# TYPE sre_cost_usd_total counter\n");
+        for (model, usd) in &t.cost {
+            let _ = writeln!(
+                out,
+                "sre_cost_usd_total{{gen_ai_request_model=\"{}\"}} {usd}",
+                label(model)
+            );
+        }
+        out.push_str("# TYPE sre_cache_cacheable_prompt_tokens_total counter\n");
+        out.push_str("# TYPE sre_cache_read_tokens_total counter\n");
+        for (model, (prompt, read)) in &t.cacheable {
+            let m = label(model);
+            let _ = writeln!(
+                out,
+                "sre_cache_cacheable_prompt_tokens_total{{gen_ai_request_model=\"{m}\"}} {prompt}"
+            );
+            let _ = writeln!(
+                out,
+                "sre_cache_read_tokens_total{{gen_ai_request_model=\"{m}\"}} {read}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_render_cumulative_buckets_sum_and_count() {
+        let mut h = Histogram::new(SECONDS_BUCKETS);
+        for v in [0.005, 0.015, 0.015, 100.0] {
+            h.observe(v);
+        }
+        let mut out = String::new();
+        h.render(&mut out, "x", "m=\"a\"");
+        assert!(out.contains("x_bucket{m=\"a\",le=\"0.01\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{m=\"a\",le=\"0.02\"} 3\n"), "{out}");
+        assert!(out.contains("x_bucket{m=\"a\",le=\"81.92\"} 3\n"), "{out}");
+        assert!(out.contains("x_bucket{m=\"a\",le=\"+Inf\"} 4\n"), "{out}");
+        assert!(out.contains("x_sum{m=\"a\"} 100.035\n"), "{out}");
+        assert!(out.contains("x_count{m=\"a\"} 4\n"), "{out}");
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
