@@ -423,3 +423,118 @@ async fn a_webhooks_trace_continues_into_the_investigation_it_opens() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// An OpenAI-compatible model that fails its first call with a 503 (retried by the
+/// provider's retry layer) and then answers.
+async fn flaky_model() -> String {
+    use axum::response::IntoResponse;
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: Bytes| {
+            let calls = calls.clone();
+            async move {
+                if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after-ms", "10")],
+                        r#"{"error": {"message": "overloaded"}}"#,
+                    )
+                        .into_response();
+                }
+                let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let usage = serde_json::json!({"prompt_tokens": 120, "completion_tokens": 7, "total_tokens": 127});
+                if req["stream"] == true {
+                    let chunk = serde_json::json!({"id": "r-2", "object": "chat.completion.chunk", "model": "flaky",
+                        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "all quiet"}, "finish_reason": "stop"}]});
+                    let tail = serde_json::json!({"id": "r-2", "object": "chat.completion.chunk", "model": "flaky",
+                        "choices": [], "usage": usage});
+                    let text = format!("data: {chunk}\n\ndata: {tail}\n\ndata: [DONE]\n\n");
+                    return ([("content-type", "text/event-stream")], text).into_response();
+                }
+                axum::Json(serde_json::json!({"id": "r-2", "object": "chat.completion", "model": "flaky",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "all quiet"}, "finish_reason": "stop"}],
+                    "usage": usage}))
+                .into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_model_call_is_one_chat_span_with_its_retry_and_usage() {
+    let (url, got) = receiver().await;
+    let model = flaky_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("home");
+    std::fs::create_dir_all(&h).unwrap();
+    std::fs::write(
+        h.join("a.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: quiet\n  system_prompt: You check.\n  tools: [Read]\n",
+    )
+    .unwrap();
+    let ws = dir.path().join("ws");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_sre"))
+            .args(["run", "--agent", "quiet", "--workspace"])
+            .arg(&ws)
+            .arg(&h)
+            .arg("anything?")
+            .env("OPENAI_BASE_URL", &model)
+            .env("OPENAI_API_KEY", "sk-test-never-exported-123")
+            .env("SRE_MODEL", "flaky")
+            .env(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                format!("{url}/v1/traces"),
+            )
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = got.lock().unwrap();
+    let chats: Vec<_> = got
+        .spans
+        .iter()
+        .filter(|(s, _)| s.name == "chat flaky")
+        .collect();
+    assert_eq!(
+        chats.len(),
+        1,
+        "{:?}",
+        got.spans.iter().map(|(s, _)| &s.name).collect::<Vec<_>>()
+    );
+    let (chat, attrs) = chats[0];
+    assert_eq!(attrs["gen_ai.provider.name"], "openai");
+    assert_eq!(attrs["gen_ai.response.finish_reasons"], "end_turn");
+    assert_eq!(attrs["gen_ai.usage.input_tokens"], "120");
+    assert_eq!(attrs["gen_ai.usage.output_tokens"], "7");
+    let retry = chat
+        .events
+        .iter()
+        .find(|e| e.name == "gen_ai.retry")
+        .expect("the retry is an event of the chat span");
+    assert!(
+        retry
+            .attributes
+            .iter()
+            .any(|a| a.key == "error.message" && text(&a.value).contains("503"))
+    );
+    // The API key is nowhere.
+    for (s, a) in got.spans.iter() {
+        assert!(
+            !a.values().any(|v| v.contains("sk-test-never-exported-123")),
+            "{}",
+            s.name
+        );
+    }
+}
