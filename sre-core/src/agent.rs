@@ -63,6 +63,25 @@ pub enum StopCause {
     },
 }
 
+impl StopCause {
+    /// Its name (`Completed`, `MaxTurns`, `Handoff`...), without what it carries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StopCause::Completed => "Completed",
+            StopCause::MaxRejections { .. } => "MaxRejections",
+            StopCause::MaxTurns => "MaxTurns",
+            StopCause::StoppedByHook { .. } => "StoppedByHook",
+            StopCause::PromptBlocked { .. } => "PromptBlocked",
+            StopCause::MemoryCommand => "MemoryCommand",
+            StopCause::Cancelled => "Cancelled",
+            StopCause::CostCapReached { .. } => "CostCapReached",
+            StopCause::OutputLimit => "OutputLimit",
+            StopCause::Handoff { .. } => "Handoff",
+            StopCause::AwaitingApproval { .. } => "AwaitingApproval",
+        }
+    }
+}
+
 /// A conversation thread: its id, how to cancel it, and where its events go.
 #[derive(Clone)]
 pub struct Session {

@@ -219,6 +219,13 @@ pub enum EventKind {
         /// The final answer, if any.
         answer: Option<String>,
     },
+    /// The run ended with an error instead of an outcome.
+    Failed {
+        /// The error's kind (the variant of [`Error`](crate::Error), e.g. `Model`).
+        error_type: String,
+        /// What it says.
+        message: String,
+    },
 }
 
 mod duration_ms {

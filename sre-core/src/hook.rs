@@ -288,6 +288,18 @@ pub enum HookAction {
     },
 }
 
+impl HookAction {
+    /// Its name (`Continue`, `Block`, `Ask`, `Stop`), without its reason.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HookAction::Continue => "Continue",
+            HookAction::Block { .. } => "Block",
+            HookAction::Ask { .. } => "Ask",
+            HookAction::Stop { .. } => "Stop",
+        }
+    }
+}
+
 /// A hook's answer: an action plus optional extras.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HookDecision {

@@ -30,6 +30,18 @@ use opentelemetry::{Context, KeyValue};
 use crate::event::{AgentEvent, EventKind, EventSink};
 use crate::subagent::child_session_id;
 
+/// `gen_ai.client.token.usage` bucket boundaries (semantic conventions).
+pub const TOKEN_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
+
+/// `gen_ai.client.operation.duration` bucket boundaries in seconds (semantic conventions);
+/// also those of tool call durations.
+pub const SECONDS_BUCKETS: &[f64] = &[
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
 /// Sessions kept (ended ones are dropped past this many).
 const MAX_SESSIONS: usize = 4096;
 
@@ -78,16 +90,19 @@ impl GenAiTelemetry {
             instruments: Instruments {
                 duration: meter
                     .f64_histogram("gen_ai.client.operation.duration")
+                    .with_boundaries(SECONDS_BUCKETS.to_vec())
                     .with_unit("s")
                     .with_description("GenAI operation duration")
                     .build(),
                 tokens: meter
                     .u64_histogram("gen_ai.client.token.usage")
+                    .with_boundaries(TOKEN_BUCKETS.to_vec())
                     .with_unit("{token}")
                     .with_description("Measures number of input and output tokens used")
                     .build(),
                 tool_duration: meter
                     .f64_histogram("sre.tool.duration")
+                    .with_boundaries(SECONDS_BUCKETS.to_vec())
                     .with_unit("s")
                     .with_description("Tool call duration, by tool and outcome")
                     .build(),
@@ -150,11 +165,9 @@ impl GenAiTelemetry {
             .filter(|p| session.len() > p.len() + 2 && session.starts_with(&format!("{p}--")))
             .max_by_key(|p| p.len());
         let Some(p) = parent else {
-            let given = self.parents.lock().unwrap_or_else(|p| p.into_inner());
-            return given
-                .get(session)
-                .cloned()
-                .unwrap_or_else(|| self.root.clone());
+            // Taken once: the first run of the session continues that trace.
+            let mut given = self.parents.lock().unwrap_or_else(|p| p.into_inner());
+            return given.remove(session).unwrap_or_else(|| self.root.clone());
         };
         let spans = &state[p];
         let rest = &session[p.len() + 2..];
@@ -189,7 +202,10 @@ impl GenAiTelemetry {
         state: &'a mut HashMap<String, Spans>,
         e: &AgentEvent,
     ) -> Option<&'a mut Spans> {
-        if !state.contains_key(&e.session_id) {
+        // Only a run's start opens its span: a warning before it, or an event of a run
+        // that already ended, opens nothing.
+        if !state.contains_key(&e.session_id) && matches!(e.kind, EventKind::SessionStarted { .. })
+        {
             let parent = self.parent_of(state, &e.session_id);
             let agent = self.start(
                 format!("invoke_agent {}", e.agent),
@@ -226,11 +242,13 @@ impl GenAiTelemetry {
         let content = self.content;
         let ins = &self.instruments;
         let session = e.session_id.clone();
-        // A session that ran before and starts again (resume, follow-up) gets a new span.
+        // A session that starts again (resume, follow-up, a retried attempt) gets a new
+        // span; one whose run never said how it ended is closed as abandoned.
         if matches!(e.kind, EventKind::SessionStarted { .. })
-            && state.get(&session).is_some_and(|s| s.ended)
+            && let Some(mut old) = state.remove(&session)
+            && !old.ended
         {
-            state.remove(&session);
+            old.close("abandoned", "the run ended without saying how");
         }
         let Some(s) = self.spans(&mut state, &e) else {
             return;
@@ -266,13 +284,12 @@ impl GenAiTelemetry {
             }
             EventKind::ModelRetry { attempt, error, .. } => {
                 if let Some(chat) = &s.chat {
-                    chat.span().add_event(
-                        "gen_ai.retry",
-                        vec![
-                            kv("attempt", i64::from(*attempt)),
-                            kv("error.message", error.clone()),
-                        ],
-                    );
+                    let mut attrs = vec![kv("sre.retry.attempt", i64::from(*attempt))];
+                    // A provider's error may echo what it was sent.
+                    if content {
+                        attrs.push(kv("error.message", error.clone()));
+                    }
+                    chat.span().add_event("sre.model.retry", attrs);
                 }
             }
             EventKind::ModelResponse {
@@ -285,10 +302,7 @@ impl GenAiTelemetry {
                 cacheable,
                 ..
             } => {
-                let finish = serde_json::to_value(stop_reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
+                let finish = finish_reason(stop_reason);
                 let mut metric_attrs = vec![
                     kv("gen_ai.operation.name", "chat"),
                     kv("gen_ai.request.model", s.model.clone()),
@@ -373,14 +387,9 @@ impl GenAiTelemetry {
                 span.end();
             }
             EventKind::ToolStarted { id, name, input } => {
-                let mut attrs = vec![
-                    kv("gen_ai.operation.name", "execute_tool"),
-                    kv("gen_ai.tool.name", name.clone()),
-                    kv("gen_ai.tool.call.id", id.clone()),
-                    kv("gen_ai.tool.type", "function"),
-                ];
+                let mut attrs = tool_attrs(id, name);
                 if content {
-                    attrs.push(kv("gen_ai.tool.call.arguments", input.to_string()));
+                    attrs.push(kv("gen_ai.tool.call.arguments", clip(&input.to_string())));
                 }
                 let parent = s.agent.clone();
                 let cx = self.start(
@@ -396,13 +405,14 @@ impl GenAiTelemetry {
                 name,
                 is_error,
                 duration,
-                output,
+                recorded,
                 ..
             } => {
-                ins.tool_duration.record(
-                    duration.as_secs_f64(),
-                    &[kv("gen_ai.tool.name", name.clone()), kv("error", *is_error)],
-                );
+                let mut attrs = vec![kv("gen_ai.tool.name", name.clone())];
+                if *is_error {
+                    attrs.push(kv("error.type", "tool_error"));
+                }
+                ins.tool_duration.record(duration.as_secs_f64(), &attrs);
                 if let Some(cx) = s.tools.remove(id) {
                     let span = cx.span();
                     if *is_error {
@@ -410,7 +420,8 @@ impl GenAiTelemetry {
                         span.set_status(Status::error("the tool answered an error"));
                     }
                     if content {
-                        span.set_attribute(kv("gen_ai.tool.call.result", output.to_string()));
+                        // What the transcript keeps (an offloaded output is its preview).
+                        span.set_attribute(kv("gen_ai.tool.call.result", clip(recorded)));
                     }
                     span.end();
                 }
@@ -426,18 +437,19 @@ impl GenAiTelemetry {
                             format!("execute_tool {name}"),
                             SpanKind::Internal,
                             &parent,
-                            vec![
-                                kv("gen_ai.operation.name", "execute_tool"),
-                                kv("gen_ai.tool.name", name.clone()),
-                                kv("gen_ai.tool.call.id", id.clone()),
-                                kv("gen_ai.tool.type", "function"),
-                            ],
+                            tool_attrs(id, name),
                         )
                     }
                 };
                 let span = cx.span();
                 span.set_attribute(kv("error.type", "refused"));
-                span.set_status(Status::error(reason.clone()));
+                // The reason may quote the call or the workspace.
+                let why = if content {
+                    reason.clone()
+                } else {
+                    "refused".to_string()
+                };
+                span.set_status(Status::error(why));
                 span.end();
             }
             EventKind::HookDecision {
@@ -447,38 +459,35 @@ impl GenAiTelemetry {
                 ..
             } => {
                 let event = format!("{event:?}");
-                let action = format!("{action:?}");
-                ins.hook_decisions.add(
-                    1,
-                    &[
-                        kv("sre.hook.name", hook.clone()),
-                        kv("sre.hook.event", event.clone()),
-                        kv("sre.hook.action", action.clone()),
-                    ],
-                );
-                s.agent.span().add_event(
-                    "sre.hook.decision",
-                    vec![
-                        kv("sre.hook.name", hook.clone()),
-                        kv("sre.hook.event", event),
-                        kv("sre.hook.action", action),
-                    ],
-                );
+                // The kind only: a reason is content, and as a label it would be unbounded.
+                let action = action.kind();
+                let attrs = [
+                    kv("sre.hook.name", hook.clone()),
+                    kv("sre.hook.event", event),
+                    kv("sre.hook.action", action),
+                ];
+                ins.hook_decisions.add(1, &attrs);
+                s.agent
+                    .span()
+                    .add_event("sre.hook.decision", attrs.to_vec());
             }
             EventKind::HookFailed {
                 event,
                 hook,
                 error,
                 blocked,
-            } => s.agent.span().add_event(
-                "sre.hook.failed",
-                vec![
+            } => {
+                let mut attrs = vec![
                     kv("sre.hook.name", hook.clone()),
                     kv("sre.hook.event", format!("{event:?}")),
-                    kv("error.message", error.clone()),
                     kv("sre.hook.blocked", *blocked),
-                ],
-            ),
+                ];
+                // A command hook's stderr is content.
+                if content {
+                    attrs.push(kv("error.message", error.clone()));
+                }
+                s.agent.span().add_event("sre.hook.failed", attrs);
+            }
             EventKind::BudgetAction {
                 verdict,
                 tokens_before,
@@ -497,38 +506,130 @@ impl GenAiTelemetry {
                 vec![
                     kv("gen_ai.tool.call.id", id.clone()),
                     kv("gen_ai.tool.name", name.clone()),
-                    kv("sre.approval.request", request.clone()),
+                    kv("sre.approval.id", request.clone()),
                 ],
             ),
             EventKind::Finished { cause, .. } => {
-                for (_, cx) in s.tools.drain() {
-                    cx.span().end();
+                let kind = cause.kind();
+                s.agent.span().set_attribute(kv("sre.stop_cause", kind));
+                // A hop handing off, a memory command or a wait for a person ended well.
+                let fine = matches!(
+                    kind,
+                    "Completed" | "AwaitingApproval" | "Handoff" | "MemoryCommand"
+                );
+                let why = if content {
+                    format!("{cause:?}")
+                } else {
+                    kind.to_string()
+                };
+                if fine {
+                    s.close_ok();
+                } else {
+                    s.close(kind, &why);
                 }
-                if let Some(chat) = s.chat.take() {
-                    chat.span().end();
-                }
-                let cause = format!("{cause:?}");
-                let name = cause
-                    .split([' ', '{', '('])
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                let span = s.agent.span();
-                span.set_attribute(kv("sre.stop_cause", name.clone()));
-                if !matches!(name.as_str(), "Completed" | "AwaitingApproval") {
-                    span.set_attribute(kv("error.type", name.clone()));
-                    span.set_status(Status::error(cause));
-                }
-                span.end();
-                s.ended = true;
-                // Ended sessions stay for their hops and children to find; a long-running
-                // host does not keep them all.
-                if state.len() > MAX_SESSIONS {
-                    state.retain(|_, s| !s.ended);
-                }
+                self.prune(&mut state);
+            }
+            EventKind::Failed {
+                error_type,
+                message,
+            } => {
+                let why = if content {
+                    message.clone()
+                } else {
+                    error_type.clone()
+                };
+                s.close(error_type, &why);
+                self.prune(&mut state);
             }
             _ => {}
         }
+    }
+}
+
+impl GenAiTelemetry {
+    /// Ended sessions stay for their hops and children to find; a long-running host does not
+    /// keep them all.
+    fn prune(&self, state: &mut HashMap<String, Spans>) {
+        if state.len() > MAX_SESSIONS {
+            state.retain(|_, s| !s.ended);
+        }
+    }
+}
+
+impl Spans {
+    /// End the run's open spans and its own, well.
+    fn close_ok(&mut self) {
+        for (_, cx) in self.tools.drain() {
+            cx.span().end();
+        }
+        if let Some(chat) = self.chat.take() {
+            chat.span().end();
+        }
+        self.agent.span().end();
+        self.ended = true;
+    }
+
+    /// End the run's open spans and its own as failed with `error_type`.
+    fn close(&mut self, error_type: &str, why: &str) {
+        let open: Vec<Context> = self
+            .tools
+            .drain()
+            .map(|(_, cx)| cx)
+            .chain(self.chat.take())
+            .collect();
+        for cx in open {
+            let span = cx.span();
+            span.set_attribute(kv("error.type", error_type.to_string()));
+            span.end();
+        }
+        let span = self.agent.span();
+        span.set_attribute(kv("error.type", error_type.to_string()));
+        span.set_status(Status::error(why.to_string()));
+        span.end();
+        self.ended = true;
+    }
+}
+
+/// The attributes of a tool call's span.
+fn tool_attrs(id: &str, name: &str) -> Vec<KeyValue> {
+    vec![
+        kv("gen_ai.operation.name", "execute_tool"),
+        kv("gen_ai.tool.name", name.to_string()),
+        kv("gen_ai.tool.call.id", id.to_string()),
+        kv("gen_ai.tool.type", "function"),
+    ]
+}
+
+/// Content exported on opt-in, cut at 16 KiB (a collector refuses huge requests, and the
+/// whole batch with them).
+fn clip(text: &str) -> String {
+    const MAX: usize = 16 * 1024;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... [cut at {MAX} bytes of {}]", &text[..end], text.len())
+}
+
+/// A stop reason as the conventions name finish reasons.
+fn finish_reason(reason: &crate::model::StopReason) -> String {
+    use crate::model::StopReason;
+    match reason {
+        StopReason::EndTurn | StopReason::StopSequence => "stop".into(),
+        StopReason::ToolUse => "tool_call".into(),
+        StopReason::MaxTokens => "length".into(),
+        other => match serde_json::to_value(other) {
+            Ok(serde_json::Value::String(s)) => s,
+            Ok(serde_json::Value::Object(o)) => o
+                .values()
+                .next()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "other".into()),
+            _ => "other".into(),
+        },
     }
 }
 

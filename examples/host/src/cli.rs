@@ -474,6 +474,8 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     for w in &home.warnings {
         eprintln!("{w}");
     }
+    // OpenTelemetry when the environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT...).
+    let telemetry = crate::telemetry::Telemetry::from_env()?;
     let team = Team::assemble(home, options).await?;
     for w in team.warnings() {
         eprintln!("warning: {w}");
@@ -486,8 +488,6 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     let json = args.json;
-    // OpenTelemetry when the environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT...).
-    let telemetry = crate::telemetry::Telemetry::from_env()?;
     let spans = telemetry.as_ref().map(|t| t.sink());
     let sink = Arc::new(move |e: AgentEvent| {
         if let Some(spans) = &spans {

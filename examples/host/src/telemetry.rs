@@ -22,6 +22,9 @@ pub fn extract(headers: &[(String, String)]) -> opentelemetry::Context {
     opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier)
 }
 
+/// How long one export request may take.
+const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The exporters, while they run.
 pub struct Telemetry {
     traces: SdkTracerProvider,
@@ -41,8 +44,15 @@ struct OnRuntime {
 impl HttpClient for OnRuntime {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let client = self.client.clone();
+        // A collector that does not answer must not hold an export (or the exit) for long.
         self.runtime
-            .spawn(async move { client.send_bytes(request).await })
+            .spawn(async move {
+                tokio::time::timeout(EXPORT_TIMEOUT, client.send_bytes(request))
+                    .await
+                    .map_err(|_| -> HttpError {
+                        "the collector did not answer within 10 s".into()
+                    })?
+            })
             .await?
     }
 }

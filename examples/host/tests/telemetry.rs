@@ -263,8 +263,24 @@ async fn a_run_exports_genai_spans_and_metrics_over_otlp() {
                 s.name
             );
         }
+        let status = s
+            .status
+            .as_ref()
+            .map(|st| st.message.clone())
+            .unwrap_or_default();
+        assert!(
+            !status.contains("no writes here"),
+            "{} status {status}",
+            s.name
+        );
         for e in &s.events {
             for a in &e.attributes {
+                assert!(
+                    !text(&a.value).contains("no writes here"),
+                    "{} event {}",
+                    s.name,
+                    e.name
+                );
                 assert!(
                     !text(&a.value).contains("secret-content-4711"),
                     "{} event {}",
@@ -424,9 +440,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// An OpenAI-compatible model that fails its first call with a 503 (retried by the
-/// provider's retry layer) and then answers.
-async fn flaky_model() -> String {
+/// An OpenAI-compatible model that fails its first `failures` calls with `status` (a 503 is
+/// retried by the provider's retry layer, a 400 is not) and then answers.
+async fn flaky_model(failures: usize, status: u16) -> String {
     use axum::response::IntoResponse;
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = axum::Router::new().route(
@@ -434,9 +450,9 @@ async fn flaky_model() -> String {
         axum::routing::post(move |body: Bytes| {
             let calls = calls.clone();
             async move {
-                if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < failures {
                     return (
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        axum::http::StatusCode::from_u16(status).unwrap(),
                         [("retry-after-ms", "10")],
                         r#"{"error": {"message": "overloaded"}}"#,
                     )
@@ -468,7 +484,7 @@ async fn flaky_model() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_model_call_is_one_chat_span_with_its_retry_and_usage() {
     let (url, got) = receiver().await;
-    let model = flaky_model().await;
+    let model = flaky_model(1, 503).await;
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path().join("home");
     std::fs::create_dir_all(&h).unwrap();
@@ -515,20 +531,22 @@ async fn a_retried_model_call_is_one_chat_span_with_its_retry_and_usage() {
     );
     let (chat, attrs) = chats[0];
     assert_eq!(attrs["gen_ai.provider.name"], "openai");
-    assert_eq!(attrs["gen_ai.response.finish_reasons"], "end_turn");
+    assert_eq!(attrs["gen_ai.response.finish_reasons"], "stop");
     assert_eq!(attrs["gen_ai.usage.input_tokens"], "120");
     assert_eq!(attrs["gen_ai.usage.output_tokens"], "7");
     let retry = chat
         .events
         .iter()
-        .find(|e| e.name == "gen_ai.retry")
+        .find(|e| e.name == "sre.model.retry")
         .expect("the retry is an event of the chat span");
-    assert!(
-        retry
-            .attributes
-            .iter()
-            .any(|a| a.key == "error.message" && text(&a.value).contains("503"))
-    );
+    let attempt = retry
+        .attributes
+        .iter()
+        .find(|a| a.key == "sre.retry.attempt")
+        .map(|a| text(&a.value));
+    assert_eq!(attempt.as_deref(), Some("1"));
+    // The provider's error text is content: not without the opt-in.
+    assert!(!retry.attributes.iter().any(|a| a.key == "error.message"));
     // The API key is nowhere.
     for (s, a) in got.spans.iter() {
         assert!(
@@ -537,4 +555,59 @@ async fn a_retried_model_call_is_one_chat_span_with_its_retry_and_usage() {
             s.name
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_fails_still_ends_its_spans_as_failed() {
+    let (url, got) = receiver().await;
+    let model = flaky_model(usize::MAX, 400).await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("home");
+    std::fs::create_dir_all(&h).unwrap();
+    std::fs::write(
+        h.join("a.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: quiet\n  system_prompt: You check.\n",
+    )
+    .unwrap();
+    let ws = dir.path().join("ws");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_sre"))
+            .args(["run", "--agent", "quiet", "--workspace"])
+            .arg(&ws)
+            .arg(&h)
+            .arg("anything?")
+            .env("OPENAI_BASE_URL", &model)
+            .env("OPENAI_API_KEY", "sk-test")
+            .env("SRE_MODEL", "flaky")
+            .env(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                format!("{url}/v1/traces"),
+            )
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let got = got.lock().unwrap();
+    let names: Vec<&str> = got.spans.iter().map(|(s, _)| s.name.as_str()).collect();
+    // Both spans arrived (a span that never ends is never exported), marked as failed.
+    let agent = got
+        .spans
+        .iter()
+        .find(|(s, _)| s.name == "invoke_agent quiet")
+        .unwrap_or_else(|| panic!("{names:?}"));
+    assert_eq!(agent.1["error.type"], "Model");
+    assert_eq!(
+        agent.0.status.as_ref().map(|s| s.code),
+        Some(2),
+        "an error status"
+    );
+    let chat = got
+        .spans
+        .iter()
+        .find(|(s, _)| s.name == "chat flaky")
+        .unwrap_or_else(|| panic!("{names:?}"));
+    assert_eq!(chat.1["error.type"], "Model");
+    assert_eq!(chat.0.parent_span_id, agent.0.span_id);
 }

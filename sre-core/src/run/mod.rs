@@ -283,6 +283,20 @@ impl<'a> Run<'a> {
         let result = self.continue_run(resuming).await;
         match result {
             Err(Error::Cancelled) if self.finished.is_none() => self.cancelled().await,
+            Err(e) if !matches!(e, Error::Cancelled) => {
+                // The run ends without an outcome: say so, so that nobody waits for one.
+                let debug = format!("{e:?}");
+                let error_type = debug
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                self.emit(|| EventKind::Failed {
+                    error_type,
+                    message: e.to_string(),
+                });
+                Err(e)
+            }
             other => other,
         }
     }

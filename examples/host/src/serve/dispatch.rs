@@ -327,6 +327,12 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
         }
     }
     let _guard = Running(inner, id.to_string());
+    // The trace context of the request that opened the thread, taken whatever this run does.
+    let carrier = inner
+        .traces
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(id);
     let _permit = inner
         .permits
         .clone()
@@ -380,15 +386,8 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
     let (events, tid) = (inner.events.clone(), id.to_string());
     let telemetry = inner.telemetry.clone();
     let genai = inner.genai.clone();
-    if let Some(t) = &telemetry {
-        let carrier = inner
-            .traces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
-        if let Some(headers) = carrier {
-            t.set_parent(id, crate::telemetry::extract(&headers));
-        }
+    if let (Some(t), Some(headers)) = (&telemetry, carrier) {
+        t.set_parent(id, crate::telemetry::extract(&headers));
     }
     let sink = Arc::new(move |e: sre_core::AgentEvent| {
         if let Ok(v) = serde_json::to_value(&e) {

@@ -9,15 +9,7 @@ use std::sync::Mutex;
 
 use sre_core::{AgentEvent, EventKind};
 
-/// `gen_ai.client.token.usage` boundaries (semantic conventions).
-const TOKEN_BUCKETS: &[f64] = &[
-    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
-    16777216.0, 67108864.0,
-];
-/// `gen_ai.client.operation.duration` boundaries (seconds), also used for tool calls.
-const SECONDS_BUCKETS: &[f64] = &[
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
-];
+use sre_core::telemetry::{SECONDS_BUCKETS, TOKEN_BUCKETS};
 
 struct Histogram {
     bounds: &'static [f64],
@@ -85,6 +77,9 @@ fn label(v: &str) -> String {
 impl GenAiMetrics {
     /// Count what `e` says.
     pub fn record(&self, e: &AgentEvent) {
+        if matches!(e.kind, EventKind::TextDelta { .. }) {
+            return;
+        }
         let mut t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
         match &e.kind {
             EventKind::ModelRequest { model, .. } => {
@@ -134,11 +129,16 @@ impl GenAiMetrics {
                 action,
                 ..
             } => {
+                // The kind only: a reason as a label would make a series per reason.
                 *t.hooks
-                    .entry((hook.clone(), format!("{event:?}"), format!("{action:?}")))
+                    .entry((
+                        hook.clone(),
+                        format!("{event:?}"),
+                        action.kind().to_string(),
+                    ))
                     .or_default() += 1;
             }
-            EventKind::Finished { .. } => {
+            EventKind::Finished { .. } | EventKind::Failed { .. } => {
                 t.models.remove(&e.session_id);
             }
             _ => {}
@@ -192,14 +192,18 @@ impl GenAiMetrics {
                 label(model)
             );
         }
+        // One family at a time, as the text format wants.
         out.push_str("# TYPE sre_cache_cacheable_prompt_tokens_total counter\n");
-        out.push_str("# TYPE sre_cache_read_tokens_total counter\n");
-        for (model, (prompt, read)) in &t.cacheable {
+        for (model, (prompt, _)) in &t.cacheable {
             let m = label(model);
             let _ = writeln!(
                 out,
                 "sre_cache_cacheable_prompt_tokens_total{{gen_ai_request_model=\"{m}\"}} {prompt}"
             );
+        }
+        out.push_str("# TYPE sre_cache_read_tokens_total counter\n");
+        for (model, (_, read)) in &t.cacheable {
+            let m = label(model);
             let _ = writeln!(
                 out,
                 "sre_cache_read_tokens_total{{gen_ai_request_model=\"{m}\"}} {read}"
