@@ -45,7 +45,9 @@ pub const SECONDS_BUCKETS: &[f64] = &[
 /// Sessions kept (ended ones are dropped past this many).
 const MAX_SESSIONS: usize = 4096;
 
-/// GenAI spans and metrics from agent events.
+/// GenAI spans and metrics from agent events. Spans are started and ended under an internal
+/// lock: give it a tracer whose processor does not export inline (the SDK's batch
+/// processor, as the reference host does), not a simple processor on the same runtime.
 pub struct GenAiTelemetry {
     tracer: BoxedTracer,
     instruments: Instruments,
