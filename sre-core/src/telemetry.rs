@@ -387,6 +387,20 @@ impl GenAiTelemetry {
                     ])
                     .start_with_context(&self.tracer, &s.agent);
                 span.end();
+                // In the metrics too: a judge's tokens are the run's tokens.
+                let attrs = [
+                    kv("gen_ai.operation.name", "chat"),
+                    kv("gen_ai.request.model", model.clone()),
+                ];
+                ins.duration.record(duration.as_secs_f64(), &attrs);
+                for (kind, n) in [
+                    ("input", usage.prompt_tokens()),
+                    ("output", usage.output_tokens),
+                ] {
+                    let mut a = attrs.to_vec();
+                    a.push(kv("gen_ai.token.type", kind));
+                    ins.tokens.record(n, &a);
+                }
             }
             EventKind::ToolStarted { id, name, input } => {
                 let mut attrs = tool_attrs(id, name);

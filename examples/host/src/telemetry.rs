@@ -74,6 +74,22 @@ impl Telemetry {
         if !traces_on && !metrics_on {
             return Ok(None);
         }
+        // Only HTTP/protobuf is built in: a request for another protocol is an error, not
+        // a silent change of protocol.
+        for name in [
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        ] {
+            if let Ok(p) = std::env::var(name)
+                && !p.trim().is_empty()
+                && p.trim() != "http/protobuf"
+            {
+                return Err(format!(
+                    "{name}={p}: only http/protobuf is supported (unset it, or set http/protobuf)"
+                ));
+            }
+        }
         let content = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
             .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
         Self::build(None, traces_on, metrics_on, content).map(Some)

@@ -611,3 +611,27 @@ async fn a_run_that_fails_still_ends_its_spans_as_failed() {
     assert_eq!(chat.1["error.type"], "Model");
     assert_eq!(chat.0.parent_span_id, agent.0.span_id);
 }
+
+#[test]
+fn an_otlp_protocol_other_than_http_protobuf_is_an_error_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("home");
+    home(&h);
+    let out = Command::new(env!("CARGO_BIN_EXE_sre"))
+        .args(["run", "--agent", "lead", "--script"])
+        .arg(h.join("script.yaml"))
+        .arg("--workspace")
+        .arg(dir.path().join("ws"))
+        .arg(&h)
+        .arg("look around")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: only http/protobuf"),
+        "{stderr}"
+    );
+}
