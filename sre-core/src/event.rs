@@ -219,6 +219,26 @@ pub enum EventKind {
         /// The final answer, if any.
         answer: Option<String>,
     },
+    /// A tool call went to an MCP server (emitted by the MCP tool, before its
+    /// `ToolFinished`).
+    McpCall {
+        /// The tool call's id.
+        id: String,
+        /// The connector (server) name.
+        server: String,
+        /// The MCP method (`tools/call`).
+        method: String,
+        /// The server's own name for the tool.
+        tool: String,
+        /// `streamable_http` or `stdio`.
+        transport: String,
+        /// How long the request took.
+        #[serde(with = "duration_ms")]
+        duration: Duration,
+        /// Whether it failed (a transport or protocol error; a tool's own error result is
+        /// its `ToolFinished`).
+        failed: bool,
+    },
     /// The run ended with an error instead of an outcome.
     Failed {
         /// The error's kind (the variant of [`Error`](crate::Error), e.g. `Model`).

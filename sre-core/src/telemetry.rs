@@ -402,6 +402,43 @@ impl GenAiTelemetry {
                     ins.tokens.record(n, &a);
                 }
             }
+            EventKind::McpCall {
+                id,
+                server,
+                method,
+                tool,
+                transport,
+                duration,
+                failed,
+            } => {
+                // The MCP conventions' client span, `{mcp.method.name} {target}`, under the
+                // tool call it served.
+                let parent = s.tools.get(id).cloned().unwrap_or_else(|| s.agent.clone());
+                let start = SystemTime::now()
+                    .checked_sub(*duration)
+                    .unwrap_or_else(SystemTime::now);
+                let mut attrs = vec![
+                    kv("mcp.method.name", method.clone()),
+                    kv("gen_ai.tool.name", tool.clone()),
+                    kv("gen_ai.operation.name", "execute_tool"),
+                    kv(
+                        "network.transport",
+                        if transport == "stdio" { "pipe" } else { "tcp" },
+                    ),
+                    kv("sre.mcp.server", server.clone()),
+                ];
+                if *failed {
+                    attrs.push(kv("error.type", "mcp_error"));
+                }
+                let mut span: BoxedSpan = self
+                    .tracer
+                    .span_builder(format!("{method} {tool}"))
+                    .with_kind(SpanKind::Client)
+                    .with_start_time(start)
+                    .with_attributes(attrs)
+                    .start_with_context(&self.tracer, &parent);
+                span.end();
+            }
             EventKind::ToolStarted { id, name, input } => {
                 let mut attrs = tool_attrs(id, name);
                 if content {

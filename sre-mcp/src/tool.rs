@@ -183,11 +183,30 @@ impl Tool for McpTool {
                 )));
             }
         };
-        match self
+        let started = std::time::Instant::now();
+        let result = self
             .connector
             .call(&self.remote_name, args, &ctx.cancel)
-            .await
+            .await;
+        // The request itself, for telemetry (an MCP client span under the tool call's).
+        if let Some(events) = &ctx.events
+            && !matches!(result, Err(CallFailure::Cancelled))
         {
+            events.emit(sre_core::AgentEvent {
+                agent: ctx.agent_name.clone(),
+                session_id: ctx.session_id.clone(),
+                kind: sre_core::EventKind::McpCall {
+                    id: ctx.tool_use_id.clone(),
+                    server: self.connector.name().to_string(),
+                    method: "tools/call".into(),
+                    tool: self.remote_name.clone(),
+                    transport: self.connector.config.transport.kind().into(),
+                    duration: started.elapsed(),
+                    failed: result.is_err(),
+                },
+            });
+        }
+        match result {
             Ok(result) => Ok(map_call_result(&result)),
             Err(CallFailure::Cancelled) => Err(ToolError::Cancelled),
             Err(CallFailure::Failed(e)) => Err(ToolError::Invalid(e.to_string())),

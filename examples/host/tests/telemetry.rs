@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
 
+mod common;
 mod server;
 
 use std::collections::HashMap;
@@ -634,4 +635,88 @@ fn an_otlp_protocol_other_than_http_protobuf_is_an_error_that_says_so() {
         stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: only http/protobuf"),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_calls_are_client_spans_under_their_tool_calls() {
+    let (url, got) = receiver().await;
+    let dd_port = common::free_port();
+    let pd_port = common::free_port(); // nothing listens: that connector fails
+    let mut dd = Command::new(common::peers_python());
+    dd.arg(common::fixture("vendor_mcp.py"))
+        .args(["--flavor", "datadog", "--port", &dd_port.to_string()])
+        .env("DD_API_KEY", "dd-api-test")
+        .env("DD_APPLICATION_KEY", "dd-app-test");
+    let _dd = common::start_listening(dd, dd_port);
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let out = tokio::task::spawn_blocking(move || {
+        common::sre()
+            .args([
+                "run",
+                "--agent",
+                "incident-orchestrator",
+                "--session",
+                "inc-1",
+            ])
+            .arg("--script")
+            .arg(common::repo().join("examples/scripts/team-incident.yaml"))
+            .arg("--workspace")
+            .arg(&ws)
+            .arg(common::team_home())
+            .arg("checkout-api returns HTTP 503 on POST /payments since 14:02Z. Investigate.")
+            .env("DATADOG_MCP_URL", format!("http://127.0.0.1:{dd_port}/mcp"))
+            .env("DD_API_KEY", "dd-api-test")
+            .env("DD_APPLICATION_KEY", "dd-app-test")
+            .env(
+                "PAGERDUTY_MCP_URL",
+                format!("http://127.0.0.1:{pd_port}/mcp"),
+            )
+            .env("PAGERDUTY_API_TOKEN", "pd-test")
+            .env(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                format!("{url}/v1/traces"),
+            )
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = got.lock().unwrap();
+    let names: Vec<&str> = got.spans.iter().map(|(s, _)| s.name.as_str()).collect();
+    let mcp: Vec<_> = got
+        .spans
+        .iter()
+        .filter(|(s, _)| s.name == "tools/call query_metrics")
+        .collect();
+    assert_eq!(mcp.len(), 2, "{names:?}");
+    for (span, attrs) in &mcp {
+        assert_eq!(span.kind, 3, "a CLIENT span");
+        assert_eq!(attrs["mcp.method.name"], "tools/call");
+        assert_eq!(attrs["network.transport"], "tcp");
+        assert_eq!(attrs["sre.mcp.server"], "datadog-mcp");
+        let parent = got
+            .spans
+            .iter()
+            .find(|(s, _)| s.span_id == span.parent_span_id)
+            .unwrap_or_else(|| panic!("no parent in {names:?}"));
+        assert_eq!(
+            parent.0.name,
+            "execute_tool mcp__datadog-mcp__query_metrics"
+        );
+    }
+    // The connector's secrets are nowhere.
+    for (s, a) in got.spans.iter() {
+        assert!(
+            !a.values()
+                .any(|v| v.contains("dd-app-test") || v.contains("dd-api-test")),
+            "{}",
+            s.name
+        );
+    }
 }
