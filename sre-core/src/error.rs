@@ -80,6 +80,27 @@ pub enum Error {
 }
 
 impl Error {
+    /// Its variant's name (`Model`, `ToolFatal`...), without what it carries: an
+    /// `error.type` for telemetry.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Cancelled => "Cancelled",
+            Error::Model(_) => "Model",
+            Error::ToolFatal { .. } => "ToolFatal",
+            Error::Session { .. } => "Session",
+            Error::UnfinishedRun { .. } => "UnfinishedRun",
+            Error::SessionBusy { .. } => "SessionBusy",
+            Error::Config(_) => "Config",
+            Error::Parse { .. } => "Parse",
+            Error::Memory(_) => "Memory",
+            Error::Context(_) => "Context",
+            Error::Hook { .. } => "Hook",
+            Error::Io { .. } => "Io",
+        }
+    }
+}
+
+impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -511,7 +511,7 @@ impl GenAiTelemetry {
                 action,
                 ..
             } => {
-                let event = format!("{event:?}");
+                let event = event.as_str();
                 // The kind only: a reason is content, and as a label it would be unbounded.
                 let action = action.kind();
                 let attrs = [
@@ -532,7 +532,7 @@ impl GenAiTelemetry {
             } => {
                 let mut attrs = vec![
                     kv("sre.hook.name", hook.clone()),
-                    kv("sre.hook.event", format!("{event:?}")),
+                    kv("sre.hook.event", event.as_str()),
                     kv("sre.hook.blocked", *blocked),
                 ];
                 // A command hook's stderr is content.
@@ -660,10 +660,7 @@ fn clip(text: &str) -> String {
     if text.len() <= MAX {
         return text.to_string();
     }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = crate::text::floor_char_boundary(text, MAX);
     format!("{}... [cut at {MAX} bytes of {}]", &text[..end], text.len())
 }
 

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use crate::home::AgentHome;
 use crate::incident::intake::{self, Delivery, IntakeConfig, Refused};
 use crate::incident::{Source, generic};
-use crate::store::{IncidentStore, Intake, ThreadStore, task_of};
+use crate::store::{IncidentStore, Intake, open_threads};
 
 /// `sre incident` subcommands.
 #[derive(Subcommand, Debug)]
@@ -262,12 +262,8 @@ fn deliver(
     match intake::receive(&store, &home.plans, &IntakeConfig::default(), delivery) {
         Ok(received) => {
             // Routed incidents get their threads, queued: a running `sre serve` takes them up.
-            for outcome in &received.outcomes {
-                let incident = outcome.incident();
-                if incident.thread.is_some() {
-                    store.open_thread(incident, &task_of(incident), chrono::Utc::now())?;
-                }
-            }
+            let incidents = received.outcomes.iter().map(Intake::incident);
+            open_threads(&store, incidents, chrono::Utc::now())?;
             if received.outcomes.is_empty() {
                 println!("delivery {}: nothing to do (a ping)", received.delivery);
             }

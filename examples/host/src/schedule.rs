@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::home::ScheduledTaskDef;
-use crate::store::schedules::ScheduledRun;
+use crate::store::schedules::{ScheduleState, ScheduledRun};
 use crate::store::{SqliteStore, StoreError, ThreadStatus, ThreadStore};
 
 /// Failed runs in a row after which a task is failed.
@@ -79,7 +79,16 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut st = self.store.schedule_state(&t.name, now)?;
-        st.last_slot = Some(now);
+        let latest = t
+            .pattern
+            .find_previous_occurrence(&now.with_timezone(&t.time_zone), true)
+            .map(|l| l.with_timezone(&Utc))
+            .unwrap_or(now);
+        // Written once per passing occurrence, not every tick.
+        if st.last_slot.is_some_and(|s| s >= latest) {
+            return Ok(());
+        }
+        st.last_slot = Some(latest);
         self.store.save_schedule(&st)
     }
 
@@ -92,6 +101,15 @@ impl Scheduler {
         if st.status != "active" {
             return Ok(None);
         }
+        // Ticked every second: written only when something changed.
+        let loaded = st.clone();
+        let save = |st: &ScheduleState| {
+            if *st == loaded {
+                Ok(())
+            } else {
+                self.store.save_schedule(st)
+            }
+        };
         if let Some(thread) = st
             .last_thread
             .clone()
@@ -121,7 +139,7 @@ impl Scheduler {
                 "{MAX_FAILURES} runs failed in a row; the last: {}",
                 st.last_error.as_deref().unwrap_or("(no reason recorded)")
             ));
-            self.store.save_schedule(&st)?;
+            save(&st)?;
             return Ok(None);
         }
         // The latest occurrence at or before now, in the task's time zone.
@@ -130,7 +148,7 @@ impl Scheduler {
             Ok(l) => l.with_timezone(&Utc),
             Err(e) => {
                 st.last_error = Some(format!("no occurrence of `{}` found: {e}", t.cron));
-                self.store.save_schedule(&st)?;
+                save(&st)?;
                 return Ok(None);
             }
         };
@@ -147,17 +165,17 @@ impl Scheduler {
             } else {
                 "past its end date".into()
             });
-            self.store.save_schedule(&st)?;
+            save(&st)?;
             return Ok(None);
         }
         if latest <= base {
-            self.store.save_schedule(&st)?;
+            save(&st)?;
             return Ok(None);
         }
         if !t.catch_up && now - latest > ON_TIME {
             // Missed while down: skipped; the task waits for its next occurrence.
             st.last_slot = Some(latest);
-            self.store.save_schedule(&st)?;
+            save(&st)?;
             return Ok(None);
         }
         let n = st.runs + 1;

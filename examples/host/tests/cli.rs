@@ -545,3 +545,14 @@ fn a_run_without_a_model_says_how_to_get_one() {
     assert_eq!(code, 1);
     assert!(stderr.contains("--script"), "{stderr}");
 }
+
+#[test]
+fn sre_serve_listens_on_loopback_unless_told_otherwise() {
+    use clap::Parser;
+    let cli = sre_host::cli::Cli::try_parse_from(["sre", "serve", "home"]).unwrap();
+    let sre_host::cli::Command::Serve { listen, .. } = cli.command else {
+        panic!("not serve: {:?}", cli.command);
+    };
+    assert!(listen.ip().is_loopback(), "{listen}");
+    assert_eq!(listen.port(), 8080);
+}

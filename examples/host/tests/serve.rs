@@ -20,8 +20,30 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
     let mut server = start(h, TOKEN);
     let addr = server.addr.clone();
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    // Health needs no token; everything else does.
+    // Health needs no token; everything else does, every route and method.
     assert_eq!(http(&addr, "GET", "/healthz", None, b"").0, 200);
+    for (method, path) in [
+        ("GET", "/metrics"),
+        ("GET", "/api/incidents"),
+        ("POST", "/api/incidents"),
+        ("GET", "/api/incidents/inc-1"),
+        ("GET", "/api/threads"),
+        ("GET", "/api/threads/thread-1"),
+        ("GET", "/api/threads/thread-1/events"),
+        ("POST", "/api/threads/thread-1/messages"),
+        ("POST", "/api/threads/thread-1/hooks/log"),
+        ("GET", "/api/approvals"),
+        ("POST", "/api/approvals/apr-1/approve"),
+        ("POST", "/api/approvals/apr-1/deny"),
+        ("GET", "/api/schedules"),
+        ("POST", "/webhooks/alertmanager"),
+        ("POST", "/webhooks/pagerduty"),
+        ("POST", "/webhooks/azure-monitor"),
+        ("POST", "/triggers/any"),
+    ] {
+        let (code, body) = http(&addr, method, path, None, b"{}");
+        assert_eq!(code, 401, "{method} {path}: {body}");
+    }
     assert_eq!(http(&addr, "GET", "/api/incidents", None, b"").0, 401);
     assert_eq!(
         http(

@@ -285,12 +285,7 @@ impl<'a> Run<'a> {
             Err(Error::Cancelled) if self.finished.is_none() => self.cancelled().await,
             Err(e) if !matches!(e, Error::Cancelled) => {
                 // The run ends without an outcome: say so, so that nobody waits for one.
-                let debug = format!("{e:?}");
-                let error_type = debug
-                    .split(|c: char| !c.is_alphanumeric() && c != '_')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
+                let error_type = e.kind().to_string();
                 self.emit(|| EventKind::Failed {
                     error_type,
                     message: e.to_string(),

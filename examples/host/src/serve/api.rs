@@ -25,7 +25,7 @@ use crate::incident::intake::{self, Delivery, IntakeConfig, Refused};
 use crate::incident::{Source, pagerduty};
 use crate::store::{
     ApprovalStore, Decision, EventLog, IncidentStore, Intake, SqliteStore, ThreadStatus,
-    ThreadStore, task_of,
+    ThreadStore, open_threads,
 };
 
 /// What the handlers share.
@@ -196,6 +196,14 @@ fn json_body(body: &[u8]) -> Result<Value, Response> {
     })
 }
 
+/// The non-blank string field `key` of a request body; 400 with `missing` otherwise.
+fn required<'a>(args: &'a Value, key: &str, missing: &str) -> Result<&'a str, Response> {
+    args.get(key)
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, missing))
+}
+
 /// Take a delivery, open the threads it routes, answer 202 with what it did. A delivery
 /// authenticated by the API token (`by_token`) needs no platform signature.
 async fn deliver(
@@ -225,17 +233,8 @@ async fn deliver(
         };
         let received = intake::receive(store.as_ref(), &plans, &config, delivery)?;
         // Each routed incident's thread, opened once.
-        let mut opened = Vec::new();
-        for outcome in &received.outcomes {
-            let incident = outcome.incident();
-            if incident.thread.is_some() {
-                let (thread, created) =
-                    store.open_thread(incident, &task_of(incident), chrono::Utc::now())?;
-                if created {
-                    opened.push(thread.id);
-                }
-            }
-        }
+        let incidents = received.outcomes.iter().map(Intake::incident);
+        let opened = open_threads(store.as_ref(), incidents, chrono::Utc::now())?;
         Ok::<_, Refused>((received, opened))
     })
     .await
@@ -376,9 +375,9 @@ async fn create_incident(
     body: Bytes,
 ) -> ApiResult {
     check_api(&s, &headers, q)?;
-    let blank = |v: &Value| v.as_str().is_none_or(|t| t.trim().is_empty());
-    if json_body(&body).is_ok_and(|v| blank(&v["title"])) {
-        return Err(error(StatusCode::BAD_REQUEST, "`title` is required"));
+    // Intake says what else is wrong with the body.
+    if let Ok(args) = json_body(&body) {
+        required(&args, "title", "`title` is required")?;
     }
     deliver(s, Source::Manual, "api".into(), headers, body, true).await
 }
@@ -546,16 +545,7 @@ async fn deny(
 ) -> ApiResult {
     check_api(&s, &headers, q)?;
     let args = json_body(&body)?;
-    let Some(reason) = args
-        .get("reason")
-        .and_then(Value::as_str)
-        .filter(|r| !r.trim().is_empty())
-    else {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "`reason` is required: the agent reads it",
-        ));
-    };
+    let reason = required(&args, "reason", "`reason` is required: the agent reads it")?;
     decided(
         &s,
         id,
@@ -633,14 +623,7 @@ async fn message(
 ) -> ApiResult {
     check_api(&s, &headers, q)?;
     let args = json_body(&body)?;
-    let Some(text) = args
-        .get("text")
-        .and_then(Value::as_str)
-        .filter(|t| !t.trim().is_empty())
-        .map(str::to_string)
-    else {
-        return Err(error(StatusCode::BAD_REQUEST, "`text` is required"));
-    };
+    let text = required(&args, "text", "`text` is required")?.to_string();
     let store = s.store.clone();
     let tid = id.clone();
     let thread = store_call(move || store.post_message(&tid, &text, chrono::Utc::now())).await?;

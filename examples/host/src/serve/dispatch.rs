@@ -13,7 +13,6 @@ use tokio_util::sync::CancellationToken;
 use crate::home::{AgentHome, AgentType};
 use crate::store::{
     ApprovalStore, IncidentStore, SqliteStore, StoreError, ThreadRecord, ThreadStatus, ThreadStore,
-    task_of,
 };
 use crate::team::{Team, TeamOptions};
 use sre_core::telemetry::GenAiTelemetry;
@@ -101,10 +100,7 @@ impl Dispatcher {
         let store = self.inner.store.clone();
         blocking(move || {
             let unopened = store.unopened()?;
-            for incident in &unopened {
-                store.open_thread(incident, &task_of(incident), chrono::Utc::now())?;
-            }
-            Ok(unopened.len())
+            Ok(crate::store::open_threads(store.as_ref(), &unopened, chrono::Utc::now())?.len())
         })
         .await
     }

@@ -133,7 +133,7 @@ impl GenAiMetrics {
                 *t.hooks
                     .entry((
                         hook.clone(),
-                        format!("{event:?}"),
+                        event.as_str().to_string(),
                         action.kind().to_string(),
                     ))
                     .or_default() += 1;

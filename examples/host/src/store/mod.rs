@@ -20,7 +20,7 @@ use serde::Serialize;
 pub use approvals::{ApprovalRecord, ApprovalStore, Decision, Effect, PolicyRecord};
 pub use events::{EventLog, ThreadEvent};
 pub use sqlite::SqliteStore;
-pub use threads::{ThreadRecord, ThreadStatus, ThreadStore, task_of};
+pub use threads::{ThreadRecord, ThreadStatus, ThreadStore, open_threads, task_of};
 
 use crate::incident::{Alert, AlertStatus, Priority, Source};
 

@@ -66,23 +66,7 @@ impl SqliteStore {
 
     /// Save a task's state.
     pub fn save_schedule(&self, s: &ScheduleState) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE schedules SET last_slot = ?2, runs = ?3, failures = ?4, status = ?5, \
-                 last_error = ?6, last_thread = ?7, counted = ?8 WHERE name = ?1",
-                params![
-                    s.name,
-                    s.last_slot.map(stamp),
-                    s.runs,
-                    s.failures,
-                    s.status,
-                    s.last_error,
-                    s.last_thread,
-                    s.counted
-                ],
-            )?;
-            Ok(())
-        })
+        self.with(|c| save(c, s).map(|_| ()))
     }
 
     /// Every task's state (read only: tasks not ticked yet have none).
@@ -131,20 +115,7 @@ impl SqliteStore {
                         )));
                     }
                 }
-                tx.execute(
-                    "UPDATE schedules SET last_slot = ?2, runs = ?3, failures = ?4, status = ?5, \
-                 last_error = ?6, last_thread = ?7, counted = ?8 WHERE name = ?1",
-                    params![
-                        st.name,
-                        st.last_slot.map(stamp),
-                        st.runs,
-                        st.failures,
-                        st.status,
-                        st.last_error,
-                        st.last_thread,
-                        st.counted
-                    ],
-                )?;
+                save(&tx, st)?;
                 tx.commit()?;
                 Ok(None)
             })?;
@@ -156,6 +127,24 @@ impl SqliteStore {
             None => Ok(()),
         }
     }
+}
+
+/// Write `s` (the task's row exists).
+fn save(c: &rusqlite::Connection, s: &ScheduleState) -> rusqlite::Result<usize> {
+    c.execute(
+        "UPDATE schedules SET last_slot = ?2, runs = ?3, failures = ?4, status = ?5, \
+         last_error = ?6, last_thread = ?7, counted = ?8 WHERE name = ?1",
+        params![
+            s.name,
+            s.last_slot.map(stamp),
+            s.runs,
+            s.failures,
+            s.status,
+            s.last_error,
+            s.last_thread,
+            s.counted
+        ],
+    )
 }
 
 /// One run of a scheduled task, as [`SqliteStore::start_run`] starts it.

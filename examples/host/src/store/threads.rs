@@ -127,6 +127,25 @@ pub trait ThreadStore: Send + Sync {
     ) -> Result<ThreadRecord, StoreError>;
 }
 
+/// Open the thread of each routed incident (queued, with [`task_of`]); the ids of those
+/// created now. Every taker of incidents calls it: the server, the CLI, the start-up pass.
+pub fn open_threads<'a>(
+    store: &dyn ThreadStore,
+    incidents: impl IntoIterator<Item = &'a IncidentRecord>,
+    at: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let mut opened = Vec::new();
+    for incident in incidents {
+        if incident.thread.is_some() {
+            let (thread, created) = store.open_thread(incident, &task_of(incident), at)?;
+            if created {
+                opened.push(thread.id);
+            }
+        }
+    }
+    Ok(opened)
+}
+
 /// The task an incident's agent is given: what the platform said, then the plan's
 /// instructions.
 pub fn task_of(incident: &IncidentRecord) -> String {
