@@ -18,10 +18,25 @@ pub fn store_at(dir: &Path, data: Option<&Path>) -> Result<SqliteStore, Failure>
     if data.is_none() && !dir.is_dir() {
         return Err(format!("{}: not an agent home (no such folder)", dir.display()).into());
     }
-    let data = data
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join(".sre/data"));
-    Ok(SqliteStore::open(data.join("incidents.db"))?)
+    Ok(SqliteStore::open(data_dir(dir, data).join("incidents.db"))?)
+}
+
+/// The data folder of home `dir`.
+fn data_dir(dir: &Path, data: Option<&Path>) -> PathBuf {
+    data.map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.join(".sre/data"))
+}
+
+/// What continues the thread after a decision: a running `sre serve` on the same data
+/// folder (it holds the folder's lock) takes it up by itself; otherwise `sre run --resume`.
+fn next_step(dir: &Path, data: Option<&Path>, thread: &str) {
+    let lock = data_dir(dir, data).join("serve.lock");
+    let served = std::fs::File::open(&lock).is_ok_and(|f| f.try_lock_shared().is_err());
+    if served {
+        println!("a running `sre serve` on this data folder continues thread {thread}");
+    } else {
+        println!("continue the run with: sre run ... --resume --session {thread}");
+    }
 }
 
 /// Print a command's error (`error: ...`) and give exit status 1.
@@ -145,9 +160,10 @@ pub async fn approve(args: ApproveArgs) -> ExitCode {
             } else {
                 println!("{}: approved", record.id);
             }
-            println!(
-                "continue the run with: sre run ... --resume --session {}",
-                record.thread
+            next_step(
+                home(args.dir.as_deref())?,
+                args.data.as_deref(),
+                &record.thread,
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -197,10 +213,7 @@ pub async fn deny(
                 chrono::Utc::now(),
             )?;
             println!("{}: denied", record.id);
-            println!(
-                "continue the run with: sre run ... --resume --session {}",
-                record.thread
-            );
+            next_step(home(dir)?, data, &record.thread);
             Ok(ExitCode::SUCCESS)
         }
         .await,

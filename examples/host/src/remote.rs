@@ -98,7 +98,7 @@ impl Server {
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|e| format!("{}: {e}", self.base))?;
+            .map_err(|e| format!("{}: {}", self.base, with_causes(&e)))?;
         let status = response.status();
         let text = response
             .text()
@@ -115,6 +115,17 @@ impl Server {
         }
         Ok(body)
     }
+}
+
+/// An error and what caused it (a refused connection, a DNS or TLS failure).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
 }
 
 /// Percent-encode one path segment (ids are plain, but a mistyped one must not change the

@@ -102,6 +102,10 @@ fn a_write_waits_for_a_person_across_processes_then_runs_once() {
     let (code, out, _) = sre(&["approve", home, "apr-1"]);
     assert_eq!(code, 0);
     assert!(out.contains("apr-1: approved"), "{out}");
+    assert!(
+        out.contains("continue the run with: sre run ... --resume --session t1"),
+        "{out}"
+    );
     // Deciding twice is refused and says how it was decided.
     let (code, _, err) = sre(&["deny", home, "apr-1", "--reason", "late"]);
     assert_eq!(code, 1);
@@ -125,8 +129,16 @@ fn a_denial_reaches_the_agent_and_an_edit_runs_instead() {
     let home = h.to_str().unwrap();
     let (code, _, err) = run(h, "refused", "t2", false);
     assert_eq!(code, 3, "{err}");
-    let (code, _, _) = sre(&["deny", home, "apr-1", "--reason", "not during the freeze"]);
+    // While a server holds the data folder, it is the one that continues the thread.
+    let lock = std::fs::File::create(h.join(".sre/data/serve.lock")).unwrap();
+    lock.lock().unwrap();
+    let (code, out, _) = sre(&["deny", home, "apr-1", "--reason", "not during the freeze"]);
     assert_eq!(code, 0);
+    assert!(
+        out.contains("a running `sre serve` on this data folder continues thread t2"),
+        "{out}"
+    );
+    drop(lock);
     let (code, out, err) = run(h, "refused", "t2", true);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "gave up");

@@ -321,18 +321,22 @@ fn an_alert_is_investigated_and_its_write_waits_for_approval_across_a_crash() {
             400
         );
     }
-    // The API's own bodies are small.
+    // The API's own bodies are small; the refusal is JSON like every other.
     let big = format!("{{\"text\": \"{}\"}}", "x".repeat(2 << 20));
-    assert_eq!(
-        http(
-            &addr,
-            "POST",
-            "/api/threads/thread-1/messages",
-            Some(TOKEN),
-            big.as_bytes()
-        )
-        .0,
-        413
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/api/threads/thread-1/messages",
+        Some(TOKEN),
+        big.as_bytes(),
+    );
+    assert_eq!(code, 413);
+    assert!(
+        json_of(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("size limit"),
+        "{body}"
     );
     // Deciding twice is a conflict; an unknown request is not found.
     assert_eq!(

@@ -66,6 +66,20 @@ fn operators_decide_from_the_cli_against_a_running_server() {
         br#"{"title": " "}"#,
     );
     assert_eq!(code, 400, "{body}");
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/api/incidents",
+        Some(TOKEN),
+        br#"{"title": 5}"#,
+    );
+    assert_eq!(code, 400);
+    assert!(
+        body.contains("`title`: expected a string, found a number"),
+        "{body}"
+    );
+    let (code, body) = http(&addr, "GET", "/api/approvals?all=maybe", Some(TOKEN), b"");
+    assert_eq!(code, 400, "{body}");
     let (code, said) = sre(&["incident", "list", "--server", &url]);
     assert_eq!(code, 0, "{said}");
     assert!(

@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(DefaultBodyLimit::max(1 << 20));
     webhooks
         .merge(api)
+        .layer(axum::middleware::map_response(json_refusals))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             error(
@@ -196,12 +197,39 @@ fn json_body(body: &[u8]) -> Result<Value, Response> {
     })
 }
 
-/// The non-blank string field `key` of a request body; 400 with `missing` otherwise.
+/// The non-blank string field `key` of a request body; 400 with `missing` otherwise (or
+/// saying what it is instead of a string).
 fn required<'a>(args: &'a Value, key: &str, missing: &str) -> Result<&'a str, Response> {
-    args.get(key)
-        .and_then(Value::as_str)
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, missing))
+    match args.get(key) {
+        Some(Value::String(t)) if !t.trim().is_empty() => Ok(t),
+        None | Some(Value::Null) | Some(Value::String(_)) => {
+            Err(error(StatusCode::BAD_REQUEST, missing))
+        }
+        Some(other) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "`{key}`: expected a string, found {}",
+                sre_core::text::json_kind(other)
+            ),
+        )),
+    }
+}
+
+/// Refusals made below the handlers (a body over the limit) answered as JSON too.
+async fn json_refusals(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.is_client_error() && !is_json {
+        let what = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "the body is over this endpoint's size limit",
+            _ => status.canonical_reason().unwrap_or("refused"),
+        };
+        return error(status, what);
+    }
+    response
 }
 
 /// Take a delivery, open the threads it routes, answer 202 with what it did. A delivery
@@ -453,7 +481,16 @@ async fn approvals(
     headers: HeaderMap,
 ) -> ApiResult {
     let q = check_api(&s, &headers, q)?;
-    let all = q.get("all").is_some_and(|v| v == "true" || v == "1");
+    let all = match q.get("all").map(String::as_str) {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(other) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("`all` must be true or false, not `{other}`"),
+            ));
+        }
+    };
     let limit = if q.contains_key("limit") {
         limit(&q)?
     } else {
