@@ -261,6 +261,60 @@ mod duration_ms {
 pub trait EventSink: Send + Sync {
     /// Take one event.
     fn emit(&self, event: AgentEvent);
+
+    /// The trace context to send with a request that tool call `call_id` of session
+    /// `session_id` makes to another service (an MCP server), when this sink traces the
+    /// run; the service's spans then continue the trace. Default: none.
+    fn trace_context(&self, session_id: &str, call_id: &str) -> Option<TraceContext> {
+        let _ = (session_id, call_id);
+        None
+    }
+}
+
+/// W3C trace context headers for an outgoing request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceContext {
+    /// `traceparent`: `00-{trace id}-{parent span id}-{flags}`.
+    pub traceparent: String,
+    /// `tracestate`, if the trace carries one.
+    pub tracestate: Option<String>,
+}
+
+/// Several sinks as one: each event goes to each in order; the first sink that traces
+/// gives the trace context.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sre_core::event::{AgentEvent, EventSink, Tee};
+/// let printed = |e: AgentEvent| eprintln!("{}", e.agent);
+/// let (tx, _rx) = tokio::sync::mpsc::unbounded_channel::<AgentEvent>();
+/// let sink = Tee::new(vec![Arc::new(printed), Arc::new(tx)]);
+/// assert!(sink.trace_context("s", "call-1").is_none());
+/// ```
+pub struct Tee(Vec<Arc<dyn EventSink>>);
+
+impl Tee {
+    /// Tee to `sinks`.
+    pub fn new(sinks: Vec<Arc<dyn EventSink>>) -> Self {
+        Tee(sinks)
+    }
+}
+
+impl EventSink for Tee {
+    fn emit(&self, event: AgentEvent) {
+        if let Some((last, rest)) = self.0.split_last() {
+            for sink in rest {
+                sink.emit(event.clone());
+            }
+            last.emit(event);
+        }
+    }
+
+    fn trace_context(&self, session_id: &str, call_id: &str) -> Option<TraceContext> {
+        self.0
+            .iter()
+            .find_map(|s| s.trace_context(session_id, call_id))
+    }
 }
 
 impl<F: Fn(AgentEvent) + Send + Sync> EventSink for F {

@@ -79,7 +79,7 @@ pub use agent_loop::{AgentLoop, AgentLoopBuilder, CostCap};
 pub use budget::{BudgetVerdict, BudgetView, ContextBudget, ReportedPrompt, Rewrite};
 pub use cache::{PrefixReport, prefix_report};
 pub use error::{Error, ModelError, Result};
-pub use event::{AgentEvent, EventKind, EventSink};
+pub use event::{AgentEvent, EventKind, EventSink, Tee, TraceContext};
 pub use handoff::{HANDOFF_TOOL, HandoffTarget};
 pub use hook::{
     Approval, Approver, FailMode, Hook, HookAction, HookContext, HookDecision, HookEvent,

@@ -27,7 +27,7 @@ use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
-use crate::event::{AgentEvent, EventKind, EventSink};
+use crate::event::{AgentEvent, EventKind, EventSink, TraceContext};
 use crate::subagent::child_session_id;
 
 /// `gen_ai.client.token.usage` bucket boundaries (semantic conventions).
@@ -75,6 +75,9 @@ struct Spans {
     agent_name: String,
     chat: Option<Context>,
     tools: HashMap<String, Context>,
+    /// MCP client spans started when their request's trace context was asked for, by
+    /// tool call id; ended by the call's `McpCall` (or its `ToolFinished`).
+    mcp: HashMap<String, Context>,
     model: String,
     provider: String,
     ended: bool,
@@ -227,6 +230,7 @@ impl GenAiTelemetry {
                     agent_name: e.agent.clone(),
                     chat: None,
                     tools: HashMap::new(),
+                    mcp: HashMap::new(),
                     model: String::new(),
                     provider: String::new(),
                     ended: false,
@@ -413,10 +417,6 @@ impl GenAiTelemetry {
             } => {
                 // The MCP conventions' client span, `{mcp.method.name} {target}`, under the
                 // tool call it served.
-                let parent = s.tools.get(id).cloned().unwrap_or_else(|| s.agent.clone());
-                let start = SystemTime::now()
-                    .checked_sub(*duration)
-                    .unwrap_or_else(SystemTime::now);
                 let mut attrs = vec![
                     kv("mcp.method.name", method.clone()),
                     kv("gen_ai.tool.name", tool.clone()),
@@ -430,9 +430,22 @@ impl GenAiTelemetry {
                 if *failed {
                     attrs.push(kv("error.type", "mcp_error"));
                 }
+                let name = format!("{method} {tool}");
+                if let Some(cx) = s.mcp.remove(id) {
+                    // Started when the request went out (its context went with it).
+                    let span = cx.span();
+                    span.update_name(name);
+                    span.set_attributes(attrs);
+                    span.end();
+                    return;
+                }
+                let parent = s.tools.get(id).cloned().unwrap_or_else(|| s.agent.clone());
+                let start = SystemTime::now()
+                    .checked_sub(*duration)
+                    .unwrap_or_else(SystemTime::now);
                 let mut span: BoxedSpan = self
                     .tracer
-                    .span_builder(format!("{method} {tool}"))
+                    .span_builder(name)
                     .with_kind(SpanKind::Client)
                     .with_start_time(start)
                     .with_attributes(attrs)
@@ -466,6 +479,11 @@ impl GenAiTelemetry {
                     attrs.push(kv("error.type", "tool_error"));
                 }
                 ins.tool_duration.record(duration.as_secs_f64(), &attrs);
+                if let Some(cx) = s.mcp.remove(id) {
+                    // Its request never said how it went (cancelled).
+                    cx.span().set_attribute(kv("error.type", "cancelled"));
+                    cx.span().end();
+                }
                 if let Some(cx) = s.tools.remove(id) {
                     let span = cx.span();
                     if *is_error {
@@ -612,7 +630,7 @@ impl GenAiTelemetry {
 impl Spans {
     /// End the run's open spans and its own, well.
     fn close_ok(&mut self) {
-        for (_, cx) in self.tools.drain() {
+        for (_, cx) in self.mcp.drain().chain(self.tools.drain()) {
             cx.span().end();
         }
         if let Some(chat) = self.chat.take() {
@@ -625,8 +643,9 @@ impl Spans {
     /// End the run's open spans and its own as failed with `error_type`.
     fn close(&mut self, error_type: &str, why: &str) {
         let open: Vec<Context> = self
-            .tools
+            .mcp
             .drain()
+            .chain(self.tools.drain())
             .map(|(_, cx)| cx)
             .chain(self.chat.take())
             .collect();
@@ -686,5 +705,37 @@ fn finish_reason(reason: &crate::model::StopReason) -> String {
 impl EventSink for GenAiTelemetry {
     fn emit(&self, event: AgentEvent) {
         self.on(event);
+    }
+
+    /// Starts the MCP client span of the request tool call `call_id` is about to send, and
+    /// returns its context (the server's spans become its children).
+    fn trace_context(&self, session_id: &str, call_id: &str) -> Option<TraceContext> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = state.get_mut(session_id).filter(|s| !s.ended)?;
+        if !s.mcp.contains_key(call_id) {
+            let parent = s.tools.get(call_id).unwrap_or(&s.agent).clone();
+            let cx = self.start(
+                "tools/call".into(),
+                SpanKind::Client,
+                &parent,
+                vec![kv("mcp.method.name", "tools/call")],
+            );
+            s.mcp.insert(call_id.to_string(), cx);
+        }
+        let span = s.mcp[call_id].span();
+        let sc = span.span_context();
+        if !sc.is_valid() {
+            return None;
+        }
+        let state = sc.trace_state().header();
+        Some(TraceContext {
+            traceparent: format!(
+                "00-{}-{}-{:02x}",
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags().to_u8()
+            ),
+            tracestate: (!state.is_empty()).then_some(state),
+        })
     }
 }

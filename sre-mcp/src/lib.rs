@@ -176,7 +176,7 @@ impl McpConnector {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        match self.inner.call(tool, args, cancel).await {
+        match self.inner.call(tool, args, cancel, None).await {
             Ok(v) => Ok(v),
             Err(CallFailure::Failed(e)) => Err(e),
             Err(CallFailure::Cancelled) => Err(McpError::Call {

@@ -183,10 +183,14 @@ impl Tool for McpTool {
                 )));
             }
         };
+        let trace = ctx
+            .events
+            .as_ref()
+            .and_then(|e| e.trace_context(&ctx.session_id, &ctx.tool_use_id));
         let started = std::time::Instant::now();
         let result = self
             .connector
-            .call(&self.remote_name, args, &ctx.cancel)
+            .call(&self.remote_name, args, &ctx.cancel, trace.as_ref())
             .await;
         // The request itself, for telemetry (an MCP client span under the tool call's).
         if let Some(events) = &ctx.events

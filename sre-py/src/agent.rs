@@ -201,11 +201,7 @@ impl Agent {
         let rt = crate::runtime()?;
         let shared = Arc::new(Shared::default());
         let sink_shared = shared.clone();
-        let spans = crate::telemetry();
-        let sink = move |event: AgentEvent| {
-            if let Some(spans) = &spans {
-                spans.emit(event.clone());
-            }
+        let queue = move |event: AgentEvent| {
             let json = serde_json::to_string(&event).unwrap_or_else(|e| {
                 serde_json::json!({"agent": event.agent, "session_id": event.session_id,
                     "kind": {"type": "warning", "message": format!("unserialisable event: {e}")}})
@@ -213,6 +209,13 @@ impl Agent {
             });
             sink_shared.push_event(json);
         };
+        // The spans first: they give the trace context of MCP requests.
+        let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
+        if let Some(spans) = crate::telemetry() {
+            sinks.push(spans);
+        }
+        sinks.push(Arc::new(queue));
+        let sink = sre_core::Tee::new(sinks);
         let session = Session::new(session_id.clone())
             .with_events(Arc::new(sink) as Arc<dyn EventSink>)
             .with_cancel(shared.cancel.clone());

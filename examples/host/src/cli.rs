@@ -488,11 +488,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     let json = args.json;
-    let spans = telemetry.as_ref().map(|t| t.sink());
-    let sink = Arc::new(move |e: AgentEvent| {
-        if let Some(spans) = &spans {
-            sre_core::EventSink::emit(spans, e.clone());
-        }
+    let print: Arc<dyn sre_core::EventSink> = Arc::new(move |e: AgentEvent| {
         if json {
             if let Ok(line) = serde_json::to_string(&e) {
                 let mut out = std::io::stdout().lock();
@@ -502,6 +498,13 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             write_event(&mut std::io::stderr().lock(), &e);
         }
     });
+    // The spans first: they give the trace context of MCP requests.
+    let mut sinks: Vec<Arc<dyn sre_core::EventSink>> = Vec::new();
+    if let Some(t) = &telemetry {
+        sinks.push(Arc::new(t.sink()));
+    }
+    sinks.push(print);
+    let sink = Arc::new(sre_core::Tee::new(sinks));
     let session = Session::new(session_id.clone()).with_events(sink);
     let cancel = session.cancel.clone();
     tokio::spawn(async move {

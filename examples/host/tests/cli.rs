@@ -556,3 +556,59 @@ fn sre_serve_listens_on_loopback_unless_told_otherwise() {
     assert!(listen.ip().is_loopback(), "{listen}");
     assert_eq!(listen.port(), 8080);
 }
+
+#[test]
+fn a_relative_workspace_is_where_hooks_and_commands_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join("agents")).unwrap();
+    std::fs::write(
+        home.join("agents/lead.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: lead\n  system_prompt: Look.\n  tools: [Bash]\n",
+    )
+    .unwrap();
+    // The hook refuses writes and lets reads through: both need its working directory.
+    std::fs::write(
+        home.join("hooks.yaml"),
+        "kind: HookConfiguration\nspec:\n  hooks:\n    - name: no-writes\n      event: PreToolUse\n      type: command\n      matcher: shell\n      command: 'if grep -q \">\"; then echo no writes in $(basename \"$PWD\") >&2; exit 2; fi'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.join("script.yaml"),
+        "turns:\n  - tool_calls:\n      - {tool: shell, args: {command: 'echo hi > scratch/x.txt'}}\n  - tool_calls:\n      - {tool: shell, args: {command: 'pwd'}}\n  - final: done\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = output(
+        sre()
+            .current_dir(dir.path())
+            .args(["run", "--agent", "lead", "--json", "--approve", "none"])
+            .args(["--script", "home/script.yaml", "--workspace", "ws", "home"])
+            .arg("look"),
+    );
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let events = events(&stdout);
+    assert!(
+        of_type(&events, "hook_failed").is_empty(),
+        "{:?}",
+        of_type(&events, "hook_failed")
+    );
+    let refused = of_type(&events, "tool_refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]["kind"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no writes in ws"),
+        "{refused:?}"
+    );
+    let outputs: Vec<String> = of_type(&events, "tool_finished")
+        .iter()
+        .map(|e| e["kind"]["output"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let ws = std::fs::canonicalize(dir.path().join("ws")).unwrap();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    assert!(
+        outputs[0].contains(&format!("\n{}\n", ws.display())),
+        "{outputs:?}"
+    );
+}

@@ -120,9 +120,14 @@ fn home(dir: &std::path::Path) {
         "kind: HookConfiguration\nspec:\n  hooks:\n    - name: no-writes\n      event: PreToolUse\n      type: command\n      matcher: shell\n      command: 'echo no writes here >&2; exit 2'\n",
     )
     .unwrap();
+    // The reader's long answer fills the lead's small window: its context is compacted.
+    let long: Vec<String> = (0..1500).map(|i| format!("line{i}")).collect();
     std::fs::write(
         dir.join("script.yaml"),
-        "agents:\n  lead:\n    - tool_calls:\n        - {tool: ask_reader, args: {task: 'what files are there?'}}\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo secret-content-4711 > scratch/x.txt'}}\n    - final: done\n  ask_reader:\n    - final: only notes.md\n",
+        format!(
+            "model: {{context_window: 6000}}\nagents:\n  lead:\n    - tool_calls:\n        - {{tool: ask_reader, args: {{task: 'what files are there?'}}}}\n    - tool_calls:\n        - {{tool: shell, args: {{command: 'echo secret-content-4711 > scratch/x.txt'}}}}\n    - final: done\n  ask_reader:\n    - final: 'only notes.md: {}'\n  compactor:\n    - final: 'The reader found only notes.md.'\n",
+            long.join(" ")
+        ),
     )
     .unwrap();
 }
@@ -222,6 +227,29 @@ async fn a_run_exports_genai_spans_and_metrics_over_otlp() {
         "{:?}",
         lead.events
     );
+    // The compaction: a budget event on the lead's span, and its model call a chat span
+    // of its own under it (marked auxiliary).
+    let budget: Vec<_> = lead
+        .events
+        .iter()
+        .filter(|e| e.name == "sre.budget")
+        .collect();
+    assert_eq!(budget.len(), 1, "{:?}", lead.events);
+    assert!(
+        budget[0]
+            .attributes
+            .iter()
+            .any(|a| a.key == "sre.budget.verdict" && text(&a.value) == "Compact"),
+        "{:?}",
+        budget[0]
+    );
+    let compaction: Vec<_> = got
+        .spans
+        .iter()
+        .filter(|(s, a)| s.name.starts_with("chat ") && a.contains_key("sre.auxiliary"))
+        .collect();
+    assert_eq!(compaction.len(), 1, "{names:?}");
+    assert_eq!(compaction[0].0.parent_span_id, lead.span_id);
     // Usage in the spans equals the run's own accounting (its events).
     let stdout = String::from_utf8_lossy(&out.stdout);
     let (mut input, mut output) = (0u64, 0u64);
@@ -647,8 +675,10 @@ async fn mcp_calls_are_client_spans_under_their_tool_calls() {
         .args(["--flavor", "datadog", "--port", &dd_port.to_string()])
         .env("DD_API_KEY", "dd-api-test")
         .env("DD_APPLICATION_KEY", "dd-app-test");
-    let _dd = common::start_listening(dd, dd_port);
     let dir = tempfile::tempdir().unwrap();
+    let trace_log = dir.path().join("traces.jsonl");
+    dd.env("TRACE_LOG", &trace_log);
+    let _dd = common::start_listening(dd, dd_port);
     let ws = dir.path().join("ws");
     let out = tokio::task::spawn_blocking(move || {
         common::sre()
@@ -710,6 +740,29 @@ async fn mcp_calls_are_client_spans_under_their_tool_calls() {
             "execute_tool mcp__datadog-mcp__query_metrics"
         );
     }
+    // The trace went on in the server: each tools/call carried the context of its client
+    // span, as a `traceparent` header and in `_meta` (SEP-414).
+    let received: Vec<serde_json::Value> = std::fs::read_to_string(&trace_log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["tool"] == "query_metrics")
+        .collect();
+    assert_eq!(received.len(), 2, "{received:?}");
+    let mut sent: Vec<String> = mcp
+        .iter()
+        .map(|(s, _)| format!("00-{}-{}-01", hex(&s.trace_id), hex(&s.span_id)))
+        .collect();
+    let mut got_headers: Vec<String> = received
+        .iter()
+        .map(|r| {
+            assert_eq!(r["header"], r["meta"], "{r}");
+            r["header"].as_str().unwrap().to_string()
+        })
+        .collect();
+    sent.sort();
+    got_headers.sort();
+    assert_eq!(got_headers, sent);
     // The connector's secrets are nowhere.
     for (s, a) in got.spans.iter() {
         assert!(

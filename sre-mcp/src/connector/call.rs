@@ -92,6 +92,7 @@ impl Inner {
         tool: &str,
         arguments: Map<String, Value>,
         cancel: &CancellationToken,
+        trace: Option<&sre_core::TraceContext>,
     ) -> Result<Value, CallFailure> {
         let timeout = self.config.call_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -112,6 +113,13 @@ impl Inner {
             let token = format!("sre-mcp-{}-{seq}", self.config.name);
             let mut meta = RequestMetaObject::default();
             meta.set_progress_token(ProgressToken(NumberOrString::String(token.clone().into())));
+            // The trace goes on in the server (SEP-414; over HTTP also as headers).
+            if let Some(t) = trace {
+                meta.set_traceparent(t.traceparent.clone());
+                if let Some(state) = &t.tracestate {
+                    meta.set_tracestate(state.clone());
+                }
+            }
             let mut params = CallToolRequestParams::new(tool.to_string());
             params.arguments = Some(arguments.clone());
             params.meta = Some(meta);

@@ -146,6 +146,33 @@ type PostResult = Result<StreamableHttpPostResponse, StreamableHttpError<reqwest
 type GetResult =
     Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<reqwest::Error>>;
 
+/// `custom_headers`, plus the W3C trace context of a `tools/call` whose `_meta` carries one
+/// (SEP-414): an HTTP server's tracing middleware reads the headers, not the body.
+fn with_trace(
+    message: &ClientJsonRpcMessage,
+    mut custom_headers: HashMap<HeaderName, HeaderValue>,
+) -> HashMap<HeaderName, HeaderValue> {
+    use rmcp::model::{ClientRequest, JsonRpcMessage};
+    let JsonRpcMessage::Request(r) = message else {
+        return custom_headers;
+    };
+    let ClientRequest::CallToolRequest(call) = &r.request else {
+        return custom_headers;
+    };
+    let Some(meta) = &call.params.meta else {
+        return custom_headers;
+    };
+    for (name, value) in [
+        ("traceparent", meta.get_traceparent()),
+        ("tracestate", meta.get_tracestate()),
+    ] {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            custom_headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+    custom_headers
+}
+
 impl WatchedClient {
     fn saw(&self, result: &PostResult) {
         let has_session = match result {
@@ -178,9 +205,10 @@ impl StreamableHttpClient for WatchedClient {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> PostResult {
+        let headers = with_trace(&message, custom_headers);
         let r = self
             .http
-            .post_message(uri, message, session_id, auth_header, custom_headers)
+            .post_message(uri, message, session_id, auth_header, headers)
             .await;
         self.saw(&r);
         r
@@ -195,6 +223,7 @@ impl StreamableHttpClient for WatchedClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> PostResult {
+        let headers = with_trace(&message, custom_headers);
         let r = self
             .http
             .post_message_with_max_sse_event_size(
@@ -202,7 +231,7 @@ impl StreamableHttpClient for WatchedClient {
                 message,
                 session_id,
                 auth_header,
-                custom_headers,
+                headers,
                 max_sse_event_size,
             )
             .await;
@@ -219,6 +248,7 @@ impl StreamableHttpClient for WatchedClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> PostResult {
+        let headers = with_trace(&message, custom_headers);
         let r = self
             .http
             .post_message_with_response_limits(
@@ -226,7 +256,7 @@ impl StreamableHttpClient for WatchedClient {
                 message,
                 session_id,
                 auth_header,
-                custom_headers,
+                headers,
                 limits,
             )
             .await;

@@ -385,15 +385,19 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
     if let (Some(t), Some(headers)) = (&telemetry, carrier) {
         t.set_parent(id, crate::telemetry::extract(&headers));
     }
-    let sink = Arc::new(move |e: sre_core::AgentEvent| {
+    let log: Arc<dyn sre_core::EventSink> = Arc::new(move |e: sre_core::AgentEvent| {
+        genai.record(&e);
         if let Ok(v) = serde_json::to_value(&e) {
             events.record(&tid, v);
         }
-        genai.record(&e);
-        if let Some(t) = &telemetry {
-            sre_core::EventSink::emit(t.as_ref(), e);
-        }
     });
+    // The spans first: they give the trace context of MCP requests.
+    let mut sinks: Vec<Arc<dyn sre_core::EventSink>> = Vec::new();
+    if let Some(t) = telemetry {
+        sinks.push(t);
+    }
+    sinks.push(log);
+    let sink = Arc::new(sre_core::Tee::new(sinks));
     let session = Session::new(id)
         .with_cancel(inner.stop.child_token())
         .with_events(sink);

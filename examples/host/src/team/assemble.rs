@@ -121,7 +121,10 @@ pub(super) async fn assemble(mut home: AgentHome, options: TeamOptions) -> Resul
             def.agent_type = def.agent_type.stricter(mode);
         }
     }
-    let root = options.workspace.clone();
+    // Absolute: hooks and commands run with it as their working directory, in a sandbox
+    // whose own working directory is elsewhere.
+    let root = std::path::absolute(&options.workspace)
+        .map_err(|e| HostError::io(&options.workspace, e))?;
     std::fs::create_dir_all(&root).map_err(|e| HostError::io(&root, e))?;
     check_confinement(&home, &root, &options)?;
     let mut warnings: Vec<String> = Vec::new();
