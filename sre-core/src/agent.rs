@@ -91,6 +91,19 @@ pub struct Session {
     pub cancel: CancellationToken,
     /// Event sink for this run.
     pub events: Option<Arc<dyn EventSink>>,
+    /// The session (and tool call) that started this one, in an agent tree or a thread.
+    pub parent: Option<SessionParent>,
+}
+
+/// Where a session comes from: the session that started it, and the tool call that did
+/// (a subagent), or none (a handoff hop continuing a thread).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionParent {
+    /// The parent session's id.
+    pub session_id: String,
+    /// The parent's tool call that started this session, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
 }
 
 impl Session {
@@ -100,7 +113,14 @@ impl Session {
             id: id.into(),
             cancel: CancellationToken::new(),
             events: None,
+            parent: None,
         }
+    }
+
+    /// Started by `parent` (for telemetry's span tree and the event stream).
+    pub fn with_parent(mut self, parent: SessionParent) -> Self {
+        self.parent = Some(parent);
+        self
     }
 
     /// Send events to `sink`.

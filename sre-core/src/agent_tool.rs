@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::agent::{Outcome, Session, StopCause};
+use crate::agent::{Outcome, Session, SessionParent, StopCause};
 use crate::agent_loop::{AgentLoop, Parts};
 use crate::error::Error;
 use crate::model::ToolSpec;
@@ -149,6 +149,10 @@ impl Tool for AgentTool {
             id: child_session_id(&ctx.session_id, &ctx.tool_use_id, &self.name),
             cancel: ctx.cancel.child_token(),
             events: ctx.events.clone(),
+            parent: Some(SessionParent {
+                session_id: ctx.session_id.clone(),
+                call_id: Some(ctx.tool_use_id.clone()),
+            }),
         };
         let ledger_name = format!("{}/{}", ctx.agent_name, self.name);
         let result = AgentLoop::from_parts(self.parts.clone())

@@ -32,6 +32,9 @@ pub enum EventKind {
     SessionStarted {
         /// `startup` or `resume`.
         source: String,
+        /// The session (and tool call) that started this one, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        parent: Option<crate::agent::SessionParent>,
     },
     /// A turn (one model call) starts.
     TurnStarted {

@@ -74,7 +74,7 @@ pub mod typed_tool;
 pub mod usage;
 pub mod validate;
 
-pub use agent::{Agent, Outcome, Session, StopCause};
+pub use agent::{Agent, Outcome, Session, SessionParent, StopCause};
 pub use agent_loop::{AgentLoop, AgentLoopBuilder, CostCap};
 pub use budget::{BudgetVerdict, BudgetView, ContextBudget, ReportedPrompt, Rewrite};
 pub use cache::{PrefixReport, prefix_report};

@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::agent::{Outcome, Session, StopCause};
+use crate::agent::{Outcome, Session, SessionParent, StopCause};
 use crate::agent_loop::{AgentLoop, Parts};
 use crate::error::{Error, Result};
 use crate::hook::Hook;
@@ -273,6 +273,10 @@ impl Tool for SpawnSubagents {
                 id: child_session_id(&ctx.session_id, &ctx.tool_use_id, &task.name),
                 cancel: ctx.cancel.child_token(),
                 events: ctx.events.clone(),
+                parent: Some(SessionParent {
+                    session_id: ctx.session_id.clone(),
+                    call_id: Some(ctx.tool_use_id.clone()),
+                }),
             };
             let name = format!("{}/{}", ctx.agent_name, task.name);
             let ledger = ctx.ledger.clone();

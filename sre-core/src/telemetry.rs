@@ -27,8 +27,8 @@ use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
+use crate::agent::SessionParent;
 use crate::event::{AgentEvent, EventKind, EventSink, TraceContext};
-use crate::subagent::child_session_id;
 
 /// `gen_ai.client.token.usage` bucket boundaries (semantic conventions).
 pub const TOKEN_BUCKETS: &[f64] = &[
@@ -164,26 +164,25 @@ impl GenAiTelemetry {
 
     /// The parent of a new session's span: the tool call that started it (a subagent), or
     /// the session it continues (a handoff hop), or the parent given for it, or the root.
-    fn parent_of(&self, state: &HashMap<String, Spans>, session: &str) -> Context {
-        let parent = state
-            .keys()
-            .filter(|p| session.len() > p.len() + 2 && session.starts_with(&format!("{p}--")))
-            .max_by_key(|p| p.len());
-        let Some(p) = parent else {
-            // Taken once: the first run of the session continues that trace.
-            let mut given = self.parents.lock().unwrap_or_else(|p| p.into_inner());
-            return given.remove(session).unwrap_or_else(|| self.root.clone());
-        };
-        let spans = &state[p];
-        let rest = &session[p.len() + 2..];
-        if let Some(name) = rest.rfind('-').map(|i| &rest[..i]) {
-            for (call, cx) in &spans.tools {
-                if child_session_id(p, call, name) == session {
-                    return cx.clone();
-                }
-            }
+    fn parent_of(
+        &self,
+        state: &HashMap<String, Spans>,
+        session: &str,
+        from: Option<&SessionParent>,
+    ) -> Context {
+        if let Some(from) = from
+            && let Some(spans) = state.get(&from.session_id)
+        {
+            return from
+                .call_id
+                .as_ref()
+                .and_then(|call| spans.tools.get(call))
+                .unwrap_or(&spans.agent)
+                .clone();
         }
-        spans.agent.clone()
+        // Taken once: the first run of the session continues that trace.
+        let mut given = self.parents.lock().unwrap_or_else(|p| p.into_inner());
+        given.remove(session).unwrap_or_else(|| self.root.clone())
     }
 
     fn start(
@@ -209,9 +208,10 @@ impl GenAiTelemetry {
     ) -> Option<&'a mut Spans> {
         // Only a run's start opens its span: a warning before it, or an event of a run
         // that already ended, opens nothing.
-        if !state.contains_key(&e.session_id) && matches!(e.kind, EventKind::SessionStarted { .. })
+        if !state.contains_key(&e.session_id)
+            && let EventKind::SessionStarted { parent, .. } = &e.kind
         {
-            let parent = self.parent_of(state, &e.session_id);
+            let parent = self.parent_of(state, &e.session_id, parent.as_ref());
             let agent = self.start(
                 format!("invoke_agent {}", e.agent),
                 SpanKind::Internal,

@@ -28,7 +28,7 @@ pub fn event_line(e: &AgentEvent) -> Option<String> {
         String::new()
     };
     let line = match &e.kind {
-        EventKind::SessionStarted { source } if !e.agent.contains('/') => {
+        EventKind::SessionStarted { source, .. } if !e.agent.contains('/') => {
             format!("══ {} ({source}, session {})", e.agent, e.session_id)
         }
         EventKind::TurnStarted { turn } => format!("── turn {turn}"),

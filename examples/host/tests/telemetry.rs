@@ -344,6 +344,8 @@ async fn content_leaves_only_on_opt_in() {
         Command::new(env!("CARGO_BIN_EXE_sre"))
             .args(["run", "--agent", "lead", "--script"])
             .arg(h.join("script.yaml"))
+            // A thread id too long to keep whole in its subagents' ids.
+            .args(["--session", &"t".repeat(190)])
             .arg("--workspace")
             .arg(&ws)
             .arg(&h)
@@ -379,6 +381,17 @@ async fn content_leaves_only_on_opt_in() {
         "{:?}",
         ask.1
     );
+    // The subagent's id is cut and hashed; its span still nests under the call.
+    let reader = got
+        .spans
+        .iter()
+        .find(|(s, _)| s.name.starts_with("invoke_agent lead/"))
+        .expect("a reader span");
+    assert!(
+        reader.1["gen_ai.conversation.id"].contains(".")
+            && reader.1["gen_ai.conversation.id"].len() <= 200
+    );
+    assert_eq!(reader.0.parent_span_id, ask.0.span_id);
     assert!(got.spans.iter().any(|(_, a)| {
         a.get("gen_ai.output.messages")
             .is_some_and(|m| m.contains("done"))
@@ -687,7 +700,7 @@ async fn mcp_calls_are_client_spans_under_their_tool_calls() {
                 "--agent",
                 "incident-orchestrator",
                 "--session",
-                "inc-1",
+                &format!("inc-{}", "1".repeat(190)),
             ])
             .arg("--script")
             .arg(common::repo().join("examples/scripts/team-incident.yaml"))
@@ -740,6 +753,21 @@ async fn mcp_calls_are_client_spans_under_their_tool_calls() {
             "execute_tool mcp__datadog-mcp__query_metrics"
         );
     }
+    // The handoff's hop (its id cut and hashed) nests under the thread's first hop.
+    let first = got
+        .spans
+        .iter()
+        .find(|(s, _)| s.name == "invoke_agent incident-orchestrator")
+        .unwrap_or_else(|| panic!("{names:?}"));
+    let hop = got
+        .spans
+        .iter()
+        .find(|(s, a)| {
+            s.name.starts_with("invoke_agent ")
+                && a["gen_ai.conversation.id"].contains("--handoff1-")
+        })
+        .unwrap_or_else(|| panic!("{names:?}"));
+    assert_eq!(hop.0.parent_span_id, first.0.span_id, "{}", hop.0.name);
     // The trace went on in the server: each tools/call carried the context of its client
     // span, as a `traceparent` header and in `_meta` (SEP-414).
     let received: Vec<serde_json::Value> = std::fs::read_to_string(&trace_log)

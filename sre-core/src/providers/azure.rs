@@ -85,6 +85,7 @@ impl AzureOpenAi {
         let mut config = OpenAiConfig::new(&self.endpoint, &self.deployment);
         config.facts_of(self.model());
         config.url_override = Some(url);
+        config.provider = "azure.ai.openai";
         config
             .http
             .headers
@@ -98,6 +99,7 @@ impl AzureOpenAi {
         let mut config = ResponsesConfig::new(&self.endpoint, &self.deployment);
         config.facts_of(self.model());
         config.url_override = Some(url);
+        config.provider = "azure.ai.openai";
         config
             .http
             .headers
@@ -141,6 +143,13 @@ mod tests {
             "https://res.openai.azure.com/openai/v1/responses"
         );
         assert!(format!("{v1:?}").contains("<redacted>"));
+        // Telemetry names the provider as the conventions do.
+        use crate::Model;
+        let chat = super::super::openai::OpenAiModel::new(v1.chat_config().unwrap()).unwrap();
+        assert_eq!(chat.provider(), "azure.ai.openai");
+        let responses =
+            super::super::responses::ResponsesModel::new(v1.responses_config().unwrap()).unwrap();
+        assert_eq!(responses.provider(), "azure.ai.openai");
         let bad = AzureOpenAi {
             endpoint: "not a url".into(),
             ..v1

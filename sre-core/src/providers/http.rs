@@ -68,6 +68,12 @@ pub trait WireFormat: Send + Sync + 'static {
     /// The provider, as `gen_ai.provider.name` says it (empty: unknown).
     const PROVIDER: &'static str = "";
 
+    /// The provider of this configuration (default [`PROVIDER`](Self::PROVIDER); e.g.
+    /// `azure.ai.openai` for an OpenAI wire format served by Azure).
+    fn provider(&self) -> &str {
+        Self::PROVIDER
+    }
+
     /// Model facts.
     fn info(&self) -> &ModelInfo;
     /// Connection settings.
@@ -151,7 +157,7 @@ impl<W: WireFormat> HttpModel<W> {
 #[async_trait::async_trait]
 impl<W: WireFormat> Model for HttpModel<W> {
     fn provider(&self) -> &str {
-        W::PROVIDER
+        self.wire.provider()
     }
 
     fn info(&self) -> &ModelInfo {

@@ -41,6 +41,10 @@ pub struct OpenAiConfig {
     /// Send the request's `temperature`. Default: unless the catalogue knows the model as
     /// a reasoning model (they reject sampling parameters).
     pub sampling: bool,
+    /// `gen_ai.provider.name` of its telemetry. Default `openai` (also for compatible
+    /// servers, as the conventions ask); [`AzureOpenAi`](super::azure::AzureOpenAi) sets
+    /// `azure.ai.openai`.
+    pub provider: &'static str,
 }
 
 impl std::fmt::Debug for OpenAiConfig {
@@ -55,6 +59,7 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("max_completion_tokens", &self.max_completion_tokens)
             .field("developer_role", &self.developer_role)
             .field("sampling", &self.sampling)
+            .field("provider", &self.provider)
             .finish()
     }
 }
@@ -73,6 +78,7 @@ impl OpenAiConfig {
             max_completion_tokens: false,
             developer_role: false,
             sampling: true,
+            provider: "openai",
         };
         config.facts_of(&model);
         config
@@ -104,6 +110,10 @@ impl WireFormat for OpenAiConfig {
     const REQUEST_ID_HEADER: &'static str = "x-request-id";
     const NAME: &'static str = "Chat Completions";
     const PROVIDER: &'static str = "openai";
+
+    fn provider(&self) -> &str {
+        self.provider
+    }
 
     fn info(&self) -> &ModelInfo {
         &self.info

@@ -47,6 +47,10 @@ pub struct ResponsesConfig {
     /// Send the request's `temperature`. Default: unless the catalogue knows the model as
     /// a reasoning model (they reject sampling parameters).
     pub sampling: bool,
+    /// `gen_ai.provider.name` of its telemetry. Default `openai` (also for compatible
+    /// servers, as the conventions ask); [`AzureOpenAi`](super::azure::AzureOpenAi) sets
+    /// `azure.ai.openai`.
+    pub provider: &'static str,
 }
 
 impl std::fmt::Debug for ResponsesConfig {
@@ -61,6 +65,7 @@ impl std::fmt::Debug for ResponsesConfig {
             .field("reasoning", &self.reasoning)
             .field("reasoning_effort", &self.reasoning_effort)
             .field("sampling", &self.sampling)
+            .field("provider", &self.provider)
             .finish()
     }
 }
@@ -79,6 +84,7 @@ impl ResponsesConfig {
             reasoning: false,
             reasoning_effort: None,
             sampling: true,
+            provider: "openai",
         };
         config.facts_of(&model);
         config
@@ -108,6 +114,10 @@ impl WireFormat for ResponsesConfig {
     const REQUEST_ID_HEADER: &'static str = "x-request-id";
     const NAME: &'static str = "Responses";
     const PROVIDER: &'static str = "openai";
+
+    fn provider(&self) -> &str {
+        self.provider
+    }
 
     fn info(&self) -> &ModelInfo {
         &self.info

@@ -167,6 +167,7 @@ impl Run<'_> {
     pub(super) async fn session_start(&mut self, source: &str) -> Result<Vec<String>> {
         self.emit(|| EventKind::SessionStarted {
             source: source.to_string(),
+            parent: self.session.parent.clone(),
         });
         let merged = self
             .hooks(|| HookPayload::SessionStart {

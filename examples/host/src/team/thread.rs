@@ -105,10 +105,19 @@ impl Team {
             let runner = self.agent(&agent).ok_or_else(|| {
                 HostError::Assembly(format!("the thread hands off to unknown agent `{agent}`"))
             })?;
+            // Later hops continue the thread (its first hop's session).
+            let parent = match hops.is_empty() {
+                true => session.parent.clone(),
+                false => Some(sre_core::SessionParent {
+                    session_id: session.id.clone(),
+                    call_id: None,
+                }),
+            };
             let hop_session = Session {
                 id: session_id.clone(),
                 cancel: session.cancel.clone(),
                 events: session.events.clone(),
+                parent,
             };
             self.tell_notes(&agent, &hop_session);
             let outcome = match &hop_task {

@@ -1,0 +1,155 @@
+//! How `sre run` exports when the collector is not a friendly one on plain HTTP: behind a
+//! private CA (`OTEL_EXPORTER_OTLP_CERTIFICATE`), not answering (`OTEL_EXPORTER_OTLP_TIMEOUT`
+//! bounds the wait), refusing: a failed export is reported on stderr and the run goes on.
+//! The collector is a real HTTPS server (tests/fixtures/otlp_collector.py, certificates made
+//! now by openssl).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A one-agent home and its script (one tool call, then an answer).
+fn home(dir: &std::path::Path) -> std::path::PathBuf {
+    let h = dir.join("home");
+    std::fs::create_dir_all(h.join("agents")).unwrap();
+    std::fs::write(
+        h.join("agents/lead.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: lead\n  system_prompt: Look.\n  tools: [Bash]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("script.yaml"),
+        "turns:\n  - tool_calls:\n      - {tool: shell, args: {command: 'echo hi'}}\n  - final: done\n",
+    )
+    .unwrap();
+    h
+}
+
+fn run(dir: &std::path::Path, env: &[(&str, String)]) -> (Output, Duration) {
+    let h = home(dir);
+    let started = Instant::now();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sre"));
+    cmd.args(["run", "--agent", "lead", "--approve", "none", "--script"])
+        .arg(h.join("script.yaml"))
+        .arg("--workspace")
+        .arg(dir.join("ws"))
+        .arg(&h)
+        .arg("look");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (out, started.elapsed())
+}
+
+/// The collector fixture on a free port, logging to `dir/received.log`.
+fn collector(dir: &std::path::Path, extra: &[&str]) -> (common::Server, u16) {
+    let port = common::free_port();
+    let mut cmd = Command::new("python3");
+    cmd.arg(common::fixture("otlp_collector.py"))
+        .args(["--port", &port.to_string(), "--log"])
+        .arg(dir.join("received.log"))
+        .args(extra);
+    (common::start_listening(cmd, port), port)
+}
+
+fn received(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("received.log")).unwrap_or_default()
+}
+
+#[test]
+fn a_collector_behind_a_private_ca_is_reached_with_its_certificate_and_reported_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let (_collector, port) = collector(dir.path(), &["--tls-dir", tls.to_str().unwrap()]);
+    let endpoint = (
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        format!("https://127.0.0.1:{port}/v1/traces"),
+    );
+    // Without the CA: the export fails, the run does not, and stderr says so.
+    let (out, _) = run(&dir.path().join("a"), std::slice::from_ref(&endpoint));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: OpenTelemetry trace export failed")
+            && stderr.contains(&format!("127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert_eq!(received(dir.path()), "", "nothing got through");
+    // With it: the spans arrive over TLS, and nothing is reported.
+    let (out, _) = run(
+        &dir.path().join("b"),
+        &[
+            endpoint,
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                tls.join("ca.pem").display().to_string(),
+            ),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("export failed"), "{stderr}");
+    assert!(
+        received(dir.path()).starts_with("/v1/traces "),
+        "{}",
+        received(dir.path())
+    );
+}
+
+#[test]
+fn a_collector_that_never_answers_holds_the_exit_only_for_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_collector, port) = collector(dir.path(), &["--hang"]);
+    let (out, took) = run(
+        &dir.path().join("a"),
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                format!("http://127.0.0.1:{port}/v1/traces"),
+            ),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "300".into()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("no answer within 0.3 s"), "{stderr}");
+    assert!(received(dir.path()).starts_with("/v1/traces "));
+    // The default (10 s) would hold it longer than this.
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+}
+
+#[test]
+fn a_bad_timeout_or_certificate_is_an_error_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "http://127.0.0.1:9".to_string(),
+    );
+    for (env, says) in [
+        (
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon".to_string()),
+            "OTEL_EXPORTER_OTLP_TIMEOUT=soon: a timeout in milliseconds",
+        ),
+        (
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "0".to_string()),
+            "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT=0",
+        ),
+        (
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                "/nonexistent/ca.pem".to_string(),
+            ),
+            "OTEL_EXPORTER_OTLP_CERTIFICATE=/nonexistent/ca.pem: not a readable PEM file",
+        ),
+    ] {
+        let (out, _) = run(dir.path(), &[endpoint.clone(), env]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
