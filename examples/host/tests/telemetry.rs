@@ -655,7 +655,7 @@ async fn a_run_that_fails_still_ends_its_spans_as_failed() {
 }
 
 #[test]
-fn an_otlp_protocol_other_than_http_protobuf_is_an_error_that_says_so() {
+fn an_otlp_protocol_other_than_http_protobuf_or_grpc_is_an_error_that_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path().join("home");
     home(&h);
@@ -667,13 +667,14 @@ fn an_otlp_protocol_other_than_http_protobuf_is_an_error_that_says_so() {
         .arg(&h)
         .arg("look around")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: only http/protobuf"),
+        stderr
+            .contains("OTEL_EXPORTER_OTLP_PROTOCOL=http/json: http/protobuf (the default) or grpc"),
         "{stderr}"
     );
 }

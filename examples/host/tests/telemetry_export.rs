@@ -75,8 +75,9 @@ fn a_collector_behind_a_private_ca_is_reached_with_its_certificate_and_reported_
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("warning: OpenTelemetry trace export failed")
-            && stderr.contains(&format!("127.0.0.1:{port}")),
+        stderr.contains(&format!(
+            "warning: OpenTelemetry trace export to https://127.0.0.1:{port}/v1/traces failed"
+        )) && stderr.contains("UnknownIssuer"),
         "{stderr}"
     );
     assert_eq!(received(dir.path()), "", "nothing got through");
@@ -152,4 +153,149 @@ fn a_bad_timeout_or_certificate_is_an_error_naming_the_variable() {
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
     }
+}
+
+/// What the gRPC receiver got: span names, and metric names.
+#[derive(Default)]
+struct Grpc {
+    spans: Vec<String>,
+    metrics: Vec<String>,
+}
+
+mod grpc {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService;
+    use opentelemetry_proto::tonic::collector::metrics::v1::{
+        ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService;
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+
+    #[derive(Clone)]
+    pub struct Receiver(pub Arc<Mutex<super::Grpc>>);
+
+    #[tonic::async_trait]
+    impl TraceService for Receiver {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let mut got = self.0.lock().unwrap();
+            for rs in request.into_inner().resource_spans {
+                for ss in rs.scope_spans {
+                    got.spans.extend(ss.spans.into_iter().map(|s| s.name));
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    #[tonic::async_trait]
+    impl MetricsService for Receiver {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportMetricsServiceRequest>,
+        ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+            let mut got = self.0.lock().unwrap();
+            for rm in request.into_inner().resource_metrics {
+                for sm in rm.scope_metrics {
+                    got.metrics.extend(sm.metrics.into_iter().map(|m| m.name));
+                }
+            }
+            Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_and_metrics_go_over_grpc_when_asked() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Grpc::default()));
+    let receiver = grpc::Receiver(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(receiver.clone()))
+            .add_service(MetricsServiceServer::new(receiver))
+            .serve_with_incoming(tokio_stream_of(listener)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || {
+            run(
+                &dir,
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("export failed"), "{stderr}");
+    {
+        let got = got.lock().unwrap();
+        for name in ["invoke_agent lead", "execute_tool shell"] {
+            assert!(
+                got.spans.iter().any(|s| s == name),
+                "{name} not in {:?}",
+                got.spans
+            );
+        }
+        assert!(
+            got.metrics
+                .iter()
+                .any(|m| m == "gen_ai.client.operation.duration"),
+            "{:?}",
+            got.metrics
+        );
+    }
+    // A gRPC collector that is not there: reported, within the timeout.
+    let closed = common::free_port();
+    let (out, took) = tokio::task::spawn_blocking({
+        let dir = dir.path().join("b");
+        move || {
+            run(
+                &dir,
+                &[
+                    (
+                        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                        format!("http://127.0.0.1:{closed}"),
+                    ),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
+                    ("OTEL_EXPORTER_OTLP_TIMEOUT", "500".into()),
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: OpenTelemetry trace export to http://127.0.0.1:{closed} failed"
+        )),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+}
+
+/// The accepted connections of `listener`, as tonic's server takes them.
+fn tokio_stream_of(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures::stream::unfold(listener, |l| async move {
+        let r = l.accept().await.map(|(s, _)| s);
+        Some((r, l))
+    })
 }

@@ -1,0 +1,403 @@
+//! The OTLP exporters, configured from the environment per signal (`TRACES`, `METRICS`):
+//! protocol (`http/protobuf`, or `grpc`), timeout, CA certificate; each reports its failed
+//! exports on stderr (at most once a minute) instead of dropping them silently.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use tokio::runtime::Handle;
+
+/// How long one export may take, unless the environment says.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Least time between two reports of failed exports.
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// One signal's export settings.
+pub(super) struct Signal {
+    /// `TRACES` or `METRICS` (as in the variables' names).
+    name: &'static str,
+    grpc: bool,
+    timeout: Duration,
+    /// The CA certificates to trust besides the system's: the PEM file's bytes, and each
+    /// certificate DER-encoded.
+    ca: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+    /// The collector's base URL, when the host gives it (else the environment's).
+    url: Option<String>,
+}
+
+/// The value of the first of `names` that is set (and not blank).
+fn first_set(names: &[String]) -> Option<(String, String)> {
+    names.iter().find_map(|n| {
+        std::env::var(n)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (n.clone(), v.trim().to_string()))
+    })
+}
+
+/// `OTEL_EXPORTER_OTLP_{signal}_{what}`, else `OTEL_EXPORTER_OTLP_{what}`.
+fn signal_env(signal: &str, what: &str) -> Option<(String, String)> {
+    first_set(&[
+        format!("OTEL_EXPORTER_OTLP_{signal}_{what}"),
+        format!("OTEL_EXPORTER_OTLP_{what}"),
+    ])
+}
+
+impl Signal {
+    /// The settings of `name` (`TRACES` or `METRICS`) from the environment; with `url`,
+    /// HTTP/protobuf to that collector whatever the environment says of protocol and
+    /// endpoint.
+    pub(super) fn from_env(name: &'static str, url: Option<&str>) -> Result<Signal, String> {
+        let grpc = match signal_env(name, "PROTOCOL") {
+            _ if url.is_some() => false,
+            None => false,
+            Some((_, p)) if p == "http/protobuf" => false,
+            Some((_, p)) if p == "grpc" => true,
+            Some((var, p)) => {
+                return Err(format!("{var}={p}: http/protobuf (the default) or grpc"));
+            }
+        };
+        let timeout = match signal_env(name, "TIMEOUT") {
+            None => EXPORT_TIMEOUT,
+            Some((var, v)) => match v.parse::<u64>() {
+                Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                _ => return Err(format!("{var}={v}: a timeout in milliseconds (e.g. 10000)")),
+            },
+        };
+        let ca = match signal_env(name, "CERTIFICATE") {
+            None => None,
+            Some((var, path)) => {
+                use rustls::pki_types::CertificateDer;
+                use rustls::pki_types::pem::PemObject;
+                let bad = |e: &dyn std::fmt::Display| {
+                    format!("{var}={path}: not a readable PEM file of certificates: {e}")
+                };
+                let pem = std::fs::read(&path).map_err(|e| bad(&e))?;
+                let der = CertificateDer::pem_slice_iter(&pem)
+                    .map(|c| c.map(|c| c.to_vec()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad(&e))?;
+                if der.is_empty() {
+                    return Err(format!("{var}={path}: holds no certificate"));
+                }
+                Some((pem, der))
+            }
+        };
+        Ok(Signal {
+            name,
+            grpc,
+            timeout,
+            ca,
+            url: url.map(str::to_string),
+        })
+    }
+
+    /// What it says in reports (`trace`, `metric`).
+    fn noun(&self) -> &'static str {
+        if self.name == "TRACES" {
+            "trace"
+        } else {
+            "metric"
+        }
+    }
+
+    /// The endpoint it exports to, for reports and the choice of TLS.
+    fn endpoint(&self) -> String {
+        let path = if self.name == "TRACES" {
+            "v1/traces"
+        } else {
+            "v1/metrics"
+        };
+        match &self.url {
+            Some(url) => format!("{url}/{path}"),
+            None => match signal_env(self.name, "ENDPOINT") {
+                Some((var, v)) if var.contains(self.name) || self.grpc => v,
+                Some((_, v)) => format!("{}/{path}", v.trim_end_matches('/')),
+                None if self.grpc => "http://localhost:4317".into(),
+                None => format!("http://localhost:4318/{path}"),
+            },
+        }
+    }
+
+    /// The HTTP client of the HTTP/protobuf exporter.
+    fn http_client(&self, reporter: &Arc<Reporter>) -> Result<OnRuntime, String> {
+        let mut settings = sre_core::providers::HttpSettings::new("http://127.0.0.1");
+        // The export's own deadline says it better than the client's read timeout.
+        settings.read_timeout = self.timeout + Duration::from_secs(1);
+        if let Some((_, der)) = &self.ca {
+            settings.extra_roots = der.clone();
+        }
+        Ok(OnRuntime {
+            client: sre_core::providers::http_client(&settings).map_err(|e| e.to_string())?,
+            runtime: Handle::try_current().map_err(|e| e.to_string())?,
+            timeout: self.timeout,
+            reporter: reporter.clone(),
+        })
+    }
+
+    /// TLS for a gRPC collector on `https`: the system's roots and the given CA.
+    fn tls(&self) -> Option<opentelemetry_otlp::tonic_types::transport::ClientTlsConfig> {
+        use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
+        if !self.endpoint().starts_with("https://") {
+            return None;
+        }
+        let mut tls = ClientTlsConfig::new().with_native_roots();
+        if let Some((pem, _)) = &self.ca {
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        Some(tls)
+    }
+
+    fn reporter(&self) -> Arc<Reporter> {
+        Arc::new(Reporter {
+            what: format!(
+                "OpenTelemetry {} export to {}",
+                self.noun(),
+                self.endpoint()
+            ),
+            failures: AtomicU64::new(0),
+            reported: Mutex::new(None),
+            detail: Mutex::new(None),
+        })
+    }
+
+    /// The span exporter.
+    pub(super) fn spans(&self) -> Result<Reported<opentelemetry_otlp::SpanExporter>, String> {
+        let reporter = self.reporter();
+        let exporter = if self.grpc {
+            let mut b = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_timeout(self.timeout);
+            if let Some(tls) = self.tls() {
+                b = b.with_tls_config(tls);
+            }
+            b.build()
+        } else {
+            let mut b = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_timeout(self.timeout)
+                .with_http_client(self.http_client(&reporter)?);
+            if self.url.is_some() {
+                b = b.with_endpoint(self.endpoint());
+            }
+            b.build()
+        }
+        .map_err(|e| format!("OpenTelemetry trace exporter: {e}"))?;
+        Reported::new(exporter, reporter)
+    }
+
+    /// The metric exporter.
+    pub(super) fn metrics(&self) -> Result<Reported<opentelemetry_otlp::MetricExporter>, String> {
+        let reporter = self.reporter();
+        let exporter = if self.grpc {
+            let mut b = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_timeout(self.timeout);
+            if let Some(tls) = self.tls() {
+                b = b.with_tls_config(tls);
+            }
+            b.build()
+        } else {
+            let mut b = opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_timeout(self.timeout)
+                .with_http_client(self.http_client(&reporter)?);
+            if self.url.is_some() {
+                b = b.with_endpoint(self.endpoint());
+            }
+            b.build()
+        }
+        .map_err(|e| format!("OpenTelemetry metric exporter: {e}"))?;
+        Reported::new(exporter, reporter)
+    }
+}
+
+/// Says on stderr that exports fail: the first time, then at most once a minute with the
+/// number of failures since.
+#[derive(Debug)]
+struct Reporter {
+    what: String,
+    failures: AtomicU64,
+    reported: Mutex<Option<Instant>>,
+    /// The last transport error the HTTP client saw (the exporter's own error is terser).
+    detail: Mutex<Option<String>>,
+}
+
+impl Reporter {
+    fn report(&self, error: &str) {
+        let n = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let detail = self.detail.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut last = self.reported.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < REPORT_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        self.failures.store(0, Ordering::Relaxed);
+        let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+        eprintln!(
+            "warning: {} failed ({n} failure(s) since the last report): {error}{detail}",
+            self.what
+        );
+    }
+
+    fn saw(&self, detail: String) {
+        *self.detail.lock().unwrap_or_else(|p| p.into_inner()) = Some(detail);
+    }
+}
+
+/// The HTTP client of the HTTP/protobuf exporters: the providers' own (same TLS roots),
+/// its requests run on the host's runtime, each within the signal's timeout.
+#[derive(Debug)]
+struct OnRuntime {
+    client: reqwest::Client,
+    runtime: Handle,
+    timeout: Duration,
+    reporter: Arc<Reporter>,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for OnRuntime {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let client = self.client.clone();
+        let timeout = self.timeout;
+        // A collector that does not answer must not hold an export (or the exit) for long.
+        let result = self
+            .runtime
+            .spawn(async move {
+                tokio::time::timeout(timeout, client.send_bytes(request))
+                    .await
+                    .map_err(|_| -> HttpError {
+                        format!("no answer within {:.1} s", timeout.as_secs_f64()).into()
+                    })?
+            })
+            .await
+            .map_err(HttpError::from)
+            .and_then(|r| r);
+        match &result {
+            Err(e) => self.reporter.saw(error_chain(e.as_ref())),
+            Ok(r) if !r.status().is_success() => {
+                let body: String = String::from_utf8_lossy(r.body())
+                    .chars()
+                    .take(200)
+                    .collect();
+                self.reporter.saw(format!("HTTP {}: {body}", r.status()));
+            }
+            Ok(_) => {}
+        }
+        result
+    }
+}
+
+/// An error and its causes, `a: b: c`.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+        source = cause.source();
+    }
+    s
+}
+
+/// An exporter whose exports run in the host runtime's context (the SDK calls them from
+/// threads of its own; gRPC's client needs the runtime's timers and sockets) and whose
+/// failures are reported.
+#[derive(Debug)]
+pub(super) struct Reported<E> {
+    inner: E,
+    runtime: Handle,
+    reporter: Arc<Reporter>,
+}
+
+impl<E> Reported<E> {
+    fn new(inner: E, reporter: Arc<Reporter>) -> Result<Self, String> {
+        Ok(Reported {
+            inner,
+            runtime: Handle::try_current().map_err(|e| e.to_string())?,
+            reporter,
+        })
+    }
+
+    async fn run(&self, export: impl Future<Output = OTelSdkResult> + Send) -> OTelSdkResult {
+        let result = InRuntime {
+            runtime: self.runtime.clone(),
+            future: Box::pin(export),
+        }
+        .await;
+        if let Err(e) = &result {
+            self.reporter.report(&e.to_string());
+        }
+        result
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for Reported<E> {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        self.run(self.inner.export(batch))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let _in = self.runtime.enter();
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource)
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for Reported<E> {
+    fn export(&self, metrics: &ResourceMetrics) -> impl Future<Output = OTelSdkResult> + Send {
+        self.run(self.inner.export(metrics))
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let _in = self.runtime.enter();
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}
+
+/// A future polled with `runtime` entered.
+struct InRuntime<F> {
+    runtime: Handle,
+    future: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for InRuntime<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _in = self.runtime.enter();
+        self.future.as_mut().poll(cx)
+    }
+}
