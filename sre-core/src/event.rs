@@ -84,8 +84,13 @@ pub enum EventKind {
     AuxiliaryModelCall {
         /// Model name.
         model: String,
+        /// Its provider, as `gen_ai.provider.name` says it (empty: unknown).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        provider: String,
         /// Reported usage.
         usage: Usage,
+        /// Its cost at the catalogue's prices.
+        cost_usd: f64,
         /// Wall time of the call.
         #[serde(with = "duration_ms")]
         duration: Duration,

@@ -70,16 +70,37 @@ impl MeteredModel {
             also.record(&self.label, usage, self.inner.info());
         }
         if let Some(sink) = &self.events {
-            sink.emit(AgentEvent {
-                agent: self.label.clone(),
-                session_id: self.session_id.clone(),
-                kind: EventKind::AuxiliaryModelCall {
-                    model: self.inner.info().name.clone(),
-                    usage,
-                    duration: started.elapsed(),
-                },
-            });
+            sink.emit(aux_event(
+                &self.label,
+                &self.session_id,
+                self.inner.provider(),
+                self.inner.info(),
+                usage,
+                started,
+            ));
         }
+    }
+}
+
+/// The event of one auxiliary call.
+fn aux_event(
+    label: &str,
+    session_id: &str,
+    provider: &str,
+    info: &ModelInfo,
+    usage: Usage,
+    started: Instant,
+) -> AgentEvent {
+    AgentEvent {
+        agent: label.to_string(),
+        session_id: session_id.to_string(),
+        kind: EventKind::AuxiliaryModelCall {
+            model: info.name.clone(),
+            provider: provider.to_string(),
+            usage,
+            cost_usd: usage.cost_usd(&info.pricing),
+            duration: started.elapsed(),
+        },
     }
 }
 
@@ -112,6 +133,7 @@ impl Model for MeteredModel {
         let session_id = self.session_id.clone();
         let events = self.events.clone();
         let info = self.inner.info().clone();
+        let provider = self.inner.provider().to_string();
         // Usage is recorded when the stream reports its stop, with the last usage seen
         // (a reset by a retry layer starts the count again).
         let mut usage = Usage::default();
@@ -125,15 +147,7 @@ impl Model for MeteredModel {
                         also.record(&label, usage, &info);
                     }
                     if let Some(sink) = &events {
-                        sink.emit(AgentEvent {
-                            agent: label.clone(),
-                            session_id: session_id.clone(),
-                            kind: EventKind::AuxiliaryModelCall {
-                                model: info.name.clone(),
-                                usage,
-                                duration: started.elapsed(),
-                            },
-                        });
+                        sink.emit(aux_event(&label, &session_id, &provider, &info, usage, started));
                     }
                 }
                 _ => {}

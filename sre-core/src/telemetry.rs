@@ -370,38 +370,44 @@ impl GenAiTelemetry {
             }
             EventKind::AuxiliaryModelCall {
                 model,
+                provider,
                 usage,
+                cost_usd,
                 duration,
             } => {
-                // A judge or compaction call: a finished chat span of its own.
+                // A judge or compaction call: a finished chat span of its own, and in the
+                // metrics too (a judge's tokens and cost are the run's).
+                let mut attrs = vec![
+                    kv("gen_ai.operation.name", "chat"),
+                    kv("gen_ai.request.model", model.clone()),
+                ];
+                if !provider.is_empty() {
+                    attrs.push(kv("gen_ai.provider.name", provider.clone()));
+                }
                 let start = SystemTime::now()
                     .checked_sub(*duration)
                     .unwrap_or_else(SystemTime::now);
+                let mut span_attrs = attrs.clone();
+                span_attrs.extend([
+                    kv("gen_ai.usage.input_tokens", usage.prompt_tokens() as i64),
+                    kv("gen_ai.usage.output_tokens", usage.output_tokens as i64),
+                    kv("sre.auxiliary", true),
+                ]);
                 let mut span: BoxedSpan = self
                     .tracer
                     .span_builder(format!("chat {model}"))
                     .with_kind(SpanKind::Client)
                     .with_start_time(start)
-                    .with_attributes(vec![
-                        kv("gen_ai.operation.name", "chat"),
-                        kv("gen_ai.request.model", model.clone()),
-                        kv("gen_ai.usage.input_tokens", usage.prompt_tokens() as i64),
-                        kv("gen_ai.usage.output_tokens", usage.output_tokens as i64),
-                        kv("sre.auxiliary", true),
-                    ])
+                    .with_attributes(span_attrs)
                     .start_with_context(&self.tracer, &s.agent);
                 span.end();
-                // In the metrics too: a judge's tokens are the run's tokens.
-                let attrs = [
-                    kv("gen_ai.operation.name", "chat"),
-                    kv("gen_ai.request.model", model.clone()),
-                ];
                 ins.duration.record(duration.as_secs_f64(), &attrs);
+                ins.cost.add(*cost_usd, &attrs);
                 for (kind, n) in [
                     ("input", usage.prompt_tokens()),
                     ("output", usage.output_tokens),
                 ] {
-                    let mut a = attrs.to_vec();
+                    let mut a = attrs.clone();
                     a.push(kv("gen_ai.token.type", kind));
                     ins.tokens.record(n, &a);
                 }

@@ -250,6 +250,7 @@ async fn a_run_exports_genai_spans_and_metrics_over_otlp() {
         .collect();
     assert_eq!(compaction.len(), 1, "{names:?}");
     assert_eq!(compaction[0].0.parent_span_id, lead.span_id);
+    assert_eq!(compaction[0].1["gen_ai.provider.name"], "sre.scripted");
     // Usage in the spans equals the run's own accounting (its events).
     let stdout = String::from_utf8_lossy(&out.stdout);
     let (mut input, mut output) = (0u64, 0u64);

@@ -61,6 +61,32 @@ struct Tally {
     cacheable: BTreeMap<String, (u64, u64)>,
 }
 
+impl Tally {
+    /// One model call of `model`: its tokens, duration and cost.
+    fn model_call(
+        &mut self,
+        model: &str,
+        usage: &sre_core::Usage,
+        duration: std::time::Duration,
+        cost_usd: f64,
+    ) {
+        for (kind, n) in [
+            ("input", usage.prompt_tokens()),
+            ("output", usage.output_tokens),
+        ] {
+            self.tokens
+                .entry((model.to_string(), kind))
+                .or_insert_with(|| Histogram::new(TOKEN_BUCKETS))
+                .observe(n as f64);
+        }
+        self.duration
+            .entry(model.to_string())
+            .or_insert_with(|| Histogram::new(SECONDS_BUCKETS))
+            .observe(duration.as_secs_f64());
+        *self.cost.entry(model.to_string()).or_default() += cost_usd;
+    }
+}
+
 /// The tallies; cheap to share.
 #[derive(Default)]
 pub struct GenAiMetrics {
@@ -93,26 +119,21 @@ impl GenAiMetrics {
                 ..
             } => {
                 let model = t.models.get(&e.session_id).cloned().unwrap_or_default();
-                for (kind, n) in [
-                    ("input", usage.prompt_tokens()),
-                    ("output", usage.output_tokens),
-                ] {
-                    t.tokens
-                        .entry((model.clone(), kind))
-                        .or_insert_with(|| Histogram::new(TOKEN_BUCKETS))
-                        .observe(n as f64);
-                }
-                t.duration
-                    .entry(model.clone())
-                    .or_insert_with(|| Histogram::new(SECONDS_BUCKETS))
-                    .observe(duration.as_secs_f64());
-                *t.cost.entry(model.clone()).or_default() += cost_usd;
+                t.model_call(&model, usage, *duration, *cost_usd);
                 if *cacheable {
                     let c = t.cacheable.entry(model).or_default();
                     c.0 += usage.prompt_tokens();
                     c.1 += usage.cache_read_tokens;
                 }
             }
+            // A judge's or a compaction's call: its tokens and cost are the run's.
+            EventKind::AuxiliaryModelCall {
+                model,
+                usage,
+                cost_usd,
+                duration,
+                ..
+            } => t.model_call(model, usage, *duration, *cost_usd),
             EventKind::ToolFinished {
                 name,
                 is_error,
@@ -232,5 +253,35 @@ mod tests {
         assert!(out.contains("x_sum{m=\"a\"} 100.035\n"), "{out}");
         assert!(out.contains("x_count{m=\"a\"} 4\n"), "{out}");
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+    #[test]
+    fn a_judges_call_counts_in_tokens_and_cost() {
+        let metrics = GenAiMetrics::default();
+        let mut usage = sre_core::Usage::default();
+        usage.input_tokens = 1200;
+        usage.output_tokens = 40;
+        metrics.record(&AgentEvent {
+            agent: "lead/stop-gate".into(),
+            session_id: "t-1".into(),
+            kind: EventKind::AuxiliaryModelCall {
+                model: "judge-model".into(),
+                provider: "openai".into(),
+                usage,
+                cost_usd: 0.25,
+                duration: std::time::Duration::from_millis(300),
+            },
+        });
+        let out = metrics.render();
+        assert!(
+            out.contains("sre_cost_usd_total{gen_ai_request_model=\"judge-model\"} 0.25"),
+            "{out}"
+        );
+        assert!(out.contains("judge-model"), "{out}");
+        assert!(
+            out.lines().any(|l| l.starts_with("gen_ai_client_token_usage_sum")
+                && l.contains("judge-model")
+                && l.ends_with(" 1200")),
+            "{out}"
+        );
     }
 }
