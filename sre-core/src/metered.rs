@@ -147,7 +147,14 @@ impl Model for MeteredModel {
                         also.record(&label, usage, &info);
                     }
                     if let Some(sink) = &events {
-                        sink.emit(aux_event(&label, &session_id, &provider, &info, usage, started));
+                        sink.emit(aux_event(
+                            &label,
+                            &session_id,
+                            &provider,
+                            &info,
+                            usage,
+                            started,
+                        ));
                     }
                 }
                 _ => {}

@@ -419,7 +419,7 @@ async fn a_webhooks_trace_continues_into_the_investigation_it_opens() {
     .unwrap();
     std::fs::write(
         h.join("script.yaml"),
-        "agents:\n  triage:\n    - final: nothing to do\n",
+        "agents:\n  triage:\n    - final: nothing to do\n    - final: still nothing\n",
     )
     .unwrap();
     let server = tokio::task::spawn_blocking({
@@ -472,6 +472,50 @@ async fn a_webhooks_trace_continues_into_the_investigation_it_opens() {
             break;
         }
         assert!(Instant::now() < deadline, "no triage span arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A follow-up message through the API continues the trace of its own request.
+    let (trace_2, parent_2) = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+    let addr = server.addr.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let body = br#"{"text": "and now?"}"#;
+        write!(
+            s,
+            "POST /api/threads/thread-1/messages HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\ntraceparent: 00-{trace_2}-{parent_2}-01\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            server::TOKEN,
+            body.len()
+        )
+        .unwrap();
+        s.write_all(body).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found: Vec<_> = got
+            .lock()
+            .unwrap()
+            .spans
+            .iter()
+            .filter(|(s, _)| s.name == "invoke_agent triage")
+            .map(|(s, _)| (hex(&s.trace_id), hex(&s.parent_span_id)))
+            .collect();
+        if found.len() == 2 {
+            assert!(
+                found.contains(&(trace_2.to_string(), parent_2.to_string())),
+                "{found:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no second triage span: {found:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut server = server;

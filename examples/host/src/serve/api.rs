@@ -270,13 +270,7 @@ async fn deliver(
     match received {
         Ok((received, opened)) => {
             state.metrics.delivery(source, 202);
-            let trace: Vec<(String, String)> = ["traceparent", "tracestate"]
-                .iter()
-                .filter_map(|h| {
-                    let v = headers.get(*h)?.to_str().ok()?;
-                    Some((h.to_string(), v.to_string()))
-                })
-                .collect();
+            let trace = trace_headers(&headers);
             for id in opened {
                 state.dispatcher.trace_from(&id, trace.clone());
                 state.dispatcher.submit(id);
@@ -321,6 +315,18 @@ async fn deliver(
             Err(error(StatusCode::SERVICE_UNAVAILABLE, e))
         }
     }
+}
+
+/// The W3C trace context a request carries (`traceparent`, `tracestate`): the run it
+/// starts or resumes continues that trace.
+fn trace_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    ["traceparent", "tracestate"]
+        .iter()
+        .filter_map(|h| {
+            let v = headers.get(*h)?.to_str().ok()?;
+            Some((h.to_string(), v.to_string()))
+        })
+        .collect()
 }
 
 async fn alertmanager(
@@ -502,7 +508,13 @@ async fn approvals(
 }
 
 /// Decide, then continue the thread once none of its requests waits any more.
-async fn decided(s: &AppState, id: String, decision: Decision, always: bool) -> ApiResult {
+async fn decided(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: String,
+    decision: Decision,
+    always: bool,
+) -> ApiResult {
     let store = s.store.clone();
     let record = store_call(move || {
         let record = store.decide(&id, &decision, chrono::Utc::now())?;
@@ -539,6 +551,8 @@ async fn decided(s: &AppState, id: String, decision: Decision, always: bool) -> 
     })
     .await?;
     if resume {
+        s.dispatcher
+            .trace_from(&record.thread, trace_headers(headers));
         s.dispatcher.submit(record.thread.clone());
     }
     Ok(Json(json!({"approval": record, "threadResumed": resume})).into_response())
@@ -570,7 +584,7 @@ async fn approve(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(bad("`always` must be true or false")),
     };
-    decided(&s, id, Decision::Approve { input }, always).await
+    decided(&s, &headers, id, Decision::Approve { input }, always).await
 }
 
 async fn deny(
@@ -585,6 +599,7 @@ async fn deny(
     let reason = required(&args, "reason", "`reason` is required: the agent reads it")?;
     decided(
         &s,
+        &headers,
         id,
         Decision::Deny {
             reason: reason.to_string(),
@@ -664,6 +679,7 @@ async fn message(
     let store = s.store.clone();
     let tid = id.clone();
     let thread = store_call(move || store.post_message(&tid, &text, chrono::Utc::now())).await?;
+    s.dispatcher.trace_from(&id, trace_headers(&headers));
     s.dispatcher.submit(id);
     Ok((StatusCode::ACCEPTED, Json(json!({"thread": thread}))).into_response())
 }

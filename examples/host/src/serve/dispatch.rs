@@ -231,8 +231,8 @@ impl Dispatcher {
         self.inner.events.subscribe(id)
     }
 
-    /// Keep the W3C trace context headers of the request that opened thread `id`: its
-    /// spans continue that trace.
+    /// Keep the W3C trace context headers of the request that opened thread `id` (or
+    /// resumed it: a follow-up message, a decision): its next run continues that trace.
     pub fn trace_from(&self, id: &str, headers: Vec<(String, String)>) {
         if self.inner.telemetry.is_some() && !headers.is_empty() {
             let mut traces = self.inner.traces.lock().unwrap_or_else(|p| p.into_inner());

@@ -278,9 +278,10 @@ mod tests {
         );
         assert!(out.contains("judge-model"), "{out}");
         assert!(
-            out.lines().any(|l| l.starts_with("gen_ai_client_token_usage_sum")
-                && l.contains("judge-model")
-                && l.ends_with(" 1200")),
+            out.lines()
+                .any(|l| l.starts_with("gen_ai_client_token_usage_sum")
+                    && l.contains("judge-model")
+                    && l.ends_with(" 1200")),
             "{out}"
         );
     }
