@@ -14,6 +14,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The reference team's PostgreSQL analyst runs pg_isready and psql (examples/host tests).
 command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# The telemetry tests' HTTPS collector makes its CA and certificate with openssl.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # Commands in namespaces (sre-tools tests/namespaces.rs) run under bubblewrap.
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 if [ ${#need_apt[@]} -gt 0 ]; then
