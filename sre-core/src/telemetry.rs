@@ -162,27 +162,38 @@ impl GenAiTelemetry {
         parents.insert(session.to_string(), parent);
     }
 
-    /// The parent of a new session's span: the tool call that started it (a subagent), or
-    /// the session it continues (a handoff hop), or the parent given for it, or the root.
+    /// The parent of a new session's span: the parent given for it (the trace context
+    /// of the request that started or resumed it; for a hop, also one given for the thread
+    /// it continues, whose own first hop may not run again), else the tool call that
+    /// started it (a subagent), else the session it continues (a handoff hop), else the
+    /// root.
     fn parent_of(
         &self,
         state: &HashMap<String, Spans>,
         session: &str,
         from: Option<&SessionParent>,
     ) -> Context {
-        if let Some(from) = from
-            && let Some(spans) = state.get(&from.session_id)
         {
-            return from
+            // Taken once: the first run of the session continues that trace.
+            let mut given = self.parents.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(cx) = given.remove(session) {
+                return cx;
+            }
+            if let Some(from) = from.filter(|f| f.call_id.is_none())
+                && let Some(cx) = given.remove(&from.session_id)
+            {
+                return cx;
+            }
+        }
+        match from.and_then(|f| Some((f, state.get(&f.session_id)?))) {
+            Some((from, spans)) => from
                 .call_id
                 .as_ref()
                 .and_then(|call| spans.tools.get(call))
                 .unwrap_or(&spans.agent)
-                .clone();
+                .clone(),
+            None => self.root.clone(),
         }
-        // Taken once: the first run of the session continues that trace.
-        let mut given = self.parents.lock().unwrap_or_else(|p| p.into_inner());
-        given.remove(session).unwrap_or_else(|| self.root.clone())
     }
 
     fn start(
@@ -486,8 +497,8 @@ impl GenAiTelemetry {
                 }
                 ins.tool_duration.record(duration.as_secs_f64(), &attrs);
                 if let Some(cx) = s.mcp.remove(id) {
-                    // Its request never said how it went (cancelled).
-                    cx.span().set_attribute(kv("error.type", "cancelled"));
+                    // Its request never said how it went (cancelled, or out of time).
+                    cx.span().set_attribute(kv("error.type", "interrupted"));
                     cx.span().end();
                 }
                 if let Some(cx) = s.tools.remove(id) {

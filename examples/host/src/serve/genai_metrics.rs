@@ -257,9 +257,11 @@ mod tests {
     #[test]
     fn a_judges_call_counts_in_tokens_and_cost() {
         let metrics = GenAiMetrics::default();
-        let mut usage = sre_core::Usage::default();
-        usage.input_tokens = 1200;
-        usage.output_tokens = 40;
+        let usage = sre_core::Usage {
+            input_tokens: 1200,
+            output_tokens: 40,
+            ..Default::default()
+        };
         metrics.record(&AgentEvent {
             agent: "lead/stop-gate".into(),
             session_id: "t-1".into(),

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -23,6 +23,91 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Least time between two reports of failed exports.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// What the exporters of one [`Telemetry`](super::Telemetry) share: the runtime their
+/// requests run on, the exports under way, their reporters.
+#[derive(Debug)]
+pub(super) struct Exports {
+    runtime: Handle,
+    inflight: AtomicUsize,
+    /// Set at the end of shutdown: an export still polled after it fails at once rather
+    /// than touch a runtime that is going away.
+    closing: AtomicBool,
+    /// The longest an export may take, retries included (each signal's timeout, twice,
+    /// and a second).
+    longest: Mutex<Duration>,
+    reporters: Mutex<Vec<Arc<Reporter>>>,
+}
+
+impl Exports {
+    /// Exports on the current runtime, which must be a multi-thread one: the SDK exports
+    /// from threads of its own and waits for the runtime to do the work.
+    pub(super) fn new() -> Result<Arc<Exports>, String> {
+        let runtime = Handle::try_current().map_err(|e| e.to_string())?;
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return Err("OpenTelemetry export needs a multi-thread Tokio runtime".into());
+        }
+        Ok(Arc::new(Exports {
+            runtime,
+            inflight: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            longest: Mutex::new(Duration::ZERO),
+            reporters: Mutex::new(Vec::new()),
+        }))
+    }
+
+    fn add(&self, signal: &Signal, reporter: &Arc<Reporter>) {
+        let wait = signal.timeout * 2 + Duration::from_secs(1);
+        let mut longest = self.longest.lock().unwrap_or_else(|p| p.into_inner());
+        *longest = (*longest).max(wait);
+        self.reporters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(reporter.clone());
+    }
+
+    /// How long shutdown waits for one signal.
+    pub(super) fn longest_wait(&self) -> Duration {
+        *self.longest.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait until no export is under way, at most [`longest_wait`](Self::longest_wait).
+    pub(super) fn wait_idle(&self) {
+        let deadline = Instant::now() + self.longest_wait();
+        while self.inflight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stop: what is still polled fails at once; failures not yet reported are.
+    pub(super) fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        for r in self
+            .reporters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            r.report_pending();
+        }
+    }
+}
+
+/// Counts an export under way while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::AcqRel);
+        InFlight(n)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// One signal's export settings.
 pub(super) struct Signal {
@@ -131,8 +216,20 @@ impl Signal {
         }
     }
 
+    /// Whether gRPC goes over TLS, by the SDK's rule: `https://`, or no scheme at all
+    /// unless `OTEL_EXPORTER_OTLP_INSECURE` (or the signal's) is true.
+    fn grpc_tls(&self) -> bool {
+        let insecure =
+            signal_env(self.name, "INSECURE").is_some_and(|(_, v)| v.eq_ignore_ascii_case("true"));
+        grpc_tls(&self.endpoint(), insecure)
+    }
+
     /// The HTTP client of the HTTP/protobuf exporter.
-    fn http_client(&self, reporter: &Arc<Reporter>) -> Result<OnRuntime, String> {
+    fn http_client(
+        &self,
+        exports: &Exports,
+        reporter: &Arc<Reporter>,
+    ) -> Result<OnRuntime, String> {
         let mut settings = sre_core::providers::HttpSettings::new("http://127.0.0.1");
         // The export's own deadline says it better than the client's read timeout.
         settings.read_timeout = self.timeout + Duration::from_secs(1);
@@ -141,7 +238,7 @@ impl Signal {
         }
         Ok(OnRuntime {
             client: sre_core::providers::http_client(&settings).map_err(|e| e.to_string())?,
-            runtime: Handle::try_current().map_err(|e| e.to_string())?,
+            runtime: exports.runtime.clone(),
             timeout: self.timeout,
             reporter: reporter.clone(),
         })
@@ -150,7 +247,7 @@ impl Signal {
     /// TLS for a gRPC collector on `https`: the system's roots and the given CA.
     fn tls(&self) -> Option<opentelemetry_otlp::tonic_types::transport::ClientTlsConfig> {
         use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
-        if !self.endpoint().starts_with("https://") {
+        if !self.grpc_tls() {
             return None;
         }
         let mut tls = ClientTlsConfig::new().with_native_roots();
@@ -165,7 +262,7 @@ impl Signal {
             what: format!(
                 "OpenTelemetry {} export to {}",
                 self.noun(),
-                self.endpoint()
+                redacted(&self.endpoint())
             ),
             failures: AtomicU64::new(0),
             reported: Mutex::new(None),
@@ -174,8 +271,12 @@ impl Signal {
     }
 
     /// The span exporter.
-    pub(super) fn spans(&self) -> Result<Reported<opentelemetry_otlp::SpanExporter>, String> {
+    pub(super) fn spans(
+        &self,
+        exports: &Arc<Exports>,
+    ) -> Result<Reported<opentelemetry_otlp::SpanExporter>, String> {
         let reporter = self.reporter();
+        exports.add(self, &reporter);
         let exporter = if self.grpc {
             let mut b = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
@@ -189,19 +290,27 @@ impl Signal {
                 .with_http()
                 .with_protocol(Protocol::HttpBinary)
                 .with_timeout(self.timeout)
-                .with_http_client(self.http_client(&reporter)?);
+                .with_http_client(self.http_client(exports, &reporter)?);
             if self.url.is_some() {
                 b = b.with_endpoint(self.endpoint());
             }
             b.build()
         }
         .map_err(|e| format!("OpenTelemetry trace exporter: {e}"))?;
-        Reported::new(exporter, reporter)
+        Ok(Reported {
+            inner: exporter,
+            exports: exports.clone(),
+            reporter,
+        })
     }
 
     /// The metric exporter.
-    pub(super) fn metrics(&self) -> Result<Reported<opentelemetry_otlp::MetricExporter>, String> {
+    pub(super) fn metrics(
+        &self,
+        exports: &Arc<Exports>,
+    ) -> Result<Reported<opentelemetry_otlp::MetricExporter>, String> {
         let reporter = self.reporter();
+        exports.add(self, &reporter);
         let exporter = if self.grpc {
             let mut b = opentelemetry_otlp::MetricExporter::builder()
                 .with_tonic()
@@ -215,14 +324,18 @@ impl Signal {
                 .with_http()
                 .with_protocol(Protocol::HttpBinary)
                 .with_timeout(self.timeout)
-                .with_http_client(self.http_client(&reporter)?);
+                .with_http_client(self.http_client(exports, &reporter)?);
             if self.url.is_some() {
                 b = b.with_endpoint(self.endpoint());
             }
             b.build()
         }
         .map_err(|e| format!("OpenTelemetry metric exporter: {e}"))?;
-        Reported::new(exporter, reporter)
+        Ok(Reported {
+            inner: exporter,
+            exports: exports.clone(),
+            reporter,
+        })
     }
 }
 
@@ -254,6 +367,28 @@ impl Reporter {
         );
     }
 
+    /// Say how many failures went unreported (at shutdown).
+    fn report_pending(&self) {
+        let n = self.failures.swap(0, Ordering::Relaxed);
+        if n > 0
+            && self
+                .reported
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
+        {
+            eprintln!(
+                "warning: {} failed {n} more time(s) since the last report",
+                self.what
+            );
+        }
+    }
+
+    /// Forget the last transport error (a new export starts).
+    fn clear(&self) {
+        *self.detail.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     fn saw(&self, detail: String) {
         *self.detail.lock().unwrap_or_else(|p| p.into_inner()) = Some(detail);
     }
@@ -274,6 +409,7 @@ impl HttpClient for OnRuntime {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let client = self.client.clone();
         let timeout = self.timeout;
+        let url = request.uri().to_string();
         // A collector that does not answer must not hold an export (or the exit) for long.
         let result = self
             .runtime
@@ -288,17 +424,42 @@ impl HttpClient for OnRuntime {
             .map_err(HttpError::from)
             .and_then(|r| r);
         match &result {
-            Err(e) => self.reporter.saw(error_chain(e.as_ref())),
-            Ok(r) if !r.status().is_success() => {
-                let body: String = String::from_utf8_lossy(r.body())
-                    .chars()
-                    .take(200)
-                    .collect();
-                self.reporter.saw(format!("HTTP {}: {body}", r.status()));
-            }
+            Err(e) => self
+                .reporter
+                .saw(error_chain(e.as_ref()).replace(&url, &redacted(&url))),
+            // Not the body: a collector may echo credentials in it.
+            Ok(r) if !r.status().is_success() => self.reporter.saw(format!("HTTP {}", r.status())),
             Ok(_) => {}
         }
         result
+    }
+}
+
+/// Whether a gRPC `endpoint` is reached over TLS (the SDK's rule: `https`, or no scheme
+/// unless insecure).
+fn grpc_tls(endpoint: &str, insecure: bool) -> bool {
+    let endpoint = endpoint.to_ascii_lowercase();
+    if endpoint.starts_with("https://") {
+        return true;
+    }
+    !endpoint.contains("://") && !insecure
+}
+
+/// `url` without credentials: no user information, no query.
+fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            let mut out = u.to_string();
+            // As written: no slash added to a bare host.
+            if u.path() == "/" && !url.ends_with('/') {
+                out.pop();
+            }
+            out
+        }
+        Err(_) => "(an endpoint that is not a URL)".into(),
     }
 }
 
@@ -318,27 +479,21 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// An exporter whose exports run in the host runtime's context (the SDK calls them from
-/// threads of its own; gRPC's client needs the runtime's timers and sockets) and whose
-/// failures are reported.
+/// threads of its own; gRPC's client needs the runtime's timers and sockets), are counted
+/// while under way, and whose failures are reported.
 #[derive(Debug)]
 pub(super) struct Reported<E> {
     inner: E,
-    runtime: Handle,
+    exports: Arc<Exports>,
     reporter: Arc<Reporter>,
 }
 
 impl<E> Reported<E> {
-    fn new(inner: E, reporter: Arc<Reporter>) -> Result<Self, String> {
-        Ok(Reported {
-            inner,
-            runtime: Handle::try_current().map_err(|e| e.to_string())?,
-            reporter,
-        })
-    }
-
     async fn run(&self, export: impl Future<Output = OTelSdkResult> + Send) -> OTelSdkResult {
+        let _counted = InFlight::new(&self.exports.inflight);
+        self.reporter.clear();
         let result = InRuntime {
-            runtime: self.runtime.clone(),
+            exports: &self.exports,
             future: Box::pin(export),
         }
         .await;
@@ -355,7 +510,7 @@ impl<E: SpanExporter> SpanExporter for Reported<E> {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let _in = self.runtime.enter();
+        let _in = self.exports.runtime.enter();
         self.inner.shutdown_with_timeout(timeout)
     }
 
@@ -378,7 +533,7 @@ impl<E: PushMetricExporter> PushMetricExporter for Reported<E> {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let _in = self.runtime.enter();
+        let _in = self.exports.runtime.enter();
         self.inner.shutdown_with_timeout(timeout)
     }
 
@@ -387,17 +542,48 @@ impl<E: PushMetricExporter> PushMetricExporter for Reported<E> {
     }
 }
 
-/// A future polled with `runtime` entered.
-struct InRuntime<F> {
-    runtime: Handle,
+/// An export polled with the runtime entered; once the exports close, it fails at once.
+struct InRuntime<'a, F> {
+    exports: &'a Exports,
     future: Pin<Box<F>>,
 }
 
-impl<F: Future> Future for InRuntime<F> {
-    type Output = F::Output;
+impl<F: Future<Output = OTelSdkResult>> Future for InRuntime<'_, F> {
+    type Output = OTelSdkResult;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let _in = self.runtime.enter();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OTelSdkResult> {
+        if self.exports.closing.load(Ordering::Acquire) {
+            return Poll::Ready(Err(
+                opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                    "the exporter has shut down".into(),
+                ),
+            ));
+        }
+        let _in = self.exports.runtime.enter();
         self.future.as_mut().poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_goes_over_tls_as_the_sdk_decides() {
+        assert!(grpc_tls("https://collector:4317", false));
+        assert!(grpc_tls("HTTPS://collector:4317", true));
+        assert!(grpc_tls("collector:4317", false));
+        assert!(!grpc_tls("collector:4317", true));
+        assert!(!grpc_tls("http://collector:4317", false));
+    }
+
+    #[test]
+    fn reports_name_endpoints_without_credentials() {
+        assert_eq!(
+            redacted("https://user:secret@collector:4318/v1/traces?api_key=k"),
+            "https://collector:4318/v1/traces"
+        );
+        assert_eq!(redacted("http://127.0.0.1:1"), "http://127.0.0.1:1");
+        assert_eq!(redacted("not a url"), "(an endpoint that is not a URL)");
     }
 }

@@ -29,9 +29,12 @@ pub fn extract(headers: &[(String, String)]) -> opentelemetry::Context {
 
 /// The exporters, while they run.
 pub struct Telemetry {
-    traces: SdkTracerProvider,
+    /// None when only metrics are exported: runs then get a no-op tracer, and MCP servers
+    /// no trace context for a trace that goes nowhere.
+    traces: Option<SdkTracerProvider>,
     metrics: SdkMeterProvider,
     content: bool,
+    exports: std::sync::Arc<export::Exports>,
 }
 
 fn set(name: &str) -> bool {
@@ -68,49 +71,72 @@ impl Telemetry {
         metrics_on: bool,
         content: bool,
     ) -> Result<Telemetry, String> {
+        let exports = export::Exports::new()?;
         let resource = opentelemetry_sdk::Resource::builder().build();
-        let mut traces = SdkTracerProvider::builder().with_resource(resource.clone());
-        if traces_on {
-            let exporter = export::Signal::from_env("TRACES", url)?.spans()?;
-            traces = traces.with_batch_exporter(exporter);
-        }
+        let traces = if traces_on {
+            let signal = export::Signal::from_env("TRACES", url)?;
+            let exporter = signal.spans(&exports)?;
+            Some(
+                SdkTracerProvider::builder()
+                    .with_resource(resource.clone())
+                    .with_batch_exporter(exporter)
+                    .build(),
+            )
+        } else {
+            None
+        };
         let mut metrics = SdkMeterProvider::builder().with_resource(resource);
         if metrics_on {
-            let exporter = export::Signal::from_env("METRICS", url)?.metrics()?;
+            let signal = export::Signal::from_env("METRICS", url)?;
+            let exporter = signal.metrics(&exports)?;
             metrics = metrics.with_reader(PeriodicReader::builder(exporter).build());
         }
         Ok(Telemetry {
-            traces: traces.build(),
+            traces,
             metrics: metrics.build(),
             content,
+            exports,
         })
     }
 
     /// A new event sink that turns a run's events into spans and metrics.
     pub fn sink(&self) -> GenAiTelemetry {
-        let tracer = opentelemetry::global::BoxedTracer::new(
-            opentelemetry::global::ObjectSafeTracerProvider::boxed_tracer(
-                &self.traces,
-                opentelemetry::InstrumentationScope::builder("sre-harness").build(),
+        use opentelemetry::global::{BoxedTracer, ObjectSafeTracerProvider};
+        let scope = opentelemetry::InstrumentationScope::builder("sre-harness").build();
+        let tracer = match &self.traces {
+            Some(traces) => BoxedTracer::new(traces.boxed_tracer(scope)),
+            None => BoxedTracer::new(
+                opentelemetry::trace::noop::NoopTracerProvider::new().boxed_tracer(scope),
             ),
-        );
+        };
         let meter = opentelemetry::metrics::MeterProvider::meter(&self.metrics, "sre-harness");
         GenAiTelemetry::new(tracer, &meter).capture_content(self.content)
     }
 
-    /// Export what the SDK holds now (blocks: call off the runtime's threads).
+    /// Export what the SDK holds now, and wait (bounded) for exports under way (blocks:
+    /// call off the runtime's threads).
     pub fn flush(&self) {
-        let _ = self.traces.force_flush();
+        if let Some(traces) = &self.traces {
+            let _ = traces.force_flush();
+        }
         let _ = self.metrics.force_flush();
+        self.exports.wait_idle();
     }
 
-    /// Export what is left and stop (off the runtime's threads: the exporters use it).
+    /// Export what is left and stop: waits for exports under way (each bounded by its
+    /// timeout, retries included), then says what failed and was not yet reported. Call
+    /// off the runtime's threads' work (it runs the waits on a blocking thread).
     pub async fn shutdown(self) {
         let _ = tokio::task::spawn_blocking(move || {
-            let _ = self.traces.force_flush();
-            let _ = self.traces.shutdown();
-            let _ = self.metrics.force_flush();
-            let _ = self.metrics.shutdown();
+            let wait = self.exports.longest_wait();
+            if let Some(traces) = &self.traces {
+                let _ = traces.shutdown_with_timeout(wait);
+            }
+            let _ = self.metrics.shutdown_with_timeout(wait);
+            // The SDK stops waiting after a fixed time; exports still under way finish (or
+            // give up) before the runtime they use goes away.
+            self.exports.wait_idle();
+            self.exports.close();
         })
         .await;
     }
