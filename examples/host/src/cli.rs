@@ -35,6 +35,10 @@ pub enum Command {
     /// completed, 1 error, 2 ended otherwise (turn limit, stopped or refused by a hook, cost
     /// cap...), 130 cancelled (Ctrl-C; the command that continues it is printed).
     Run(Box<RunArgs>),
+    /// Measure investigation quality: run an eval suite (HolmesGPT's case format, and
+    /// cases on a real workspace) and report pass rates, tokens, cost and time; or
+    /// `compare A B`. Exit status 0 when every run passed, 3 when some did not.
+    Eval(Box<crate::eval::cli::EvalArgs>),
     /// Incidents: create one by hand, take a payload file, list them.
     Incident {
         /// What to do.
@@ -222,6 +226,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Eval(args) => crate::eval::cli::eval(*args).await,
         Command::Incident { command } => crate::incident_cli::incident(command).await,
         Command::Plans { command } => crate::incident_cli::plans(command),
         Command::Serve {

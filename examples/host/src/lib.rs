@@ -29,6 +29,7 @@
 pub mod approvals_cli;
 pub mod cli;
 pub mod error;
+pub mod eval;
 pub mod home;
 pub mod incident;
 pub mod incident_cli;

@@ -49,6 +49,8 @@ struct Shared {
     /// Confines command hooks: like the agents' commands, with the network (a hook may
     /// call an approval service) and the agent home readable (hook scripts live there).
     hook_confine: Option<Arc<dyn sre_core::process::Confine>>,
+    /// Tools every agent gets besides its own.
+    extra_tools: Vec<Arc<dyn Tool>>,
 }
 
 /// Refuse what would silently weaken the confinement the home declares: namespaces asked
@@ -249,6 +251,7 @@ pub(super) async fn assemble(mut home: AgentHome, options: TeamOptions) -> Resul
         activation: Activation::new(),
         approver: options.approver.clone(),
         skills_mount,
+        extra_tools: options.extra_tools.clone(),
     };
     let mut agents = BTreeMap::new();
     let mut agent_notes = BTreeMap::new();
@@ -494,6 +497,9 @@ fn build_agent(
                 }
             }
         }
+    }
+    for t in &shared.extra_tools {
+        add!(t.clone());
     }
     for (connector, why) in connectors_of(home, def)
         .iter()

@@ -66,6 +66,9 @@ pub struct TeamOptions {
     /// Every agent acts in this mode or its own, whichever is stricter (a response plan's
     /// `agentMode`: a plan makes an agent more careful, never bolder).
     pub agent_type: Option<crate::home::AgentType>,
+    /// Tools every agent gets besides its own (an eval case's mocked tools); an agent's
+    /// own tool of the same name wins.
+    pub extra_tools: Vec<Arc<dyn sre_core::Tool>>,
 }
 
 /// How command hooks run: by default confined like the agents' commands (namespaces or
@@ -109,6 +112,7 @@ impl TeamOptions {
             }),
             hooks: HookSandbox::default(),
             agent_type: None,
+            extra_tools: Vec::new(),
         }
     }
 }

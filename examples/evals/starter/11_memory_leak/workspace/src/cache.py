@@ -1,0 +1,4 @@
+SESSIONS = {}
+
+def remember(sid, data):
+    SESSIONS[sid] = data  # never evicted
