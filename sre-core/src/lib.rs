@@ -42,6 +42,7 @@ pub mod agent_loop;
 mod agent_tool;
 pub mod budget;
 pub mod cache;
+pub mod cassette;
 pub mod error;
 pub mod event;
 pub mod fs;

@@ -39,6 +39,11 @@ pub enum Command {
     /// cases on a real workspace) and report pass rates, tokens, cost and time; or
     /// `compare A B`. Exit status 0 when every run passed, 3 when some did not.
     Eval(Box<crate::eval::cli::EvalArgs>),
+    /// Replay a cassette (`sre run --record`): deterministically, with the tools run for
+    /// real (--live-tools), or with another model (--model, --script) answered by the
+    /// recorded tool outputs. Exit status 0 reproduced, 3 diverged (the first difference
+    /// is printed).
+    Replay(Box<crate::replay_cli::ReplayArgs>),
     /// Incidents: create one by hand, take a payload file, list them.
     Incident {
         /// What to do.
@@ -199,6 +204,10 @@ pub struct RunArgs {
     /// How approval requests are answered: ask on the terminal, or approve or deny all.
     #[arg(long, value_enum, default_value = "ask")]
     pub approve: Approval,
+    /// Record the run as a cassette (every model call, tool call and event, secrets
+    /// redacted) for `sre replay`.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub record: Option<PathBuf>,
 }
 
 /// How `sre run` answers approval requests.
@@ -227,6 +236,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             }
         },
         Command::Eval(args) => crate::eval::cli::eval(*args).await,
+        Command::Replay(args) => crate::replay_cli::replay(*args).await,
         Command::Incident { command } => crate::incident_cli::incident(command).await,
         Command::Plans { command } => crate::incident_cli::plans(command),
         Command::Serve {
@@ -479,13 +489,37 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     for w in &home.warnings {
         eprintln!("{w}");
     }
+    let session_id = args.session.clone().unwrap_or_else(new_thread_id);
+    let recorder = match (&args.record, &task) {
+        (Some(path), Some(task)) => {
+            let model = match &args.script {
+                Some(s) => format!("script {}", s.display()),
+                None => std::env::var("SRE_MODEL").unwrap_or_else(|_| "environment".into()),
+            };
+            let meta = crate::replay_cli::meta(
+                &args.dir,
+                &args.agent,
+                task,
+                &session_id,
+                &workspace,
+                &model,
+            );
+            let r = Arc::new(sre_core::cassette::Recorder::create(
+                path,
+                meta,
+                Vec::new(),
+            )?);
+            options.wrap = Some(Arc::new(crate::replay_cli::RecordWrap(r.clone())));
+            Some(r)
+        }
+        _ => None,
+    };
     // OpenTelemetry when the environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT...).
     let telemetry = crate::telemetry::Telemetry::from_env()?;
     let team = Team::assemble(home, options).await?;
     for w in team.warnings() {
         eprintln!("warning: {w}");
     }
-    let session_id = args.session.clone().unwrap_or_else(new_thread_id);
     for hook in &args.enable_hooks {
         if let Err(e) = team.enable_hook(&session_id, hook) {
             team.shutdown().await;
@@ -509,6 +543,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         sinks.push(Arc::new(t.sink()));
     }
     sinks.push(print);
+    if let Some(r) = &recorder {
+        sinks.push(r.clone());
+    }
     let sink = Arc::new(sre_core::Tee::new(sinks));
     let session = Session::new(session_id.clone()).with_events(sink);
     let cancel = session.cancel.clone();
@@ -525,6 +562,12 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     team.shutdown().await;
     if let Some(t) = telemetry {
         t.shutdown().await;
+    }
+    if let (Some(r), Some(path)) = (&recorder, &args.record) {
+        match r.finish() {
+            Ok(()) => eprintln!("recorded: {}", path.display()),
+            Err(e) => eprintln!("warning: {}: {e}", path.display()),
+        }
     }
     let thread = match result {
         Ok(t) => t,

@@ -36,6 +36,7 @@ pub mod incident_cli;
 pub mod progress;
 pub mod python_tools;
 pub mod remote;
+pub mod replay_cli;
 pub mod schedule;
 pub mod serve;
 pub mod skills;

@@ -237,9 +237,9 @@ pub fn html(results: &SuiteResults) -> String {
             .as_ref()
             .map(|v| html_escape(&v.reasoning))
             .unwrap_or_default();
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.1}</td><td>{}</td><td>{}</td><td><ul>{reasons}</ul><details><summary>answer and judge</summary><pre>{}</pre><p>{judge}</p></details></td></tr>\n",
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.1}</td><td>{}</td><td>{}</td><td><ul>{reasons}</ul><details><summary>answer and judge</summary><pre>{}</pre><p>{judge}</p></details></td></tr>",
             html_escape(&r.case),
             r.run,
             status_word(r.status),

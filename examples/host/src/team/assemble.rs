@@ -158,7 +158,7 @@ pub(super) async fn assemble(mut home: AgentHome, options: TeamOptions) -> Resul
     }
     let workspace = builder.build()?;
 
-    let models = Models::resolve(options.models.clone())?;
+    let models = Models::resolve(options.models.clone(), options.wrap.clone())?;
     let pinned = PinnedState::new();
     // The built-in tools twice: with the network, and without it (ReadOnly agents).
     let remember = typed_tool(RememberTool::new(memory.clone()))?;
@@ -619,7 +619,7 @@ fn build_agent(
         .name(&def.name)
         .system_prompt(&def.system_prompt)
         .layers(layers)
-        .tools(tools.into_values())
+        .tools(tools.into_values().map(|t| shared.models.wrap_tool(t)))
         .hooks(registry.hooks_for(&def.name))
         .hooks(modes::guards(def.agent_type))
         .memory(Arc::new(shared.memory.clone()))

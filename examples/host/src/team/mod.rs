@@ -69,6 +69,21 @@ pub struct TeamOptions {
     /// Tools every agent gets besides its own (an eval case's mocked tools); an agent's
     /// own tool of the same name wins.
     pub extra_tools: Vec<Arc<dyn sre_core::Tool>>,
+    /// Wraps every model and tool of the team (recording a cassette, replaying one).
+    pub wrap: Option<Arc<dyn Wrap>>,
+}
+
+/// Wraps a team's models (those of its agents and of its prompt hooks) and tools, as they
+/// are assembled.
+pub trait Wrap: Send + Sync {
+    /// The model to use instead of `model`.
+    fn model(&self, model: Arc<dyn sre_core::Model>) -> Arc<dyn sre_core::Model> {
+        model
+    }
+    /// The tool to use instead of `tool`.
+    fn tool(&self, tool: Arc<dyn sre_core::Tool>) -> Arc<dyn sre_core::Tool> {
+        tool
+    }
 }
 
 /// How command hooks run: by default confined like the agents' commands (namespaces or
@@ -113,6 +128,7 @@ impl TeamOptions {
             hooks: HookSandbox::default(),
             agent_type: None,
             extra_tools: Vec::new(),
+            wrap: None,
         }
     }
 }

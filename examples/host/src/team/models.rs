@@ -36,10 +36,14 @@ impl std::fmt::Debug for ModelSource {
 pub(crate) struct Models {
     source: ModelSource,
     default: Arc<dyn Model>,
+    wrap: Option<Arc<dyn super::Wrap>>,
 }
 
 impl Models {
-    pub(crate) fn resolve(source: ModelSource) -> Result<Self, HostError> {
+    pub(crate) fn resolve(
+        source: ModelSource,
+        wrap: Option<Arc<dyn super::Wrap>>,
+    ) -> Result<Self, HostError> {
         let default: Arc<dyn Model> = match &source {
             ModelSource::Script(path) => Arc::new(ScriptedModel::from_file(path)?),
             ModelSource::Environment => sre_core::providers::from_env()?.ok_or_else(|| {
@@ -51,7 +55,15 @@ impl Models {
             })?,
             ModelSource::Fixed(m) => m.clone(),
         };
-        Ok(Models { source, default })
+        let default = match &wrap {
+            Some(w) => w.model(default),
+            None => default,
+        };
+        Ok(Models {
+            source,
+            default,
+            wrap,
+        })
     }
 
     /// The model of an agent that asks for `name` (`llm_model_name`), else the default.
@@ -65,11 +77,23 @@ impl Models {
                         std::env::var(k).ok()
                     }
                 };
-                sre_core::providers::from_env_with(get)?.ok_or_else(|| {
+                let m = sre_core::providers::from_env_with(get)?.ok_or_else(|| {
                     HostError::Assembly(format!("no provider configured for model `{model}`"))
+                })?;
+                Ok(match &self.wrap {
+                    Some(w) => w.model(m),
+                    None => m,
                 })
             }
             _ => Ok(self.default.clone()),
+        }
+    }
+
+    /// `tool` as the team's wrap (recording, replay) wants it.
+    pub(crate) fn wrap_tool(&self, tool: Arc<dyn sre_core::Tool>) -> Arc<dyn sre_core::Tool> {
+        match &self.wrap {
+            Some(w) => w.tool(tool),
+            None => tool,
         }
     }
 

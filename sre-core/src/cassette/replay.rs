@@ -1,0 +1,397 @@
+//! Replaying: models answer from the cassette, each session's calls in recorded order, and
+//! every request is compared with the recorded one; tools answer from the cassette (by name
+//! and arguments) or run for real and are compared. Differences are collected, not fatal:
+//! the first one says where the runs parted.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream};
+use serde_json::Value;
+
+use super::record::{tool_error_of, tool_error_text};
+use super::{Cassette, Entry, Redactor};
+use crate::error::ModelError;
+use crate::model::{Model, ModelInfo, ModelRequest, ModelResponse, ResponseAssembler, StreamEvent};
+use crate::tool::{ChildSession, Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
+
+/// Where replayed tools' outputs come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolSource {
+    /// The cassette: matched by tool name and arguments; a call it does not hold gets an
+    /// error result saying so. Nothing touches the world.
+    Recorded,
+    /// The tools run for real; each output is compared with the recorded one.
+    Live,
+}
+
+/// One difference between the recorded run and the replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The replay's step (model and tool calls, counted from 1) where it showed.
+    pub step: usize,
+    /// The session it happened in.
+    pub session_id: String,
+    /// What differed: `model request`, `model call`, `tool call`, `tool output`.
+    pub what: String,
+    /// How (for a request: the first differing JSON path and the bytes around it).
+    pub detail: String,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "step {} ({}): {} differs: {}",
+            self.step, self.session_id, self.what, self.detail
+        )
+    }
+}
+
+/// A cassette being replayed.
+pub struct Replay {
+    cassette: Cassette,
+    redactor: Redactor,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Per session, the indices of its recorded model calls not yet served.
+    models: HashMap<String, VecDeque<usize>>,
+    /// Recorded tool calls already served.
+    used: Vec<bool>,
+    step: usize,
+    model_calls: usize,
+    tool_calls: usize,
+    divergences: Vec<Divergence>,
+}
+
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay")
+            .field("entries", &self.cassette.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replay {
+    /// Replay `cassette`; the live side is redacted like the recording was (the
+    /// environment's credentials and `secrets`) before it is compared.
+    pub fn new(cassette: Cassette, secrets: Vec<(String, String)>) -> Self {
+        let mut state = State {
+            used: vec![false; cassette.entries.len()],
+            ..State::default()
+        };
+        for (i, e) in cassette.entries.iter().enumerate() {
+            if let Entry::Model { session_id, .. } = e {
+                state
+                    .models
+                    .entry(session_id.clone())
+                    .or_default()
+                    .push_back(i);
+            }
+        }
+        Replay {
+            cassette,
+            redactor: Redactor::from_env(secrets),
+            state: Mutex::new(state),
+        }
+    }
+
+    /// The cassette.
+    pub fn cassette(&self) -> &Cassette {
+        &self.cassette
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A model that answers from the cassette, with the facts of the first model the
+    /// recording used.
+    pub fn model(self: &Arc<Self>) -> Arc<dyn Model> {
+        let (info, provider) = self
+            .cassette
+            .entries
+            .iter()
+            .find_map(|e| match e {
+                Entry::ModelInfo { info, provider } => Some((info.clone(), provider.clone())),
+                _ => None,
+            })
+            .unwrap_or_else(|| (ModelInfo::new("replay", 200_000), String::new()));
+        Arc::new(ReplayModel {
+            replay: self.clone(),
+            info,
+            provider,
+        })
+    }
+
+    /// `tool`, replayed: answered from the cassette, or run and compared.
+    pub fn tool(self: &Arc<Self>, tool: Arc<dyn Tool>, source: ToolSource) -> Arc<dyn Tool> {
+        Arc::new(ReplayTool {
+            inner: tool,
+            replay: self.clone(),
+            source,
+        })
+    }
+
+    /// Every difference seen so far, in order.
+    pub fn divergences(&self) -> Vec<Divergence> {
+        self.lock().divergences.clone()
+    }
+
+    /// The first difference, if any.
+    pub fn first_divergence(&self) -> Option<Divergence> {
+        self.lock().divergences.first().cloned()
+    }
+
+    /// (model calls, tool calls) replayed so far.
+    pub fn replayed(&self) -> (usize, usize) {
+        let s = self.lock();
+        (s.model_calls, s.tool_calls)
+    }
+
+    /// Recorded model calls the replay never asked for, by session.
+    pub fn unused_model_calls(&self) -> usize {
+        self.lock().models.values().map(VecDeque::len).sum()
+    }
+
+    fn diverged(&self, state: &mut State, session_id: &str, what: &str, detail: String) {
+        let step = state.step;
+        state.divergences.push(Divergence {
+            step,
+            session_id: session_id.to_string(),
+            what: what.into(),
+            detail,
+        });
+    }
+
+    /// The recorded answer to `request` (its session's next call), comparing the two
+    /// requests.
+    fn answer(&self, request: &ModelRequest) -> Result<Vec<StreamEvent>, ModelError> {
+        let mut state = self.lock();
+        state.step += 1;
+        state.model_calls += 1;
+        let next = state
+            .models
+            .get_mut(&request.session_id)
+            .and_then(VecDeque::pop_front);
+        let Some(index) = next else {
+            let detail = format!(
+                "the cassette holds no more model calls of session `{}`",
+                request.session_id
+            );
+            self.diverged(
+                &mut state,
+                &request.session_id,
+                "model call",
+                detail.clone(),
+            );
+            return Err(ModelError::InvalidRequest { message: detail });
+        };
+        let Entry::Model {
+            request: recorded,
+            events,
+            error,
+            ..
+        } = &self.cassette.entries[index]
+        else {
+            unreachable!("indices of model entries")
+        };
+        let live = self.redactor.redact(request);
+        let (a, b) = (
+            serde_json::to_vec(recorded).unwrap_or_default(),
+            serde_json::to_vec(&live).unwrap_or_default(),
+        );
+        if a != b {
+            let report = crate::cache::prefix_report(&a, &b);
+            let at = report.common_bytes;
+            let around = |bytes: &[u8]| {
+                let start = at.saturating_sub(40);
+                let end = (at + 60).min(bytes.len());
+                String::from_utf8_lossy(&bytes[start.min(end)..end]).into_owned()
+            };
+            let detail = format!(
+                "request {} of the session differs from byte {at} ({}): recorded …{}… now …{}…",
+                state.model_calls,
+                report
+                    .first_difference
+                    .unwrap_or_else(|| "the recorded one is a prefix".into()),
+                around(&a),
+                around(&b),
+            );
+            self.diverged(&mut state, &request.session_id, "model request", detail);
+        }
+        match error {
+            Some(e) => Err(ModelError::InvalidRequest {
+                message: format!("recorded failure: {e}"),
+            }),
+            None => Ok(events.clone()),
+        }
+    }
+
+    /// The recorded output of a call of `name` with `input`: the same session's same call
+    /// first, else the first unused call with that name and input.
+    fn recorded_tool(
+        &self,
+        state: &mut State,
+        ctx: &ToolContext,
+        name: &str,
+        input: &Value,
+    ) -> Option<(Option<super::RecordedOutput>, Option<String>)> {
+        let input = self.redactor.value(input.clone());
+        let matching = |e: &Entry| matches!(e, Entry::Tool { name: n, input: i, .. } if n == name && *i == input);
+        let exact = self.cassette.entries.iter().enumerate().position(|(i, e)| {
+            !state.used[i]
+                && matching(e)
+                && matches!(e, Entry::Tool { session_id, call_id, .. } if *session_id == ctx.session_id && *call_id == ctx.tool_use_id)
+        });
+        let index = exact.or_else(|| {
+            self.cassette
+                .entries
+                .iter()
+                .enumerate()
+                .position(|(i, e)| !state.used[i] && matching(e))
+        })?;
+        state.used[index] = true;
+        match &self.cassette.entries[index] {
+            Entry::Tool { output, error, .. } => Some((output.clone(), error.clone())),
+            _ => None,
+        }
+    }
+}
+
+struct ReplayModel {
+    replay: Arc<Replay>,
+    info: ModelInfo,
+    provider: String,
+}
+
+#[async_trait]
+impl Model for ReplayModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let mut asm = ResponseAssembler::default();
+        for e in self.replay.answer(request)? {
+            asm.push(e)?;
+        }
+        asm.finish()
+    }
+
+    async fn stream(
+        &self,
+        request: &ModelRequest,
+    ) -> Result<BoxStream<'static, Result<StreamEvent, ModelError>>, ModelError> {
+        let events = self.replay.answer(request)?;
+        Ok(Box::pin(stream::iter(events.into_iter().map(Ok))))
+    }
+}
+
+struct ReplayTool {
+    inner: Arc<dyn Tool>,
+    replay: Arc<Replay>,
+    source: ToolSource,
+}
+
+#[async_trait]
+impl Tool for ReplayTool {
+    fn spec(&self) -> &crate::model::ToolSpec {
+        self.inner.spec()
+    }
+
+    fn annotations(&self) -> ToolAnnotations {
+        self.inner.annotations()
+    }
+
+    fn call_annotations(&self, input: &Value) -> ToolAnnotations {
+        self.inner.call_annotations(input)
+    }
+
+    fn deadline(&self) -> Option<std::time::Duration> {
+        self.inner.deadline()
+    }
+
+    fn restore(&self, session_id: &str, input: &Value) {
+        self.inner.restore(session_id, input)
+    }
+
+    fn child_sessions(
+        &self,
+        parent_session: &str,
+        parent_agent: &str,
+        tool_use_id: &str,
+        input: &Value,
+    ) -> Vec<ChildSession> {
+        self.inner
+            .child_sessions(parent_session, parent_agent, tool_use_id, input)
+    }
+
+    async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        let name = self.inner.spec().name.clone();
+        // A tool that runs agents runs them: their model calls replay from the cassette.
+        let runs_agents = !self
+            .inner
+            .child_sessions(&ctx.session_id, &ctx.agent_name, &ctx.tool_use_id, &input)
+            .is_empty();
+        let recorded = {
+            let mut state = self.replay.lock();
+            state.step += 1;
+            state.tool_calls += 1;
+            let found = self.replay.recorded_tool(&mut state, ctx, &name, &input);
+            if found.is_none() {
+                let detail = format!(
+                    "no recording of `{name}` with {}",
+                    self.replay.redactor.value(input.clone())
+                );
+                self.replay
+                    .diverged(&mut state, &ctx.session_id, "tool call", detail);
+            }
+            found
+        };
+        if self.source == ToolSource::Live || runs_agents {
+            let result = self.inner.call(input, ctx).await;
+            if let Some((output, error)) = recorded {
+                let now = match &result {
+                    Ok(o) => (
+                        Some(super::RecordedOutput {
+                            content: self.replay.redactor.text(&o.content),
+                            is_error: o.is_error,
+                        }),
+                        None,
+                    ),
+                    Err(e) => (None, Some(tool_error_text(e))),
+                };
+                if now != (output.clone(), error.clone()) {
+                    let mut state = self.replay.lock();
+                    let detail = format!(
+                        "`{name}` (call {}) returned something else than recorded",
+                        ctx.tool_use_id
+                    );
+                    self.replay
+                        .diverged(&mut state, &ctx.session_id, "tool output", detail);
+                }
+            }
+            return result;
+        }
+        match recorded {
+            Some((Some(o), _)) => Ok(ToolOutput {
+                content: o.content,
+                is_error: o.is_error,
+            }),
+            Some((None, Some(e))) => Err(tool_error_of(&e)),
+            Some((None, None)) => Err(ToolError::Invalid("recorded without an outcome".into())),
+            None => Ok(ToolOutput::error(format!(
+                "no recording for this call: the cassette holds no call of `{name}` with these arguments"
+            ))),
+        }
+    }
+}
