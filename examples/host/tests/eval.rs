@@ -153,18 +153,13 @@ fn an_llm_judge_decides_and_its_reasoning_is_kept() {
 #[test]
 fn repeat_runs_each_case_and_a_broken_suite_names_every_bad_file() {
     let dir = tempfile::tempdir().unwrap();
+    // A relative suite path: the setup script of a case is still found from the run's
+    // workspace.
     let (code, stdout, stderr) = output(
         sre()
-            .arg("eval")
-            .arg(suite())
-            .args([
-                "--script",
-                "right",
-                "--only",
-                "14_clock",
-                "--only",
-                "16_feature",
-            ])
+            .current_dir(repo())
+            .args(["eval", "examples/evals/starter", "--script", "right"])
+            .args(["--only", "02_bad", "--only", "16_feature"])
             .args(["--repeat", "2", "--jobs", "2", "--out"])
             .arg(dir.path().join("r")),
     );

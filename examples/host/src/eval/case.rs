@@ -176,6 +176,8 @@ pub struct EvalCase {
 impl EvalCase {
     /// The case in `dir` (a folder with a `test_case.yaml`).
     pub fn load(dir: &Path) -> Result<EvalCase, CaseError> {
+        // Absolute: setup scripts run in the run's workspace, not here.
+        let dir = &std::path::absolute(dir).map_err(|e| bad(dir, e.to_string()))?;
         let file = dir.join("test_case.yaml");
         let text = std::fs::read_to_string(&file).map_err(|e| bad(&file, e.to_string()))?;
         let raw: TestCaseFile =
