@@ -33,6 +33,7 @@ pub mod errors;
 pub mod home;
 pub mod hook;
 mod py_thread;
+pub mod quality;
 pub mod tool;
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -105,5 +106,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tool::call_tool, m)?)?;
     m.add_function(wrap_pyfunction!(tool::bench_tool, m)?)?;
     m.add_function(wrap_pyfunction!(flush_telemetry, m)?)?;
+    m.add_function(wrap_pyfunction!(quality::record, m)?)?;
+    m.add_function(wrap_pyfunction!(quality::replay, m)?)?;
+    m.add_function(wrap_pyfunction!(quality::evaluate, m)?)?;
     Ok(())
 }

@@ -66,6 +66,43 @@ pub fn meta(
     })
 }
 
+/// Run `agent` of the home `home_dir` on `task` and record it into `cassette` (what
+/// `sre run --record` does, for library users: no approvals, no progress output). Returns
+/// the answer.
+pub async fn record_run(
+    home_dir: &Path,
+    agent: &str,
+    task: &str,
+    session_id: &str,
+    workspace: &Path,
+    models: ModelSource,
+    cassette: &Path,
+) -> Result<Option<String>, String> {
+    let model = match &models {
+        ModelSource::Script(p) => format!("script {}", p.display()),
+        ModelSource::Environment => {
+            std::env::var("SRE_MODEL").unwrap_or_else(|_| "environment".into())
+        }
+        ModelSource::Fixed(m) => m.info().name.clone(),
+    };
+    let meta = meta(home_dir, agent, task, session_id, workspace, &model);
+    let recorder =
+        Arc::new(Recorder::create(cassette, meta, Vec::new()).map_err(|e| e.to_string())?);
+    let home = AgentHome::load(home_dir).map_err(|e| e.to_string())?;
+    let mut options = TeamOptions::new(workspace, models);
+    options.only = Some(vec![agent.to_string()]);
+    options.wrap = Some(Arc::new(RecordWrap(recorder.clone())));
+    let team = Team::assemble(home, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = Session::new(session_id).with_events(recorder.clone());
+    let result = team.run(agent, &session, task).await;
+    team.shutdown().await;
+    recorder.finish()?;
+    let thread = result.map_err(|e| e.to_string())?;
+    Ok(thread.last().and_then(|o| o.answer.clone()))
+}
+
 /// `sre replay` arguments.
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -110,35 +147,67 @@ fn recorded_answer(cassette: &Cassette, session: &str) -> Option<String> {
     })
 }
 
-/// Run `sre replay`. Exit status: 0 reproduced (or, with another model, completed), 3
-/// diverged, 1 error.
-pub async fn replay(args: ReplayArgs) -> ExitCode {
-    match replay_inner(args).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+/// What to replay, and how.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayOptions {
+    /// The cassette.
+    pub cassette: PathBuf,
+    /// The agent home (default: the one recorded).
+    pub home: Option<PathBuf>,
+    /// The workspace (default: the one recorded).
+    pub workspace: Option<PathBuf>,
+    /// Another model from the configured provider.
+    pub model: Option<String>,
+    /// Another model, scripted.
+    pub script: Option<PathBuf>,
+    /// Run the tools for real and compare.
+    pub live_tools: bool,
 }
 
-async fn replay_inner(args: ReplayArgs) -> Result<ExitCode, String> {
-    let cassette = Cassette::load(&args.cassette).map_err(|e| e.to_string())?;
+/// What a replay found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReplayReport {
+    /// Same requests, same tool calls, same answer, nothing recorded left unasked.
+    pub reproduced: bool,
+    /// Another model answered (then `reproduced` is not asked).
+    pub other_model: bool,
+    /// Model calls answered from the cassette.
+    pub model_calls: usize,
+    /// Tool calls replayed.
+    pub tool_calls: usize,
+    /// Every difference, in order (`step N (session): what differs: how`).
+    pub divergences: Vec<String>,
+    /// Recorded model calls never asked for.
+    pub unused_model_calls: usize,
+    /// The replay's answer.
+    pub answer: Option<String>,
+    /// The recorded answer.
+    pub recorded_answer: Option<String>,
+    /// The replayed run's error, if it failed.
+    pub error: Option<String>,
+}
+
+/// Replay a cassette; `events` gets the replay's events.
+pub async fn replay_cassette(
+    options: &ReplayOptions,
+    events: Option<Arc<dyn sre_core::EventSink>>,
+) -> Result<ReplayReport, String> {
+    let cassette = Cassette::load(&options.cassette).map_err(|e| e.to_string())?;
     let meta = cassette.meta.clone();
-    let home_dir = match &args.home {
+    let home_dir = match &options.home {
         Some(h) => h.clone(),
         None => PathBuf::from(meta_str(&meta, "home")?),
     };
     let agent = meta_str(&meta, "agent")?.to_string();
     let task = meta_str(&meta, "task")?.to_string();
     let session_id = meta_str(&meta, "session")?.to_string();
-    let workspace = match &args.workspace {
+    let workspace = match &options.workspace {
         Some(w) => w.clone(),
         None => PathBuf::from(meta_str(&meta, "workspace")?),
     };
     let replay = Arc::new(Replay::new(cassette.clone(), Vec::new()));
-    let other_model = args.model.is_some() || args.script.is_some();
-    let models = match (&args.script, &args.model) {
+    let other_model = options.model.is_some() || options.script.is_some();
+    let models = match (&options.script, &options.model) {
         (Some(s), _) => ModelSource::Script(s.clone()),
         (None, Some(m)) => {
             let get = |k: &str| {
@@ -157,72 +226,126 @@ async fn replay_inner(args: ReplayArgs) -> Result<ExitCode, String> {
         (None, None) => ModelSource::Fixed(replay.model()),
     };
     let home = AgentHome::load(&home_dir).map_err(|e| e.to_string())?;
-    let mut options = TeamOptions::new(&workspace, models);
-    options.only = Some(vec![agent.clone()]);
+    let mut team_options = TeamOptions::new(&workspace, models);
+    team_options.only = Some(vec![agent.clone()]);
     // A fresh transcript: the recorded session's own is not continued.
-    options.store = Some(Arc::new(sre_core::session::InMemorySessionStore::default()));
-    options.wrap = Some(Arc::new(ReplayWrap {
+    team_options.store = Some(Arc::new(sre_core::session::InMemorySessionStore::default()));
+    team_options.wrap = Some(Arc::new(ReplayWrap {
         replay: replay.clone(),
-        source: if args.live_tools {
+        source: if options.live_tools {
             ToolSource::Live
         } else {
             ToolSource::Recorded
         },
     }));
-    let team = Team::assemble(home, options)
+    let team = Team::assemble(home, team_options)
         .await
         .map_err(|e| e.to_string())?;
+    let mut session = Session::new(session_id.clone());
+    if let Some(events) = events {
+        session = session.with_events(events);
+    }
+    let result = team.run(&agent, &session, &task).await;
+    team.shutdown().await;
+    let (answer, error) = match result {
+        Ok(thread) => (thread.last().and_then(|o| o.answer.clone()), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let (model_calls, tool_calls) = replay.replayed();
+    let divergences: Vec<String> = replay
+        .divergences()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let unused_model_calls = replay.unused_model_calls();
+    let recorded_answer = recorded_answer(&cassette, &session_id);
+    Ok(ReplayReport {
+        reproduced: !other_model
+            && divergences.is_empty()
+            && unused_model_calls == 0
+            && error.is_none()
+            && answer == recorded_answer,
+        other_model,
+        model_calls,
+        tool_calls,
+        divergences,
+        unused_model_calls,
+        answer,
+        recorded_answer,
+        error,
+    })
+}
+
+/// Run `sre replay`. Exit status: 0 reproduced (or, with another model, completed), 3
+/// diverged, 1 error.
+pub async fn replay(args: ReplayArgs) -> ExitCode {
+    let options = ReplayOptions {
+        cassette: args.cassette,
+        home: args.home,
+        workspace: args.workspace,
+        model: args.model,
+        script: args.script,
+        live_tools: args.live_tools,
+    };
     let json = args.json;
-    let sink = Arc::new(move |e: AgentEvent| {
+    let sink: Arc<dyn sre_core::EventSink> = Arc::new(move |e: AgentEvent| {
         if json && let Ok(line) = serde_json::to_string(&e) {
             println!("{line}");
         }
     });
-    let session = Session::new(session_id.clone()).with_events(sink);
-    let result = team.run(&agent, &session, &task).await;
-    team.shutdown().await;
-    let answer = match result {
-        Ok(thread) => thread.last().and_then(|o| o.answer.clone()),
+    let r = match replay_cassette(&options, Some(sink)).await {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("the replayed run failed: {e}");
-            None
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
         }
     };
-    let (models_done, tools_done) = replay.replayed();
-    let divergences = replay.divergences();
-    let recorded = recorded_answer(&cassette, &session_id);
-    if other_model {
-        let _ = models_done;
+    if let Some(e) = &r.error {
+        eprintln!("the replayed run failed: {e}");
+    }
+    if r.other_model {
         eprintln!(
-            "replayed with another model: {tools_done} tool call(s) answered {}",
-            if args.live_tools {
+            "replayed with another model: {} tool call(s) answered {}",
+            r.tool_calls,
+            if options.live_tools {
                 "for real"
             } else {
                 "from the cassette"
             }
         );
-        for d in divergences.iter().filter(|d| d.what == "tool call") {
+        for d in r
+            .divergences
+            .iter()
+            .filter(|d| d.contains("tool call differs"))
+        {
             eprintln!("  {d}");
         }
-        println!("recorded answer:\n{}\n", recorded.unwrap_or_default());
-        println!("this answer:\n{}", answer.unwrap_or_default());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let unused = replay.unused_model_calls();
-    let same_answer = answer == recorded;
-    if divergences.is_empty() && unused == 0 && same_answer {
-        eprintln!(
-            "reproduced: {models_done} model calls and {tools_done} tool calls identical to the recording; same answer"
+        println!(
+            "recorded answer:\n{}\n",
+            r.recorded_answer.unwrap_or_default()
         );
-        return Ok(ExitCode::SUCCESS);
+        println!("this answer:\n{}", r.answer.unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    if r.reproduced {
+        eprintln!(
+            "reproduced: {} model calls and {} tool calls identical to the recording; same answer",
+            r.model_calls, r.tool_calls
+        );
+        return ExitCode::SUCCESS;
     }
     eprintln!(
-        "diverged: {} difference(s); {unused} recorded model call(s) never asked for; answer {}",
-        divergences.len(),
-        if same_answer { "the same" } else { "different" }
+        "diverged: {} difference(s); {} recorded model call(s) never asked for; answer {}",
+        r.divergences.len(),
+        r.unused_model_calls,
+        if r.answer == r.recorded_answer {
+            "the same"
+        } else {
+            "different"
+        }
     );
-    if let Some(first) = divergences.first() {
+    if let Some(first) = r.divergences.first() {
         eprintln!("first: {first}");
     }
-    Ok(ExitCode::from(3))
+    ExitCode::from(3)
 }

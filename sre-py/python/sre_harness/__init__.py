@@ -26,6 +26,7 @@ from ._native import (
 from ._agent import Agent, Outcome, RunStream
 from ._hooks import Approver, Hook, hook
 from ._home import Home, load
+from ._quality import evaluate, record, replay
 from ._schema import ArgumentError
 from ._tools import DEFAULT_TIMEOUT, Tool, ToolResult, tool
 from ._native import flush_telemetry
@@ -55,8 +56,11 @@ __all__ = [
     "ToolError",
     "ToolResult",
     "__version__",
+    "evaluate",
     "flush_telemetry",
     "hook",
     "load",
+    "record",
+    "replay",
     "tool",
 ]

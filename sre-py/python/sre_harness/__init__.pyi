@@ -229,3 +229,36 @@ def load(
     cache_dir: Optional[_PathLike] = None,
     only: Optional[Sequence[str]] = None,
 ) -> Home: ...
+
+def record(
+    home: _PathLike,
+    agent: str,
+    task: str,
+    *,
+    cassette: _PathLike,
+    workspace: _PathLike,
+    session_id: str,
+    script: Optional[_PathLike] = None,
+) -> Optional[str]: ...
+def replay(
+    cassette: _PathLike,
+    *,
+    home: Optional[_PathLike] = None,
+    workspace: Optional[_PathLike] = None,
+    model: Optional[str] = None,
+    script: Optional[_PathLike] = None,
+    live_tools: bool = False,
+) -> Dict[str, Any]: ...
+def evaluate(
+    suite: _PathLike,
+    *,
+    script: Optional[str] = None,
+    model: Optional[str] = None,
+    judge: str = "lexical",
+    home: Optional[_PathLike] = None,
+    agent: Optional[str] = None,
+    repeat: int = 1,
+    jobs: int = 1,
+    only: Optional[List[str]] = None,
+    timeout_secs: int = 600,
+) -> Dict[str, Any]: ...

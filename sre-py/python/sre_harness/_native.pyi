@@ -75,3 +75,35 @@ class TeamHandle:
 def call_tool(tool: Any, args_json: str) -> Tuple[bool, str]: ...
 def bench_tool(tool: Any, args_json: str, n: int) -> float: ...
 def flush_telemetry() -> None: ...
+def record(
+    home: str,
+    agent: str,
+    task: str,
+    *,
+    cassette: str,
+    workspace: str,
+    session_id: str,
+    script_path: Optional[str] = None,
+) -> Optional[str]: ...
+def replay(
+    cassette: str,
+    *,
+    home: Optional[str] = None,
+    workspace: Optional[str] = None,
+    model: Optional[str] = None,
+    script_path: Optional[str] = None,
+    live_tools: bool = False,
+) -> str: ...
+def evaluate(
+    suite: str,
+    *,
+    script: Optional[str] = None,
+    model: Optional[str] = None,
+    judge: str = "lexical",
+    home: Optional[str] = None,
+    agent: Optional[str] = None,
+    repeat: int = 1,
+    jobs: int = 1,
+    only: Optional[List[str]] = None,
+    timeout_secs: int = 600,
+) -> str: ...
