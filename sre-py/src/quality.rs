@@ -13,7 +13,7 @@ use crate::errors::{ConfigError, SreHarnessError};
 
 /// Run `agent` of the home `home` on `task` over `workspace` and record it into
 /// `cassette`; returns the answer. The model: `script_path` (offline), else the
-/// environment's provider (with `model` as SRE_MODEL when given).
+/// environment's provider.
 #[pyfunction]
 #[pyo3(signature = (home, agent, task, *, cassette, workspace, session_id, script_path = None))]
 #[allow(clippy::too_many_arguments)]

@@ -504,11 +504,15 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 &workspace,
                 &model,
             );
+            let mut meta = meta;
+            meta["enable_hooks"] = serde_json::json!(args.enable_hooks);
+            meta["namespaces"] = serde_json::json!(!args.no_namespaces);
             let r = Arc::new(sre_core::cassette::Recorder::create(
                 path,
                 meta,
-                Vec::new(),
+                crate::replay_cli::host_secrets(),
             )?);
+            crate::replay_cli::warn_unredacted(&r);
             options.wrap = Some(Arc::new(crate::replay_cli::RecordWrap(r.clone())));
             Some(r)
         }

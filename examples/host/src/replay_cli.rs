@@ -41,6 +41,28 @@ impl Wrap for ReplayWrap {
     }
 }
 
+/// Credentials of the host to redact besides the environment's own: each PagerDuty
+/// webhook secret (`SRE_PAGERDUTY_SECRETS` is one comma-separated value).
+pub fn host_secrets() -> Vec<(String, String)> {
+    std::env::var("SRE_PAGERDUTY_SECRETS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| ("SRE_PAGERDUTY_SECRETS".to_string(), s.to_string()))
+        .collect()
+}
+
+/// Warn about credentials too short to redact.
+pub fn warn_unredacted(recorder: &Recorder) {
+    if !recorder.unredacted().is_empty() {
+        eprintln!(
+            "warning: not redacted in the cassette (values under 8 characters): {}",
+            recorder.unredacted().join(", ")
+        );
+    }
+}
+
 /// What a cassette's header says of the run, so it can be run again.
 pub fn meta(
     home: &Path,
@@ -87,7 +109,8 @@ pub async fn record_run(
     };
     let meta = meta(home_dir, agent, task, session_id, workspace, &model);
     let recorder =
-        Arc::new(Recorder::create(cassette, meta, Vec::new()).map_err(|e| e.to_string())?);
+        Arc::new(Recorder::create(cassette, meta, host_secrets()).map_err(|e| e.to_string())?);
+    warn_unredacted(&recorder);
     let home = AgentHome::load(home_dir).map_err(|e| e.to_string())?;
     let mut options = TeamOptions::new(workspace, models);
     options.only = Some(vec![agent.to_string()]);
@@ -205,7 +228,7 @@ pub async fn replay_cassette(
         Some(w) => w.clone(),
         None => PathBuf::from(meta_str(&meta, "workspace")?),
     };
-    let replay = Arc::new(Replay::new(cassette.clone(), Vec::new()));
+    let replay = Arc::new(Replay::new(cassette.clone(), host_secrets()));
     let other_model = options.model.is_some() || options.script.is_some();
     let models = match (&options.script, &options.model) {
         (Some(s), _) => ModelSource::Script(s.clone()),
@@ -238,9 +261,23 @@ pub async fn replay_cassette(
             ToolSource::Recorded
         },
     }));
+    // Answered from the cassette, a call a person approved runs nothing: approve as they
+    // did (a recorded denial then shows as a divergence). Live tools: deny.
+    if !options.live_tools {
+        team_options.approver = Arc::new(crate::team::AutoApproval::Approve);
+    }
+    if let Some(n) = meta.get("namespaces").and_then(Value::as_bool) {
+        team_options.namespaces = n;
+    }
     let team = Team::assemble(home, team_options)
         .await
         .map_err(|e| e.to_string())?;
+    for hook in meta["enable_hooks"].as_array().into_iter().flatten() {
+        if let Some(h) = hook.as_str() {
+            team.enable_hook(&session_id, h)
+                .map_err(|e| e.to_string())?;
+        }
+    }
     let mut session = Session::new(session_id.clone());
     if let Some(events) = events {
         session = session.with_events(events);
@@ -325,7 +362,11 @@ pub async fn replay(args: ReplayArgs) -> ExitCode {
             r.recorded_answer.unwrap_or_default()
         );
         println!("this answer:\n{}", r.answer.unwrap_or_default());
-        return ExitCode::SUCCESS;
+        return if r.error.is_some() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     if r.reproduced {
         eprintln!(

@@ -187,10 +187,8 @@ fn repeat_runs_each_case_and_a_broken_suite_names_every_bad_file() {
         stderr.contains("01_a/test_case.yaml: `user_prompt` is required"),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("02_b/m.txt: line 1: `tool_name`"),
-        "{stderr}"
-    );
+    // A .txt that is not a mock is skipped with a warning, as HolmesGPT does.
+    assert!(!stderr.contains("02_b"), "{stderr}");
     assert!(
         stderr.contains("03_c/test_case.yaml: unknown field `expected`"),
         "{stderr}"

@@ -2,11 +2,14 @@
 //!
 //! A cassette is a JSONL file: a header (what was run: agent, task, session, model...), then
 //! in order every model call (the request as sent, and the response as the stream of
-//! events it arrived as, so streaming and usage replay exactly), every tool call (input,
-//! output or error, duration), and the run's events (hook decisions, budget actions...).
-//! Secrets are redacted before anything is written: the values of the environment's
-//! credentials (variables named like `*_KEY`, `*TOKEN*`, `*SECRET*`, `*PASSWORD*`) and the
-//! host's own (connector headers, webhook secrets), each replaced by `[redacted:NAME]`.
+//! events it arrived as, consecutive deltas merged, so streaming and usage replay exactly),
+//! every tool call (input, output or error, duration), and the run's other events (hook
+//! decisions, budget actions...; text deltas and tool results are in the model and tool
+//! entries). Secrets are redacted before anything is written, as written and as JSON
+//! escapes them: the values of the environment's credentials (variables named like
+//! `*_KEY`, `*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*_PAT`..., and passwords inside URLs) and
+//! those the host passes, each replaced by `[redacted:NAME]`; values under 8 characters
+//! are not (they would redact ordinary words) and the recorder names them.
 //!
 //! [`Recorder`] wraps a run's models and tools and is its event sink; [`Replay`] wraps
 //! them the other way: models answer from the cassette (each request compared byte for
@@ -207,6 +210,8 @@ pub struct Redactor {
     /// (name, value), longest value first (so a secret that contains another is
     /// replaced whole).
     secrets: Vec<(String, String)>,
+    /// Names of values too short to redact.
+    too_short: Vec<String>,
 }
 
 /// Environment variable names that hold credentials.
@@ -214,6 +219,9 @@ fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
     n.ends_with("_KEY")
         || n.ends_with("KEY_ID")
+        || n.ends_with("_PAT")
+        || n.ends_with("_AUTH")
+        || n.starts_with("AUTH_")
         || [
             "TOKEN",
             "SECRET",
@@ -221,36 +229,70 @@ fn is_secret_name(name: &str) -> bool {
             "PASSWD",
             "CREDENTIAL",
             "API_KEY",
+            "APIKEY",
+            "PRIVATE",
         ]
         .iter()
         .any(|w| n.contains(w))
 }
 
+/// The credentials a variable's value holds: the whole value for a credential's name;
+/// the password of a URL (`postgres://u:PASSWORD@host/db`) whatever the name.
+fn secrets_of(name: &str, value: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if is_secret_name(name) {
+        out.push((name.to_string(), value.to_string()));
+    }
+    if let Some((_, rest)) = value.split_once("://")
+        && let Some((userinfo, _)) = rest.split_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+        && !password.is_empty()
+    {
+        out.push((format!("{name}:password"), password.to_string()));
+    }
+    out
+}
+
 impl Redactor {
-    /// The environment's credentials plus `extra` (name, value); values shorter than 8
-    /// characters are left alone (they would redact ordinary words).
+    /// The environment's credentials (variables named like one, and passwords in URLs)
+    /// plus `extra` (name, value). Values shorter than 8 characters are not redacted (they
+    /// would redact ordinary words): [`Redactor::too_short`] names them.
     pub fn from_env(extra: Vec<(String, String)>) -> Self {
-        let env = std::env::vars().filter(|(k, _)| is_secret_name(k));
+        let env = std::env::vars().flat_map(|(k, v)| secrets_of(&k, &v));
         Self::new(env.chain(extra).collect())
     }
 
     /// These (name, value) secrets.
     pub fn new(secrets: Vec<(String, String)>) -> Self {
-        let mut secrets: Vec<(String, String)> = secrets
+        let (mut secrets, short): (Vec<(String, String)>, Vec<(String, String)>) = secrets
             .into_iter()
-            .filter(|(_, v)| v.chars().count() >= 8)
-            .collect();
+            .filter(|(_, v)| !v.is_empty())
+            .partition(|(_, v)| v.chars().count() >= 8);
         secrets.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
         secrets.dedup_by(|a, b| a.1 == b.1);
-        Redactor { secrets }
+        let mut too_short: Vec<String> = short.into_iter().map(|(n, _)| n).collect();
+        too_short.sort();
+        too_short.dedup();
+        Redactor { secrets, too_short }
     }
 
-    /// `text` with every secret replaced.
+    /// The names of credentials too short to redact safely (say so to the user).
+    pub fn too_short(&self) -> &[String] {
+        &self.too_short
+    }
+
+    /// `text` with every secret replaced, as written and as JSON escapes it (a secret with
+    /// a quote or a backslash inside a tool call's JSON arguments).
     pub fn text(&self, text: &str) -> String {
         let mut out = text.to_string();
         for (name, value) in &self.secrets {
-            if out.contains(value.as_str()) {
-                out = out.replace(value.as_str(), &format!("[redacted:{name}]"));
+            let escaped = serde_json::to_string(value)
+                .map(|s| s[1..s.len() - 1].to_string())
+                .unwrap_or_default();
+            for form in [value.as_str(), escaped.as_str()] {
+                if !form.is_empty() && out.contains(form) {
+                    out = out.replace(form, &format!("[redacted:{name}]"));
+                }
             }
         }
         out
@@ -305,6 +347,22 @@ mod tests {
         );
         assert!(is_secret_name("OPENAI_API_KEY") && is_secret_name("github_token"));
         assert!(!is_secret_name("HOME") && !is_secret_name("KEYBOARD"));
+        assert!(is_secret_name("GITHUB_PAT") && is_secret_name("X_AUTH"));
+        assert_eq!(
+            secrets_of("DATABASE_URL", "postgres://app:s3cr3t-pw-99@db:5432/orders"),
+            vec![(
+                "DATABASE_URL:password".to_string(),
+                "s3cr3t-pw-99".to_string()
+            )]
+        );
+        // As JSON escapes it, inside a tool call's arguments.
+        let quoted = Redactor::new(vec![("PW".into(), "pa\"ss\\word".into())]);
+        assert_eq!(
+            quoted.text(r#"{"password": "pa\"ss\\word"}"#),
+            r#"{"password": "[redacted:PW]"}"#
+        );
+        let short = Redactor::new(vec![("DB_PASSWORD".into(), "hunter2".into())]);
+        assert_eq!(short.too_short(), ["DB_PASSWORD".to_string()]);
     }
 
     #[test]

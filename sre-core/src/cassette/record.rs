@@ -78,6 +78,11 @@ impl Recorder {
         }
     }
 
+    /// Credentials too short to redact (their names): say so to whoever records.
+    pub fn unredacted(&self) -> &[String] {
+        self.redactor.too_short()
+    }
+
     /// Flush, and say whether every entry was written.
     pub fn finish(&self) -> std::result::Result<(), String> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -140,7 +145,7 @@ impl RecordingModel {
             session_id: request.session_id.clone(),
             agent: request.agent.clone(),
             request: request.clone(),
-            events,
+            events: coalesce(events),
             error,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         }
@@ -162,7 +167,15 @@ impl Model for RecordingModel {
         request: &ModelRequest,
     ) -> std::result::Result<ModelResponse, ModelError> {
         let started = Instant::now();
+        // Dropped before it answers (a hook's timeout, a cancellation): recorded as such.
+        let mut pending = StreamLog {
+            recorder: self.recorder.clone(),
+            request: Some(request.clone()),
+            events: Vec::new(),
+            started,
+        };
         let result = self.inner.complete(request).await;
+        pending.request = None;
         let entry = match &result {
             Ok(r) => Self::entry(request, events_from_response(r), None, started),
             Err(e) => Self::entry(request, Vec::new(), Some(e.to_string()), started),
@@ -238,8 +251,52 @@ impl StreamLog {
 
 impl Drop for StreamLog {
     fn drop(&mut self) {
-        self.done(Some("the stream was dropped before it ended".into()));
+        self.done(Some(DROPPED.into()));
     }
+}
+
+/// The error of a call its caller stopped waiting for.
+pub(super) const DROPPED: &str = "dropped before it ended";
+
+/// Consecutive deltas of one block merged (text, reasoning, a tool call's arguments): a
+/// secret split across a provider's chunks is whole again for the redactor, and the
+/// response they assemble into is the same.
+fn coalesce(events: Vec<StreamEvent>) -> Vec<StreamEvent> {
+    let mut out: Vec<StreamEvent> = Vec::with_capacity(events.len());
+    for e in events {
+        match (out.last_mut(), e) {
+            (Some(StreamEvent::TextDelta { text }), StreamEvent::TextDelta { text: more }) => {
+                text.push_str(&more)
+            }
+            (
+                Some(StreamEvent::ThinkingDelta {
+                    thinking,
+                    signature: None,
+                }),
+                StreamEvent::ThinkingDelta {
+                    thinking: more,
+                    signature,
+                },
+            ) => {
+                thinking.push_str(&more);
+                if let Some(StreamEvent::ThinkingDelta { signature: s, .. }) = out.last_mut() {
+                    *s = signature;
+                }
+            }
+            (
+                Some(StreamEvent::ToolUseDelta {
+                    index,
+                    partial_json,
+                }),
+                StreamEvent::ToolUseDelta {
+                    index: i,
+                    partial_json: more,
+                },
+            ) if *index == i => partial_json.push_str(&more),
+            (_, e) => out.push(e),
+        }
+    }
+    out
 }
 
 struct RecordingTool {
@@ -329,5 +386,51 @@ pub(super) fn tool_error_of(text: &str) -> ToolError {
         ToolError::Cancelled
     } else {
         ToolError::Invalid(text.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_deltas_are_merged_and_assemble_the_same() {
+        let events = vec![
+            StreamEvent::TextDelta {
+                text: "the key is sk-li".into(),
+            },
+            StreamEvent::TextDelta {
+                text: "ve-0123456789".into(),
+            },
+            StreamEvent::ToolUseStart {
+                index: 1,
+                id: "c".into(),
+                name: "shell".into(),
+            },
+            StreamEvent::ToolUseDelta {
+                index: 1,
+                partial_json: "{\"command\": \"echo sk-".into(),
+            },
+            StreamEvent::ToolUseDelta {
+                index: 1,
+                partial_json: "live-0123456789\"}".into(),
+            },
+            StreamEvent::Stop {
+                reason: crate::model::StopReason::ToolUse,
+            },
+        ];
+        let merged = coalesce(events.clone());
+        assert_eq!(merged.len(), 4);
+        let assemble = |es: Vec<StreamEvent>| {
+            let mut a = crate::model::ResponseAssembler::default();
+            for e in es {
+                a.push(e).unwrap();
+            }
+            a.finish().unwrap()
+        };
+        assert_eq!(assemble(merged.clone()), assemble(events));
+        let r = Redactor::new(vec![("K".into(), "sk-live-0123456789".into())]);
+        let text = r.value(serde_json::to_value(&merged).unwrap()).to_string();
+        assert!(!text.contains("0123456789"), "{text}");
     }
 }

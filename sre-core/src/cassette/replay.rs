@@ -7,6 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use serde_json::Value;
 
@@ -168,16 +169,29 @@ impl Replay {
         });
     }
 
-    /// The recorded answer to `request` (its session's next call), comparing the two
-    /// requests.
-    fn answer(&self, request: &ModelRequest) -> Result<Vec<StreamEvent>, ModelError> {
+    /// The recorded answer to `request`: the first call of its session not yet served
+    /// whose request is the same bytes (calls a session makes at once, prompt hooks in
+    /// parallel, were recorded in the order they ended), else the session's next one,
+    /// the two requests compared. `Ok(None)`: the recorded caller stopped waiting.
+    fn answer(&self, request: &ModelRequest) -> Result<(Vec<StreamEvent>, bool), ModelError> {
+        let live = serde_json::to_vec(&self.redactor.redact(request)).unwrap_or_default();
+        let recorded_bytes = |e: &Entry| match e {
+            Entry::Model { request, .. } => serde_json::to_vec(request).unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let mut state = self.lock();
         state.step += 1;
         state.model_calls += 1;
-        let next = state
-            .models
-            .get_mut(&request.session_id)
-            .and_then(VecDeque::pop_front);
+        let entries = &self.cassette.entries;
+        let next = state.models.get_mut(&request.session_id).and_then(|queue| {
+            let same = queue
+                .iter()
+                .position(|&i| recorded_bytes(&entries[i]) == live);
+            match same {
+                Some(p) => queue.remove(p),
+                None => queue.pop_front(),
+            }
+        });
         let Some(index) = next else {
             let detail = format!(
                 "the cassette holds no more model calls of session `{}`",
@@ -191,44 +205,37 @@ impl Replay {
             );
             return Err(ModelError::InvalidRequest { message: detail });
         };
-        let Entry::Model {
-            request: recorded,
-            events,
-            error,
-            ..
-        } = &self.cassette.entries[index]
-        else {
+        let Entry::Model { events, error, .. } = &entries[index] else {
             unreachable!("indices of model entries")
         };
-        let live = self.redactor.redact(request);
-        let (a, b) = (
-            serde_json::to_vec(recorded).unwrap_or_default(),
-            serde_json::to_vec(&live).unwrap_or_default(),
-        );
-        if a != b {
-            let report = crate::cache::prefix_report(&a, &b);
-            let at = report.common_bytes;
+        let recorded = recorded_bytes(&entries[index]);
+        if recorded != live {
+            let at = crate::cache::prefix_report(&recorded, &live).common_bytes;
+            let path = crate::cache::prefix_report(&recorded, &live)
+                .first_difference
+                .unwrap_or_else(|| "one is a prefix of the other".into());
             let around = |bytes: &[u8]| {
-                let start = at.saturating_sub(40);
+                let start = at.saturating_sub(40).min(bytes.len());
                 let end = (at + 60).min(bytes.len());
-                String::from_utf8_lossy(&bytes[start.min(end)..end]).into_owned()
+                String::from_utf8_lossy(&bytes[start..end]).into_owned()
             };
+            let nth = entries[..=index]
+                .iter()
+                .filter(|e| matches!(e, Entry::Model { session_id, .. } if *session_id == request.session_id))
+                .count();
             let detail = format!(
-                "request {} of the session differs from byte {at} ({}): recorded …{}… now …{}…",
-                state.model_calls,
-                report
-                    .first_difference
-                    .unwrap_or_else(|| "the recorded one is a prefix".into()),
-                around(&a),
-                around(&b),
+                "request {nth} of the session differs from byte {at} ({path}): recorded …{}… now …{}…",
+                around(&recorded),
+                around(&live),
             );
             self.diverged(&mut state, &request.session_id, "model request", detail);
         }
         match error {
+            Some(e) if e == super::record::DROPPED => Ok((events.clone(), true)),
             Some(e) => Err(ModelError::InvalidRequest {
                 message: format!("recorded failure: {e}"),
             }),
-            None => Ok(events.clone()),
+            None => Ok((events.clone(), false)),
         }
     }
 
@@ -280,8 +287,14 @@ impl Model for ReplayModel {
     }
 
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let (events, dropped) = self.replay.answer(request)?;
+        if dropped {
+            // The recorded caller stopped waiting (its timeout, a cancellation): so does
+            // this one.
+            futures::future::pending::<()>().await;
+        }
         let mut asm = ResponseAssembler::default();
-        for e in self.replay.answer(request)? {
+        for e in events {
             asm.push(e)?;
         }
         asm.finish()
@@ -291,8 +304,13 @@ impl Model for ReplayModel {
         &self,
         request: &ModelRequest,
     ) -> Result<BoxStream<'static, Result<StreamEvent, ModelError>>, ModelError> {
-        let events = self.replay.answer(request)?;
-        Ok(Box::pin(stream::iter(events.into_iter().map(Ok))))
+        let (events, dropped) = self.replay.answer(request)?;
+        let arrived = stream::iter(events.into_iter().map(Ok));
+        Ok(if dropped {
+            Box::pin(arrived.chain(stream::pending()))
+        } else {
+            Box::pin(arrived)
+        })
     }
 }
 

@@ -77,9 +77,9 @@ fn yes() -> bool {
 
 /// The YAML of `test_case.yaml`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TestCaseFile {
-    user_prompt: Option<String>,
+    #[serde(default)]
+    user_prompt: Option<ExpectedOutput>,
     #[serde(default)]
     expected_output: ExpectedOutput,
     #[serde(default)]
@@ -100,18 +100,34 @@ struct TestCaseFile {
     after_test: Option<String>,
     #[serde(default)]
     checks: Option<Checks>,
-    // Fields of HolmesGPT's format that do not change how a case runs here.
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    evaluation: Option<Value>,
-    #[serde(default)]
-    port_forwards: Option<Value>,
-    #[serde(default)]
-    toolsets: Option<Value>,
-    #[serde(default)]
-    test_env_vars: Option<Value>,
+    /// HolmesGPT's fields that do not change how a case runs here (live cluster setup,
+    /// mock generation, retrieval scoring...): accepted and ignored; a typo of a field we
+    /// read is still an error.
+    #[serde(flatten)]
+    ignored: std::collections::BTreeMap<String, Value>,
 }
+
+/// HolmesGPT's test-case fields this runner accepts without using them.
+const IGNORED_FIELDS: &[&str] = &[
+    "description",
+    "evaluation",
+    "port_forwards",
+    "toolsets",
+    "test_env_vars",
+    "retrieval_context",
+    "generate_mocks",
+    "add_params_to_mock_file",
+    "mock_policy",
+    "setup_timeout",
+    "include_tool_calls",
+    "runbooks",
+    "cluster_name",
+    "allow_toolset_failures",
+    "expected_sections",
+    "test_type",
+    "id",
+    "model",
+];
 
 /// `expected_output`: a list of facts, or one string (one fact).
 #[derive(Debug, Default, Deserialize)]
@@ -171,21 +187,62 @@ pub struct EvalCase {
     pub checks: Checks,
     /// Mocked tool outputs.
     pub mocks: Vec<MockOutput>,
+    /// What loading noticed (a .txt that is not a mock).
+    pub warnings: Vec<String>,
 }
 
 impl EvalCase {
-    /// The case in `dir` (a folder with a `test_case.yaml`).
-    pub fn load(dir: &Path) -> Result<EvalCase, CaseError> {
+    /// The case in `dir` (a folder with a `test_case.yaml`): one per prompt when
+    /// `user_prompt` lists variants (named `NAME[i]`), as HolmesGPT runs them.
+    pub fn load(dir: &Path) -> Result<Vec<EvalCase>, CaseError> {
         // Absolute: setup scripts run in the run's workspace, not here.
         let dir = &std::path::absolute(dir).map_err(|e| bad(dir, e.to_string()))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let file = dir.join("test_case.yaml");
         let text = std::fs::read_to_string(&file).map_err(|e| bad(&file, e.to_string()))?;
         let raw: TestCaseFile =
             serde_yaml_ng::from_str(&text).map_err(|e| bad(&file, e.to_string()))?;
-        let user_prompt = raw
-            .user_prompt
-            .filter(|p| !p.trim().is_empty())
-            .ok_or_else(|| bad(&file, "`user_prompt` is required"))?;
+        if let Some(unknown) = raw
+            .ignored
+            .keys()
+            .find(|k| !IGNORED_FIELDS.contains(&k.as_str()))
+        {
+            return Err(bad(
+                &file,
+                format!(
+                    "unknown field `{unknown}` (user_prompt, expected_output, tags, skip, skip_reason, mocked_date, include_files, conversation_history, before_test, after_test, checks, or one of HolmesGPT's we ignore)"
+                ),
+            ));
+        }
+        let prompts: Vec<String> = match raw.user_prompt {
+            Some(ExpectedOutput::One(p)) => vec![p],
+            Some(ExpectedOutput::Many(v)) => v,
+            _ => Vec::new(),
+        }
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+        let mut skip = raw
+            .skip
+            .then(|| raw.skip_reason.clone().unwrap_or_else(|| "skipped".into()));
+        let prompts = if prompts.is_empty() {
+            // HolmesGPT's investigate and workload-health cases ask otherwise.
+            let other = ["investigate_request.json", "issue_data.json"]
+                .iter()
+                .any(|f| dir.join(f).is_file());
+            if !other {
+                return Err(bad(&file, "`user_prompt` is required"));
+            }
+            skip = Some(
+                "an investigate or workload-health case (no user_prompt): not run here".into(),
+            );
+            vec![String::new()]
+        } else {
+            prompts
+        };
         let expected_output = match raw.expected_output {
             ExpectedOutput::None => Vec::new(),
             ExpectedOutput::One(s) => vec![s],
@@ -195,7 +252,7 @@ impl EvalCase {
             no_destructive: true,
             ..Checks::default()
         });
-        if expected_output.is_empty() && checks == Checks::default_on() {
+        if expected_output.is_empty() && checks == Checks::default_on() && skip.is_none() {
             return Err(bad(
                 &file,
                 "nothing to check: give `expected_output` or `checks`",
@@ -214,7 +271,11 @@ impl EvalCase {
             }
             include_files.push(path);
         }
-        for m in &raw.conversation_history {
+        let conversation_history = match history_files(dir)? {
+            Some(h) => h,
+            None => raw.conversation_history,
+        };
+        for m in &conversation_history {
             if !["user", "assistant", "system"].contains(&m.role.as_str()) {
                 return Err(bad(
                     &file,
@@ -225,45 +286,85 @@ impl EvalCase {
                 ));
             }
         }
-        let _ = (
-            raw.description,
-            raw.evaluation,
-            raw.port_forwards,
-            raw.toolsets,
-            raw.test_env_vars,
-        );
-        let mut mocks = Vec::new();
+        // Mock outputs: the case's .txt files that are not included files; one whose
+        // first line is not a mock header is skipped with a warning, as HolmesGPT does.
+        let (mut mocks, mut warnings) = (Vec::new(), Vec::new());
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| bad(dir, e.to_string()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "txt") && p.is_file())
+            .filter(|p| !include_files.contains(p))
             .collect();
         entries.sort();
         for path in entries {
             let text = std::fs::read_to_string(&path).map_err(|e| bad(&path, e.to_string()))?;
-            mocks.push(parse_mock(&path, &text)?);
+            match parse_mock(&path, &text) {
+                Ok(m) => mocks.push(m),
+                Err(e) => warnings.push(format!("{e} (not used as a mock)")),
+            }
         }
-        Ok(EvalCase {
-            name: dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            dir: dir.to_path_buf(),
-            user_prompt,
-            expected_output,
-            tags: raw.tags,
-            skip: raw
-                .skip
-                .then(|| raw.skip_reason.unwrap_or_else(|| "skipped".into())),
-            mocked_date: raw.mocked_date,
-            include_files,
-            conversation_history: raw.conversation_history,
-            before_test: raw.before_test,
-            after_test: raw.after_test,
-            checks,
-            mocks,
-        })
+        let many = prompts.len() > 1;
+        Ok(prompts
+            .into_iter()
+            .enumerate()
+            .map(|(i, user_prompt)| EvalCase {
+                name: if many {
+                    format!("{name}[{i}]")
+                } else {
+                    name.clone()
+                },
+                dir: dir.to_path_buf(),
+                user_prompt,
+                expected_output: expected_output.clone(),
+                tags: raw.tags.clone(),
+                skip: skip.clone(),
+                mocked_date: raw.mocked_date.clone(),
+                include_files: include_files.clone(),
+                conversation_history: conversation_history.clone(),
+                before_test: raw.before_test.clone(),
+                after_test: raw.after_test.clone(),
+                checks: checks.clone(),
+                mocks: mocks.clone(),
+                warnings: warnings.clone(),
+            })
+            .collect())
     }
+}
+
+/// HolmesGPT's conversation history in files, which win over the YAML's:
+/// `conversation_history/NN_ROLE.md` (in name order), or `conversation_history.json`.
+fn history_files(dir: &Path) -> Result<Option<Vec<HistoryMessage>>, CaseError> {
+    let folder = dir.join("conversation_history");
+    if folder.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .map_err(|e| bad(&folder, e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "md"))
+            .collect();
+        files.sort();
+        let mut out = Vec::new();
+        for f in files {
+            let stem = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let role = stem
+                .split_once('_')
+                .map_or(stem.as_str(), |(_, r)| r)
+                .to_string();
+            let content = std::fs::read_to_string(&f).map_err(|e| bad(&f, e.to_string()))?;
+            out.push(HistoryMessage { role, content });
+        }
+        return Ok(Some(out));
+    }
+    let json = dir.join("conversation_history.json");
+    if json.is_file() {
+        let text = std::fs::read_to_string(&json).map_err(|e| bad(&json, e.to_string()))?;
+        let messages: Vec<HistoryMessage> = serde_json::from_str(&text)
+            .map_err(|e| bad(&json, format!("a list of {{role, content}}: {e}")))?;
+        return Ok(Some(messages));
+    }
+    Ok(None)
 }
 
 impl Checks {
@@ -317,7 +418,10 @@ pub fn parse_mock(path: &Path, text: &str) -> Result<MockOutput, CaseError> {
     if let Some((line, after)) = body.split_once('\n').or(Some((body, "")))
         && line.trim_start().starts_with('{')
         && let Ok(Value::Object(result)) = serde_json::from_str::<Value>(line.trim())
-        && result.contains_key("status")
+        && matches!(
+            result.get("status").and_then(Value::as_str),
+            Some("success" | "error" | "no_data")
+        )
     {
         failed = result.get("status").and_then(Value::as_str) == Some("error");
         error = result
@@ -359,7 +463,7 @@ pub fn load_suite(suite: &Path) -> Result<Vec<EvalCase>, Vec<CaseError>> {
     let (mut cases, mut errors) = (Vec::new(), Vec::new());
     for d in dirs {
         match EvalCase::load(&d) {
-            Ok(c) => cases.push(c),
+            Ok(c) => cases.extend(c),
             Err(e) => errors.push(e),
         }
     }
@@ -404,6 +508,75 @@ mod tests {
             let e = parse_mock(p, text).unwrap_err();
             assert!(e.to_string().contains(says), "{e}");
         }
+    }
+
+    #[test]
+    fn holmesgpt_cases_load_as_holmesgpt_runs_them() {
+        let suite = tempfile::tempdir().unwrap();
+        let ask = suite.path().join("01_ask");
+        std::fs::create_dir_all(ask.join("conversation_history")).unwrap();
+        std::fs::write(
+            ask.join("test_case.yaml"),
+            "user_prompt:\n  - How many pods run?\n  - Count the pods.\nexpected_output: [\"3 pods\"]\nretrieval_context: [x]\ngenerate_mocks: false\nconversation_history: [{role: user, content: ignored}]\n",
+        )
+        .unwrap();
+        std::fs::write(ask.join("conversation_history/01_user.md"), "hi").unwrap();
+        std::fs::write(ask.join("conversation_history/02_assistant.md"), "hello").unwrap();
+        std::fs::write(ask.join("notes.txt"), "not a mock\n").unwrap();
+        std::fs::write(
+            ask.join("kubectl_get.txt"),
+            "{\"toolset_name\": \"k8s\", \"tool_name\": \"kubectl_get\", \"match_params\": {\"kind\": \"*\"}}\n{\"status\": \"degraded\", \"pods\": 3}\n",
+        )
+        .unwrap();
+        let inv = suite.path().join("02_investigate");
+        std::fs::create_dir_all(&inv).unwrap();
+        std::fs::write(inv.join("test_case.yaml"), "expected_output: [x]\n").unwrap();
+        std::fs::write(inv.join("investigate_request.json"), "{}").unwrap();
+        let cases = load_suite(suite.path()).unwrap();
+        assert_eq!(
+            cases.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["01_ask[0]", "01_ask[1]", "02_investigate"]
+        );
+        let c = &cases[1];
+        assert_eq!(c.user_prompt, "Count the pods.");
+        assert_eq!(
+            c.conversation_history,
+            vec![
+                HistoryMessage {
+                    role: "user".into(),
+                    content: "hi".into()
+                },
+                HistoryMessage {
+                    role: "assistant".into(),
+                    content: "hello".into()
+                },
+            ]
+        );
+        assert_eq!(c.mocks.len(), 1);
+        // A raw output whose first line has a `status` that is not a result's stays output.
+        assert!(c.mocks[0].output.starts_with("{\"status\": \"degraded\""));
+        assert!(
+            c.warnings.iter().any(|w| w.contains("notes.txt")),
+            "{:?}",
+            c.warnings
+        );
+        assert!(
+            cases[2]
+                .skip
+                .as_deref()
+                .is_some_and(|s| s.contains("investigate"))
+        );
+        // A typo of a field we read is still an error.
+        std::fs::write(
+            ask.join("test_case.yaml"),
+            "user_prompt: hi\nexpected_outptu: [x]\n",
+        )
+        .unwrap();
+        let e = EvalCase::load(&ask).unwrap_err();
+        assert!(
+            e.to_string().contains("unknown field `expected_outptu`"),
+            "{e}"
+        );
     }
 
     #[test]

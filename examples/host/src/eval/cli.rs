@@ -161,6 +161,9 @@ async fn eval_inner(args: EvalArgs) -> Result<ExitCode, String> {
     options.live = args.live;
     options.namespaces = !args.no_namespaces;
     let results = run_suite(&options).await?;
+    for w in &results.warnings {
+        eprintln!("warning: {w}");
+    }
     print!("{}", report::table(&results));
     let out = args.out.unwrap_or_else(|| {
         let name = suite

@@ -64,30 +64,32 @@ impl MockTool {
         }
     }
 
-    /// The mock for `args`: the one whose every non-null `match_params` entry the call
-    /// has (the most specific first), if any.
+    /// The mock for `args`: the most specific one whose `match_params` the call
+    /// satisfies, if any.
     fn answer(&self, args: &Map<String, Value>) -> Option<&MockOutput> {
         self.mocks
             .iter()
             .filter(|m| matches(m.match_params.as_ref(), args))
             .max_by_key(|m| {
-                m.match_params
-                    .as_ref()
-                    .map_or(0, |p| p.values().filter(|v| !v.is_null()).count())
+                m.match_params.as_ref().map_or(0, |p| {
+                    p.values().filter(|v| v.as_str() != Some("*")).count()
+                })
             })
     }
 }
 
-/// Whether `args` satisfy `params` (a null value matches anything; `"5"` matches `5`).
+/// Whether `args` satisfy `params`, by HolmesGPT's rules: `"*"` matches any value (or
+/// none), `null` matches an absent or null argument, anything else must be equal (`"5"`
+/// matches `5`).
 fn matches(params: Option<&Map<String, Value>>, args: &Map<String, Value>) -> bool {
     let Some(params) = params else {
         return true;
     };
-    params.iter().all(|(k, want)| {
-        want.is_null()
-            || args
-                .get(k)
-                .is_some_and(|got| got == want || plain(got) == plain(want))
+    params.iter().all(|(k, want)| match (want, args.get(k)) {
+        (Value::String(w), _) if w == "*" => true,
+        (Value::Null, None | Some(Value::Null)) => true,
+        (Value::Null, Some(_)) | (_, None) => false,
+        (want, Some(got)) => got == want || plain(got) == plain(want),
     })
 }
 
@@ -169,7 +171,7 @@ mod tests {
     #[tokio::test]
     async fn calls_are_answered_by_the_most_specific_matching_mock() {
         let tools = mock_tools(&[
-            mock(json!({"name": null}), "any pod"),
+            mock(json!({"name": "*"}), "any pod"),
             mock(json!({"name": "api", "namespace": "prod"}), "api in prod"),
             mock(json!({"name": "api", "previous": true}), "api before"),
         ]);
@@ -196,6 +198,26 @@ mod tests {
             "api before"
         );
         assert_eq!(call(json!({"name": "web"})).await.content, "any pod");
+        // `null`: the argument must be absent (or null).
+        let absent = mock_tools(&[mock(
+            json!({"name": "api", "namespace": null}),
+            "default ns",
+        )]);
+        assert_eq!(
+            absent[0]
+                .call(json!({"name": "api"}), &ctx)
+                .await
+                .unwrap()
+                .content,
+            "default ns"
+        );
+        assert!(
+            absent[0]
+                .call(json!({"name": "api", "namespace": "prod"}), &ctx)
+                .await
+                .unwrap()
+                .is_error
+        );
         let none = mock_tools(&[mock(json!({"name": "api"}), "x")]);
         let out = none[0].call(json!({"name": "db"}), &ctx).await.unwrap();
         assert!(out.is_error && out.content.contains("no recorded output of `kubectl_logs`"));

@@ -327,7 +327,28 @@ pub fn compare(a: &SuiteResults, b: &SuiteResults) -> String {
             cell(tb)
         );
     }
-    let (x, y) = (Totals::of(&a.runs), Totals::of(&b.runs));
+    // Totals over the cases both ran (so a case added or dropped does not move them).
+    let both: Vec<&str> = cases
+        .iter()
+        .filter(|(_, (x, y))| x.is_some() && y.is_some())
+        .map(|(c, _)| *c)
+        .collect();
+    let only = |r: &SuiteResults| -> Vec<CaseRun> {
+        r.runs
+            .iter()
+            .filter(|x| both.contains(&x.case.as_str()))
+            .cloned()
+            .collect()
+    };
+    let (x, y) = (Totals::of(&only(a)), Totals::of(&only(b)));
+    if both.len() < cases.len() {
+        let _ = write!(
+            out,
+            "\nover the {} cases both ran ({} only in one):",
+            both.len(),
+            cases.len() - both.len()
+        );
+    }
     let _ = writeln!(
         out,
         "\npass rate {:.1}% -> {:.1}% ({:+.1} pts); tokens {} -> {}; cost ${:.4} -> ${:.4}; run time {:.1}s -> {:.1}s",
@@ -381,6 +402,7 @@ mod tests {
             started_at: "2026-11-30T00:00:00Z".into(),
             wall_ms: 3000,
             runs,
+            warnings: vec![],
         }
     }
 
@@ -421,6 +443,10 @@ mod tests {
         let c = compare(&a, &b);
         assert!(c.contains("01_pool      0/1      1/1  +100 pts"), "{c}");
         assert!(c.contains("02_dns       1/1        -        -"), "{c}");
-        assert!(c.contains("pass rate 50.0% -> 100.0% (+50.0 pts)"), "{c}");
+        assert!(
+            c.contains("over the 1 cases both ran (2 only in one):"),
+            "{c}"
+        );
+        assert!(c.contains("pass rate 0.0% -> 100.0% (+100.0 pts)"), "{c}");
     }
 }

@@ -166,6 +166,9 @@ pub struct SuiteResults {
     pub wall_ms: u64,
     /// Every run, by case then run number.
     pub runs: Vec<CaseRun>,
+    /// What loading the suite noticed (files skipped).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Run the suite. Errors are the suite's (no case, a broken case, a home that does not
@@ -216,7 +219,15 @@ pub async fn run_suite(options: &EvalOptions) -> Result<SuiteResults, String> {
     }
     let started_at = chrono::Utc::now().to_rfc3339();
     let started = Instant::now();
-    let jobs = Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
+    // Live cases share one cluster: one at a time.
+    let jobs = if options.live { 1 } else { options.jobs.max(1) };
+    let jobs = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let warnings: Vec<String> = cases
+        .iter()
+        .flat_map(|c| c.warnings.iter().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut tasks = tokio::task::JoinSet::new();
     for (index, case) in cases.iter().enumerate() {
         for run in 1..=options.repeat.max(1) {
@@ -229,14 +240,21 @@ pub async fn run_suite(options: &EvalOptions) -> Result<SuiteResults, String> {
             );
             tasks.spawn(async move {
                 let _permit = jobs.acquire_owned().await;
-                let result = run_case(&case, run, &options, home, &agent).await;
+                // A run that panics is that run's error, not the suite's.
+                let inner = {
+                    let case = case.clone();
+                    tokio::spawn(async move { run_case(&case, run, &options, home, &agent).await })
+                };
+                let result = inner
+                    .await
+                    .unwrap_or_else(|e| errored(&case, run, format!("the run panicked: {e}")));
                 (index, run, result)
             });
         }
     }
     let mut runs = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        runs.push(done.map_err(|e| format!("a run panicked: {e}"))?);
+        runs.push(done.map_err(|e| format!("a run could not be joined: {e}"))?);
     }
     runs.sort_by_key(|(index, run, _)| (*index, *run));
     Ok(SuiteResults {
@@ -247,6 +265,7 @@ pub async fn run_suite(options: &EvalOptions) -> Result<SuiteResults, String> {
         started_at,
         wall_ms: started.elapsed().as_millis() as u64,
         runs: runs.into_iter().map(|(_, _, r)| r).collect(),
+        warnings,
     })
 }
 
@@ -313,25 +332,56 @@ fn script_for(name: &str, case: &EvalCase, suite: &Path) -> Result<PathBuf, Stri
     ))
 }
 
-/// Run a shell command in `dir`, at most `limit`.
-async fn shell(command: &str, dir: &Path, limit: Duration) -> Result<(), String> {
-    let child = tokio::process::Command::new("bash")
-        .arg("-c")
+/// Run a shell command in `dir`, at most `limit`, in a process group of its own (killed
+/// whole on timeout or when it returns: no background process outlives it); output goes
+/// to files, so a child that keeps a pipe open cannot hang the wait. `scrubbed`: only
+/// PATH, LANG, a temporary HOME and a neutral git configuration (a setup script of a
+/// suite sees no credential of the host).
+async fn shell(command: &str, dir: &Path, limit: Duration, scrubbed: bool) -> Result<(), String> {
+    let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let err_path = logs.path().join("stderr");
+    let open = |p: &Path| std::fs::File::create(p).map_err(|e| e.to_string());
+    let mut cmd = tokio::process::Command::new("bash");
+    cmd.arg("-c")
         .arg(command)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    match tokio::time::timeout(limit, child).await {
-        Err(_) => Err(format!("`{command}` took more than {}s", limit.as_secs())),
-        Ok(Err(e)) => Err(format!("`{command}`: {e}")),
-        Ok(Ok(out)) if !out.status.success() => Err(format!(
-            "`{command}` failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Ok(Ok(_)) => Ok(()),
+        .stdout(open(&logs.path().join("stdout"))?)
+        .stderr(open(&err_path)?)
+        .process_group(0)
+        .kill_on_drop(true);
+    if scrubbed {
+        let home = logs.path().join("home");
+        std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LANG", "C.UTF-8")
+            .env("HOME", &home)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "eval")
+            .env("GIT_AUTHOR_EMAIL", "eval@example.invalid")
+            .env("GIT_COMMITTER_NAME", "eval")
+            .env("GIT_COMMITTER_EMAIL", "eval@example.invalid");
     }
+    let mut child = cmd.spawn().map_err(|e| format!("`{command}`: {e}"))?;
+    let mut group = sre_core::process::GroupGuard::new(child.id());
+    let waited = tokio::time::timeout(limit, child.wait()).await;
+    group.kill();
+    let status = match waited {
+        Err(_) => return Err(format!("`{command}` took more than {}s", limit.as_secs())),
+        Ok(Err(e)) => return Err(format!("`{command}`: {e}")),
+        Ok(Ok(status)) => status,
+    };
+    if !status.success() {
+        let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+        let end = sre_core::text::floor_char_boundary(&stderr, 2000);
+        return Err(format!(
+            "`{command}` failed ({status}): {}",
+            stderr[..end].trim()
+        ));
+    }
+    Ok(())
 }
 
 async fn run_case(
@@ -346,7 +396,21 @@ async fn run_case(
         r.status = Status::Skipped;
         return r;
     }
-    match attempt(case, run, options, home, agent).await {
+    if options.live
+        && let Some(before) = &case.before_test
+        && let Err(e) = shell(before, &case.dir, Duration::from_secs(600), false).await
+    {
+        return errored(case, run, format!("before_test: {e}"));
+    }
+    let result = attempt(case, run, options, home, agent).await;
+    // Whatever the run did, the live setup is taken down.
+    if options.live
+        && let Some(after) = &case.after_test
+        && let Err(e) = shell(after, &case.dir, Duration::from_secs(600), false).await
+    {
+        eprintln!("warning: {}: after_test: {e}", case.name);
+    }
+    match result {
         Ok(r) => r,
         Err(why) => errored(case, run, why),
     }
@@ -371,16 +435,9 @@ async fn attempt(
     let setup = case.dir.join("setup.sh");
     if setup.is_file() {
         let command = format!("bash {}", shell_quote(&setup.display().to_string()));
-        shell(&command, &workspace, Duration::from_secs(120))
+        shell(&command, &workspace, Duration::from_secs(120), true)
             .await
             .map_err(|e| format!("setup: {e}"))?;
-    }
-    if options.live
-        && let Some(before) = &case.before_test
-    {
-        shell(before, &case.dir, Duration::from_secs(600))
-            .await
-            .map_err(|e| format!("before_test: {e}"))?;
     }
     let models = match &options.model {
         EvalModel::Script(name) => ModelSource::Script(script_for(name, case, &options.suite)?),
@@ -426,11 +483,6 @@ async fn attempt(
         session.cancel.cancel();
     }
     team.shutdown().await;
-    if options.live
-        && let Some(after) = &case.after_test
-    {
-        let _ = shell(after, &case.dir, Duration::from_secs(600)).await;
-    }
     let outcome = match outcome {
         Err(_) => {
             return Err(format!(
