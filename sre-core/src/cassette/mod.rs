@@ -264,7 +264,8 @@ impl Redactor {
 
     /// These (name, value) secrets.
     pub fn new(secrets: Vec<(String, String)>) -> Self {
-        let (mut secrets, short): (Vec<(String, String)>, Vec<(String, String)>) = secrets
+        type Named = Vec<(String, String)>;
+        let (mut secrets, short): (Named, Named) = secrets
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
             .partition(|(_, v)| v.chars().count() >= 8);
