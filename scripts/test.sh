@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of the workspace on a fresh machine: installs what the tests need
 # (Debian packages ripgrep and jq for the sre-tools parity and shell tests, the PostgreSQL
-# client for the reference team; npm and PyPI MCP peers for sre-mcp, whose Python venv also
+# client for the reference team, Chromium and chromedriver for the web console; npm and PyPI MCP peers for sre-mcp, whose Python venv also
 # serves the reference team's stand-in servers; a Python venv for sre-py), then runs the unit, integration and doc tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The reference team's PostgreSQL analyst runs pg_isready and psql (examples/host tests).
 command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# The web console's tests drive a real headless Chromium through chromedriver.
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 # The telemetry tests' HTTPS collector makes its CA and certificate with openssl.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # Commands in namespaces (sre-tools tests/namespaces.rs) run under bubblewrap.

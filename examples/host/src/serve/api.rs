@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(DefaultBodyLimit::max(1 << 20));
     webhooks
         .merge(api)
+        .merge(super::console::routes())
         .layer(axum::middleware::map_response(json_refusals))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async {

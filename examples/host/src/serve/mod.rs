@@ -3,6 +3,7 @@
 //! over the API, all kept in the store so that a restart loses nothing.
 
 mod api;
+pub mod console;
 pub mod dispatch;
 pub mod events;
 pub mod genai_metrics;

@@ -1,0 +1,298 @@
+// The sre console: threads, an investigation unfolding live, approvals, the report.
+// Everything from the server is put in the page as text (textContent, never innerHTML), so
+// nothing a model, a tool or a payload wrote can run here.
+"use strict";
+
+const main = document.getElementById("main");
+const KEY = "sre-console-token";
+let stop = null; // stops the current view's live updates
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    e.append(typeof c === "string" || typeof c === "number" ? String(c) : c);
+  }
+  return e;
+}
+
+function token() { return sessionStorage.getItem(KEY); }
+
+async function api(path, options) {
+  const opts = Object.assign({ headers: {} }, options || {});
+  opts.headers = Object.assign({ Authorization: "Bearer " + token() }, opts.headers);
+  const r = await fetch(path, opts);
+  if (r.status === 401) { sessionStorage.removeItem(KEY); route(); throw new Error("unauthorized"); }
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+// ---- login ----
+function login(message) {
+  const input = el("input", { type: "password", id: "token", autocomplete: "current-password", "aria-label": "API token", required: "" });
+  const form = el("form", { class: "login", onsubmit: async (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(KEY, input.value.trim());
+    try { await api("/api/threads?limit=1"); location.hash = "#/"; route(); }
+    catch (e) { sessionStorage.removeItem(KEY); login("That token was refused."); }
+  } },
+    el("h1", {}, "Sign in"),
+    el("label", { for: "token" }, "API token (SRE_API_TOKEN)"), input,
+    el("button", { class: "primary", type: "submit" }, "Sign in"),
+    message ? el("p", { class: "error-box", role: "alert" }, message) : null);
+  main.replaceChildren(form);
+  input.focus();
+}
+
+// ---- thread list ----
+function age(iso) {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 90) return Math.round(s) + "s";
+  if (s < 5400) return Math.round(s / 60) + "m";
+  if (s < 129600) return Math.round(s / 3600) + "h";
+  return Math.round(s / 86400) + "d";
+}
+
+function listView() {
+  const search = el("input", { type: "search", placeholder: "Search task, agent, id", "aria-label": "Search" });
+  const status = el("select", { "aria-label": "Status" },
+    ...["", "queued", "running", "parked", "completed", "failed"].map(s => el("option", { value: s }, s || "any status")));
+  const body = el("tbody", { id: "threads" });
+  const table = el("table", {}, el("thead", {}, el("tr", {},
+    ...["thread", "status", "agent", "task", "mode", "updated"].map(h => el("th", {}, h)))), body);
+  main.replaceChildren(el("h1", {}, "Threads"), el("div", { class: "filters" }, search, status), table);
+  let rows = [];
+  const draw = () => {
+    const q = search.value.toLowerCase();
+    body.replaceChildren(...rows
+      .filter(t => !status.value || t.status === status.value)
+      .filter(t => !q || [t.id, t.agent, t.task].join(" ").toLowerCase().includes(q))
+      .map(t => el("tr", { "data-thread": t.id },
+        el("td", {}, el("a", { href: "#/thread/" + encodeURIComponent(t.id) }, t.id)),
+        el("td", { class: "status-" + t.status }, t.status),
+        el("td", {}, t.agent),
+        el("td", {}, t.task.length > 140 ? t.task.slice(0, 140) + "…" : t.task),
+        el("td", {}, t.mode),
+        el("td", { title: t.updated_at }, age(t.updated_at)))));
+  };
+  search.addEventListener("input", draw);
+  status.addEventListener("change", draw);
+  let live = true;
+  const load = async () => {
+    try { rows = (await api("/api/threads?limit=200")).threads; draw(); } catch (e) { /* shown on next load */ }
+    if (live) setTimeout(load, 2000);
+  };
+  load();
+  return () => { live = false; };
+}
+
+// ---- a thread ----
+function markdown(text) {
+  // A small Markdown reader that builds DOM nodes: headings, lists, code blocks,
+  // paragraphs, `code` and **bold**. Text stays text.
+  const out = el("div", { class: "report-body" });
+  const lines = text.split("\n");
+  let list = null;
+  let para = [];
+  const inline = (s) => {
+    const frag = document.createDocumentFragment();
+    const re = /(`[^`]+`|\*\*[^*]+\*\*)/g;
+    let at = 0, m;
+    while ((m = re.exec(s))) {
+      frag.append(s.slice(at, m.index));
+      const t = m[0];
+      frag.append(t.startsWith("`") ? el("code", {}, t.slice(1, -1)) : el("strong", {}, t.slice(2, -2)));
+      at = m.index + t.length;
+    }
+    frag.append(s.slice(at));
+    return frag;
+  };
+  const flush = () => {
+    if (para.length) { out.append(el("p", {}, inline(para.join(" ")))); para = []; }
+    list = null;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.startsWith("```")) {
+      flush();
+      const code = [];
+      while (++i < lines.length && !lines[i].startsWith("```")) code.push(lines[i]);
+      out.append(el("pre", {}, code.join("\n")));
+      continue;
+    }
+    const h = /^(#{1,4})\s+(.*)$/.exec(line);
+    const li = /^\s*(?:[-*]|\d+\.)\s+(.*)$/.exec(line);
+    if (h) { flush(); out.append(el("h" + (h[1].length + 1), {}, inline(h[2]))); }
+    else if (li) {
+      if (para.length) { out.append(el("p", {}, inline(para.join(" ")))); para = []; }
+      if (!list) { list = el("ul"); out.append(list); }
+      list.append(el("li", {}, inline(li[1])));
+    } else if (!line.trim()) flush();
+    else { list = null; para.push(line.trim()); }
+  }
+  flush();
+  return out;
+}
+
+function describe(e) {
+  // One event as a step: [css class, label, content nodes].
+  const k = e.kind || {};
+  const agent = e.agent || "";
+  const nested = agent.includes("/") ? " sub" : "";
+  switch (k.type) {
+    case "session_started": return ["" + nested, "agent " + agent, [k.parent ? "started by " + k.parent.session_id : k.source]];
+    case "turn_started": return null;
+    case "model_response": return k.text ? ["" + nested, agent + " says", [el("p", {}, k.text)]] : null;
+    case "tool_started": return ["tool" + nested, agent + " calls " + k.name, [el("pre", {}, JSON.stringify(k.input, null, 2))]];
+    case "tool_finished": return ["tool" + nested, k.name + (k.is_error ? " failed" : " returned") + " in " + Math.round(k.duration) + " ms",
+      [el("details", {}, el("summary", {}, (k.recorded || "").split("\n")[0].slice(0, 160) || "(empty)"), el("pre", {}, k.recorded || ""))]];
+    case "tool_refused": return ["hook" + nested, k.name + " refused", [k.reason]];
+    case "hook_decision": return ["hook" + nested, "hook " + k.hook + " (" + k.event + "): " + (k.action && k.action.action), [k.output || ""]];
+    case "hook_failed": return ["error" + nested, "hook " + k.hook + " failed", [k.error]];
+    case "budget_action": return ["" + nested, "budget: " + k.verdict, [k.note]];
+    case "approval_requested": return ["hook" + nested, "approval requested for " + k.name, []];
+    case "finished": return ["" + nested, agent + " finished (" + ((k.cause && k.cause.cause) || "?").replace(/_/g, " ") + ")", []];
+    case "failed": return ["error" + nested, agent + " failed", [k.message]];
+    case "warning": return ["error" + nested, "warning", [k.message]];
+    default:
+      if (e.approval) return ["hook", "approval " + e.approval + " " + e.decision, [e.note || ""]];
+      return null;
+  }
+}
+
+async function follow(id, onEvent, signal) {
+  // The thread's events over server-sent events, read with fetch (the token goes in a
+  // header, which EventSource cannot send); reconnects after a drop from the last event
+  // seen (Last-Event-ID), so nothing is lost or shown twice.
+  let last = 0;
+  while (!signal.aborted) {
+    try {
+      const headers = { Authorization: "Bearer " + token() };
+      if (last) headers["Last-Event-ID"] = String(last);
+      const r = await fetch("/api/threads/" + encodeURIComponent(id) + "/events", { headers, signal });
+      if (!r.ok || !r.body) throw new Error(r.statusText);
+      const reader = r.body.getReader();
+      const dec = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let cut;
+        while ((cut = buf.indexOf("\n\n")) >= 0) {
+          const frame = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          let num = null, data = [];
+          for (const line of frame.split("\n")) {
+            if (line.startsWith("id:")) num = parseInt(line.slice(3).trim(), 10);
+            else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+          }
+          if (!data.length) continue;
+          if (num !== null && !Number.isNaN(num)) { if (num <= last) continue; last = num; }
+          try { onEvent(JSON.parse(data.join("\n")), num); } catch (err) { /* not an event */ }
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+    }
+    await new Promise(r => setTimeout(r, 1000));
+  }
+}
+
+function threadView(id) {
+  const controller = new AbortController();
+  const head = el("div", { id: "thread-head" });
+  const steps = el("ol", { class: "steps", id: "steps" });
+  const approvals = el("section", { id: "approvals", "aria-label": "Approvals" });
+  const report = el("section", { id: "report", "aria-label": "Report" });
+  const follow_up = el("textarea", { rows: "2", "aria-label": "Follow-up message", placeholder: "Ask a follow-up" });
+  const side = el("aside", {},
+    el("h2", {}, "Approvals"), approvals,
+    el("h2", {}, "Follow up"),
+    el("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      if (!follow_up.value.trim()) return;
+      await api("/api/threads/" + encodeURIComponent(id) + "/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text: follow_up.value }) });
+      follow_up.value = ""; refresh();
+    } }, follow_up, el("button", { type: "submit" }, "Send")));
+  main.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← threads")), head,
+    el("div", { class: "layout" }, el("div", {}, el("h2", {}, "Investigation"), steps, el("h2", {}, "Report"), report), side));
+  let seen = 0;
+  follow(id, (e, num) => {
+    const d = describe(e);
+    if (!d) return;
+    seen++;
+    const [cls, label, content] = d;
+    steps.append(el("li", { class: "step " + cls, "data-event": num === null ? "" : String(num) },
+      el("div", { class: "kind" }, label), ...content));
+    if (e.approval || (e.kind && e.kind.type === "approval_requested")) refresh();
+  }, controller.signal);
+  const decide = async (a, approve, why) => {
+    const reason = approve ? null : why.value.trim();
+    if (!approve && !reason) { why.focus(); why.setAttribute("aria-invalid", "true"); return; }
+    const path = "/api/approvals/" + encodeURIComponent(a.id) + (approve ? "/approve" : "/deny");
+    await api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(approve ? {} : { reason }) });
+    refresh();
+  };
+  async function refresh() {
+    let t;
+    try { t = await api("/api/threads/" + encodeURIComponent(id)); } catch (e) { head.replaceChildren(el("p", { class: "error-box" }, e.message)); return; }
+    head.replaceChildren(el("h1", {}, t.id),
+      el("p", {}, el("span", { class: "status-" + t.status, id: "status" }, t.status), " · ", t.agent, " · ", t.mode),
+      el("p", { class: "muted" }, t.task));
+    // Redrawn only when they change: a reason being typed is not wiped out.
+    const sig = JSON.stringify((t.approvals || []).map(a => [a.id, a.status, a.note]));
+    if (sig !== drawn) { drawn = sig; drawApprovals(t); }
+    drawReport(t);
+  }
+  let drawn = null;
+  function drawApprovals(t) {
+    approvals.replaceChildren(...(t.approvals || []).map(a => el("div", { class: "approval", "data-approval": a.id },
+      el("div", {}, el("strong", {}, a.tool), " by ", a.agent, " · ", a.status),
+      el("pre", {}, JSON.stringify(a.input, null, 2)),
+      a.reason ? el("p", { class: "muted" }, a.reason) : null,
+      a.status === "pending" ? (() => {
+        const why = el("input", { type: "text", class: "deny-reason", placeholder: "Why deny? The agent reads it.", "aria-label": "Reason to deny" });
+        return el("div", {}, el("button", { class: "primary approve", onclick: () => decide(a, true) }, "Approve"), " ",
+          why, " ", el("button", { class: "danger deny", onclick: () => decide(a, false, why) }, "Deny"));
+      })() : (a.note ? el("p", {}, "note: ", a.note) : null))));
+    if (!t.approvals || !t.approvals.length) approvals.replaceChildren(el("p", { class: "muted" }, "none"));
+  }
+  let reported = null;
+  function drawReport(t) {
+    const key = JSON.stringify([t.answer, t.error]);
+    if (key === reported) return;
+    reported = key;
+    if (t.answer) {
+      const md = t.answer;
+      const download = el("button", { onclick: () => {
+        const a = el("a", { href: URL.createObjectURL(new Blob([md], { type: "text/markdown" })), download: t.id + ".md" });
+        a.click();
+      } }, "Download Markdown");
+      report.replaceChildren(el("div", { class: "report" }, markdown(md)), download);
+    } else if (t.error) report.replaceChildren(el("p", { class: "error-box" }, t.error));
+    else report.replaceChildren(el("p", { class: "muted" }, "not yet"));
+  }
+  refresh();
+  const timer = setInterval(refresh, 2000);
+  return () => { controller.abort(); clearInterval(timer); };
+}
+
+function route() {
+  if (stop) { stop(); stop = null; }
+  const out = document.getElementById("logout");
+  if (!token()) { out.hidden = true; login(); return; }
+  out.hidden = false;
+  const m = /^#\/thread\/(.+)$/.exec(location.hash);
+  stop = m ? threadView(decodeURIComponent(m[1])) : listView();
+}
+
+document.getElementById("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); route(); });
+window.addEventListener("hashchange", route);
+route();

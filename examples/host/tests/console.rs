@@ -1,0 +1,211 @@
+//! The web console in a real headless Chromium (WebDriver) against a real `sre serve` with a
+//! scripted model: an Alertmanager webhook becomes a thread in the list, its steps appear
+//! live, a review-mode write is approved in the page (or denied with a reason the agent
+//! reads), the report renders; an alert title and a tool output carrying `<script>` and
+//! `<img onerror>` stay text. Screenshots go to `target/console-screenshots/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
+
+mod common;
+mod server;
+mod webdriver;
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use server::{TOKEN, http, json_of};
+use webdriver::Browser;
+
+/// The answer after an approved write, in Markdown.
+const APPROVED: &str = "    - expect: {last_message_contains: [\"exit code 0\"]}\n      final: \"## Root Cause\\nThe pool is **exhausted**.\\n\\n## Recommended Actions\\n- raise `pool_size`\\n- alert on waiters\"";
+
+/// The answer after a denied write: the agent read the person's reason.
+const DENIED: &str = "    - expect: {last_message_contains: [\"not in prod\"]}\n      final: \"Denied: not in prod, so nothing was changed.\"";
+
+const XSS_TITLE: &str =
+    "<img src=x onerror=\"window.pwned=1\"> checkout down <script>window.pwned=2</script>";
+
+/// A home: `fixer` in review mode (a plan says so) prints markup, then writes (which needs
+/// approval), then takes the `last` step.
+fn home(last: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path();
+    std::fs::create_dir_all(h.join("agents")).unwrap();
+    std::fs::write(
+        h.join("agents/fixer.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: fixer\n  system_prompt: You fix checkout.\n  tools: [Bash]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("plans.yaml"),
+        "kind: IncidentFilter\nmetadata: {name: checkout}\nspec:\n  incidentPlatform: Prometheus\n  impactedService: checkout\n  handlingAgent: fixer\n  agentMode: Review\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("script.yaml"),
+        format!(
+            r###"agents:
+  fixer:
+    - tool_calls:
+        - {{tool: shell, args: {{command: "printf '%s\n' '<script>window.pwned=3</script>' '<img src=x onerror=window.pwned=4>'"}}}}
+    - tool_calls:
+        - {{tool: shell, args: {{command: 'echo fixed >> scratch/fix.txt'}}}}
+{last}
+"###
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn alert(fingerprint: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "version": "4", "status": "firing", "receiver": "sre", "groupKey": fingerprint,
+        "alerts": [{"status": "firing",
+                    "labels": {"alertname": "CheckoutErrors", "severity": "critical", "service": "checkout"},
+                    "annotations": {"summary": XSS_TITLE}, "startsAt": "2026-11-30T08:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint}]
+    }))
+    .unwrap()
+}
+
+fn shots() -> PathBuf {
+    common::repo().join("target/console-screenshots")
+}
+
+/// Sign in through the form.
+fn sign_in(b: &Browser, addr: &str) {
+    b.goto(&format!("http://{addr}/"));
+    let field = b.wait("#token", 30);
+    b.type_text(&field, TOKEN);
+    b.click(&b.wait("form.login button", 5));
+    b.wait("table", 15);
+}
+
+#[test]
+fn a_webhook_becomes_a_live_thread_approved_in_the_page_and_markup_stays_text() {
+    let dir = home(APPROVED);
+    let server = server::start(dir.path(), TOKEN);
+    let addr = server.addr.clone();
+    let b = Browser::start();
+    // Refused without the token: the page asks for it, and a wrong one is refused.
+    b.goto(&format!("http://{addr}/"));
+    b.type_text(&b.wait("#token", 30), "wrong-token");
+    b.click(&b.wait("form.login button", 5));
+    b.wait("[role=alert]", 10);
+    sign_in(&b, &addr);
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &alert("f1"),
+    );
+    assert_eq!(status, 202);
+    // The thread appears in the list, its title as text.
+    let link = b.wait("tr[data-thread='thread-1'] a", 30);
+    b.screenshot(&shots().join("list.png"));
+    let row = b.text(&b.wait("tr[data-thread='thread-1']", 5));
+    assert!(row.contains("<img src=x onerror"), "{row}");
+    b.click(&link);
+    // The investigation unfolds; the write waits for a person.
+    let approve = b.wait(".approval button.approve", 60);
+    b.screenshot(&shots().join("pending-approval.png"));
+    // The tool's output (collapsed) holds the markup as text.
+    let steps = b
+        .exec(
+            "return document.getElementById('steps').textContent",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        steps.contains("<img src=x onerror=window.pwned=4>") && steps.contains("fixer calls shell"),
+        "{steps}"
+    );
+    let _ = approve;
+    b.click(&b.wait(".approval button.approve", 5));
+    b.until(
+        "return document.getElementById('status').textContent === 'completed'",
+        60,
+    );
+    b.wait("#report h3", 15);
+    b.exec(
+        "document.getElementById('report').scrollIntoView()",
+        json!([]),
+    );
+    b.screenshot(&shots().join("report.png"));
+    let report = b.text(&b.wait("#report", 5));
+    assert!(
+        report.contains("Root Cause") && report.contains("raise pool_size"),
+        "{report}"
+    );
+    // Markdown became structure, and nothing from the payload or the tool ran or loaded.
+    assert_eq!(
+        b.exec(
+            "return [document.querySelectorAll('#report li').length, document.querySelectorAll('#report code').length, document.querySelectorAll('#main img, #main script').length, String(window.pwned)]",
+            json!([])
+        ),
+        json!([2, 1, 0, "undefined"])
+    );
+    // Each step once: the events' numbers are unique.
+    assert_eq!(
+        b.exec(
+            "const n = [...document.querySelectorAll('#steps li')].map(e => e.dataset.event).filter(Boolean); return n.length > 0 && new Set(n).size === n.length",
+            json!([])
+        ),
+        json!(true)
+    );
+    let t = json_of(&http(&addr, "GET", "/api/threads/thread-1", Some(TOKEN), b"").1);
+    assert_eq!(t["approvals"][0]["status"], "approved", "{t}");
+    // The page and its assets come with a strict policy.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let lower = raw.to_lowercase();
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'; script-src 'self'")
+            && lower.contains("x-content-type-options: nosniff"),
+        "{raw}"
+    );
+}
+
+#[test]
+fn a_denial_with_a_reason_from_the_page_reaches_the_agent() {
+    let dir = home(DENIED);
+    let server = server::start(dir.path(), TOKEN);
+    let addr = server.addr.clone();
+    let b = Browser::start();
+    sign_in(&b, &addr);
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &alert("f2"),
+    );
+    assert_eq!(status, 202);
+    b.click(&b.wait("tr[data-thread='thread-1'] a", 30));
+    let deny = b.wait(".approval button.deny", 60);
+    // No reason: nothing is sent.
+    b.click(&deny);
+    b.wait(".deny-reason[aria-invalid=true]", 5);
+    b.type_text(&b.wait(".deny-reason", 5), "not in prod");
+    b.click(&b.wait(".approval button.deny", 5));
+    b.until(
+        "return document.getElementById('status').textContent === 'completed'",
+        60,
+    );
+    let report = b.text(&b.wait("#report .report", 15));
+    assert!(report.contains("Denied: not in prod"), "{report}");
+    let t = json_of(&http(&addr, "GET", "/api/threads/thread-1", Some(TOKEN), b"").1);
+    assert_eq!(t["approvals"][0]["status"], "denied", "{t}");
+    assert_eq!(t["approvals"][0]["note"], "not in prod", "{t}");
+}
