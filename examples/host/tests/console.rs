@@ -209,3 +209,79 @@ fn a_denial_with_a_reason_from_the_page_reaches_the_agent() {
     assert_eq!(t["approvals"][0]["status"], "denied", "{t}");
     assert_eq!(t["approvals"][0]["note"], "not in prod", "{t}");
 }
+
+/// The numbers of thread `id`'s logged events, from the API (read until it goes quiet).
+fn logged_events(addr: &str, id: &str) -> Vec<u64> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    write!(
+        s,
+        "GET /api/threads/{id}/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut ids = Vec::new();
+    for line in BufReader::new(s).lines() {
+        let Ok(line) = line else { break };
+        if let Some(n) = line
+            .strip_prefix("id: ")
+            .or_else(|| line.strip_prefix("id:"))
+        {
+            ids.push(n.trim().parse().unwrap());
+        }
+    }
+    ids
+}
+
+#[test]
+fn a_dropped_stream_resumes_without_losing_or_repeating_a_step() {
+    let dir = home(APPROVED);
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = server::start_on(dir.path(), TOKEN, &[], &listen);
+    let addr = server.addr.clone();
+    let b = Browser::start();
+    sign_in(&b, &addr);
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &alert("f3"),
+    );
+    assert_eq!(status, 202);
+    b.click(&b.wait("tr[data-thread='thread-1'] a", 30));
+    b.wait(".approval button.approve", 60);
+    // The server dies under the page (its stream drops), and comes back.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let _server = server::start_on(dir.path(), TOKEN, &[], &listen);
+    // The page reconnects on its own; the decision is taken in it.
+    b.click(&b.wait(".approval button.approve", 30));
+    b.until(
+        "return document.getElementById('status').textContent === 'completed'",
+        60,
+    );
+    let logged = logged_events(&addr, "thread-1");
+    let last = *logged.last().unwrap();
+    b.until(
+        &format!("return document.getElementById('steps').dataset.last === '{last}'"),
+        30,
+    );
+    // Every logged event reached the page exactly once.
+    assert_eq!(
+        b.exec(
+            "const s = document.getElementById('steps'); return [Number(s.dataset.received), Number(s.dataset.last)]",
+            json!([])
+        ),
+        json!([logged.len(), last])
+    );
+    assert_eq!(
+        b.exec(
+            "const n = [...document.querySelectorAll('#steps li')].map(e => e.dataset.event).filter(Boolean); return new Set(n).size === n.length",
+            json!([])
+        ),
+        json!(true)
+    );
+}

@@ -64,12 +64,17 @@ pub fn start(home: &Path, token: &str) -> Server {
 }
 
 pub fn start_with(home: &Path, token: &str, env: &[(&str, &str)]) -> Server {
+    start_on(home, token, env, "127.0.0.1:0")
+}
+
+/// A server listening on `listen` (a fixed port: a restart comes back where it was).
+pub fn start_on(home: &Path, token: &str, env: &[(&str, &str)], listen: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sre"))
         .args([
             "serve",
             home.to_str().unwrap(),
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--script",
         ])
         .arg(home.join("script.yaml"))

@@ -170,7 +170,9 @@ async function follow(id, onEvent, signal) {
   // The thread's events over server-sent events, read with fetch (the token goes in a
   // header, which EventSource cannot send); reconnects after a drop from the last event
   // seen (Last-Event-ID), so nothing is lost or shown twice.
-  let last = 0;
+  let last = 0, received = 0;
+  const steps = document.getElementById("steps");
+  const note = () => { if (steps) { steps.dataset.last = String(last); steps.dataset.received = String(received); } };
   while (!signal.aborted) {
     try {
       const headers = { Authorization: "Bearer " + token() };
@@ -196,6 +198,8 @@ async function follow(id, onEvent, signal) {
           if (!data.length) continue;
           if (num !== null && !Number.isNaN(num)) { if (num <= last) continue; last = num; }
           try { onEvent(JSON.parse(data.join("\n")), num); } catch (err) { /* not an event */ }
+          received++;
+          note();
         }
       }
     } catch (err) {
