@@ -59,10 +59,14 @@ fn home(last: &str) -> tempfile::TempDir {
 }
 
 fn alert(fingerprint: &str) -> Vec<u8> {
+    alert_named(fingerprint, "CheckoutErrors")
+}
+
+fn alert_named(fingerprint: &str, name: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "version": "4", "status": "firing", "receiver": "sre", "groupKey": fingerprint,
         "alerts": [{"status": "firing",
-                    "labels": {"alertname": "CheckoutErrors", "severity": "critical", "service": "checkout"},
+                    "labels": {"alertname": name, "severity": "critical", "service": "checkout"},
                     "annotations": {"summary": XSS_TITLE}, "startsAt": "2026-11-30T08:00:00Z",
                     "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint}]
     }))
@@ -284,4 +288,58 @@ fn a_dropped_stream_resumes_without_losing_or_repeating_a_step() {
         ),
         json!(true)
     );
+}
+
+#[test]
+fn an_on_demand_hook_switched_on_in_the_page_runs_for_that_thread_only() {
+    let dir = home(APPROVED);
+    std::fs::write(
+        dir.path().join("hooks.yaml"),
+        "kind: HookConfiguration\nspec:\n  hooks:\n    - name: audit\n      event: PostToolUse\n      type: command\n      matcher: '*'\n      activation: on-demand\n      command: '{ cat; echo; } >> scratch/audit.log'\n",
+    )
+    .unwrap();
+    let server = server::start(dir.path(), TOKEN);
+    let addr = server.addr.clone();
+    let b = Browser::start();
+    sign_in(&b, &addr);
+    for (f, name) in [("f4", "CheckoutErrors"), ("f5", "CheckoutLatency")] {
+        let (status, _) = http(
+            &addr,
+            "POST",
+            "/webhooks/alertmanager",
+            Some(TOKEN),
+            &alert_named(f, name),
+        );
+        assert_eq!(status, 202);
+    }
+    server::wait_for(&addr, "thread-1", "parked");
+    server::wait_for(&addr, "thread-2", "parked");
+    b.goto(&format!("http://{addr}/#/thread/thread-1"));
+    b.click(&b.wait("#hook-audit", 30));
+    b.until("return document.querySelector('#hook-audit').checked && !document.querySelector('#hook-audit').disabled", 10);
+    let t = json_of(&http(&addr, "GET", "/api/threads/thread-1", Some(TOKEN), b"").1);
+    assert_eq!(t["hooks"], json!(["audit"]), "{t}");
+    b.screenshot(&shots().join("hooks.png"));
+    b.click(&b.wait(".approval button.approve", 30));
+    b.until(
+        "return document.getElementById('status').textContent === 'completed'",
+        60,
+    );
+    b.goto(&format!("http://{addr}/#/thread/thread-2"));
+    b.wait("#hook-audit", 30);
+    assert_eq!(
+        b.exec(
+            "return document.querySelector('#hook-audit').checked",
+            json!([])
+        ),
+        json!(false)
+    );
+    b.click(&b.wait(".approval button.approve", 30));
+    b.until(
+        "return document.getElementById('status').textContent === 'completed'",
+        60,
+    );
+    let log = std::fs::read_to_string(dir.path().join(".sre/workspace/scratch/audit.log")).unwrap();
+    assert!(log.contains("\"session_id\":\"thread-1\""), "{log}");
+    assert!(!log.contains("thread-2"), "{log}");
 }

@@ -476,6 +476,7 @@ async fn thread(
             v["waiting_for"] = json!(waiting);
             v["approvals"] = json!(approvals);
             v["sessions"] = json!(sessions);
+            v["on_demand_hooks"] = json!(s.dispatcher.on_demand_hooks());
             Ok(Json(v).into_response())
         }
         None => Err(error(StatusCode::NOT_FOUND, "no such thread")),

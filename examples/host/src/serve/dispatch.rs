@@ -240,6 +240,13 @@ impl Dispatcher {
         }
     }
 
+    /// The home's on-demand hooks (a thread may switch them on).
+    pub fn on_demand_hooks(&self) -> Vec<String> {
+        crate::team::on_demand_hooks(&self.inner.home)
+            .into_iter()
+            .collect()
+    }
+
     /// The runs' GenAI metrics, as Prometheus text.
     pub fn genai_metrics(&self) -> String {
         self.inner.genai.render()

@@ -446,7 +446,7 @@ fn connectors_of(home: &AgentHome, def: &AgentDef) -> Vec<String> {
 }
 
 /// The names of the on-demand hooks of a home (global and per agent).
-fn on_demand_hooks(home: &AgentHome) -> BTreeSet<String> {
+pub fn on_demand_hooks(home: &AgentHome) -> BTreeSet<String> {
     let on_demand = |h: &&sre_hooks::HookSpec| h.activation == sre_hooks::ActivationMode::OnDemand;
     home.global_hooks
         .global

@@ -18,6 +18,7 @@
 //! ```
 
 mod assemble;
+pub use assemble::on_demand_hooks;
 pub mod durable;
 mod models;
 pub mod modes;

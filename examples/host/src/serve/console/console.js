@@ -216,8 +216,10 @@ function threadView(id) {
   const approvals = el("section", { id: "approvals", "aria-label": "Approvals" });
   const report = el("section", { id: "report", "aria-label": "Report" });
   const follow_up = el("textarea", { rows: "2", "aria-label": "Follow-up message", placeholder: "Ask a follow-up" });
+  const hooks = el("section", { id: "hooks", "aria-label": "On-demand hooks" });
   const side = el("aside", {},
     el("h2", {}, "Approvals"), approvals,
+    el("h2", {}, "Hooks"), hooks,
     el("h2", {}, "Follow up"),
     el("form", { onsubmit: async (ev) => {
       ev.preventDefault();
@@ -253,9 +255,30 @@ function threadView(id) {
     // Redrawn only when they change: a reason being typed is not wiped out.
     const sig = JSON.stringify((t.approvals || []).map(a => [a.id, a.status, a.note]));
     if (sig !== drawn) { drawn = sig; drawApprovals(t); }
+    const hsig = JSON.stringify([t.on_demand_hooks, t.hooks]);
+    if (hsig !== hooksDrawn) { hooksDrawn = hsig; drawHooks(t); }
     drawReport(t);
   }
-  let drawn = null;
+  let drawn = null, hooksDrawn = null;
+  function drawHooks(t) {
+    // The home's on-demand hooks, switched on or off for this thread only.
+    const all = t.on_demand_hooks || [];
+    if (!all.length) { hooks.replaceChildren(el("p", { class: "muted" }, "none on demand")); return; }
+    hooks.replaceChildren(...all.map(name => {
+      const box = el("input", { type: "checkbox", id: "hook-" + name, "data-hook": name });
+      box.checked = (t.hooks || []).includes(name);
+      box.addEventListener("change", async () => {
+        box.disabled = true;
+        try {
+          await api("/api/threads/" + encodeURIComponent(id) + "/hooks/" + encodeURIComponent(name),
+            { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ enabled: box.checked }) });
+        } catch (e) { box.checked = !box.checked; }
+        box.disabled = false;
+        refresh();
+      });
+      return el("div", {}, box, " ", el("label", { for: "hook-" + name }, name));
+    }));
+  }
   function drawApprovals(t) {
     approvals.replaceChildren(...(t.approvals || []).map(a => el("div", { class: "approval", "data-approval": a.id },
       el("div", {}, el("strong", {}, a.tool), " by ", a.agent, " · ", a.status),
