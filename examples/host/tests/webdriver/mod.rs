@@ -118,8 +118,17 @@ impl Browser {
         v["value"].clone()
     }
 
+    /// `call`, refusing a WebDriver error (a stale element, a bad script...).
+    fn checked(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let v = self.call(method, path, body);
+        if let Some(e) = v.get("error") {
+            panic!("{method} {path}: {e}: {}", v["message"]);
+        }
+        v
+    }
+
     pub fn goto(&self, url: &str) {
-        self.call("POST", "/url", Some(json!({"url": url})));
+        self.checked("POST", "/url", Some(json!({"url": url})));
     }
 
     /// The first element matching `css`, waiting up to `secs`.
@@ -149,18 +158,32 @@ impl Browser {
     }
 
     pub fn text(&self, element: &str) -> String {
-        self.call("GET", &format!("/element/{element}/text"), None)
+        self.checked("GET", &format!("/element/{element}/text"), None)
             .as_str()
             .unwrap_or_default()
             .to_string()
     }
 
     pub fn click(&self, element: &str) {
-        self.call("POST", &format!("/element/{element}/click"), None);
+        self.checked("POST", &format!("/element/{element}/click"), None);
+    }
+
+    /// Click the first element matching `css`, found again if the page redrew it.
+    pub fn click_on(&self, css: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let element = self.wait(css, secs);
+            let v = self.call("POST", &format!("/element/{element}/click"), None);
+            match v.get("error").and_then(Value::as_str) {
+                None => return,
+                Some("stale element reference") if Instant::now() < deadline => continue,
+                Some(e) => panic!("click on `{css}`: {e}: {}", v["message"]),
+            }
+        }
     }
 
     pub fn type_text(&self, element: &str, text: &str) {
-        self.call(
+        self.checked(
             "POST",
             &format!("/element/{element}/value"),
             Some(json!({"text": text})),
@@ -169,7 +192,7 @@ impl Browser {
 
     /// Run `script` in the page (`return ...` gives the value).
     pub fn exec(&self, script: &str, args: Value) -> Value {
-        self.call(
+        self.checked(
             "POST",
             "/execute/sync",
             Some(json!({"script": script, "args": args})),
@@ -192,7 +215,7 @@ impl Browser {
     /// A PNG of the page, saved at `path`.
     pub fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;
-        let v = self.call("GET", "/screenshot", None);
+        let v = self.checked("GET", "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap())
             .unwrap();

@@ -23,7 +23,15 @@ function el(tag, attrs, ...children) {
 
 function token() { return sessionStorage.getItem(KEY); }
 
+// Errors and changes people should hear about, in one small live region.
+function say(message, isError) {
+  const s = document.getElementById("say");
+  s.className = isError ? "error-box" : "muted";
+  s.textContent = message;
+}
+
 async function api(path, options) {
+  if (!token()) throw new Error("signed out");
   const opts = Object.assign({ headers: {} }, options || {});
   opts.headers = Object.assign({ Authorization: "Bearer " + token() }, opts.headers);
   const r = await fetch(path, opts);
@@ -35,7 +43,7 @@ async function api(path, options) {
 
 // ---- login ----
 function login(message) {
-  const input = el("input", { type: "password", id: "token", autocomplete: "current-password", "aria-label": "API token", required: "" });
+  const input = el("input", { type: "password", id: "token", autocomplete: "off", "aria-label": "API token", required: "" });
   const form = el("form", { class: "login", onsubmit: async (ev) => {
     ev.preventDefault();
     sessionStorage.setItem(KEY, input.value.trim());
@@ -83,13 +91,18 @@ function listView() {
   };
   search.addEventListener("input", draw);
   status.addEventListener("change", draw);
-  let live = true;
+  let live = true, timer = null, shown = null;
   const load = async () => {
-    try { rows = (await api("/api/threads?limit=200")).threads; draw(); } catch (e) { /* shown on next load */ }
-    if (live) setTimeout(load, 2000);
+    try {
+      rows = (await api("/api/threads?limit=200")).threads;
+      // Redrawn only when something changed: focus and screen readers are left alone.
+      const sig = JSON.stringify(rows.map(t => [t.id, t.status, t.updated_at]));
+      if (sig !== shown) { shown = sig; draw(); }
+    } catch (e) { if (live) say("threads: " + e.message, true); }
+    if (live) timer = setTimeout(load, 2000);
   };
   load();
-  return () => { live = false; };
+  return () => { live = false; clearTimeout(timer); };
 }
 
 // ---- a thread ----
@@ -166,51 +179,78 @@ function describe(e) {
   }
 }
 
-async function follow(id, onEvent, signal) {
-  // The thread's events over server-sent events, read with fetch (the token goes in a
-  // header, which EventSource cannot send); reconnects after a drop from the last event
-  // seen (Last-Event-ID), so nothing is lost or shown twice.
-  let last = 0, received = 0;
-  const steps = document.getElementById("steps");
-  const note = () => { if (steps) { steps.dataset.last = String(last); steps.dataset.received = String(received); } };
-  while (!signal.aborted) {
-    try {
-      const headers = { Authorization: "Bearer " + token() };
-      if (last) headers["Last-Event-ID"] = String(last);
-      const r = await fetch("/api/threads/" + encodeURIComponent(id) + "/events", { headers, signal });
-      if (!r.ok || !r.body) throw new Error(r.statusText);
-      const reader = r.body.getReader();
-      const dec = new TextDecoder();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let cut;
-        while ((cut = buf.indexOf("\n\n")) >= 0) {
-          const frame = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          let num = null, data = [];
-          for (const line of frame.split("\n")) {
-            if (line.startsWith("id:")) num = parseInt(line.slice(3).trim(), 10);
-            else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-          }
-          if (!data.length) continue;
-          if (num !== null && !Number.isNaN(num)) { if (num <= last) continue; last = num; }
-          try { onEvent(JSON.parse(data.join("\n")), num); } catch (err) { /* not an event */ }
-          received++;
-          note();
+// The thread's events over server-sent events, read with fetch (the token goes in a
+// header, which EventSource cannot send). After a drop it reconnects from the last event
+// seen (Last-Event-ID), backing off up to 30 s; a refusal (404, 401...) ends it. `stream.stop()`
+// ends it; `stream.start()` takes it up again from where it was.
+function follower(id, onEvent) {
+  const steps = () => document.getElementById("steps");
+  let last = 0, received = 0, raw = 0, controller = null;
+  const note = () => {
+    const s = steps();
+    if (s) { s.dataset.last = String(last); s.dataset.received = String(received); s.dataset.raw = String(raw); }
+  };
+  async function run(signal) {
+    let wait = 1000;
+    while (!signal.aborted) {
+      try {
+        const headers = { Authorization: "Bearer " + token() };
+        if (last) headers["Last-Event-ID"] = String(last);
+        const r = await fetch("/api/threads/" + encodeURIComponent(id) + "/events", { headers, signal });
+        if (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
+          if (r.body) r.body.cancel();
+          say("the event stream was refused: " + r.status, true);
+          return;
         }
+        if (!r.ok || !r.body) throw new Error(r.statusText);
+        wait = 1000;
+        const reader = r.body.getReader();
+        const dec = new TextDecoder();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          // Line endings as the standard allows them: \r\n, \r or \n.
+          buf += dec.decode(value, { stream: true });
+          const held = buf.endsWith("\r") ? "\r" : "";
+          buf = buf.slice(0, buf.length - held.length).replace(/\r\n?/g, "\n");
+          let cut;
+          while ((cut = buf.indexOf("\n\n")) >= 0) {
+            const frame = buf.slice(0, cut);
+            buf = buf.slice(cut + 2);
+            let num = null, data = [];
+            for (const line of frame.split("\n")) {
+              if (line.startsWith("id:")) num = parseInt(line.slice(3).trim(), 10);
+              else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+            }
+            if (!data.length) continue;
+            if (num !== null && !Number.isNaN(num)) {
+              raw++; // every numbered frame the server sent, before de-duplication
+              if (num <= last) { note(); continue; }
+              last = num;
+            }
+            let event;
+            try { event = JSON.parse(data.join("\n")); } catch (err) { continue; }
+            received++;
+            onEvent(event, num);
+            note();
+          }
+          buf += held;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
       }
-    } catch (err) {
-      if (signal.aborted) return;
+      await new Promise(r => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 30000);
     }
-    await new Promise(r => setTimeout(r, 1000));
   }
+  return {
+    start() { if (!controller) { controller = new AbortController(); run(controller.signal); } },
+    stop() { if (controller) { controller.abort(); controller = null; } },
+  };
 }
 
 function threadView(id) {
-  const controller = new AbortController();
   const head = el("div", { id: "thread-head" });
   const steps = el("ol", { class: "steps", id: "steps" });
   const approvals = el("section", { id: "approvals", "aria-label": "Approvals" });
@@ -224,31 +264,63 @@ function threadView(id) {
     el("form", { onsubmit: async (ev) => {
       ev.preventDefault();
       if (!follow_up.value.trim()) return;
-      await api("/api/threads/" + encodeURIComponent(id) + "/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text: follow_up.value }) });
-      follow_up.value = ""; refresh();
+      const send = ev.target.querySelector("button");
+      send.disabled = true;
+      try {
+        await api("/api/threads/" + encodeURIComponent(id) + "/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text: follow_up.value }) });
+        follow_up.value = ""; say("sent", false);
+      } catch (e) { say("not sent: " + e.message, true); }
+      send.disabled = false;
+      refresh();
     } }, follow_up, el("button", { type: "submit" }, "Send")));
   main.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← threads")), head,
     el("div", { class: "layout" }, el("div", {}, el("h2", {}, "Investigation"), steps, el("h2", {}, "Report"), report), side));
-  let seen = 0;
-  follow(id, (e, num) => {
+  const stream = follower(id, (e, num) => {
     const d = describe(e);
     if (!d) return;
-    seen++;
     const [cls, label, content] = d;
     steps.append(el("li", { class: "step " + cls, "data-event": num === null ? "" : String(num) },
       el("div", { class: "kind" }, label), ...content));
     if (e.approval || (e.kind && e.kind.type === "approval_requested")) refresh();
-  }, controller.signal);
-  const decide = async (a, approve, why) => {
+  });
+  stream.start();
+  const decide = async (a, approve, why, buttons) => {
     const reason = approve ? null : why.value.trim();
-    if (!approve && !reason) { why.focus(); why.setAttribute("aria-invalid", "true"); return; }
+    if (!approve && !reason) { why.focus(); why.setAttribute("aria-invalid", "true"); say("Give a reason to deny: the agent reads it.", true); return; }
+    why.removeAttribute("aria-invalid");
+    buttons.forEach(b => { b.disabled = true; });
     const path = "/api/approvals/" + encodeURIComponent(a.id) + (approve ? "/approve" : "/deny");
-    await api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(approve ? {} : { reason }) });
+    try {
+      await api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(approve ? {} : { reason }) });
+      say((approve ? "approved " : "denied ") + a.id, false);
+    } catch (e) {
+      say(a.id + ": " + e.message, true);
+      buttons.forEach(b => { b.disabled = false; });
+    }
     refresh();
   };
-  async function refresh() {
+  // One refresh at a time; one asked for meanwhile runs after it (no stale answer wins).
+  let busy = null, again = false, live = true, timer = null, stopping = null;
+  function refresh() {
+    if (busy) { again = true; return busy; }
+    busy = load().finally(() => {
+      busy = null;
+      if (again && live) { again = false; refresh(); }
+    });
+    return busy;
+  }
+  async function load() {
     let t;
-    try { t = await api("/api/threads/" + encodeURIComponent(id)); } catch (e) { head.replaceChildren(el("p", { class: "error-box" }, e.message)); return; }
+    try { t = await api("/api/threads/" + encodeURIComponent(id)); } catch (e) { if (live) head.replaceChildren(el("p", { class: "error-box" }, e.message)); return; }
+    if (!live) return;
+    // A finished thread's stream is let go (browsers allow few connections per host); a
+    // follow-up takes it up again.
+    // (After a grace period: the last events may still be on their way.)
+    if (t.status === "completed" || t.status === "failed") {
+      if (!stopping) stopping = setTimeout(() => stream.stop(), 5000);
+    } else {
+      clearTimeout(stopping); stopping = null; stream.start();
+    }
     head.replaceChildren(el("h1", {}, t.id),
       el("p", {}, el("span", { class: "status-" + t.status, id: "status" }, t.status), " · ", t.agent, " · ", t.mode),
       el("p", { class: "muted" }, t.task));
@@ -285,9 +357,12 @@ function threadView(id) {
       el("pre", {}, JSON.stringify(a.input, null, 2)),
       a.reason ? el("p", { class: "muted" }, a.reason) : null,
       a.status === "pending" ? (() => {
-        const why = el("input", { type: "text", class: "deny-reason", placeholder: "Why deny? The agent reads it.", "aria-label": "Reason to deny" });
-        return el("div", {}, el("button", { class: "primary approve", onclick: () => decide(a, true) }, "Approve"), " ",
-          why, " ", el("button", { class: "danger deny", onclick: () => decide(a, false, why) }, "Deny"));
+        const why = el("input", { type: "text", class: "deny-reason", placeholder: "Why deny? The agent reads it.", "aria-label": "Reason to deny " + a.id });
+        const approve = el("button", { class: "primary approve", "aria-label": "Approve " + a.tool + " (" + a.id + ")" }, "Approve");
+        const deny = el("button", { class: "danger deny", "aria-label": "Deny " + a.tool + " (" + a.id + ")" }, "Deny");
+        approve.addEventListener("click", () => decide(a, true, why, [approve, deny, why]));
+        deny.addEventListener("click", () => decide(a, false, why, [approve, deny, why]));
+        return el("div", {}, approve, " ", why, " ", deny);
       })() : (a.note ? el("p", {}, "note: ", a.note) : null))));
     if (!t.approvals || !t.approvals.length) approvals.replaceChildren(el("p", { class: "muted" }, "none"));
   }
@@ -299,16 +374,17 @@ function threadView(id) {
     if (t.answer) {
       const md = t.answer;
       const download = el("button", { onclick: () => {
-        const a = el("a", { href: URL.createObjectURL(new Blob([md], { type: "text/markdown" })), download: t.id + ".md" });
-        a.click();
+        const url = URL.createObjectURL(new Blob([md], { type: "text/markdown" }));
+        el("a", { href: url, download: t.id + ".md" }).click();
+        setTimeout(() => URL.revokeObjectURL(url), 1000);
       } }, "Download Markdown");
       report.replaceChildren(el("div", { class: "report" }, markdown(md)), download);
     } else if (t.error) report.replaceChildren(el("p", { class: "error-box" }, t.error));
     else report.replaceChildren(el("p", { class: "muted" }, "not yet"));
   }
-  refresh();
-  const timer = setInterval(refresh, 2000);
-  return () => { controller.abort(); clearInterval(timer); };
+  const tick = () => { refresh().finally(() => { if (live) timer = setTimeout(tick, 2000); }); };
+  tick();
+  return () => { live = false; clearTimeout(timer); clearTimeout(stopping); stream.stop(); };
 }
 
 function route() {
@@ -317,7 +393,9 @@ function route() {
   if (!token()) { out.hidden = true; login(); return; }
   out.hidden = false;
   const m = /^#\/thread\/(.+)$/.exec(location.hash);
-  stop = m ? threadView(decodeURIComponent(m[1])) : listView();
+  let id = null;
+  if (m) { try { id = decodeURIComponent(m[1]); } catch (e) { id = null; } }
+  stop = id ? threadView(id) : listView();
 }
 
 document.getElementById("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); route(); });
