@@ -113,8 +113,11 @@ fn a_webhook_becomes_a_live_thread_approved_in_the_page_and_markup_stays_text() 
         "return document.querySelector(\"tr[data-thread='thread-1']\").textContent",
         json!([]),
     );
+    let row = row.as_str().unwrap();
+    assert!(row.contains("<img src=x onerror"), "{row}");
+    // The incident's severity and service beside it.
     assert!(
-        row.as_str().unwrap().contains("<img src=x onerror"),
+        row.contains("critical") && row.contains("checkout"),
         "{row}"
     );
     b.click_on("tr[data-thread='thread-1'] a", 10);
@@ -168,6 +171,11 @@ fn a_webhook_becomes_a_live_thread_approved_in_the_page_and_markup_stays_text() 
     );
     let t = json_of(&http(&addr, "GET", "/api/threads/thread-1", Some(TOKEN), b"").1);
     assert_eq!(t["approvals"][0]["status"], "approved", "{t}");
+    // Tokens per agent: the three model calls of fixer (read, write, answer).
+    b.until(
+        "const r = document.querySelector('#usage tr[data-agent=fixer]'); return !!r && r.children[1].textContent === '3' && Number(r.children[2].textContent) > 0",
+        15,
+    );
     // The page and its assets come with a strict policy.
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     use std::io::{Read, Write};
@@ -182,6 +190,22 @@ fn a_webhook_becomes_a_live_thread_approved_in_the_page_and_markup_stays_text() 
     assert!(
         lower.contains("content-security-policy: default-src 'none'; script-src 'self'")
             && lower.contains("x-content-type-options: nosniff"),
+        "{raw}"
+    );
+    // And the API's answers (here a refusal) are never sniffed either.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "GET /api/threads HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(
+        raw.starts_with("HTTP/1.1 401")
+            && raw
+                .to_lowercase()
+                .contains("x-content-type-options: nosniff"),
         "{raw}"
     );
 }

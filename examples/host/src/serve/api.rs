@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(api)
         .merge(super::console::routes())
         .layer(axum::middleware::map_response(json_refusals))
+        .layer(axum::middleware::map_response(super::console::hardened))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             error(

@@ -53,6 +53,16 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         )
 }
 
+/// Every response, the API's too: never sniffed as another type, no referrer.
+pub async fn hardened(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    r
+}
+
 /// Bytes of the page and its assets (the console's whole weight).
 pub fn weight() -> usize {
     INDEX.len() + SCRIPT.len() + STYLE.len()

@@ -73,30 +73,42 @@ function listView() {
     ...["", "queued", "running", "parked", "completed", "failed"].map(s => el("option", { value: s }, s || "any status")));
   const body = el("tbody", { id: "threads" });
   const table = el("table", {}, el("thead", {}, el("tr", {},
-    ...["thread", "status", "agent", "task", "mode", "updated"].map(h => el("th", {}, h)))), body);
+    ...["thread", "status", "incident", "severity", "service", "agent", "mode", "updated"].map(h => el("th", {}, h)))), body);
+  let incidents = {};
   main.replaceChildren(el("h1", {}, "Threads"), el("div", { class: "filters" }, search, status), table);
   let rows = [];
   const draw = () => {
     const q = search.value.toLowerCase();
     body.replaceChildren(...rows
       .filter(t => !status.value || t.status === status.value)
-      .filter(t => !q || [t.id, t.agent, t.task].join(" ").toLowerCase().includes(q))
-      .map(t => el("tr", { "data-thread": t.id },
-        el("td", {}, el("a", { href: "#/thread/" + encodeURIComponent(t.id) }, t.id)),
-        el("td", { class: "status-" + t.status }, t.status),
-        el("td", {}, t.agent),
-        el("td", {}, t.task.length > 140 ? t.task.slice(0, 140) + "…" : t.task),
-        el("td", {}, t.mode),
-        el("td", { title: t.updated_at }, age(t.updated_at)))));
+      .filter(t => {
+        const i = incidents[t.incident] || {};
+        return !q || [t.id, t.agent, t.task, i.title, i.service, i.severity].join(" ").toLowerCase().includes(q);
+      })
+      .map(t => {
+        const i = incidents[t.incident] || {};
+        const title = i.title || t.task;
+        return el("tr", { "data-thread": t.id },
+          el("td", {}, el("a", { href: "#/thread/" + encodeURIComponent(t.id) }, t.id)),
+          el("td", { class: "status-" + t.status }, t.status),
+          el("td", {}, title.length > 140 ? title.slice(0, 140) + "…" : title),
+          el("td", {}, [i.severity, i.priority].filter(Boolean).join(" · ")),
+          el("td", {}, i.service || ""),
+          el("td", {}, t.agent),
+          el("td", {}, t.mode),
+          el("td", { title: t.updated_at }, age(t.updated_at)));
+      }));
   };
   search.addEventListener("input", draw);
   status.addEventListener("change", draw);
   let live = true, timer = null, shown = null;
   const load = async () => {
     try {
-      rows = (await api("/api/threads?limit=200")).threads;
+      const [threads, known] = await Promise.all([api("/api/threads?limit=200"), api("/api/incidents?limit=500")]);
+      rows = threads.threads;
+      incidents = Object.fromEntries((known.incidents || []).map(i => [i.id, i]));
       // Redrawn only when something changed: focus and screen readers are left alone.
-      const sig = JSON.stringify(rows.map(t => [t.id, t.status, t.updated_at]));
+      const sig = JSON.stringify([rows.map(t => [t.id, t.status, t.updated_at]), Object.keys(incidents)]);
       if (sig !== shown) { shown = sig; draw(); }
     } catch (e) { if (live) say("threads: " + e.message, true); }
     if (live) timer = setTimeout(load, 2000);
@@ -257,7 +269,16 @@ function threadView(id) {
   const report = el("section", { id: "report", "aria-label": "Report" });
   const follow_up = el("textarea", { rows: "2", "aria-label": "Follow-up message", placeholder: "Ask a follow-up" });
   const hooks = el("section", { id: "hooks", "aria-label": "On-demand hooks" });
+  const usage = el("table", { id: "usage", "aria-label": "Tokens and cost per agent" });
+  const spent = {};
+  const drawUsage = () => {
+    usage.replaceChildren(el("tr", {}, ...["agent", "calls", "in", "out", "$"].map(h => el("th", {}, h))),
+      ...Object.entries(spent).map(([agent, u]) => el("tr", { "data-agent": agent },
+        el("td", {}, agent), el("td", {}, u.calls), el("td", {}, u.input), el("td", {}, u.output),
+        el("td", {}, u.cost.toFixed(4)))));
+  };
   const side = el("aside", {},
+    el("h2", {}, "Usage"), usage,
     el("h2", {}, "Approvals"), approvals,
     el("h2", {}, "Hooks"), hooks,
     el("h2", {}, "Follow up"),
@@ -276,6 +297,15 @@ function threadView(id) {
   main.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← threads")), head,
     el("div", { class: "layout" }, el("div", {}, el("h2", {}, "Investigation"), steps, el("h2", {}, "Report"), report), side));
   const stream = follower(id, (e, num) => {
+    if (e.kind && (e.kind.type === "model_response" || e.kind.type === "auxiliary_model_call")) {
+      const u = e.kind.usage || {};
+      const row = spent[e.agent] || (spent[e.agent] = { calls: 0, input: 0, output: 0, cost: 0 });
+      row.calls += 1;
+      row.input += (u.input_tokens || 0) + (u.cache_read_tokens || 0) + (u.cache_write_tokens || 0);
+      row.output += u.output_tokens || 0;
+      row.cost += e.kind.cost_usd || 0;
+      drawUsage();
+    }
     const d = describe(e);
     if (!d) return;
     const [cls, label, content] = d;
