@@ -390,3 +390,61 @@ fn an_on_demand_hook_switched_on_in_the_page_runs_for_that_thread_only() {
     assert!(log.contains("\"session_id\":\"thread-1\""), "{log}");
     assert!(!log.contains("thread-2"), "{log}");
 }
+
+#[test]
+fn a_subagents_steps_nest_under_the_call_that_started_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path();
+    std::fs::create_dir_all(h.join("agents")).unwrap();
+    std::fs::write(
+        h.join("agents/fixer.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: fixer\n  system_prompt: You fix checkout.\n  agents_as_tools: [reader]\n  tools: [Bash]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("agents/reader.yaml"),
+        "kind: ExtendedAgent\nspec:\n  name: reader\n  system_prompt: You read.\n  agent_type: ReadOnly\n  tools: [Bash]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("plans.yaml"),
+        "kind: IncidentFilter\nmetadata: {name: checkout}\nspec:\n  incidentPlatform: Prometheus\n  impactedService: checkout\n  handlingAgent: fixer\n  agentMode: Autonomous\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("script.yaml"),
+        "agents:\n  fixer:\n    - tool_calls:\n        - {tool: ask_reader, args: {task: 'count the errors'}}\n    - final: the reader counted 3 errors\n  ask_reader:\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo 3 errors'}}\n    - final: 3 errors\n",
+    )
+    .unwrap();
+    let server = server::start(h, TOKEN);
+    let addr = server.addr.clone();
+    let b = Browser::start();
+    sign_in(&b, &addr);
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &alert("f6"),
+    );
+    assert_eq!(status, 202);
+    b.click_on("tr[data-thread='thread-1'] a", 30);
+    b.until(
+        "return document.getElementById('status').textContent === 'completed'",
+        60,
+    );
+    // The reader's lane sits inside the fixer's ask_reader step, and holds its own calls.
+    b.until(
+        "const lane = document.querySelector('#steps > li ol.lane'); return !!lane && lane.dataset.session.includes('--ask_reader-') && lane.parentElement.querySelector('.kind').textContent.includes('calls ask_reader') && lane.textContent.includes('calls shell') && lane.textContent.includes('finished')",
+        15,
+    );
+    b.screenshot(&shots().join("subagent.png"));
+    // The fixer's own steps stay at the top.
+    assert_eq!(
+        b.exec(
+            "return [...document.querySelectorAll('#steps > li > .kind')].some(k => k.textContent.includes('fixer calls ask_reader'))",
+            json!([])
+        ),
+        json!(true)
+    );
+}

@@ -296,6 +296,22 @@ function threadView(id) {
     } }, follow_up, el("button", { type: "submit" }, "Send")));
   main.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← threads")), head,
     el("div", { class: "layout" }, el("div", {}, el("h2", {}, "Investigation"), steps, el("h2", {}, "Report"), report), side));
+  // Subagents' steps nest under the tool call that started them (their own lane); a
+  // handoff hop's steps follow in a lane of their own.
+  const lanes = {}, calls = {};
+  const laneOf = (e) => {
+    if (lanes[e.session_id]) return lanes[e.session_id];
+    const k = e.kind || {};
+    if (k.type !== "session_started") return steps;
+    const p = k.parent;
+    const under = p && p.call_id ? calls[p.session_id + " " + p.call_id] : null;
+    if (!p || (p.call_id && !under)) return steps;
+    const lane = el("ol", { class: "steps lane", "data-session": e.session_id, "aria-label": "agent " + e.agent });
+    if (under) under.append(lane);
+    else steps.append(el("li", { class: "step hop" }, el("div", { class: "kind" }, "handoff to " + e.agent), lane));
+    lanes[e.session_id] = lane;
+    return lane;
+  };
   const stream = follower(id, (e, num) => {
     if (e.kind && (e.kind.type === "model_response" || e.kind.type === "auxiliary_model_call")) {
       const u = e.kind.usage || {};
@@ -309,8 +325,10 @@ function threadView(id) {
     const d = describe(e);
     if (!d) return;
     const [cls, label, content] = d;
-    steps.append(el("li", { class: "step " + cls, "data-event": num === null ? "" : String(num) },
-      el("div", { class: "kind" }, label), ...content));
+    const li = el("li", { class: "step " + cls, "data-event": num === null ? "" : String(num) },
+      el("div", { class: "kind" }, label), ...content);
+    laneOf(e).append(li);
+    if (e.kind && e.kind.type === "tool_started") calls[e.session_id + " " + e.kind.id] = li;
     if (e.approval || (e.kind && e.kind.type === "approval_requested")) refresh();
   });
   stream.start();
