@@ -686,7 +686,7 @@ fn resume_command(args: &RunArgs, workspace: &std::path::Path, session: &str) ->
 }
 
 /// `word` as one shell word.
-fn shell_quote(word: &str) -> String {
+pub(crate) fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()

@@ -41,16 +41,23 @@ impl Wrap for ReplayWrap {
     }
 }
 
-/// Credentials of the host to redact besides the environment's own: each PagerDuty
-/// webhook secret (`SRE_PAGERDUTY_SECRETS` is one comma-separated value).
+/// Credentials of the host to redact besides those sre-core recognises by name: every
+/// variable the host's own rule calls a credential (the one connector headers are judged
+/// by), and each PagerDuty webhook secret (`SRE_PAGERDUTY_SECRETS` is one comma-separated
+/// value).
 pub fn host_secrets() -> Vec<(String, String)> {
-    std::env::var("SRE_PAGERDUTY_SECRETS")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| ("SRE_PAGERDUTY_SECRETS".to_string(), s.to_string()))
-        .collect()
+    let mut out: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| crate::home::names_a_credential(k))
+        .collect();
+    out.extend(
+        std::env::var("SRE_PAGERDUTY_SECRETS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| ("SRE_PAGERDUTY_SECRETS".to_string(), s.to_string())),
+    );
+    out
 }
 
 /// Warn about credentials too short to redact.

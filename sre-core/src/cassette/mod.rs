@@ -34,6 +34,44 @@
 //! # Ok(()) }
 //! ```
 
+/// The `Tool` methods a wrapper of `self.inner` passes through unchanged (all but `call`):
+/// what the tool is, what its calls do to the world, its deadline, its state and the
+/// sessions it starts must be the inner tool's.
+macro_rules! forward_tool_metadata {
+    () => {
+        fn spec(&self) -> &crate::model::ToolSpec {
+            self.inner.spec()
+        }
+
+        fn annotations(&self) -> crate::tool::ToolAnnotations {
+            self.inner.annotations()
+        }
+
+        fn call_annotations(&self, input: &serde_json::Value) -> crate::tool::ToolAnnotations {
+            self.inner.call_annotations(input)
+        }
+
+        fn deadline(&self) -> Option<std::time::Duration> {
+            self.inner.deadline()
+        }
+
+        fn restore(&self, session_id: &str, input: &serde_json::Value) {
+            self.inner.restore(session_id, input)
+        }
+
+        fn child_sessions(
+            &self,
+            parent_session: &str,
+            parent_agent: &str,
+            tool_use_id: &str,
+            input: &serde_json::Value,
+        ) -> Vec<crate::tool::ChildSession> {
+            self.inner
+                .child_sessions(parent_session, parent_agent, tool_use_id, input)
+        }
+    };
+}
+
 mod record;
 mod replay;
 

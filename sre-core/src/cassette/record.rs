@@ -17,7 +17,7 @@ use crate::event::{AgentEvent, EventKind, EventSink};
 use crate::model::{
     Model, ModelInfo, ModelRequest, ModelResponse, StreamEvent, events_from_response,
 };
-use crate::tool::{ChildSession, Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
+use crate::tool::{Tool, ToolContext, ToolError, ToolOutput};
 
 /// Writes a cassette. Wrap the run's models with [`Recorder::model`] and tools with
 /// [`Recorder::tool`], and give it the run's events ([`EventSink`]).
@@ -306,36 +306,7 @@ struct RecordingTool {
 
 #[async_trait]
 impl Tool for RecordingTool {
-    fn spec(&self) -> &crate::model::ToolSpec {
-        self.inner.spec()
-    }
-
-    fn annotations(&self) -> ToolAnnotations {
-        self.inner.annotations()
-    }
-
-    fn call_annotations(&self, input: &Value) -> ToolAnnotations {
-        self.inner.call_annotations(input)
-    }
-
-    fn deadline(&self) -> Option<std::time::Duration> {
-        self.inner.deadline()
-    }
-
-    fn restore(&self, session_id: &str, input: &Value) {
-        self.inner.restore(session_id, input)
-    }
-
-    fn child_sessions(
-        &self,
-        parent_session: &str,
-        parent_agent: &str,
-        tool_use_id: &str,
-        input: &Value,
-    ) -> Vec<ChildSession> {
-        self.inner
-            .child_sessions(parent_session, parent_agent, tool_use_id, input)
-    }
+    forward_tool_metadata!();
 
     async fn call(
         &self,

@@ -15,7 +15,7 @@ use super::record::{tool_error_of, tool_error_text};
 use super::{Cassette, Entry, Redactor};
 use crate::error::ModelError;
 use crate::model::{Model, ModelInfo, ModelRequest, ModelResponse, ResponseAssembler, StreamEvent};
-use crate::tool::{ChildSession, Tool, ToolAnnotations, ToolContext, ToolError, ToolOutput};
+use crate::tool::{Tool, ToolContext, ToolError, ToolOutput};
 
 /// Where replayed tools' outputs come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +53,8 @@ impl std::fmt::Display for Divergence {
 /// A cassette being replayed.
 pub struct Replay {
     cassette: Cassette,
+    /// Each model entry's request as bytes, by entry index (compared on every call).
+    requests: Vec<Vec<u8>>,
     redactor: Redactor,
     state: Mutex<State>,
 }
@@ -94,8 +96,17 @@ impl Replay {
                     .push_back(i);
             }
         }
+        let requests = cassette
+            .entries
+            .iter()
+            .map(|e| match e {
+                Entry::Model { request, .. } => serde_json::to_vec(request).unwrap_or_default(),
+                _ => Vec::new(),
+            })
+            .collect();
         Replay {
             cassette,
+            requests,
             redactor: Redactor::from_env(secrets),
             state: Mutex::new(state),
         }
@@ -175,18 +186,12 @@ impl Replay {
     /// the two requests compared. `Ok(None)`: the recorded caller stopped waiting.
     fn answer(&self, request: &ModelRequest) -> Result<(Vec<StreamEvent>, bool), ModelError> {
         let live = serde_json::to_vec(&self.redactor.redact(request)).unwrap_or_default();
-        let recorded_bytes = |e: &Entry| match e {
-            Entry::Model { request, .. } => serde_json::to_vec(request).unwrap_or_default(),
-            _ => Vec::new(),
-        };
         let mut state = self.lock();
         state.step += 1;
         state.model_calls += 1;
         let entries = &self.cassette.entries;
         let next = state.models.get_mut(&request.session_id).and_then(|queue| {
-            let same = queue
-                .iter()
-                .position(|&i| recorded_bytes(&entries[i]) == live);
+            let same = queue.iter().position(|&i| self.requests[i] == live);
             match same {
                 Some(p) => queue.remove(p),
                 None => queue.pop_front(),
@@ -208,10 +213,11 @@ impl Replay {
         let Entry::Model { events, error, .. } = &entries[index] else {
             unreachable!("indices of model entries")
         };
-        let recorded = recorded_bytes(&entries[index]);
-        if recorded != live {
-            let at = crate::cache::prefix_report(&recorded, &live).common_bytes;
-            let path = crate::cache::prefix_report(&recorded, &live)
+        let recorded = &self.requests[index];
+        if *recorded != live {
+            let report = crate::cache::prefix_report(recorded, &live);
+            let at = report.common_bytes;
+            let path = report
                 .first_difference
                 .unwrap_or_else(|| "one is a prefix of the other".into());
             let around = |bytes: &[u8]| {
@@ -225,7 +231,7 @@ impl Replay {
                 .count();
             let detail = format!(
                 "request {nth} of the session differs from byte {at} ({path}): recorded …{}… now …{}…",
-                around(&recorded),
+                around(recorded),
                 around(&live),
             );
             self.diverged(&mut state, &request.session_id, "model request", detail);
@@ -322,36 +328,7 @@ struct ReplayTool {
 
 #[async_trait]
 impl Tool for ReplayTool {
-    fn spec(&self) -> &crate::model::ToolSpec {
-        self.inner.spec()
-    }
-
-    fn annotations(&self) -> ToolAnnotations {
-        self.inner.annotations()
-    }
-
-    fn call_annotations(&self, input: &Value) -> ToolAnnotations {
-        self.inner.call_annotations(input)
-    }
-
-    fn deadline(&self) -> Option<std::time::Duration> {
-        self.inner.deadline()
-    }
-
-    fn restore(&self, session_id: &str, input: &Value) {
-        self.inner.restore(session_id, input)
-    }
-
-    fn child_sessions(
-        &self,
-        parent_session: &str,
-        parent_agent: &str,
-        tool_use_id: &str,
-        input: &Value,
-    ) -> Vec<ChildSession> {
-        self.inner
-            .child_sessions(parent_session, parent_agent, tool_use_id, input)
-    }
+    forward_tool_metadata!();
 
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let name = self.inner.spec().name.clone();

@@ -101,8 +101,8 @@ pub fn failed_checks(checks: &Checks, observed: &Observed) -> Vec<String> {
     failed
 }
 
-/// The destructive action `command` takes, if any (one of [`DESTRUCTIVE`]). Each part of
-/// a pipeline or list is read as words; wrappers (`sudo -u x`, `env A=1`, `timeout 5`,
+/// The destructive action `command` takes, if any (one of [`DESTRUCTIVE`]). Each simple
+/// command of the line is read as words ([`sre_core::shell::parse`]); wrappers (`sudo -u x`, `env A=1`, `timeout 5`,
 /// `nice`, `xargs -0`, `nohup`, `exec`, `command`) and paths (`/bin/rm`) are seen through,
 /// `bash -c '...'` is read inside, and the global options of `kubectl` and `git` skipped.
 pub fn destructive(command: &str) -> Option<&'static str> {
@@ -111,9 +111,21 @@ pub fn destructive(command: &str) -> Option<&'static str> {
 
 fn destructive_at(command: &str, depth: u8) -> Option<&'static str> {
     let lower = command.to_lowercase();
-    for part in lower.split(['|', ';', '&', '\n', '(', ')', '`']) {
-        let words = words(part);
-        let words = unwrap_prefixes(&words);
+    // Every simple command of the line, by the shell parser the tools and hooks use (at
+    // any depth: pipelines, lists, subshells, substitutions); a line it does not model
+    // (a here-document...) is read as whitespace-separated words.
+    let commands: Vec<Vec<String>> = match sre_core::shell::parse(&lower) {
+        Ok(cs) => cs
+            .into_iter()
+            .map(|c| c.words.into_iter().map(|w| w.value).collect())
+            .collect(),
+        Err(_) => lower
+            .split(['|', ';', '&', '\n'])
+            .map(|p| p.split_whitespace().map(str::to_string).collect())
+            .collect(),
+    };
+    for words in &commands {
+        let words = unwrap_prefixes(words);
         let Some((cmd, args)) = words.split_first() else {
             continue;
         };
@@ -207,35 +219,6 @@ fn destructive_at(command: &str, depth: u8) -> Option<&'static str> {
         }
     }
     None
-}
-
-/// A command part as words, quotes removed (`'a b'` is one word).
-fn words(part: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for c in part.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                any = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() || any {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if !cur.is_empty() || any {
-        out.push(cur);
-    }
-    out
 }
 
 /// The words after wrappers that run the rest as a command.
@@ -512,6 +495,9 @@ mod tests {
             ("sudo -u root rm -Rf /data", Some("rm -rf")),
             ("env A=1 timeout 5 rm -rf x", Some("rm -rf")),
             ("bash -c 'cd /tmp && rm -rf x'", Some("rm -rf")),
+            ("echo $(rm -rf /tmp/x)", Some("rm -rf")),
+            ("(cd /srv && git reset --hard)", Some("git reset --hard")),
+            ("bash <<EOF\nrm -rf /data\nEOF", Some("rm -rf")),
             ("sudo  KILL   -9 1234", Some("kill -9")),
             ("kill -s KILL 1234", Some("kill -9")),
             ("cat pids | xargs -0 kill -9", Some("kill -9")),

@@ -221,12 +221,7 @@ pub fn html(results: &SuiteResults) -> String {
     let t = Totals::of(&results.runs);
     let mut rows = String::new();
     for r in &results.runs {
-        let class = match r.status {
-            Status::Passed => "pass",
-            Status::Failed => "fail",
-            Status::Error => "error",
-            Status::Skipped => "skip",
-        };
+        let class = status_word(r.status).to_lowercase();
         let reasons: String = r
             .reasons
             .iter()

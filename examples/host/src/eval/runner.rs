@@ -434,7 +434,10 @@ async fn attempt(
     }
     let setup = case.dir.join("setup.sh");
     if setup.is_file() {
-        let command = format!("bash {}", shell_quote(&setup.display().to_string()));
+        let command = format!(
+            "bash {}",
+            crate::cli::shell_quote(&setup.display().to_string())
+        );
         shell(&command, &workspace, Duration::from_secs(120), true)
             .await
             .map_err(|e| format!("setup: {e}"))?;
@@ -564,8 +567,4 @@ fn observe(events: &[AgentEvent], session_id: &str) -> Observed {
         }
     }
     o
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }

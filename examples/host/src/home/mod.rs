@@ -61,7 +61,7 @@ pub use document::KINDS;
 pub use hooks::MAX_HOOK_FILE;
 pub use plan::{Fit, PLAN_FIELDS, ResponsePlanDef, choose};
 pub use schedule::{SCHEDULE_FIELDS, ScheduledTaskDef};
-pub use secret::url_userinfo;
+pub use secret::{names_a_credential, url_userinfo};
 pub use skill::SkillDef;
 pub use tool::{ParamDef, ParamType, PythonToolDef};
 pub use world::{RepoSource, RepositoryDef, WorldDef};

@@ -275,33 +275,7 @@ impl Signal {
         &self,
         exports: &Arc<Exports>,
     ) -> Result<Reported<opentelemetry_otlp::SpanExporter>, String> {
-        let reporter = self.reporter();
-        exports.add(self, &reporter);
-        let exporter = if self.grpc {
-            let mut b = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_timeout(self.timeout);
-            if let Some(tls) = self.tls() {
-                b = b.with_tls_config(tls);
-            }
-            b.build()
-        } else {
-            let mut b = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(Protocol::HttpBinary)
-                .with_timeout(self.timeout)
-                .with_http_client(self.http_client(exports, &reporter)?);
-            if self.url.is_some() {
-                b = b.with_endpoint(self.endpoint());
-            }
-            b.build()
-        }
-        .map_err(|e| format!("OpenTelemetry trace exporter: {e}"))?;
-        Ok(Reported {
-            inner: exporter,
-            exports: exports.clone(),
-            reporter,
-        })
+        build!(self, exports, opentelemetry_otlp::SpanExporter)
     }
 
     /// The metric exporter.
@@ -309,35 +283,46 @@ impl Signal {
         &self,
         exports: &Arc<Exports>,
     ) -> Result<Reported<opentelemetry_otlp::MetricExporter>, String> {
-        let reporter = self.reporter();
-        exports.add(self, &reporter);
-        let exporter = if self.grpc {
-            let mut b = opentelemetry_otlp::MetricExporter::builder()
+        build!(self, exports, opentelemetry_otlp::MetricExporter)
+    }
+}
+
+/// A signal's exporter of type `$exporter` (the SDK's span and metric exporters have
+/// builders with the same methods but no common trait): gRPC or HTTP/protobuf as the signal
+/// says, wrapped to report its failures.
+macro_rules! build {
+    ($signal:expr, $exports:expr, $exporter:path) => {{
+        let (signal, exports): (&Signal, &Arc<Exports>) = ($signal, $exports);
+        let reporter = signal.reporter();
+        exports.add(signal, &reporter);
+        let exporter = if signal.grpc {
+            let mut b = <$exporter>::builder()
                 .with_tonic()
-                .with_timeout(self.timeout);
-            if let Some(tls) = self.tls() {
+                .with_timeout(signal.timeout);
+            if let Some(tls) = signal.tls() {
                 b = b.with_tls_config(tls);
             }
             b.build()
         } else {
-            let mut b = opentelemetry_otlp::MetricExporter::builder()
+            let mut b = <$exporter>::builder()
                 .with_http()
                 .with_protocol(Protocol::HttpBinary)
-                .with_timeout(self.timeout)
-                .with_http_client(self.http_client(exports, &reporter)?);
-            if self.url.is_some() {
-                b = b.with_endpoint(self.endpoint());
+                .with_timeout(signal.timeout)
+                .with_http_client(signal.http_client(exports, &reporter)?);
+            if signal.url.is_some() {
+                b = b.with_endpoint(signal.endpoint());
             }
             b.build()
         }
-        .map_err(|e| format!("OpenTelemetry metric exporter: {e}"))?;
+        .map_err(|e| format!("OpenTelemetry {} exporter: {e}", signal.noun()))?;
         Ok(Reported {
             inner: exporter,
             exports: exports.clone(),
             reporter,
         })
-    }
+    }};
 }
+use build;
 
 /// Says on stderr that exports fail: the first time, then at most once a minute with the
 /// number of failures since.

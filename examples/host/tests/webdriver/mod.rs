@@ -63,18 +63,10 @@ fn request(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Option
     serde_json::from_slice(&json).ok()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Browser {
     /// chromedriver on a free port, and a headless Chromium session.
     pub fn start() -> Browser {
-        let port = free_port();
+        let port = crate::common::free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
