@@ -46,8 +46,15 @@ impl Wrap for ReplayWrap {
 /// by), and each PagerDuty webhook secret (`SRE_PAGERDUTY_SECRETS` is one comma-separated
 /// value).
 pub fn host_secrets() -> Vec<(String, String)> {
+    // Not the working directory (`PWD` reads as a password's abbreviation), nor any value
+    // that is a path: a path names where a secret is, it is not one, and the header's paths
+    // must stay readable for the replay.
     let mut out: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| crate::home::names_a_credential(k))
+        .filter(|(k, v)| {
+            crate::home::names_a_credential(k)
+                && !matches!(k.as_str(), "PWD" | "OLDPWD")
+                && !v.starts_with('/')
+        })
         .collect();
     out.extend(
         std::env::var("SRE_PAGERDUTY_SECRETS")
@@ -235,7 +242,20 @@ pub async fn replay_cassette(
         Some(w) => w.clone(),
         None => PathBuf::from(meta_str(&meta, "workspace")?),
     };
-    let replay = Arc::new(Replay::new(cassette.clone(), host_secrets()));
+    // A fresh transcript in a folder of its own (the recorded session is not continued);
+    // hooks see its path where the recording saw the workspace's.
+    let sessions = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let recorded_sessions = std::path::absolute(&workspace)
+        .unwrap_or_else(|_| workspace.clone())
+        .join(".sre/sessions");
+    let mut replay = Replay::new(cassette.clone(), host_secrets()).with_alias(
+        sessions.path().display().to_string(),
+        recorded_sessions.display().to_string(),
+    );
+    if options.live_tools {
+        replay = replay.with_steady_timings();
+    }
+    let replay = Arc::new(replay);
     let other_model = options.model.is_some() || options.script.is_some();
     let models = match (&options.script, &options.model) {
         (Some(s), _) => ModelSource::Script(s.clone()),
@@ -258,8 +278,9 @@ pub async fn replay_cassette(
     let home = AgentHome::load(&home_dir).map_err(|e| e.to_string())?;
     let mut team_options = TeamOptions::new(&workspace, models);
     team_options.only = Some(vec![agent.clone()]);
-    // A fresh transcript: the recorded session's own is not continued.
-    team_options.store = Some(Arc::new(sre_core::session::InMemorySessionStore::default()));
+    team_options.store = Some(Arc::new(
+        sre_core::session::JsonlSessionStore::new(sessions.path()).map_err(|e| e.to_string())?,
+    ));
     team_options.wrap = Some(Arc::new(ReplayWrap {
         replay: replay.clone(),
         source: if options.live_tools {

@@ -191,3 +191,32 @@ fn live_tools_are_compared_and_another_model_is_answered_from_the_cassette() {
     );
     assert!(stdout.contains("this answer:\nv2 shipped"), "{stdout}");
 }
+
+#[test]
+fn the_reference_teams_postgres_run_replays_identically_hooks_and_all() {
+    // Its Stop prompt hook's input names the transcript: the replay keeps its own
+    // transcripts elsewhere and is compared as if they were where the recording's were.
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("pg.jsonl");
+    let (code, _, stderr) = output(
+        sre()
+            .args(["run", "--agent", "postgres-analyst", "--approve", "none"])
+            .args(["--enable-hook", "audit", "--script"])
+            .arg(repo().join("examples/scripts/team-postgres.yaml"))
+            .arg("--workspace")
+            .arg(dir.path().join("ws"))
+            .arg("--record")
+            .arg(&cassette)
+            .arg(team_home())
+            .arg("pg-orders at 127.0.0.1:1 refuses connections. Investigate."),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(
+        text.contains("transcript_path"),
+        "a hook saw the transcript"
+    );
+    let (code, _, stderr) = output(sre().arg("replay").arg(&cassette));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("reproduced:"), "{stderr}");
+}

@@ -55,6 +55,12 @@ pub struct Replay {
     cassette: Cassette,
     /// Each model entry's request as bytes, by entry index (compared on every call).
     requests: Vec<Vec<u8>>,
+    /// (live, recorded) texts that differ by design (the replay's transcript folder): the
+    /// live side is rewritten before it is compared.
+    aliases: Vec<(String, String)>,
+    /// Requests compared with their timings left out (tools run live: their outputs' timings
+    /// reach the transcript).
+    steady: bool,
     redactor: Redactor,
     state: Mutex<State>,
 }
@@ -107,9 +113,40 @@ impl Replay {
         Replay {
             cassette,
             requests,
+            aliases: Vec::new(),
+            steady: false,
             redactor: Redactor::from_env(secrets),
             state: Mutex::new(state),
         }
+    }
+
+    /// Compare `live` in the replay's requests as `recorded` (a path that differs by
+    /// design, such as the folder the replay keeps its transcripts in).
+    pub fn with_alias(mut self, live: impl Into<String>, recorded: impl Into<String>) -> Self {
+        self.aliases.push((live.into(), recorded.into()));
+        self
+    }
+
+    /// Compare requests with timings (`0.02s`, `26 ms`) left out: for a replay whose tools
+    /// run live, whose outputs' timings reach the transcript.
+    pub fn with_steady_timings(mut self) -> Self {
+        self.steady = true;
+        self
+    }
+
+    /// `request` as the recording would have it: redacted, aliases applied, as bytes.
+    fn as_recorded(&self, request: &ModelRequest) -> Vec<u8> {
+        let mut live = self.redactor.redact(request);
+        if !self.aliases.is_empty() {
+            // Through JSON and back: the bytes are the struct's, in its field order, as
+            // the recorded side's are.
+            let v = alias(
+                serde_json::to_value(&live).unwrap_or_default(),
+                &self.aliases,
+            );
+            live = serde_json::from_value(v).unwrap_or(live);
+        }
+        serde_json::to_vec(&live).unwrap_or_default()
     }
 
     /// The cassette.
@@ -185,7 +222,7 @@ impl Replay {
     /// parallel, were recorded in the order they ended), else the session's next one,
     /// the two requests compared. `Ok(None)`: the recorded caller stopped waiting.
     fn answer(&self, request: &ModelRequest) -> Result<(Vec<StreamEvent>, bool), ModelError> {
-        let live = serde_json::to_vec(&self.redactor.redact(request)).unwrap_or_default();
+        let live = self.as_recorded(request);
         let mut state = self.lock();
         state.step += 1;
         state.model_calls += 1;
@@ -213,7 +250,13 @@ impl Replay {
         let Entry::Model { events, error, .. } = &entries[index] else {
             unreachable!("indices of model entries")
         };
-        let recorded = &self.requests[index];
+        let (recorded, live) = if self.steady {
+            let steady = |b: &[u8]| steady_text(&String::from_utf8_lossy(b)).into_bytes();
+            (steady(&self.requests[index]), steady(&live))
+        } else {
+            (self.requests[index].clone(), live)
+        };
+        let recorded = &recorded;
         if *recorded != live {
             let report = crate::cache::prefix_report(recorded, &live);
             let at = report.common_bytes;
@@ -273,6 +316,66 @@ impl Replay {
             Entry::Tool { output, error, .. } => Some((output.clone(), error.clone())),
             _ => None,
         }
+    }
+}
+
+/// A tool's outcome as text, its timings (`0.02s`, `26 ms`) left out: they differ on every
+/// run and say nothing of what the tool found.
+fn steady_outcome(output: &Option<super::RecordedOutput>, error: &Option<String>) -> String {
+    let text = match (output, error) {
+        (Some(o), _) => format!("{}{}", if o.is_error { "error: " } else { "" }, o.content),
+        (None, Some(e)) => format!("failed: {e}"),
+        (None, None) => String::new(),
+    };
+    steady_text(&text)
+}
+
+/// `text` with its timings (`0.02s`, `26 ms`) replaced by `<time>`.
+fn steady_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_alphanumeric());
+        if starts {
+            let mut j = i;
+            while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.') {
+                j += 1;
+            }
+            let mut k = j;
+            while k < chars.len() && chars[k] == ' ' {
+                k += 1;
+            }
+            let unit = ["ms", "s"].iter().find(|u| {
+                let u: Vec<char> = u.chars().collect();
+                chars.get(k..k + u.len()) == Some(&u[..])
+                    && chars.get(k + u.len()).is_none_or(|c| !c.is_alphanumeric())
+            });
+            if let Some(u) = unit {
+                out.push_str("<time>");
+                i = k + u.len();
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `v` with each alias's live text replaced by its recorded one, in every string.
+fn alias(v: Value, aliases: &[(String, String)]) -> Value {
+    match v {
+        Value::String(s) => Value::String(
+            aliases
+                .iter()
+                .fold(s, |s, (live, recorded)| s.replace(live.as_str(), recorded)),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| alias(x, aliases)).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, x)| (k, alias(x, aliases))).collect())
+        }
+        other => other,
     }
 }
 
@@ -365,10 +468,20 @@ impl Tool for ReplayTool {
                     ),
                     Err(e) => (None, Some(tool_error_text(e))),
                 };
-                if now != (output.clone(), error.clone()) {
+                let (was, is) = (
+                    steady_outcome(&output, &error),
+                    steady_outcome(&now.0, &now.1),
+                );
+                if was != is {
                     let mut state = self.replay.lock();
+                    let line = was
+                        .lines()
+                        .zip(is.lines().chain(std::iter::repeat("")))
+                        .find(|(a, b)| a != b)
+                        .map(|(a, b)| format!(": recorded `{a}`, now `{b}`"))
+                        .unwrap_or_default();
                     let detail = format!(
-                        "`{name}` (call {}) returned something else than recorded",
+                        "`{name}` (call {}) returned something else than recorded{line}",
                         ctx.tool_use_id
                     );
                     self.replay
@@ -388,5 +501,26 @@ impl Tool for ReplayTool {
                 "no recording for this call: the cassette holds no call of `{name}` with these arguments"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timings_do_not_make_tool_outputs_differ() {
+        let out = |c: &str| {
+            Some(super::super::RecordedOutput {
+                content: c.into(),
+                is_error: false,
+            })
+        };
+        let a = steady_outcome(&out("[exit code 0 | 0.01s | sandbox]\nok in 26 ms"), &None);
+        let b = steady_outcome(&out("[exit code 0 | 0.12s | sandbox]\nok in 3 ms"), &None);
+        assert_eq!(a, b);
+        let c = steady_outcome(&out("[exit code 0 | 0.01s | sandbox]\n3 errors"), &None);
+        let d = steady_outcome(&out("[exit code 0 | 0.01s | sandbox]\n4 errors"), &None);
+        assert_ne!(c, d);
     }
 }

@@ -160,7 +160,15 @@ async fn eval_inner(args: EvalArgs) -> Result<ExitCode, String> {
     options.timeout = std::time::Duration::from_secs(args.timeout.max(1));
     options.live = args.live;
     options.namespaces = !args.no_namespaces;
-    let results = run_suite(&options).await?;
+    // Interrupted (Ctrl-C, SIGTERM): the runs under way are dropped, which kills their
+    // commands' process groups, instead of the process dying with them still running.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let results = tokio::select! {
+        r = run_suite(&options) => r?,
+        _ = tokio::signal::ctrl_c() => return Err("interrupted: the runs under way were stopped".into()),
+        _ = term.recv() => return Err("terminated: the runs under way were stopped".into()),
+    };
     for w in &results.warnings {
         eprintln!("warning: {w}");
     }

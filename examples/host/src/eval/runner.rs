@@ -438,7 +438,8 @@ async fn attempt(
             "bash {}",
             crate::cli::shell_quote(&setup.display().to_string())
         );
-        shell(&command, &workspace, Duration::from_secs(120), true)
+        let limit = options.timeout.min(Duration::from_secs(120));
+        shell(&command, &workspace, limit, true)
             .await
             .map_err(|e| format!("setup: {e}"))?;
     }

@@ -118,8 +118,6 @@ pub fn router(state: AppState) -> axum::Router {
     webhooks
         .merge(api)
         .merge(super::console::routes())
-        .layer(axum::middleware::map_response(json_refusals))
-        .layer(axum::middleware::map_response(super::console::hardened))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             error(
@@ -127,6 +125,9 @@ pub fn router(state: AppState) -> axum::Router {
                 "this endpoint does not take that method",
             )
         })
+        // After the fallbacks: they are answers of the server too.
+        .layer(axum::middleware::map_response(json_refusals))
+        .layer(axum::middleware::map_response(super::console::hardened))
         .with_state(state)
 }
 
