@@ -139,7 +139,7 @@ fn a_webhook_becomes_a_live_thread_approved_in_the_page_and_markup_stays_text() 
     );
     b.click_on(".approval button.approve", 5);
     b.until(
-        "return document.getElementById('status').textContent === 'completed'",
+        "return document.getElementById('status')?.textContent === 'completed'",
         60,
     );
     b.wait("#report h3", 15);
@@ -233,7 +233,7 @@ fn a_denial_with_a_reason_from_the_page_reaches_the_agent() {
     b.type_text(&b.wait(".deny-reason", 5), "not in prod");
     b.click_on(".approval button.deny", 5);
     b.until(
-        "return document.getElementById('status').textContent === 'completed'",
+        "return document.getElementById('status')?.textContent === 'completed'",
         60,
     );
     let report = b.text(&b.wait("#report .report", 15));
@@ -297,7 +297,7 @@ fn a_dropped_stream_resumes_without_losing_or_repeating_a_step() {
     // The page reconnects on its own; the decision is taken in it.
     b.click_on(".approval button.approve", 30);
     b.until(
-        "return document.getElementById('status').textContent === 'completed'",
+        "return document.getElementById('status')?.textContent === 'completed'",
         60,
     );
     // The status is stored before its last events are logged: wait for the log to settle.
@@ -365,7 +365,7 @@ fn an_on_demand_hook_switched_on_in_the_page_runs_for_that_thread_only() {
     b.screenshot(&shots().join("hooks.png"));
     b.click_on(".approval button.approve", 30);
     b.until(
-        "return document.getElementById('status').textContent === 'completed'",
+        "return document.getElementById('status')?.textContent === 'completed'",
         60,
     );
     b.goto(&format!("http://{addr}/#/thread/thread-2"));
@@ -383,7 +383,7 @@ fn an_on_demand_hook_switched_on_in_the_page_runs_for_that_thread_only() {
     );
     b.click_on(".approval button.approve", 30);
     b.until(
-        "return document.getElementById('status').textContent === 'completed'",
+        "return document.getElementById('status')?.textContent === 'completed'",
         60,
     );
     let log = std::fs::read_to_string(dir.path().join(".sre/workspace/scratch/audit.log")).unwrap();
@@ -430,7 +430,7 @@ fn a_subagents_steps_nest_under_the_call_that_started_it() {
     assert_eq!(status, 202);
     b.click_on("tr[data-thread='thread-1'] a", 30);
     b.until(
-        "return document.getElementById('status').textContent === 'completed'",
+        "return document.getElementById('status')?.textContent === 'completed'",
         60,
     );
     // The reader's lane sits inside the fixer's ask_reader step, and holds its own calls.

@@ -191,13 +191,39 @@ impl Browser {
         )
     }
 
-    /// Wait until `script` returns true.
+    /// Run `script` in the page, which calls `arguments[arguments.length - 1](value)` when
+    /// done; its value.
+    pub fn exec_async(&self, script: &str) -> Value {
+        self.checked(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Downloads go to `dir` (Chromium's own download, through the DevTools protocol).
+    pub fn downloads_to(&self, dir: &std::path::Path) {
+        self.checked(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Browser.setDownloadBehavior",
+                        "params": {"behavior": "allow", "downloadPath": dir.to_str().unwrap()}})),
+        );
+    }
+
+    /// Wait until `script` returns true. A script error counts as "not yet"
+    /// (the page may be between two renders) and is shown if it never holds.
     pub fn until(&self, script: &str, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        while self.exec(script, json!([])) != json!(true) {
+        let body = json!({"script": script, "args": []});
+        loop {
+            let v = self.call("POST", "/execute/sync", Some(body.clone()));
+            if v == json!(true) {
+                return;
+            }
             assert!(
                 Instant::now() < deadline,
-                "`{script}` never held; the page says: {}",
+                "`{script}` never held (last answer: {v}); the page says: {}",
                 self.exec("return document.body.innerText", json!([]))
             );
             std::thread::sleep(Duration::from_millis(100));
