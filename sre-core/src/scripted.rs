@@ -86,6 +86,9 @@ pub struct ScriptModelInfo {
     /// Minimum cacheable prompt.
     #[serde(default)]
     pub min_cacheable_tokens: Option<u64>,
+    /// Prices (US dollars per million tokens), so that runs report a cost.
+    #[serde(default)]
+    pub pricing: Option<crate::model::Pricing>,
 }
 
 /// One scripted model answer.
@@ -237,6 +240,9 @@ impl ScriptedModel {
             info.context_window = m.context_window.unwrap_or(info.context_window);
             info.max_output_tokens = m.max_output_tokens.unwrap_or(info.max_output_tokens);
             info.min_cacheable_tokens = m.min_cacheable_tokens.unwrap_or(info.min_cacheable_tokens);
+            if let Some(p) = &m.pricing {
+                info.pricing = *p;
+            }
         }
         let when_lanes = lanes
             .iter()

@@ -136,14 +136,18 @@ pub async fn approve(args: ApproveArgs) -> ExitCode {
                 let answer = server
                     .post(
                         &format!("/api/approvals/{}/approve", segment(&args.id)),
-                        &json!({"input": input, "always": args.always}),
+                        &signed(json!({"input": input, "always": args.always})),
                     )
                     .await?;
                 return Ok(remote_decided(&answer, "approved"));
             }
             let store = store_at(home(args.dir.as_deref())?, args.data.as_deref())?;
-            let record =
-                store.decide(&args.id, &Decision::Approve { input }, chrono::Utc::now())?;
+            let record = store.decide(
+                &args.id,
+                &Decision::Approve { input },
+                operator().as_deref(),
+                chrono::Utc::now(),
+            )?;
             if args.always {
                 // This call's kind, for the rest of the thread: the tool, and for a command
                 // tool the command as asked (more arguments still match; another command not).
@@ -169,6 +173,24 @@ pub async fn approve(args: ApproveArgs) -> ExitCode {
         }
         .await,
     )
+}
+
+/// Who decides from this shell: the login name (`USER`, else `LOGNAME`), recorded with the
+/// decision.
+fn operator() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+}
+
+/// A decision's body with `by` (who) when the login name is known (left out otherwise).
+fn signed(mut body: Value) -> Value {
+    if let Some(name) = operator() {
+        body["by"] = name.into();
+    }
+    body
 }
 
 /// What a server said about a decision.
@@ -199,7 +221,7 @@ pub async fn deny(
                 let answer = s
                     .post(
                         &format!("/api/approvals/{}/deny", segment(id)),
-                        &json!({"reason": reason}),
+                        &signed(json!({"reason": reason})),
                     )
                     .await?;
                 return Ok(remote_decided(&answer, "denied"));
@@ -210,6 +232,7 @@ pub async fn deny(
                 &Decision::Deny {
                     reason: reason.to_string(),
                 },
+                operator().as_deref(),
                 chrono::Utc::now(),
             )?;
             println!("{}: denied", record.id);

@@ -109,6 +109,10 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/threads/{id}", get(thread))
         .route("/api/threads/{id}/messages", post(message))
         .route("/api/threads/{id}/events", get(super::stream::events))
+        .route(
+            "/api/threads/{id}/outputs/{session}/{call}",
+            get(super::stream::output),
+        )
         .route("/api/threads/{id}/hooks/{hook}", post(toggle_hook))
         .route("/api/approvals", get(approvals))
         .route("/api/schedules", get(schedules))
@@ -517,11 +521,12 @@ async fn decided(
     headers: &HeaderMap,
     id: String,
     decision: Decision,
+    by: Option<String>,
     always: bool,
 ) -> ApiResult {
     let store = s.store.clone();
     let record = store_call(move || {
-        let record = store.decide(&id, &decision, chrono::Utc::now())?;
+        let record = store.decide(&id, &decision, by.as_deref(), chrono::Utc::now())?;
         if always {
             store.add_policy(&crate::store::approvals::always_policy(&record))?;
         }
@@ -531,7 +536,8 @@ async fn decided(
     s.dispatcher.record(
         &record.thread,
         json!({"thread": record.thread, "approval": record.id, "decision": record.status,
-               "note": record.note, "always": always}),
+               "note": record.note, "always": always, "by": record.decided_by,
+               "at": record.decided_at}),
     );
     let store = s.store.clone();
     let thread_id = record.thread.clone();
@@ -572,11 +578,11 @@ async fn approve(
     check_api(&s, &headers, q)?;
     let args = json_body(&body)?;
     let bad = |m: &str| error(StatusCode::BAD_REQUEST, m);
-    if let Some(k) = args
-        .as_object()
-        .and_then(|o| o.keys().find(|k| *k != "input" && *k != "always"))
-    {
-        return Err(bad(&format!("unknown field `{k}` (input, always)")));
+    if let Some(k) = args.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !["input", "always", "by"].contains(&k.as_str()))
+    }) {
+        return Err(bad(&format!("unknown field `{k}` (input, always, by)")));
     }
     let input = match args.get("input") {
         None | Some(Value::Null) => None,
@@ -588,7 +594,8 @@ async fn approve(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(bad("`always` must be true or false")),
     };
-    decided(&s, &headers, id, Decision::Approve { input }, always).await
+    let by = decider(&args)?;
+    decided(&s, &headers, id, Decision::Approve { input }, by, always).await
 }
 
 async fn deny(
@@ -600,7 +607,17 @@ async fn deny(
 ) -> ApiResult {
     check_api(&s, &headers, q)?;
     let args = json_body(&body)?;
+    if let Some(k) = args
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "reason" && *k != "by"))
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown field `{k}` (reason, by)"),
+        ));
+    }
     let reason = required(&args, "reason", "`reason` is required: the agent reads it")?;
+    let by = decider(&args)?;
     decided(
         &s,
         &headers,
@@ -608,9 +625,32 @@ async fn deny(
         Decision::Deny {
             reason: reason.to_string(),
         },
+        by,
         false,
     )
     .await
+}
+
+/// Who decides (`by`): a name of at most 100 characters without control characters, or
+/// none. With one API token for everybody, it is what a person calls themselves.
+fn decider(args: &Value) -> Result<Option<String>, Response> {
+    match args.get("by") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) => {
+            let name = name.trim();
+            if name.is_empty() {
+                Ok(None)
+            } else if name.chars().count() > 100 || name.chars().any(char::is_control) {
+                Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "`by` must be a name of at most 100 characters, without control characters",
+                ))
+            } else {
+                Ok(Some(name.to_string()))
+            }
+        }
+        Some(_) => Err(error(StatusCode::BAD_REQUEST, "`by` must be a string")),
+    }
 }
 
 async fn metrics(

@@ -47,8 +47,16 @@ impl Events {
         Events { tx, live }
     }
 
-    /// Record `event` of thread `thread` (never blocks).
-    pub fn record(&self, thread: &str, event: Value) {
+    /// Record `event` of thread `thread` (never blocks), stamped with the time it happened
+    /// (`at`, unless it has one) for timelines.
+    pub fn record(&self, thread: &str, mut event: Value) {
+        if let Some(fields) = event.as_object_mut() {
+            fields.entry("at").or_insert_with(|| {
+                chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    .into()
+            });
+        }
         let _ = self.tx.send(Msg::Event(thread.to_string(), event));
     }
 

@@ -23,7 +23,9 @@ const REPLAY_PAGE: usize = 500;
 
 /// The thread's events as server-sent events (`id:` its number, `data:` its JSON): its
 /// past from the log (all of it, or after `?after=N` or the `Last-Event-ID` a reconnecting
-/// client sends), then live, with keep-alive comments. A reader too slow for the live
+/// client sends), then live, with keep-alive comments. With `?outputs=preview`, a tool
+/// output that differs from what the model saw (offloaded, withheld) is left out, its size
+/// given as `output_bytes` (`/api/threads/{id}/outputs/{session}/{call}` serves it). A reader too slow for the live
 /// stream is caught up from the log, so it misses nothing but streamed text deltas. The
 /// stream ends when the server shuts down.
 pub(super) async fn events(
@@ -46,6 +48,16 @@ pub(super) async fn events(
             )
         })?,
     };
+    let brief = match q.get("outputs").map(String::as_str) {
+        None | Some("full") => false,
+        Some("preview") => true,
+        Some(other) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("`outputs` is full or preview, not `{other}`"),
+            ));
+        }
+    };
     let (store, tid) = (s.store.clone(), id.clone());
     if store_call(move || store.thread(&tid)).await?.is_none() {
         return Err(error(StatusCode::NOT_FOUND, "no such thread"));
@@ -58,6 +70,7 @@ pub(super) async fn events(
         last: after,
         past: VecDeque::new(),
         past_done: false,
+        brief,
     };
     let stream = futures::stream::unfold(replay, |mut r| async move {
         let event = r.next().await?;
@@ -67,6 +80,32 @@ pub(super) async fn events(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// A tool call's full output, as the tool gave it (before offloading), as plain text.
+pub(super) async fn output(
+    State(s): State<AppState>,
+    Path((id, session, call)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    check_api(&s, &headers, q)?;
+    let store = s.store.clone();
+    match store_call(move || store.tool_output(&id, &session, &call)).await? {
+        Some(text) => Ok((
+            [
+                ("content-type", "text/plain; charset=utf-8"),
+                // Shown as text, never as a page of the console's origin.
+                ("content-security-policy", "sandbox; default-src 'none'"),
+            ],
+            text,
+        )
+            .into_response()),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "no finished call with that id in that session of this thread",
+        )),
+    }
 }
 
 /// Where a reader stands: the log's past first, then live.
@@ -79,6 +118,8 @@ struct Replay {
     past: VecDeque<ThreadEvent>,
     /// The log has nothing after `last` (as of the last look).
     past_done: bool,
+    /// Outputs the model did not see are left out (`?outputs=preview`).
+    brief: bool,
 }
 
 impl Replay {
@@ -87,7 +128,7 @@ impl Replay {
         loop {
             if let Some(e) = self.past.pop_front() {
                 self.last = e.seq;
-                return Some(numbered(e.seq, &e.event));
+                return Some(self.numbered(e.seq, e.event));
             }
             if !self.past_done {
                 let (store, thread, last) = (self.store.clone(), self.thread.clone(), self.last);
@@ -113,7 +154,7 @@ impl Replay {
                     event,
                 }) => {
                     self.last = n;
-                    return Some(numbered(n, &event));
+                    return Some(self.numbered(n, event));
                 }
                 Ok(Live { seq: None, event }) => {
                     return Some(Event::default().data(event.to_string()));
@@ -126,6 +167,54 @@ impl Replay {
     }
 }
 
-fn numbered(seq: u64, event: &serde_json::Value) -> Event {
-    Event::default().id(seq.to_string()).data(event.to_string())
+impl Replay {
+    fn numbered(&self, seq: u64, mut event: serde_json::Value) -> Event {
+        if self.brief {
+            preview_only(&mut event);
+        }
+        Event::default().id(seq.to_string()).data(event.to_string())
+    }
+}
+
+/// Leave out a tool output that differs from what entered the transcript, giving its size.
+fn preview_only(event: &mut serde_json::Value) {
+    // A damaged log row is a string, and status or decision events have no kind.
+    let Some(kind) = event.get_mut("kind").filter(|k| k.is_object()) else {
+        return;
+    };
+    if kind["type"] != "tool_finished" || kind["output"] == kind["recorded"] {
+        return;
+    }
+    if let Some(full) = kind.get_mut("output").map(serde_json::Value::take) {
+        kind["output_bytes"] = full.as_str().map_or(0, str::len).into();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::preview_only;
+    use serde_json::json;
+
+    #[test]
+    fn preview_only_leaves_out_unseen_outputs_and_nothing_else() {
+        let mut offloaded =
+            json!({"kind": {"type": "tool_finished", "output": "whole", "recorded": "preview"}});
+        preview_only(&mut offloaded);
+        assert_eq!(offloaded["kind"]["output"], json!(null));
+        assert_eq!(offloaded["kind"]["output_bytes"], json!(5));
+        let seen = json!({"kind": {"type": "tool_finished", "output": "same", "recorded": "same"}});
+        let mut same = seen.clone();
+        preview_only(&mut same);
+        assert_eq!(same, seen);
+        // A damaged log row, a status event: unchanged, no panic.
+        for v in [
+            json!("not json {"),
+            json!({"thread": "t", "status": "completed"}),
+            json!({"kind": 3}),
+        ] {
+            let mut copy = v.clone();
+            preview_only(&mut copy);
+            assert_eq!(copy, v);
+        }
+    }
 }

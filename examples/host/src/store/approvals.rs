@@ -36,6 +36,8 @@ pub struct ApprovalRecord {
     pub created_at: DateTime<Utc>,
     /// When it was decided.
     pub decided_at: Option<DateTime<Utc>>,
+    /// Who decided, as they named themselves (the API has one token: this is their word).
+    pub decided_by: Option<String>,
 }
 
 /// A person's decision on a request.
@@ -96,11 +98,13 @@ pub trait ApprovalStore: Send + Sync {
         pending_only: bool,
         limit: usize,
     ) -> Result<Vec<ApprovalRecord>, StoreError>;
-    /// Decide a pending request; deciding one already decided is an error that says how.
+    /// Decide a pending request (`by`: who, in their own words); deciding one already
+    /// decided is an error that says how.
     fn decide(
         &self,
         id: &str,
         decision: &Decision,
+        by: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<ApprovalRecord, StoreError>;
     /// The pending requests of `thread` (all threads: `None`), oldest first.

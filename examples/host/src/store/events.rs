@@ -2,7 +2,7 @@
 //! on its requests, numbered from 1 per thread, so that a reader replays the past and then
 //! follows on (`GET /api/threads/{id}/events`), across restarts.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, StoreError};
 
@@ -34,6 +34,25 @@ pub trait EventLog: Send + Sync {
     /// The sessions thread `thread`'s events came from (its hops, subagents and handoffs),
     /// each with its agent, in the order they first appeared.
     fn thread_sessions(&self, thread: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// The full output of tool call `call` of session `session` in thread `thread` (as it
+    /// was before offloading), if it finished.
+    fn tool_output(
+        &self,
+        thread: &str,
+        session: &str,
+        call: &str,
+    ) -> Result<Option<String>, StoreError>;
+}
+
+/// The cost a model call event reports (the agent's own calls and auxiliary ones).
+fn cost_of(event: &serde_json::Value) -> Option<f64> {
+    let kind = &event["kind"];
+    match kind["type"].as_str() {
+        Some("model_response" | "auxiliary_model_call") => kind["cost_usd"]
+            .as_f64()
+            .filter(|usd| usd.is_finite() && *usd > 0.0),
+        _ => None,
+    }
 }
 
 impl EventLog for SqliteStore {
@@ -48,8 +67,14 @@ impl EventLog for SqliteStore {
                     "INSERT OR IGNORE INTO thread_sessions (thread, session, agent, first_seq) \
                      VALUES (?1, ?2, ?3, ?4)",
                 )?;
+                let mut cost =
+                    tx.prepare_cached("UPDATE threads SET cost_usd = cost_usd + ?2 WHERE id = ?1")?;
                 for e in events {
                     insert.execute(params![e.thread, e.seq as i64, e.event.to_string()])?;
+                    // A thread's cost counts with the event that reports it, once.
+                    if let Some(usd) = cost_of(&e.event) {
+                        cost.execute(params![e.thread, usd])?;
+                    }
                     if let Some(id) = e.event["session_id"].as_str() {
                         let agent = e.event["agent"].as_str().unwrap_or_default();
                         session.execute(params![e.thread, id, agent, e.seq as i64])?;
@@ -100,6 +125,29 @@ impl EventLog for SqliteStore {
             )?;
             let rows = q.query_map([thread], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
+        })
+    }
+
+    fn tool_output(
+        &self,
+        thread: &str,
+        session: &str,
+        call: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                // A damaged row (not JSON) is passed over, not an error for the others.
+                "SELECT json_extract(event, '$.kind.output') FROM thread_events \
+                 WHERE thread = ?1 AND CASE WHEN json_valid(event) THEN \
+                 json_extract(event, '$.kind.type') = 'tool_finished' \
+                 AND json_extract(event, '$.session_id') = ?2 \
+                 AND json_extract(event, '$.kind.id') = ?3 ELSE 0 END \
+                 ORDER BY seq DESC LIMIT 1",
+                params![thread, session, call],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
         })
     }
 

@@ -136,6 +136,20 @@ CREATE TABLE thread_sessions (
     PRIMARY KEY (thread, session)
 ) WITHOUT ROWID;
 "#,
+    r#"
+ALTER TABLE threads ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+UPDATE threads SET cost_usd = (
+    SELECT COALESCE(SUM(
+        CASE WHEN json_valid(event) THEN
+            CASE WHEN json_extract(event, '$.kind.type') IN ('model_response', 'auxiliary_model_call')
+                  AND json_type(event, '$.kind.cost_usd') IN ('real', 'integer')
+                  AND json_extract(event, '$.kind.cost_usd') > 0
+            THEN json_extract(event, '$.kind.cost_usd') END
+        END), 0)
+    FROM thread_events WHERE thread = threads.id
+);
+ALTER TABLE approvals ADD COLUMN decided_by TEXT;
+"#,
 ];
 
 /// Incidents in one SQLite database file.
@@ -657,5 +671,62 @@ impl IncidentStore for SqliteStore {
             })?;
             rows.collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{EventLog, ThreadStore};
+
+    /// A database from before threads kept their cost: the migration sums the costs its
+    /// logged events report, passing over a damaged row, which the output query skips too.
+    #[test]
+    fn the_cost_migration_sums_logged_costs_and_skips_damaged_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            let before = MIGRATIONS.len() - 1;
+            for sql in &MIGRATIONS[..before] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", before as i64)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO threads (id, incident, agent, mode, status, attempts, max_attempts, \
+                 task, updated_at) VALUES ('thread-1', 'inc-1', 'a', 'Review', 'completed', 0, 1, \
+                 't', '2026-11-30T00:00:00.000000Z')",
+                [],
+            )
+            .unwrap();
+            let rows = [
+                r#"{"session_id":"s","agent":"a","kind":{"type":"model_response","cost_usd":0.5}}"#,
+                r#"{"session_id":"s","agent":"a","kind":{"type":"auxiliary_model_call","cost_usd":0.25}}"#,
+                "not json {",
+                r#"{"session_id":"s","agent":"a","kind":{"type":"tool_finished","id":"c1","output":"whole","recorded":"w"}}"#,
+                r#"{"thread":"thread-1","status":"completed"}"#,
+            ];
+            for (i, row) in rows.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO thread_events (thread, seq, event) VALUES ('thread-1', ?1, ?2)",
+                    rusqlite::params![i as i64 + 1, row],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let thread = store.thread("thread-1").unwrap().unwrap();
+        assert!(
+            (thread.cost_usd - 0.75).abs() < 1e-12,
+            "{}",
+            thread.cost_usd
+        );
+        assert_eq!(
+            store.tool_output("thread-1", "s", "c1").unwrap().as_deref(),
+            Some("whole")
+        );
+        assert_eq!(store.tool_output("thread-1", "s", "c2").unwrap(), None);
+        assert_eq!(store.tool_output("thread-1", "other", "c1").unwrap(), None);
     }
 }

@@ -8,7 +8,7 @@ use super::sqlite::{bad_column, json_column, opt_time_column, stamp, time_column
 use super::{SqliteStore, StoreError};
 
 const COLUMNS: &str = "seq, thread, session, tool_use_id, agent, tool, input, reason, status, \
-     approved_input, note, created_at, decided_at";
+     approved_input, note, created_at, decided_at, decided_by";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ApprovalRecord> {
     let seq: i64 = r.get(0)?;
@@ -30,6 +30,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ApprovalRecord> {
         note: r.get(10)?,
         created_at: time_column(r, 11)?,
         decided_at: opt_time_column(r, 12)?,
+        decided_by: r.get(13)?,
     })
 }
 
@@ -111,6 +112,7 @@ impl ApprovalStore for SqliteStore {
         &self,
         id: &str,
         decision: &Decision,
+        by: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<ApprovalRecord, StoreError> {
         let seq = seq_of(id)
@@ -123,9 +125,9 @@ impl ApprovalStore for SqliteStore {
         };
         let changed = self.with(|c| {
             c.execute(
-                "UPDATE approvals SET status = ?2, approved_input = ?3, note = ?4, decided_at = ?5 \
-                 WHERE seq = ?1 AND status = 'pending'",
-                params![seq, status, input, note, stamp(at)],
+                "UPDATE approvals SET status = ?2, approved_input = ?3, note = ?4, decided_at = ?5, \
+                 decided_by = ?6 WHERE seq = ?1 AND status = 'pending'",
+                params![seq, status, input, note, stamp(at), by],
             )
         })?;
         let record = self

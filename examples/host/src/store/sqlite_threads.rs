@@ -8,7 +8,7 @@ use super::threads::{ThreadRecord, ThreadStatus, ThreadStore};
 use super::{IncidentRecord, SqliteStore, StoreError};
 
 const COLUMNS: &str = "id, incident, agent, mode, status, attempts, max_attempts, task, answer, \
-     error, updated_at, runs, pending_task, hooks";
+     error, updated_at, runs, pending_task, hooks, cost_usd";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ThreadRecord> {
     let status: String = r.get(4)?;
@@ -27,6 +27,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ThreadRecord> {
         runs: r.get(11)?,
         pending_task: r.get(12)?,
         hooks: super::sqlite::json_column(r, 13)?,
+        cost_usd: r.get(14)?,
     })
 }
 

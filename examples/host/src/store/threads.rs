@@ -78,6 +78,8 @@ pub struct ThreadRecord {
     pub error: Option<String>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// What its model calls have cost so far, in US dollars (from its logged events).
+    pub cost_usd: f64,
 }
 
 /// Where threads are kept.

@@ -60,6 +60,7 @@ impl Approver for DurableApprover {
             note: None,
             created_at: chrono::Utc::now(),
             decided_at: None,
+            decided_by: None,
         };
         // SQLite is synchronous: off the runtime's threads.
         let looked = tokio::task::spawn_blocking(move || {

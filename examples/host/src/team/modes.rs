@@ -18,6 +18,13 @@ fn annotations(input: &HookInput) -> Option<ToolAnnotations> {
     }
 }
 
+/// Whether the call leaves the world as it is: a read-only call, or an update of the
+/// session's own pinned investigation state (the agent's notes, kept in the harness).
+fn leaves_the_world(input: &HookInput) -> bool {
+    input.tool_name() == Some(sre_context::PINNED_TOOL)
+        || annotations(input).is_some_and(|a| a.read_only)
+}
+
 /// Blocks every call that is not read-only (`agent_type: ReadOnly`).
 pub struct ReadOnlyGuard;
 
@@ -40,12 +47,13 @@ impl Hook for ReadOnlyGuard {
         input: &HookInput,
         _ctx: &HookContext,
     ) -> Result<HookDecision, sre_core::Error> {
-        Ok(match annotations(input) {
-            Some(a) if a.read_only => HookDecision::allow(),
-            _ => HookDecision::block(format!(
+        Ok(if leaves_the_world(input) {
+            HookDecision::allow()
+        } else {
+            HookDecision::block(format!(
                 "this agent is ReadOnly: `{}` with this input may change the world",
                 input.tool_name().unwrap_or("?")
-            )),
+            ))
         })
     }
 }
@@ -72,12 +80,13 @@ impl Hook for ReviewGate {
         input: &HookInput,
         _ctx: &HookContext,
     ) -> Result<HookDecision, sre_core::Error> {
-        Ok(match annotations(input) {
-            Some(a) if a.read_only => HookDecision::allow(),
-            _ => HookDecision::ask(format!(
+        Ok(if leaves_the_world(input) {
+            HookDecision::allow()
+        } else {
+            HookDecision::ask(format!(
                 "review mode: `{}` may change the world",
                 input.tool_name().unwrap_or("?")
-            )),
+            ))
         })
     }
 }
