@@ -10,6 +10,8 @@ use axum::routing::get;
 
 const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
+const THREAD: &str = include_str!("console/thread.js");
+const REPORT: &str = include_str!("console/report.js");
 const STYLE: &str = include_str!("console/console.css");
 
 /// Only this server's own script, style and data; no frames, no plugins, no inline code.
@@ -36,7 +38,7 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     r
 }
 
-/// The console's routes: `/` (the page), `/console/console.js`, `/console/console.css`.
+/// The console's routes: `/` (the page) and its assets under `/console/`.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     axum::Router::new()
         .route(
@@ -46,6 +48,14 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         .route(
             "/console/console.js",
             get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/thread.js",
+            get(|| async { asset(THREAD, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/report.js",
+            get(|| async { asset(REPORT, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/console/console.css",
@@ -65,5 +75,5 @@ pub async fn hardened(mut r: Response) -> Response {
 
 /// Bytes of the page and its assets (the console's whole weight).
 pub fn weight() -> usize {
-    INDEX.len() + SCRIPT.len() + STYLE.len()
+    INDEX.len() + SCRIPT.len() + THREAD.len() + REPORT.len() + STYLE.len()
 }
