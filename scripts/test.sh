@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of the workspace on a fresh machine: installs what the tests need
-# (Debian packages ripgrep and jq for the sre-tools parity and shell tests, the PostgreSQL
-# client for the reference team, Chromium and chromedriver for the web console; npm and PyPI MCP peers for sre-mcp, whose Python venv also
+# (Debian packages ripgrep and jq for the sre-tools parity and shell tests, PostgreSQL for
+# the reference team's lab, Chromium and chromedriver for the web console; npm and PyPI MCP peers for sre-mcp, whose Python venv also
 # serves the reference team's stand-in servers; a Python venv for sre-py), then runs the unit, integration and doc tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +12,12 @@ command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
-# The reference team's PostgreSQL analyst runs pg_isready and psql (examples/host tests).
+# The reference team's PostgreSQL analyst runs pg_isready and psql against a real server
+# its lab starts (examples/team/lab/postgres-lab.sh, examples/host tests).
 command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
+# The lab runs the server as nobody when run as root (setpriv, util-linux).
+command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 # The web console's tests drive a real headless Chromium through chromedriver.
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 # The telemetry tests' HTTPS collector makes its CA and certificate with openssl.
