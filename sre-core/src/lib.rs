@@ -101,6 +101,7 @@ pub use run::MemoryCommand;
 pub use scripted::ScriptedModel;
 pub use session::{
     Durability, InMemorySessionStore, JsonlSessionStore, SessionLock, SessionRecord, SessionStore,
+    transcript,
 };
 pub use subagent::SubagentOptions;
 pub use tool::{

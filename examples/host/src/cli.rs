@@ -87,6 +87,10 @@ pub enum Command {
         /// Where Python tool environments are cached.
         #[arg(long, value_name = "PATH")]
         cache_dir: Option<PathBuf>,
+        /// Learn from every investigation that completes: its root cause, what worked and
+        /// the pitfalls go into the workspace's memory for the next ones.
+        #[arg(long)]
+        learn: bool,
     },
     /// The approval requests of `Review` agents (`sre run --approve durable`, `sre serve`).
     Approvals {
@@ -208,6 +212,13 @@ pub struct RunArgs {
     /// redacted) for `sre replay`.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub record: Option<PathBuf>,
+    /// Once the run completes, learn from it: its root cause, the steps that worked and
+    /// the pitfalls go into the workspace's memory, where the next investigation sees them.
+    #[arg(long)]
+    pub learn: bool,
+    /// Once the run completes, turn it into a runbook in the memory's knowledge files.
+    #[arg(long)]
+    pub runbook: bool,
 }
 
 /// How `sre run` answers approval requests.
@@ -249,6 +260,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             concurrency,
             no_namespaces,
             cache_dir,
+            learn,
         } => {
             let token = match crate::remote::read_token(token_file.as_deref()) {
                 Ok(t) => t,
@@ -277,6 +289,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 namespaces: !no_namespaces,
                 cache_dir: cache_dir
                     .or_else(|| std::env::var_os("SRE_CACHE_DIR").map(PathBuf::from)),
+                learn,
             };
             match crate::serve::serve(options).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -563,6 +576,12 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Some(t) => team.run(&args.agent, &session, t).await,
         None => team.resume(&args.agent, &session).await,
     };
+    if let Ok(thread) = &result
+        && let Some(hop) = thread.hops.last()
+        && hop.outcome.cause == StopCause::Completed
+    {
+        learn_after(&team, &hop.session_id, args.learn, args.runbook).await;
+    }
     team.shutdown().await;
     if let Some(t) = telemetry {
         t.shutdown().await;
@@ -625,6 +644,31 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a completed session taught, into memory (`learn`), and as a runbook (`runbook`).
+/// A failure is a warning: the investigation itself succeeded.
+async fn learn_after(team: &Team, session: &str, learn: bool, runbook: bool) {
+    if learn {
+        match team.learn(session).await {
+            Ok(report) => {
+                let topics: std::collections::BTreeSet<&str> =
+                    report.filed.iter().map(|(t, _)| t.as_str()).collect();
+                eprintln!(
+                    "learned from {session}: {} entries into memory ({})",
+                    report.filed.len(),
+                    topics.into_iter().collect::<Vec<_>>().join(", ")
+                );
+            }
+            Err(e) => eprintln!("warning: learning from {session} failed: {e}"),
+        }
+    }
+    if runbook {
+        match team.write_runbook(session).await {
+            Ok(path) => eprintln!("runbook: {}", path.display()),
+            Err(e) => eprintln!("warning: the runbook of {session} was not written: {e}"),
+        }
+    }
 }
 
 /// The command that continues this run: every option that shaped it, and the workspace

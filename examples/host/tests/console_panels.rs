@@ -318,3 +318,59 @@ fn an_offloaded_output_shows_its_preview_and_the_whole_is_served_on_demand() {
     );
     b.screenshot(&shots().join("panels-offloaded.png"));
 }
+
+#[test]
+fn a_completed_thread_is_learned_from_and_its_runbook_written_from_the_page() {
+    let script = "agents:\n  fixer:\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo pool max 20'}}\n    - final: \"## Root Cause\\nThe pool (max 20) is exhausted.\"\n  memory-learner:\n    - when: {prompt_contains: [\"extract what is worth remembering\"]}\n      expect: {prompt_contains: [\"pool max 20\"]}\n      final: '{\"symptoms\": [\"checkout 5xx\"], \"steps_that_worked\": [\"compare connections with the pool max\"], \"root_cause\": \"checkout pool exhausted at 20\", \"pitfalls\": []}'\n    - when: {prompt_contains: [\"You write runbooks\"]}\n      final: '{\"title\": \"Checkout pool exhausted\", \"markdown\": \"## Symptoms\\n- checkout 5xx\\n\\n## Fix\\nRaise the pool.\"}'\n";
+    let dir = home("Autonomous", script);
+    let server = server::start_full(dir.path(), TOKEN, &[], "127.0.0.1:0", &["--learn"]);
+    let addr = server.addr.clone();
+    // Not before it is done.
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/api/threads/thread-9/runbook",
+        Some(TOKEN),
+        b"",
+    );
+    assert_eq!(status, 404);
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &alert("l1"),
+    );
+    assert_eq!(status, 202);
+    let b = Browser::start();
+    sign_in(&b, &addr, "");
+    b.click_on("tr[data-thread='thread-1'] a", 30);
+    // Learned as it completed: the step says what was filed, the memory holds it.
+    b.until(
+        "return [...document.querySelectorAll('#steps .kind')].some(k => k.textContent.includes('learned 2 entries into memory (debugging, incidents)'))",
+        30,
+    );
+    let memory = dir.path().join(".sre/workspace/memory");
+    let incidents = std::fs::read_to_string(memory.join("incidents.md")).unwrap();
+    assert!(
+        incidents.contains("Root cause: checkout pool exhausted at 20 (symptoms: checkout 5xx)")
+            && incidents.contains("source=thread-1"),
+        "{incidents}"
+    );
+    // "Turn this investigation into a runbook", from the page.
+    b.click_on("button.write-runbook", 30);
+    b.until(
+        "return document.getElementById('say').textContent.startsWith('runbook: ')",
+        30,
+    );
+    let runbook = memory.join("knowledge/runbook-checkout-pool-exhausted.md");
+    let text = std::fs::read_to_string(&runbook).unwrap();
+    assert!(
+        text.starts_with("# Checkout pool exhausted\n") && text.contains("source=thread-1"),
+        "{text}"
+    );
+    b.until(
+        "return [...document.querySelectorAll('#steps .kind')].some(k => k.textContent === 'runbook written' || k.textContent.endsWith(' runbook written'))",
+        30,
+    );
+}

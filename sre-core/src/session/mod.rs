@@ -188,3 +188,31 @@ pub trait SessionStore: Send + Sync {
         None
     }
 }
+
+/// The conversation `records` hold, as the model last saw it: tasks, messages (tool results
+/// included) and Stop hooks' feedback in order, a rewrite (pruning, compaction) replacing
+/// what came before. For reading a finished session (learning from it, reporting on it).
+///
+/// ```
+/// use sre_core::{Message, SessionRecord, transcript};
+/// let task = Message::user("Why is checkout slow?");
+/// let records = vec![SessionRecord::Task { text: "Why is checkout slow?".into(), message: task.clone() }];
+/// assert_eq!(transcript(&records), vec![task]);
+/// ```
+pub fn transcript(records: &[SessionRecord]) -> Vec<Message> {
+    let mut messages = Vec::new();
+    for record in records {
+        match record {
+            SessionRecord::Task { message, .. } | SessionRecord::Message { message, .. } => {
+                messages.push(message.clone());
+            }
+            SessionRecord::Rewrite { messages: now, .. } => messages = now.clone(),
+            SessionRecord::StopRejected {
+                feedback: Some(message),
+                ..
+            } => messages.push(message.clone()),
+            _ => {}
+        }
+    }
+    messages
+}

@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> axum::Router {
             "/api/threads/{id}/outputs/{session}/{call}",
             get(super::stream::output),
         )
+        .route("/api/threads/{id}/runbook", post(super::runbook::runbook))
         .route("/api/threads/{id}/hooks/{hook}", post(toggle_hook))
         .route("/api/approvals", get(approvals))
         .route("/api/schedules", get(schedules))

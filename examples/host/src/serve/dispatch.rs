@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::home::{AgentHome, AgentType};
 use crate::store::{
-    ApprovalStore, IncidentStore, SqliteStore, StoreError, ThreadRecord, ThreadStatus, ThreadStore,
+    ApprovalStore, EventLog, IncidentStore, SqliteStore, StoreError, ThreadRecord, ThreadStatus,
+    ThreadStore,
 };
 use crate::team::{Team, TeamOptions};
 use sre_core::telemetry::GenAiTelemetry;
@@ -44,6 +45,8 @@ struct Inner {
     genai: Arc<super::genai_metrics::GenAiMetrics>,
     /// The trace context (`traceparent`, `tracestate`) of the request that opened a thread.
     traces: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    /// Learn from every thread that completes (`sre serve --learn`).
+    learn: bool,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -79,8 +82,31 @@ impl Dispatcher {
                 telemetry,
                 genai: Arc::default(),
                 traces: Mutex::new(BTreeMap::new()),
+                learn: false,
             }),
         }
+    }
+
+    /// Learn from every thread that completes: its last hop's root cause, what worked and
+    /// the pitfalls go into the workspace's memory (a `learned` event says what was filed).
+    pub fn learning(mut self, on: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.learn = on;
+        }
+        self
+    }
+
+    /// Turn thread `id`'s investigation (its last hop) into a runbook in the memory's
+    /// knowledge files; the file's path.
+    pub async fn runbook(&self, id: &str) -> Result<std::path::PathBuf, String> {
+        let (store, tid) = (self.inner.store.clone(), id.to_string());
+        let (thread, sessions) =
+            blocking(move || Ok((store.thread(&tid)?, store.thread_sessions(&tid)?))).await?;
+        let thread = thread.ok_or_else(|| format!("no thread {id}"))?;
+        let team = team_for(&self.inner, &thread.mode).await?;
+        team.write_runbook(&last_hop(&thread.id, &sessions))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Run (or continue) thread `id` in the background.
@@ -278,6 +304,34 @@ impl Drop for Running<'_> {
     }
 }
 
+/// The session of a thread's last hop among its sessions (hops, subagents, in order).
+fn last_hop(thread: &str, sessions: &[(String, String)]) -> String {
+    sessions
+        .iter()
+        .filter(|(s, agent)| {
+            s == thread
+                || (2..=crate::team::MAX_HANDOFFS + 1)
+                    .any(|n| *s == crate::team::hop_session_id(thread, n, agent))
+        })
+        .map(|(s, _)| s.clone())
+        .next_back()
+        .unwrap_or_else(|| thread.to_string())
+}
+
+/// Learn from the session that completed thread `id`, and say so in its events.
+async fn learn_from(inner: &Inner, team: &Team, id: &str, session: &str) {
+    let event = match team.learn(session).await {
+        Ok(report) => {
+            let topics: BTreeSet<&str> = report.filed.iter().map(|(t, _)| t.as_str()).collect();
+            serde_json::json!({"thread": id, "learned": {"session": session,
+                "entries": report.filed.len(), "topics": topics}})
+        }
+        Err(e) => serde_json::json!({"thread": id, "learned": {"session": session,
+            "error": e.to_string()}}),
+    };
+    inner.events.record(id, event);
+}
+
 async fn team_for(inner: &Inner, mode: &str) -> Result<Arc<Team>, String> {
     let agent_type = AgentType::parse(mode).unwrap_or(AgentType::Review);
     let mut teams = inner.teams.lock().await;
@@ -420,9 +474,19 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
         result = team.run(&thread.agent, &session, &thread.task).await;
     }
     let last = result.as_ref().ok().and_then(|t| t.last().cloned());
+    let last_session = result
+        .as_ref()
+        .ok()
+        .and_then(|t| t.hops.last())
+        .map(|h| h.session_id.clone());
     match (result, last) {
         (Ok(_), Some(o)) => match o.cause {
             StopCause::Completed => {
+                // Learned before the thread says it is done: what a reader sees next
+                // includes it.
+                if let (true, Some(session)) = (inner.learn, &last_session) {
+                    learn_from(inner, &team, id, session).await;
+                }
                 set(inner, id, ThreadStatus::Completed, false, o.answer, None).await?;
             }
             StopCause::AwaitingApproval { requests } => {

@@ -7,6 +7,7 @@ pub mod console;
 pub mod dispatch;
 pub mod events;
 pub mod genai_metrics;
+mod runbook;
 mod server;
 mod stream;
 

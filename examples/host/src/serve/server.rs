@@ -35,6 +35,8 @@ pub struct ServeOptions {
     pub namespaces: bool,
     /// Python tool environments.
     pub cache_dir: Option<PathBuf>,
+    /// Learn from every investigation that completes (into the workspace's memory).
+    pub learn: bool,
 }
 
 /// Serve until Ctrl-C or SIGTERM. Prints `listening on ADDR` on stderr once bound.
@@ -83,7 +85,8 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     // OpenTelemetry when the environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT...).
     let telemetry = crate::telemetry::Telemetry::from_env()?;
     let spans = telemetry.as_ref().map(|t| Arc::new(t.sink()));
-    let dispatcher = Dispatcher::new(home, options, store.clone(), o.concurrency, spans);
+    let dispatcher =
+        Dispatcher::new(home, options, store.clone(), o.concurrency, spans).learning(o.learn);
     let intake = IntakeConfig {
         pagerduty_secrets: o.pagerduty_secrets.clone(),
         ..IntakeConfig::default()

@@ -278,6 +278,8 @@ pub(super) async fn assemble(mut home: AgentHome, options: TeamOptions) -> Resul
         scripted: shared.models.scripted(),
         workspace: root,
         connectors,
+        memory: shared.memory.clone(),
+        scribe: shared.models.default_model(),
     })
 }
 

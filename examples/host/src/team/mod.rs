@@ -148,6 +148,10 @@ pub struct Team {
     scripted: bool,
     workspace: PathBuf,
     connectors: Option<sre_mcp::McpConnectors>,
+    /// The workspace's Markdown memory (lessons and runbooks go there).
+    memory: sre_memory::MarkdownMemory,
+    /// The model that writes lessons and runbooks (the team's default).
+    scribe: Arc<dyn sre_core::Model>,
 }
 
 impl Team {
@@ -221,6 +225,43 @@ impl Team {
     /// Switch it off again.
     pub fn disable_hook(&self, thread: &str, hook: &str) {
         self.activation.disable(thread, hook);
+    }
+
+    /// What session `session_id` taught, asked of the team's model and filed into the
+    /// workspace's memory with the session as source: the root cause with its symptoms in
+    /// `incidents`, the steps that worked in `debugging`, the pitfalls in `pitfalls`. The
+    /// next investigation sees them in its memory index.
+    pub async fn learn(&self, session_id: &str) -> Result<sre_memory::LearnReport, HostError> {
+        let said = self.said(session_id).await?;
+        Ok(sre_memory::learn_from_session(
+            &self.memory,
+            self.scribe.as_ref(),
+            session_id,
+            &said,
+            &sre_memory::LearnTopics::default(),
+        )
+        .await?)
+    }
+
+    /// Turn session `session_id` into a runbook in the memory's knowledge files
+    /// (`knowledge/runbook-<title>.md`, listed in the index); the file's path.
+    pub async fn write_runbook(&self, session_id: &str) -> Result<PathBuf, HostError> {
+        let said = self.said(session_id).await?;
+        let name = sre_memory::write_runbook(&self.memory, self.scribe.as_ref(), session_id, &said)
+            .await?;
+        Ok(self.memory.root().join(name))
+    }
+
+    /// The conversation of a session that ran here; an error when there is none.
+    async fn said(&self, session_id: &str) -> Result<Vec<sre_core::Message>, HostError> {
+        let loaded = self.store.load(session_id).await?;
+        let said = sre_core::transcript(&loaded.records);
+        if said.is_empty() {
+            return Err(HostError::Assembly(format!(
+                "no session `{session_id}` in this workspace to learn from"
+            )));
+        }
+        Ok(said)
     }
 
     /// Close the connectors.

@@ -69,6 +69,17 @@ pub fn start_with(home: &Path, token: &str, env: &[(&str, &str)]) -> Server {
 
 /// A server listening on `listen` (a fixed port: a restart comes back where it was).
 pub fn start_on(home: &Path, token: &str, env: &[(&str, &str)], listen: &str) -> Server {
+    start_full(home, token, env, listen, &[])
+}
+
+/// A server with more arguments (`--learn`...).
+pub fn start_full(
+    home: &Path,
+    token: &str,
+    env: &[(&str, &str)],
+    listen: &str,
+    args: &[&str],
+) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sre"))
         .args([
             "serve",
@@ -78,6 +89,7 @@ pub fn start_on(home: &Path, token: &str, env: &[(&str, &str)], listen: &str) ->
             "--script",
         ])
         .arg(home.join("script.yaml"))
+        .args(args)
         .env("SRE_API_TOKEN", token)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

@@ -49,6 +49,9 @@ function describe(e, threadId) {
     case "warning": return step("error", "warning", [k.message], null);
     default:
       if (e.approval) return step("hook", "approval " + e.approval + " " + e.decision + (e.by ? " by " + e.by : ""), [e.note || ""]);
+      if (e.learned) return e.learned.error ? step("error", "learning failed", [e.learned.error])
+        : step("memory", "learned " + e.learned.entries + " entries into memory (" + (e.learned.topics || []).join(", ") + ")", []);
+      if (e.runbook) return step("memory", "runbook written", [e.runbook]);
       return null;
   }
 }
@@ -441,7 +444,18 @@ function threadView(id) {
         standaloneHtml(t.id + " report", [el("h1", {}, t.id + ": " + (incident ? incident.title : t.task)), markdown(md), el("h2", {}, "Timeline of the investigation"), timelineTable(history)])) }, "Download HTML");
       const shownTimeline = el("details", { class: "report-timeline" }, el("summary", {}, "Timeline of the investigation"));
       shownTimeline.addEventListener("toggle", () => { if (shownTimeline.open) shownTimeline.replaceChildren(shownTimeline.firstChild, timelineTable(history)); });
-      report.replaceChildren(body, shownTimeline, el("p", {}, asMarkdown, " ", asHtml));
+      // "Turn this investigation into a runbook": written by the team's model into the
+      // memory's knowledge files, where the next investigations see it.
+      const asRunbook = el("button", { class: "write-runbook" }, "Write runbook");
+      asRunbook.addEventListener("click", async () => {
+        asRunbook.disabled = true;
+        try {
+          const r = await api(threadPath(id) + "/runbook", { method: "POST" });
+          say("runbook: " + r.runbook, false);
+        } catch (e) { say("runbook: " + e.message, true); }
+        asRunbook.disabled = false;
+      });
+      report.replaceChildren(body, shownTimeline, el("p", {}, asMarkdown, " ", asHtml, " ", t.status === "completed" ? asRunbook : null));
     } else if (t.error) report.replaceChildren(el("p", { class: "error-box" }, t.error));
     else report.replaceChildren(el("p", { class: "muted" }, "not yet"));
   }
