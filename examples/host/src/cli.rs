@@ -651,6 +651,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 async fn learn_after(team: &Team, session: &str, learn: bool, runbook: bool) {
     if learn {
         match team.learn(session).await {
+            Ok(report) if report.filed.is_empty() => {
+                eprintln!("learned from {session} already (or it taught nothing new)");
+            }
             Ok(report) => {
                 let topics: std::collections::BTreeSet<&str> =
                     report.filed.iter().map(|(t, _)| t.as_str()).collect();

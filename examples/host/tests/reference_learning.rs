@@ -216,6 +216,14 @@ async fn a_second_incident_starts_from_what_the_first_taught() {
         "{debugging}"
     );
 
+    // The index the next prompt holds marks the topic as holding something to review.
+    let index = std::fs::read_to_string(workspace.join("memory/index.md")).unwrap();
+    assert!(
+        index
+            .lines()
+            .any(|l| l.contains("(debugging.md)") && l.contains("to review")),
+        "{index}"
+    );
     // 3. A second incident of the same class, from memory: the script's `when` takes the
     //    short path only if the lessons are in the prompt, and its `expect` checks the
     //    deprecated advice is not shown and the conflict is.

@@ -107,8 +107,9 @@ fn postgres_analyst_finds_the_exhausted_pool_remediates_and_verifies_on_a_real_s
     let dir = tempfile::tempdir().unwrap();
     let workspace = dir.path().join("ws");
     let port = free_port();
-    let started = Instant::now();
     let _lab = start_lab(&dir.path().join("lab"), port, &workspace);
+    // (The workers went idle as the lab's start ended.)
+    let started = Instant::now();
     // The pool really is exhausted for the application.
     assert!(
         psql(port, "orders_app", "SELECT 1").contains("remaining connection slots are reserved")

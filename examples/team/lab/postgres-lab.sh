@@ -15,7 +15,7 @@ set -euo pipefail
 cmd="${1:-}"; lab="${2:-}"
 [ -n "$cmd" ] && [ -n "$lab" ] || { echo "usage: $0 start LAB PORT [WORKSPACE] | stop LAB" >&2; exit 2; }
 here="$(cd "$(dirname "$0")" && pwd)"
-bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 [ -x "$bin/pg_ctl" ] || { echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 3; }
 WORKERS=17
 
@@ -29,8 +29,13 @@ start)
   mkdir -p "$lab"
   lab="$(cd "$lab" && pwd)"
   if [ "$(id -u)" = 0 ]; then
-    # nobody must reach the lab through its parents (a temporary folder is often 0700).
-    d="$lab"; while [ "$d" != / ]; do chmod o+x "$d"; d="$(dirname "$d")"; done
+    # nobody must reach the lab through its parents (a temporary folder is often 0700):
+    # search permission is added only where nobody lacks it.
+    d="$(dirname "$lab")"
+    while [ "$d" != / ]; do
+      as_server test -x "$d" || chmod o+x "$d"
+      d="$(dirname "$d")"
+    done
     chown nobody:nogroup "$lab"
   fi
   as_server "$bin/initdb" -D "$lab/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$lab/initdb.log"
@@ -40,20 +45,25 @@ start)
   "${psql[@]}" -U postgres -d postgres -c "CREATE ROLE orders_app LOGIN" -c "CREATE DATABASE orders OWNER orders_app"
   "${psql[@]}" -U orders_app -d orders -c "CREATE TABLE orders (id serial PRIMARY KEY, total numeric NOT NULL)" \
     -c "INSERT INTO orders (total) SELECT g FROM generate_series(1, 1000) g"
-  # The load: each worker takes a row lock in a transaction it never ends, then waits.
+  # The load: each worker takes a row lock in a transaction it never ends, says so with a
+  # file (a check over a connection would take a slot the last workers need), then waits.
+  # Every process is noted (its pid file), so that `stop` ends this lab's and no other's.
   : >"$lab/load.pids"
+  mkdir -p "$lab/ready"
   for i in $(seq 1 "$WORKERS"); do
     # (Nothing of theirs inherits this script's output: whoever reads it would wait for them.)
-    ( printf 'BEGIN;\nSELECT id FROM orders WHERE id = %d FOR UPDATE;\n' "$i"; exec sleep 86400 ) 2>/dev/null \
+    ( echo "$BASHPID" >>"$lab/load.pids"
+      printf 'BEGIN;\nSELECT id FROM orders WHERE id = %d FOR UPDATE;\n\\! touch %s/ready/%d\n' "$i" "$lab" "$i"
+      exec sleep 86400 ) 2>/dev/null \
       | PGAPPNAME=orders-worker psql -X -q -h 127.0.0.1 -p "$port" -U orders_app -d orders >/dev/null 2>&1 &
     echo $! >>"$lab/load.pids"
   done
-  # Until every worker holds its transaction (bounded).
-  for _ in $(seq 1 100); do
-    n="$("${psql[@]}" -U postgres -d orders -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'orders-worker' AND state = 'idle in transaction'")"
-    [ "$n" = "$WORKERS" ] && break
+  # Until every worker holds its transaction (bounded), then checked on the server.
+  for _ in $(seq 1 300); do
+    [ "$(ls "$lab/ready" | wc -l)" -ge "$WORKERS" ] && break
     sleep 0.1
   done
+  n="$("${psql[@]}" -U postgres -d orders -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'orders-worker' AND state = 'idle in transaction'")"
   [ "$n" = "$WORKERS" ] || { echo "only $n of $WORKERS workers hold a transaction" >&2; exit 1; }
   if [ -n "$workspace" ]; then
     mkdir -p "$workspace/scripts"
@@ -65,9 +75,8 @@ start)
 stop)
   lab="$(cd "$lab" 2>/dev/null && pwd)" || exit 0
   if [ -f "$lab/load.pids" ]; then
-    # The pipelines' psql and their feeders.
-    while read -r pid; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done <"$lab/load.pids"
-    pkill -f "sleep 86400" 2>/dev/null || true
+    # This lab's workers (psql) and their feeders (sleep), by pid.
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$lab/load.pids"
   fi
   [ -d "$lab/data" ] && as_server "$bin/pg_ctl" -D "$lab/data" -m immediate -w stop >/dev/null 2>&1 || true
   ;;

@@ -45,7 +45,9 @@ struct Inner {
     genai: Arc<super::genai_metrics::GenAiMetrics>,
     /// The trace context (`traceparent`, `tracestate`) of the request that opened a thread.
     traces: Mutex<BTreeMap<String, Vec<(String, String)>>>,
-    /// Learn from every thread that completes (`sre serve --learn`).
+    /// Learn from every thread that completes (`sre serve --learn`): its last hop's root
+    /// cause, what worked and the pitfalls go into the workspace's memory, and a `learned`
+    /// event says what was filed.
     learn: bool,
 }
 
@@ -68,6 +70,7 @@ impl Dispatcher {
         store: Arc<SqliteStore>,
         concurrency: usize,
         telemetry: Option<Arc<GenAiTelemetry>>,
+        learn: bool,
     ) -> Self {
         Dispatcher {
             inner: Arc::new(Inner {
@@ -82,18 +85,9 @@ impl Dispatcher {
                 telemetry,
                 genai: Arc::default(),
                 traces: Mutex::new(BTreeMap::new()),
-                learn: false,
+                learn,
             }),
         }
-    }
-
-    /// Learn from every thread that completes: its last hop's root cause, what worked and
-    /// the pitfalls go into the workspace's memory (a `learned` event says what was filed).
-    pub fn learning(mut self, on: bool) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.learn = on;
-        }
-        self
     }
 
     /// Turn thread `id`'s investigation (its last hop) into a runbook in the memory's
@@ -310,7 +304,7 @@ fn last_hop(thread: &str, sessions: &[(String, String)]) -> String {
         .iter()
         .filter(|(s, agent)| {
             s == thread
-                || (2..=crate::team::MAX_HANDOFFS + 1)
+                || (1..=crate::team::MAX_HANDOFFS + 1)
                     .any(|n| *s == crate::team::hop_session_id(thread, n, agent))
         })
         .map(|(s, _)| s.clone())
@@ -318,18 +312,32 @@ fn last_hop(thread: &str, sessions: &[(String, String)]) -> String {
         .unwrap_or_else(|| thread.to_string())
 }
 
-/// Learn from the session that completed thread `id`, and say so in its events.
-async fn learn_from(inner: &Inner, team: &Team, id: &str, session: &str) {
-    let event = match team.learn(session).await {
-        Ok(report) => {
-            let topics: BTreeSet<&str> = report.filed.iter().map(|(t, _)| t.as_str()).collect();
-            serde_json::json!({"thread": id, "learned": {"session": session,
-                "entries": report.filed.len(), "topics": topics}})
-        }
-        Err(e) => serde_json::json!({"thread": id, "learned": {"session": session,
-            "error": e.to_string()}}),
-    };
-    inner.events.record(id, event);
+/// Most a lesson may take to write before it is given up.
+const LEARN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Learn from the session that completed thread `id`, in the background (the thread is
+/// done, its slot free), bounded in time and stopped by the shutdown; say so in its events.
+fn learn_from(inner: &Inner, team: Arc<Team>, id: &str, session: &str) {
+    let (events, stop) = (inner.events.clone(), inner.stop.clone());
+    let (id, session) = (id.to_string(), session.to_string());
+    tokio::spawn(async move {
+        let learned = tokio::select! {
+            r = tokio::time::timeout(LEARN_TIMEOUT, team.learn(&session)) => r,
+            () = stop.cancelled() => return,
+        };
+        let event = match learned {
+            Ok(Ok(report)) => {
+                let topics: BTreeSet<&str> = report.filed.iter().map(|(t, _)| t.as_str()).collect();
+                serde_json::json!({"thread": id, "learned": {"session": session,
+                    "entries": report.filed.len(), "topics": topics}})
+            }
+            Ok(Err(e)) => serde_json::json!({"thread": id, "learned": {"session": session,
+                "error": e.to_string()}}),
+            Err(_) => serde_json::json!({"thread": id, "learned": {"session": session,
+                "error": format!("gave up after {} s", LEARN_TIMEOUT.as_secs())}}),
+        };
+        events.record(&id, event);
+    });
 }
 
 async fn team_for(inner: &Inner, mode: &str) -> Result<Arc<Team>, String> {
@@ -482,12 +490,10 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
     match (result, last) {
         (Ok(_), Some(o)) => match o.cause {
             StopCause::Completed => {
-                // Learned before the thread says it is done: what a reader sees next
-                // includes it.
-                if let (true, Some(session)) = (inner.learn, &last_session) {
-                    learn_from(inner, &team, id, session).await;
-                }
                 set(inner, id, ThreadStatus::Completed, false, o.answer, None).await?;
+                if let (true, Some(session)) = (inner.learn, &last_session) {
+                    learn_from(inner, team.clone(), id, session);
+                }
             }
             StopCause::AwaitingApproval { requests } => {
                 // A decision made meanwhile is found by the watcher, which runs it again.

@@ -85,8 +85,7 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     // OpenTelemetry when the environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT...).
     let telemetry = crate::telemetry::Telemetry::from_env()?;
     let spans = telemetry.as_ref().map(|t| Arc::new(t.sink()));
-    let dispatcher =
-        Dispatcher::new(home, options, store.clone(), o.concurrency, spans).learning(o.learn);
+    let dispatcher = Dispatcher::new(home, options, store.clone(), o.concurrency, spans, o.learn);
     let intake = IntakeConfig {
         pagerduty_secrets: o.pagerduty_secrets.clone(),
         ..IntakeConfig::default()

@@ -231,14 +231,27 @@ impl Team {
     /// workspace's memory with the session as source: the root cause with its symptoms in
     /// `incidents`, the steps that worked in `debugging`, the pitfalls in `pitfalls`. The
     /// next investigation sees them in its memory index.
+    /// A session learned from already is not learned from again (its entries name it as
+    /// their source): nothing is filed twice when a finished run is resumed.
     pub async fn learn(&self, session_id: &str) -> Result<sre_memory::LearnReport, HostError> {
+        let topics = sre_memory::LearnTopics::default();
+        let source = format!("source={session_id} ");
+        for topic in [&topics.incidents, &topics.steps, &topics.pitfalls] {
+            let path = self.memory.root().join(format!("{topic}.md"));
+            if std::fs::read_to_string(&path).is_ok_and(|text| text.contains(&source)) {
+                return Ok(sre_memory::LearnReport {
+                    lessons: sre_memory::Lessons::default(),
+                    filed: Vec::new(),
+                });
+            }
+        }
         let said = self.said(session_id).await?;
         Ok(sre_memory::learn_from_session(
             &self.memory,
             self.scribe.as_ref(),
             session_id,
             &said,
-            &sre_memory::LearnTopics::default(),
+            &topics,
         )
         .await?)
     }
