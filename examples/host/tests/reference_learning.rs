@@ -154,8 +154,28 @@ async fn a_second_incident_starts_from_what_the_first_taught() {
         text.contains("source=incident-1")
             && text.contains("scripts/terminate-idle-in-transaction.sh")
     );
+    // Resuming the finished run with --learn again files nothing twice.
+    let (code, _, again) = output(
+        sre()
+            .args([
+                "run",
+                "--agent",
+                "postgres-analyst",
+                "--approve",
+                "none",
+                "--resume",
+            ])
+            .args(["--session", "incident-1", "--learn", "--script"])
+            .arg(dir.path().join("incident-1.yaml"))
+            .arg("--workspace")
+            .arg(&workspace)
+            .arg(team_home()),
+    );
+    assert_eq!(code, 0, "{again}");
+    assert!(again.contains("learned from incident-1 already"), "{again}");
     let memory = MarkdownMemory::open(workspace.join("memory")).unwrap();
     let incidents = std::fs::read_to_string(workspace.join("memory/incidents.md")).unwrap();
+    assert_eq!(incidents.matches("Root cause:").count(), 1, "{incidents}");
     assert!(
         incidents.contains("Root cause: orders-worker sessions left idle in transaction")
             && incidents.contains("source=incident-1"),
