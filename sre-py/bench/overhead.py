@@ -51,8 +51,8 @@ def main() -> None:
     wrapper = (time.perf_counter() - t0) / args.calls
 
     # Through the harness's Tool path.
-    _native.bench_tool(tool, args_json, 50)  # warm up the runtime and blocking pool
-    harness = _native.bench_tool(tool, args_json, args.calls) / args.calls
+    _native._bench_tool(tool, args_json, 50)  # warm up the runtime and blocking pool
+    harness = _native._bench_tool(tool, args_json, args.calls) / args.calls
 
     # Through an agent loop: one turn with N tool calls (bounded concurrency 8), end to end.
     n_agent = min(args.calls, 500)

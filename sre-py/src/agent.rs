@@ -4,12 +4,15 @@
 //! A run's events are serialised (serde JSON of [`AgentEvent`]) into a queue the Python
 //! side drains; its end (the outcome JSON or an error) is stored next to them. Python waits
 //! with [`RunHandle::wait`] (GIL released, in short slices so signals are seen) or is woken
-//! through a `waker` callable (asyncio: `loop.call_soon_threadsafe(event.set)`), called from
-//! a dedicated thread after every change, never from a runtime thread.
+//! through a `waker` callable (asyncio: `loop.call_soon_threadsafe(event.set)`), called
+//! after changes from the package's one waker thread (shared by every run; changes made
+//! while a call is pending are told by that call), never from a runtime thread.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -200,6 +203,10 @@ impl Agent {
     ) -> PyResult<RunHandle> {
         let rt = crate::runtime()?;
         let shared = Arc::new(Shared::default());
+        if let Some(waker) = waker {
+            *shared.waker.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((Arc::new(waker), wakers()?.clone()));
+        }
         let sink_shared = shared.clone();
         let queue = move |event: AgentEvent| {
             let json = serde_json::to_string(&event).unwrap_or_else(|e| {
@@ -220,13 +227,6 @@ impl Agent {
             .with_events(Arc::new(sink) as Arc<dyn EventSink>)
             .with_cancel(shared.cancel.clone());
         let agent = self.inner.clone();
-        if let Some(waker) = waker {
-            let waker_shared = shared.clone();
-            std::thread::Builder::new()
-                .name("sre-harness-waker".into())
-                .spawn(move || waker_shared.wake_loop(waker))
-                .map_err(|e| SreHarnessError::new_err(format!("cannot start a thread: {e}")))?;
-        }
         let run = rt.spawn(async move {
             match prompt {
                 Some(prompt) => agent.run(&session, &prompt).await,
@@ -297,11 +297,39 @@ struct State {
     version: u64,
 }
 
+/// The runs to wake, sent to the one waker thread.
+type WakeQueue = Sender<Arc<Shared>>;
+
+/// The waker thread (started with the first run that has a waker): it calls each run's
+/// waker, with the GIL, when the run changed.
+fn wakers() -> PyResult<&'static WakeQueue> {
+    static WAKERS: OnceLock<Result<WakeQueue, String>> = OnceLock::new();
+    WAKERS
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Arc<Shared>>();
+            std::thread::Builder::new()
+                .name("sre-harness-waker".into())
+                .spawn(move || {
+                    for run in rx {
+                        run.wake();
+                    }
+                })
+                .map(|_| tx)
+                .map_err(|e| format!("cannot start the waker thread: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| SreHarnessError::new_err(e.clone()))
+}
+
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     cancel: CancellationToken,
+    /// The run's waker and the waker thread's queue, if it has one (dropped after the end).
+    waker: Mutex<Option<(Arc<Py<PyAny>>, WakeQueue)>>,
+    /// A call of the waker is queued and has not started: later changes ride on it.
+    wake_queued: AtomicBool,
 }
 
 impl Shared {
@@ -309,20 +337,57 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn push_event(&self, json: String) {
+    fn push_event(self: &Arc<Self>, json: String) {
         let mut s = self.lock();
         s.events.push_back(json);
         s.version += 1;
         drop(s);
         self.changed.notify_all();
+        self.schedule_wake();
     }
 
-    fn finish(&self, result: Result<String, PyErrData>) {
+    fn finish(self: &Arc<Self>, result: Result<String, PyErrData>) {
         let mut s = self.lock();
         s.result = Some(result);
         s.version += 1;
         drop(s);
         self.changed.notify_all();
+        self.schedule_wake();
+    }
+
+    /// Queue a call of the waker, unless one is queued already (it will see this change:
+    /// the flag is cleared before the call starts).
+    fn schedule_wake(self: &Arc<Self>) {
+        let queue = match &*self.waker.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((_, queue)) => queue.clone(),
+            None => return,
+        };
+        if !self.wake_queued.swap(true, Ordering::AcqRel) {
+            let _ = queue.send(self.clone());
+        }
+    }
+
+    /// On the waker thread: call the waker; after the run's end, the last call, and the
+    /// waker is let go.
+    fn wake(&self) {
+        self.wake_queued.store(false, Ordering::Release);
+        let done = self.lock().result.is_some();
+        // Taken out of the lock before the GIL is.
+        let waker = {
+            let mut slot = self.waker.lock().unwrap_or_else(|p| p.into_inner());
+            if done {
+                slot.take().map(|(w, _)| w)
+            } else {
+                slot.as_ref().map(|(w, _)| w.clone())
+            }
+        };
+        if let Some(waker) = waker {
+            Python::attach(|py| {
+                // A closed event loop cannot be woken; nobody is waiting then.
+                let _ = waker.call0(py);
+                drop(waker);
+            });
+        }
     }
 
     /// Wait until there is an undrained event or the run ended, at most `timeout`.
@@ -346,28 +411,6 @@ impl Shared {
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
                 }
-            }
-        }
-    }
-
-    /// Call `waker` after every change until the run ends (the last call is after the end).
-    fn wake_loop(&self, waker: Py<PyAny>) {
-        let mut seen = 0u64;
-        loop {
-            let done = {
-                let mut s = self.lock();
-                while s.version == seen {
-                    s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
-                }
-                seen = s.version;
-                s.result.is_some()
-            };
-            Python::attach(|py| {
-                // A closed event loop cannot be woken; nobody is waiting then.
-                let _ = waker.call0(py);
-            });
-            if done {
-                break;
             }
         }
     }

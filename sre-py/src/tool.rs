@@ -179,8 +179,9 @@ pub fn call_tool(
 }
 
 /// Call `tool` `n` times in sequence through the harness's `Tool` path and return the wall
-/// time in seconds (for `bench/overhead.py`).
+/// time in seconds. Internal (for `bench/overhead.py`): not part of the package's API.
 #[pyfunction]
+#[pyo3(name = "_bench_tool")]
 pub fn bench_tool(
     py: Python<'_>,
     tool: &Bound<'_, PyAny>,

@@ -567,3 +567,60 @@ turns:
 
     with pytest.raises(sh.ConfigError, match="hook config"):
         sh.Agent(script="turns: []", hook_config=tmp_path / "missing.yaml")
+
+
+def _threads_named(prefix: str) -> int:
+    """Threads of this process whose kernel name starts with `prefix` (Linux)."""
+    count = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip().startswith(prefix):
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def test_runs_share_one_waker_thread_and_lose_no_event(tmp_path: Path) -> None:
+    # Before: every asyncio run started an OS thread of its own to wake its loop.
+    script = "turns:\n  - tool_calls:\n      - {tool: shell, args: {command: 'echo one'}}\n  - final: done\n"
+    (tmp_path / "ws").mkdir()
+    # An agent each: a scripted model serves one conversation from the start.
+    agents = [sh.Agent(script=script, session_dir=tmp_path, workspace=tmp_path / "ws") for _ in range(12)]
+    peak = 0
+
+    async def one(n: int) -> List[str]:
+        nonlocal peak
+        kinds = []
+        async for event in agents[n].stream("go", session_id=f"w-{n}"):
+            kinds.append(event["kind"]["type"])
+            peak = max(peak, _threads_named("sre-harness-wak"))
+        return kinds
+
+    async def main() -> None:
+        results = await asyncio.gather(*(one(n) for n in range(12)))
+        for kinds in results:
+            assert kinds[0] == "session_started" and kinds[-1] == "finished", kinds
+            assert kinds.count("tool_finished") == 1, kinds
+
+    asyncio.run(main())
+    assert peak == 1, f"{peak} waker threads for 12 concurrent runs"
+
+
+def test_temporary_folders_go_with_their_last_holder() -> None:
+    import gc
+
+    agent = sh.Agent(script="turns:\n  - final: fine\n")
+    folder = Path(agent.session_dir)
+    assert agent.run_sync("ok?").answer == "fine"
+    assert folder.is_dir() and any(folder.iterdir())
+    del agent
+    gc.collect()
+    assert not folder.exists(), "the temporary transcripts folder was left behind"
+
+
+def test_the_benchmark_helper_is_not_public_api() -> None:
+    from sre_harness import _native
+
+    assert not hasattr(_native, "bench_tool") and hasattr(_native, "_bench_tool")
+    assert "bench" not in " ".join(sh.__all__)

@@ -115,3 +115,21 @@ def test_an_on_demand_hook_is_switched_on_per_thread(tmp_path: Path) -> None:
     home = sh.load(TEAM, script="turns: []\n", workspace=tmp_path / "ws", only=["postgres-analyst"])
     with pytest.raises(sh.ConfigError, match="audti"):
         home.enable_hook("t", "audti")
+
+
+def test_a_temporary_workspace_lives_as_long_as_the_home_or_an_agent_of_it(tmp_path: Path) -> None:
+    import gc
+
+    home_dir = tmp_path / "home"
+    (home_dir / "agents").mkdir(parents=True)
+    (home_dir / "agents" / "solo.yaml").write_text(_agent("solo", "  tools: []\n"))
+    home = sh.load(home_dir, script="turns:\n  - final: fine\n")
+    workspace = Path(home.workspace)
+    agent = home["solo"]
+    del home
+    gc.collect()
+    assert workspace.is_dir(), "removed while an agent of the home still works in it"
+    assert agent.run_sync("ok?").answer == "fine"
+    del agent
+    gc.collect()
+    assert not workspace.exists(), "the temporary workspace was left behind"

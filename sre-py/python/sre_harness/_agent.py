@@ -7,9 +7,11 @@ import collections
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 import time
 import uuid
+import weakref
 from typing import Any, Callable, Deque, Dict, Generator, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
@@ -124,8 +126,11 @@ class Agent:
             if not isinstance(h, Hook):
                 raise ConfigError(f"hooks must be sre_harness.Hook objects, got {h!r}")
         self.hooks: List[Hook] = list(hooks)
+        # Transcripts in a temporary folder unless told where: removed with the agent.
+        self._scratch: Optional[_Scratch] = None
         if session_dir is None:
-            session_dir = tempfile.mkdtemp(prefix="sre-harness-sessions-")
+            self._scratch = _Scratch("sre-harness-sessions-")
+            session_dir = self._scratch.path
         self.session_dir = os.fspath(session_dir)
         os.makedirs(self.session_dir, exist_ok=True)
         self._native = _native.Agent(
@@ -156,6 +161,7 @@ class Agent:
         agent.hooks = []
         agent.session_dir = os.fspath(native.session_dir)
         agent._native = native
+        agent._scratch = None
         return agent
 
     @property
@@ -269,6 +275,14 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, tools={[s['name'] for s in self.tool_specs]!r})"
+
+
+class _Scratch:
+    """A temporary folder, removed once nothing holds it any more (or at exit)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.path = tempfile.mkdtemp(prefix=prefix)
+        self._remove = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
 
 
 def _new_session_id() -> str:

@@ -5,11 +5,10 @@ command) and returns its agents as :class:`Agent` objects."""
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 from . import _native
-from ._agent import Agent, PathLike
+from ._agent import Agent, PathLike, _Scratch
 from ._hooks import Approver
 
 
@@ -34,6 +33,7 @@ class Home:
         #: Where their transcripts are.
         self.session_dir = session_dir
         self._team = team
+        self._scratch: Optional[_Scratch] = None
 
     @property
     def on_demand_hooks(self) -> List[str]:
@@ -110,8 +110,12 @@ def load(
     """
     if model not in (None, "env"):
         raise _native.ConfigError(f"model must be 'env' or None (use script= / script_path= for a scripted model), got {model!r}")
+    # A temporary workspace unless told where: removed once neither the home nor any of its
+    # agents is held any more.
+    scratch = None
     if workspace is None:
-        workspace = tempfile.mkdtemp(prefix="sre-harness-workspace-")
+        scratch = _Scratch("sre-harness-workspace-")
+        workspace = scratch.path
     if approver is not None and not isinstance(approver, Approver):
         approver = Approver(approver)
     natives, warnings, session_dir, team = _native.load_home(
@@ -125,4 +129,8 @@ def load(
         only=list(only) if only is not None else None,
     )
     agents = {n.name: Agent._from_native(n) for n in natives}
-    return Home(agents, list(warnings), os.fspath(workspace), os.fspath(session_dir), team)
+    for agent in agents.values():
+        agent._scratch = scratch
+    home = Home(agents, list(warnings), os.fspath(workspace), os.fspath(session_dir), team)
+    home._scratch = scratch
+    return home
