@@ -337,3 +337,26 @@ impl EventSink for tokio::sync::mpsc::UnboundedSender<AgentEvent> {
         let _ = self.send(event);
     }
 }
+
+/// In an event's JSON, leave out a tool output that differs from what entered the
+/// transcript (offloaded, withheld), giving its size as `output_bytes`: for readers that
+/// should not copy large outputs (a console's stream, a Python event queue). Any other
+/// value (another event, a damaged log row) is left as it is.
+///
+/// ```
+/// let mut e = serde_json::json!({"kind": {"type": "tool_finished", "output": "whole", "recorded": "preview"}});
+/// sre_core::event::leave_out_unseen_output(&mut e);
+/// assert_eq!(e["kind"]["output"], serde_json::Value::Null);
+/// assert_eq!(e["kind"]["output_bytes"], 5);
+/// ```
+pub fn leave_out_unseen_output(event: &mut Value) {
+    let Some(kind) = event.get_mut("kind").filter(|k| k.is_object()) else {
+        return;
+    };
+    if kind["type"] != "tool_finished" || kind["output"] == kind["recorded"] {
+        return;
+    }
+    if let Some(full) = kind.get_mut("output").map(Value::take) {
+        kind["output_bytes"] = full.as_str().map_or(0, str::len).into();
+    }
+}

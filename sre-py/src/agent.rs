@@ -193,13 +193,16 @@ impl Agent {
     /// Start a run of `prompt` in session `session_id` and return its handle at once;
     /// `prompt=None` resumes the session's unfinished run from its transcript.
     /// `waker`, if given, is called (no arguments, from a helper thread) after every new
-    /// event and at the end.
-    #[pyo3(signature = (prompt, session_id, waker = None))]
+    /// event and at the end. Without `full_outputs`, a tool output that differs from what
+    /// the model saw (offloaded, withheld) is left out of its event (`output: null`), its
+    /// size given as `output_bytes`: large outputs are not copied into Python unasked.
+    #[pyo3(signature = (prompt, session_id, waker = None, full_outputs = false))]
     fn start(
         &self,
         prompt: Option<String>,
         session_id: String,
         waker: Option<Py<PyAny>>,
+        full_outputs: bool,
     ) -> PyResult<RunHandle> {
         let rt = crate::runtime()?;
         let shared = Arc::new(Shared::default());
@@ -209,11 +212,17 @@ impl Agent {
         }
         let sink_shared = shared.clone();
         let queue = move |event: AgentEvent| {
-            let json = serde_json::to_string(&event).unwrap_or_else(|e| {
-                serde_json::json!({"agent": event.agent, "session_id": event.session_id,
+            let json = match serde_json::to_value(&event) {
+                Ok(mut value) => {
+                    if !full_outputs {
+                        sre_core::event::leave_out_unseen_output(&mut value);
+                    }
+                    value.to_string()
+                }
+                Err(e) => serde_json::json!({"agent": event.agent, "session_id": event.session_id,
                     "kind": {"type": "warning", "message": format!("unserialisable event: {e}")}})
-                .to_string()
-            });
+                .to_string(),
+            };
             sink_shared.push_event(json);
         };
         // The spans first: they give the trace context of MCP requests.

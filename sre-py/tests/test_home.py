@@ -133,3 +133,26 @@ def test_a_temporary_workspace_lives_as_long_as_the_home_or_an_agent_of_it(tmp_p
     del agent
     gc.collect()
     assert not workspace.exists(), "the temporary workspace was left behind"
+
+
+def test_large_outputs_are_not_copied_into_python_unless_asked(tmp_path: Path) -> None:
+    home_dir = tmp_path / "home"
+    (home_dir / "agents").mkdir(parents=True)
+    (home_dir / "agents" / "counter.yaml").write_text(_agent("counter", "  tools: [Bash]\n"))
+    script = "turns:\n  - tool_calls:\n      - {tool: shell, args: {command: 'seq 1 5000'}}\n  - final: counted\n"
+
+    def finished(full: bool) -> Dict[str, Any]:
+        home = sh.load(home_dir, script=script, workspace=tmp_path / f"ws-{full}")
+        agent = home["counter"]
+        agent.full_outputs = full
+        events: List[Dict[str, Any]] = []
+        agent.run_sync("count", on_event=events.append)
+        return next(e["kind"] for e in events if e["kind"]["type"] == "tool_finished")
+
+    # Offloaded (23 KiB, over the 16 KiB threshold): the preview the model saw, the size.
+    brief = finished(False)
+    assert brief["output"] is None
+    assert "Preview (head and tail)" in brief["recorded"]
+    whole = finished(True)
+    assert whole["output"].endswith("4999\n5000\n")
+    assert brief["output_bytes"] == len(whole["output"].encode())

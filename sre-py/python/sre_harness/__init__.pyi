@@ -166,6 +166,7 @@ class Agent:
     tools: List[Tool]
     hooks: List[Hook]
     session_dir: str
+    full_outputs: bool
     def __init__(
         self,
         *,
@@ -186,6 +187,7 @@ class Agent:
         streaming: bool = False,
         approver: Optional[Union[Approver, Callable[[HookContext, str], Union[bool, Awaitable[bool]]]]] = None,
         hook_config: Optional[_PathLike] = None,
+        full_outputs: bool = False,
     ) -> None: ...
     @property
     def name(self) -> str: ...

@@ -118,6 +118,7 @@ class Agent:
         streaming: bool = False,
         approver: Optional[Union[Approver, Callable[[Dict[str, Any], str], Any]]] = None,
         hook_config: Optional[PathLike] = None,
+        full_outputs: bool = False,
     ) -> None:
         if model not in (None, "env"):
             raise ConfigError(f"model must be 'env' or None (use script= / script_path= for a scripted model), got {model!r}")
@@ -126,6 +127,10 @@ class Agent:
             if not isinstance(h, Hook):
                 raise ConfigError(f"hooks must be sre_harness.Hook objects, got {h!r}")
         self.hooks: List[Hook] = list(hooks)
+        #: Whether ``tool_finished`` events carry a tool's whole output even when the model
+        #: saw less (offloaded, withheld); otherwise ``output`` is ``None`` there and
+        #: ``output_bytes`` gives its size, so large outputs are not copied unasked.
+        self.full_outputs = full_outputs
         # Transcripts in a temporary folder unless told where: removed with the agent.
         self._scratch: Optional[_Scratch] = None
         if session_dir is None:
@@ -162,6 +167,7 @@ class Agent:
         agent.session_dir = os.fspath(native.session_dir)
         agent._native = native
         agent._scratch = None
+        agent.full_outputs = False
         return agent
 
     @property
@@ -226,7 +232,7 @@ class Agent:
     def _iter_sync(
         self, prompt: Optional[str], session_id: Optional[str], on_event: Optional[Callable[[Event], Any]]
     ) -> Generator[Event, None, Outcome]:
-        handle = self._native.start(prompt, session_id or _new_session_id(), None)
+        handle = self._native.start(prompt, session_id or _new_session_id(), None, self.full_outputs)
         try:
             while True:
                 handle.wait(0.1)
@@ -319,7 +325,7 @@ class RunStream:
                 pass
 
         register_loop(self.session_id, loop)
-        self._handle = self._agent._native.start(self._prompt, self.session_id, waker)
+        self._handle = self._agent._native.start(self._prompt, self.session_id, waker, self._agent.full_outputs)
 
     def _take(self) -> None:
         for text in self._handle.drain_events():

@@ -170,30 +170,16 @@ impl Replay {
 impl Replay {
     fn numbered(&self, seq: u64, mut event: serde_json::Value) -> Event {
         if self.brief {
-            preview_only(&mut event);
+            sre_core::event::leave_out_unseen_output(&mut event);
         }
         Event::default().id(seq.to_string()).data(event.to_string())
     }
 }
 
-/// Leave out a tool output that differs from what entered the transcript, giving its size.
-fn preview_only(event: &mut serde_json::Value) {
-    // A damaged log row is a string, and status or decision events have no kind.
-    let Some(kind) = event.get_mut("kind").filter(|k| k.is_object()) else {
-        return;
-    };
-    if kind["type"] != "tool_finished" || kind["output"] == kind["recorded"] {
-        return;
-    }
-    if let Some(full) = kind.get_mut("output").map(serde_json::Value::take) {
-        kind["output_bytes"] = full.as_str().map_or(0, str::len).into();
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::preview_only;
     use serde_json::json;
+    use sre_core::event::leave_out_unseen_output as preview_only;
 
     #[test]
     fn preview_only_leaves_out_unseen_outputs_and_nothing_else() {
