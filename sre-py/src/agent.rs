@@ -2,7 +2,9 @@
 //! the package's tokio runtime.
 //!
 //! A run's events are serialised (serde JSON of [`AgentEvent`]) into a queue the Python
-//! side drains; its end (the outcome JSON or an error) is stored next to them. Python waits
+//! side drains; its end (the outcome JSON or an error) is stored next to them. The queue is
+//! bounded ([`EVENT_QUEUE`]): a run whose reader falls that far behind waits for it (its
+//! cancellation, or the handle being dropped, ends the wait). Python waits
 //! with [`RunHandle::wait`] (GIL released, in short slices so signals are seen) or is woken
 //! through a `waker` callable (asyncio: `loop.call_soon_threadsafe(event.set)`), called
 //! after changes from the package's one waker thread (shared by every run; changes made
@@ -306,6 +308,9 @@ struct State {
     version: u64,
 }
 
+/// Events a run queues for its reader before it waits for the reader to take them.
+pub const EVENT_QUEUE: usize = 1024;
+
 /// The runs to wake, sent to the one waker thread.
 type WakeQueue = Sender<Arc<Shared>>;
 
@@ -339,6 +344,8 @@ struct Shared {
     waker: Mutex<Option<(Arc<Py<PyAny>>, WakeQueue)>>,
     /// A call of the waker is queued and has not started: later changes ride on it.
     wake_queued: AtomicBool,
+    /// The handle is gone: nobody will read the events (the run no longer waits for it).
+    abandoned: AtomicBool,
 }
 
 impl Shared {
@@ -347,7 +354,13 @@ impl Shared {
     }
 
     fn push_event(self: &Arc<Self>, json: String) {
+        if self.lock().events.len() >= EVENT_QUEUE {
+            self.wait_for_room();
+        }
         let mut s = self.lock();
+        if self.abandoned.load(Ordering::Acquire) {
+            return;
+        }
         s.events.push_back(json);
         s.version += 1;
         drop(s);
@@ -362,6 +375,29 @@ impl Shared {
         drop(s);
         self.changed.notify_all();
         self.schedule_wake();
+    }
+
+    /// Backpressure: wait until the reader made room, the run is cancelled or the handle is
+    /// gone. On a runtime worker the wait is announced (`block_in_place`), so the runtime's
+    /// other tasks go on.
+    fn wait_for_room(&self) {
+        let wait = || {
+            let mut s = self.lock();
+            while s.events.len() >= EVENT_QUEUE
+                && !self.cancel.is_cancelled()
+                && !self.abandoned.load(Ordering::Acquire)
+            {
+                s = self
+                    .changed
+                    .wait_timeout(s, Duration::from_millis(100))
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
     }
 
     /// Queue a call of the waker, unless one is queued already (it will see this change:
@@ -432,6 +468,14 @@ pub struct RunHandle {
     session_id: String,
 }
 
+impl Drop for RunHandle {
+    /// Nobody reads the events any more: a run waiting for room goes on without them.
+    fn drop(&mut self) {
+        self.shared.abandoned.store(true, Ordering::Release);
+        self.shared.changed.notify_all();
+    }
+}
+
 #[pymethods]
 impl RunHandle {
     /// The session id of the run.
@@ -465,7 +509,10 @@ impl RunHandle {
 
     /// Take the events queued so far (JSON texts, in order).
     fn drain_events(&self) -> Vec<String> {
-        self.shared.lock().events.drain(..).collect()
+        let taken = self.shared.lock().events.drain(..).collect();
+        // A run waiting for room goes on.
+        self.shared.changed.notify_all();
+        taken
     }
 
     /// Whether the run ended.

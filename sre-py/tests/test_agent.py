@@ -624,3 +624,51 @@ def test_the_benchmark_helper_is_not_public_api() -> None:
 
     assert not hasattr(_native, "bench_tool") and hasattr(_native, "_bench_tool")
     assert "bench" not in " ".join(sh.__all__)
+
+
+def _many_calls_script(calls: int) -> str:
+    lines = ["turns:", "  - tool_calls:"]
+    lines += ["      - {tool: list, args: {path: '.'}}"] * calls
+    lines += ["  - final: listed"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_reader_that_falls_behind_holds_the_run_back_and_loses_nothing(tmp_path: Path) -> None:
+    # 600 calls make over 1,200 events: more than the queue holds (1,024).
+    (tmp_path / "ws").mkdir()
+    agent = sh.Agent(script=_many_calls_script(600), session_dir=tmp_path, workspace=tmp_path / "ws")
+    handle = agent._native.start("list", "bp-1", None, False)
+    time.sleep(1.5)  # nobody reads meanwhile
+    assert not handle.done(), "the run went on with nobody reading its events"
+    first = handle.drain_events()
+    assert len(first) == 1024, len(first)
+    events = [json.loads(t) for t in first]
+    deadline = time.monotonic() + 60
+    while not handle.done() and time.monotonic() < deadline:
+        handle.wait(0.1)
+        events += [json.loads(t) for t in handle.drain_events()]
+    events += [json.loads(t) for t in handle.drain_events()]
+    assert handle.done()
+    kinds = [e["kind"]["type"] for e in events]
+    assert kinds.count("tool_finished") == 600 and kinds[-1] == "finished", kinds[-3:]
+    assert kinds[0] == "session_started"
+
+
+def test_a_dropped_handle_does_not_leave_its_run_waiting(tmp_path: Path) -> None:
+    import gc
+
+    (tmp_path / "ws").mkdir()
+    agent = sh.Agent(script=_many_calls_script(600), session_dir=tmp_path, workspace=tmp_path / "ws")
+    handle = agent._native.start("list", "bp-2", None, False)
+    time.sleep(0.5)
+    del handle
+    gc.collect()
+    # The run finishes on its own: its transcript ends with the answer.
+    transcript = tmp_path / "bp-2.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if transcript.exists() and '"record":"finished"' in transcript.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the run stayed waiting for a reader that was gone")
