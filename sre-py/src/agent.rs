@@ -198,13 +198,16 @@ impl Agent {
     /// event and at the end. Without `full_outputs`, a tool output that differs from what
     /// the model saw (offloaded, withheld) is left out of its event (`output: null`), its
     /// size given as `output_bytes`: large outputs are not copied into Python unasked.
-    #[pyo3(signature = (prompt, session_id, waker = None, full_outputs = false))]
+    /// `keep` is held until the run ends (what the run needs alive that the caller owns:
+    /// its temporary folder).
+    #[pyo3(signature = (prompt, session_id, waker = None, full_outputs = false, keep = None))]
     fn start(
         &self,
         prompt: Option<String>,
         session_id: String,
         waker: Option<Py<PyAny>>,
         full_outputs: bool,
+        keep: Option<Py<PyAny>>,
     ) -> PyResult<RunHandle> {
         let rt = crate::runtime()?;
         let shared = Arc::new(Shared::default());
@@ -238,7 +241,11 @@ impl Agent {
             .with_events(Arc::new(sink) as Arc<dyn EventSink>)
             .with_cancel(shared.cancel.clone());
         let agent = self.inner.clone();
+        // What the run needs alive even if the Python agent goes first: the home's
+        // connectors, and the caller's `keep`.
+        let connectors = self._keep.clone();
         let run = rt.spawn(async move {
+            let _alive = (connectors, keep);
             match prompt {
                 Some(prompt) => agent.run(&session, &prompt).await,
                 None => agent.resume(&session).await,
@@ -325,7 +332,11 @@ fn wakers() -> PyResult<&'static WakeQueue> {
                 .name("sre-harness-waker".into())
                 .spawn(move || {
                     for run in rx {
-                        run.wake();
+                        // A waker call that panics (the interpreter finalizing) must not
+                        // take the thread, and every later run's wake-ups, with it.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            run.wake();
+                        }));
                     }
                 })
                 .map(|_| tx)
@@ -354,16 +365,22 @@ impl Shared {
     }
 
     fn push_event(self: &Arc<Self>, json: String) {
-        if self.lock().events.len() >= EVENT_QUEUE {
-            self.wait_for_room();
+        let mut json = json;
+        loop {
+            let mut s = self.lock();
+            if self.abandoned.load(Ordering::Acquire) {
+                return;
+            }
+            // Full: wait for the reader (a cancelled run winds down without waiting).
+            if s.events.len() >= EVENT_QUEUE && !self.cancel.is_cancelled() {
+                drop(s);
+                self.wait_for_room();
+                continue;
+            }
+            s.events.push_back(std::mem::take(&mut json));
+            s.version += 1;
+            break;
         }
-        let mut s = self.lock();
-        if self.abandoned.load(Ordering::Acquire) {
-            return;
-        }
-        s.events.push_back(json);
-        s.version += 1;
-        drop(s);
         self.changed.notify_all();
         self.schedule_wake();
     }
@@ -505,6 +522,11 @@ impl RunHandle {
         };
         let shared = self.shared.clone();
         Ok(py.detach(move || shared.wait_ready(timeout)))
+    }
+
+    /// How many events wait to be taken (for tests).
+    fn _queued(&self) -> usize {
+        self.shared.lock().events.len()
     }
 
     /// Take the events queued so far (JSON texts, in order).

@@ -638,8 +638,13 @@ def test_a_reader_that_falls_behind_holds_the_run_back_and_loses_nothing(tmp_pat
     (tmp_path / "ws").mkdir()
     agent = sh.Agent(script=_many_calls_script(600), session_dir=tmp_path, workspace=tmp_path / "ws")
     handle = agent._native.start("list", "bp-1", None, False)
-    time.sleep(1.5)  # nobody reads meanwhile
+    # Nobody reads: the queue fills, then the run waits (however slow the machine).
+    deadline = time.monotonic() + 60
+    while handle._queued() < 1024 and not handle.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
     assert not handle.done(), "the run went on with nobody reading its events"
+    assert handle._queued() == 1024, handle._queued()
     first = handle.drain_events()
     assert len(first) == 1024, len(first)
     events = [json.loads(t) for t in first]
@@ -672,3 +677,29 @@ def test_a_dropped_handle_does_not_leave_its_run_waiting(tmp_path: Path) -> None
         time.sleep(0.1)
     else:
         raise AssertionError("the run stayed waiting for a reader that was gone")
+
+
+def test_a_run_keeps_its_temporary_folder_until_it_ends(tmp_path: Path) -> None:
+    import gc
+
+    (tmp_path / "ws").mkdir()
+    agent = sh.Agent(script=_many_calls_script(600), workspace=tmp_path / "ws")
+    folder = Path(agent.session_dir)
+    handle = agent._native.start("list", "k-1", None, False, agent._scratch)
+    del agent  # the run, held back by its full queue, still writes its transcript there
+    gc.collect()
+    time.sleep(0.3)
+    assert folder.is_dir(), "the transcripts folder went while its run was going on"
+    deadline = time.monotonic() + 60
+    while not handle.done() and time.monotonic() < deadline:
+        handle.wait(0.1)
+        handle.drain_events()
+    # It completed: every transcript write found its folder.
+    assert handle.done() and '"completed"' in handle.result(), handle.result()
+    del handle
+    # Then it goes (the run's hold is let go as the run ends).
+    deadline = time.monotonic() + 10
+    while folder.exists() and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.1)
+    assert not folder.exists(), "the transcripts folder was left behind"

@@ -232,7 +232,7 @@ class Agent:
     def _iter_sync(
         self, prompt: Optional[str], session_id: Optional[str], on_event: Optional[Callable[[Event], Any]]
     ) -> Generator[Event, None, Outcome]:
-        handle = self._native.start(prompt, session_id or _new_session_id(), None, self.full_outputs)
+        handle = self._native.start(prompt, session_id or _new_session_id(), None, self.full_outputs, self._scratch)
         try:
             while True:
                 handle.wait(0.1)
@@ -325,7 +325,9 @@ class RunStream:
                 pass
 
         register_loop(self.session_id, loop)
-        self._handle = self._agent._native.start(self._prompt, self.session_id, waker, self._agent.full_outputs)
+        self._handle = self._agent._native.start(
+            self._prompt, self.session_id, waker, self._agent.full_outputs, self._agent._scratch
+        )
 
     def _take(self) -> None:
         for text in self._handle.drain_events():
@@ -359,7 +361,10 @@ class RunStream:
                 self.outcome = Outcome._from_json(self._handle.result())  # raises the run's error
                 raise StopAsyncIteration
             try:
-                await self._wake.wait()
+                # (Bounded: should a wake-up ever not come, the state is looked at again.)
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
             except asyncio.CancelledError:
                 await self._cancel_and_wait()
                 raise
