@@ -4,7 +4,7 @@
 #   bash sre-py/run-tests.sh [pytest args...]
 #
 # Creates (or reuses) a venv at $SRE_PY_VENV (default: sre-py/.venv, git-ignored), installs
-# maturin, pytest, cryptography and pydantic into it, builds the extension in the dev (debug) profile
+# maturin, pytest, cryptography, pydantic and mypy (it checks the examples) into it, builds the extension in the dev (debug) profile
 # with `maturin develop` (much faster than the release wheel `pip install ./sre-py` builds),
 # and runs pytest. Exits non-zero when anything fails.
 set -euo pipefail
@@ -18,7 +18,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
-python -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" "cryptography>=41" "pydantic>=2"
+python -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" "cryptography>=41" "pydantic>=2" "mypy>=1.10,<2"
 
 cd "$here"
 start=$(date +%s)

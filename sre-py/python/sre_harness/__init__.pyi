@@ -40,6 +40,34 @@ HookResult = Optional[Union[Dict[str, Any], str]]
 
 DEFAULT_TIMEOUT: float
 
+__all__ = [
+    "Agent",
+    "Approver",
+    "ArgumentError",
+    "Cancelled",
+    "ConfigError",
+    "DEFAULT_TIMEOUT",
+    "Hook",
+    "Home",
+    "HookError",
+    "ModelError",
+    "Outcome",
+    "RunStream",
+    "SessionError",
+    "SreHarnessError",
+    "Tool",
+    "ToolError",
+    "ToolResult",
+    "__version__",
+    "evaluate",
+    "flush_telemetry",
+    "hook",
+    "load",
+    "record",
+    "replay",
+    "tool",
+]
+
 class ArgumentError(Exception): ...
 
 class ToolResult:

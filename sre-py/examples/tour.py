@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Every public name of `sre_harness`, used once, offline (ScriptedModel scripts): the
+tests run it and type-check it with `mypy --strict`, so the stubs and the package agree.
+
+    python tour.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List
+
+import sre_harness as sh
+from sre_harness import (
+    DEFAULT_TIMEOUT,
+    Agent,
+    Approver,
+    ArgumentError,
+    Cancelled,
+    ConfigError,
+    Hook,
+    HookError,
+    Home,
+    ModelError,
+    Outcome,
+    RunStream,
+    SessionError,
+    SreHarnessError,
+    Tool,
+    ToolError,
+    ToolResult,
+    __version__,
+    evaluate,
+    flush_telemetry,
+    hook,
+    load,
+    record,
+    replay,
+    tool,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@tool(description="Disk use of a mount, in percent.", read_only=True, timeout=DEFAULT_TIMEOUT)
+def disk_use(mount: str = "/") -> Dict[str, Any]:
+    return {"mount": mount, "percent": 42}
+
+
+@hook("PreToolUse", matcher="disk_use", name="audit")
+def audit(context: Dict[str, Any]) -> None:
+    print("audit:", context["tool_name"], context["tool_input"])
+
+
+def never(context: Dict[str, Any], reason: str) -> bool:
+    return False
+
+
+def tools_and_errors() -> None:
+    assert isinstance(disk_use, Tool)
+    result: ToolResult = disk_use.call({"mount": "/var"})
+    assert result.json() == {"mount": "/var", "percent": 42} and not result.is_error
+    source = Tool.from_source(name="echo", description="Echo.", code="def main(text):\n    return text\n")
+    assert source.call(text="hi").content == "hi"
+    # Arguments the schema refuses come back as an error result the model reads.
+    bad = disk_use.call({"nope": 1})
+    assert bad.is_error, bad.content
+    # (Raised, instead, when a function's signature cannot make a schema.)
+    assert issubclass(ArgumentError, Exception)
+    # The package's errors share one base.
+    for error in (Cancelled, ConfigError, HookError, ModelError, SessionError, ToolError):
+        assert issubclass(error, SreHarnessError)
+
+
+def one_agent(tmp: Path) -> Outcome:
+    script = (
+        "turns:\n  - tool_calls:\n      - {tool: disk_use, args: {mount: /var}}\n"
+        "  - expect: {last_message_contains: ['\"percent\": 42']}\n    final: /var is 42% full\n"
+    )
+    gate = Hook(lambda context: None, event="Stop", name="gate")
+    agent = Agent(
+        script=script, tools=[disk_use], hooks=[audit, gate], approver=Approver(never),
+        session_dir=tmp / "sessions", workspace_tools=False,
+    )
+    outcome = agent.run_sync("How full is /var?")
+    print(outcome.answer, outcome.usage)
+
+    async def streamed() -> List[str]:
+        again = Agent(script="turns:\n  - final: done\n", session_dir=tmp / "sessions")
+        stream: RunStream = again.stream("anything?")
+        return [event["kind"]["type"] async for event in stream]
+
+    print(asyncio.run(streamed()))
+    return outcome
+
+
+def a_home(tmp: Path) -> None:
+    home: Home = load(REPO / "examples/team", script="turns:\n  - final: nothing expires\n", workspace=tmp / "ws", only=["postgres-analyst"])
+    print(sorted(home), home.on_demand_hooks)
+
+
+def quality(tmp: Path) -> None:
+    home = tmp / "home"
+    (home / "agents").mkdir(parents=True)
+    (home / "agents" / "solo.yaml").write_text(
+        "kind: ExtendedAgent\nspec:\n  name: solo\n  system_prompt: You answer.\n  tools: []\n"
+    )
+    (tmp / "script.yaml").write_text("turns:\n  - final: fine\n")
+    answer = record(home, "solo", "ok?", cassette=tmp / "run.jsonl", workspace=tmp / "ws2", session_id="tour-1", script=tmp / "script.yaml")
+    print(answer, replay(tmp / "run.jsonl")["reproduced"])
+    report = evaluate(REPO / "examples/evals/starter", script="right", only=["01_pool"])
+    print(report["summary"]["pass_rate"])
+
+
+def main() -> int:
+    print("sre_harness", __version__, len(sh.__all__), "public names")
+    tools_and_errors()
+    with tempfile.TemporaryDirectory() as tmp:
+        one_agent(Path(tmp))
+        a_home(Path(tmp))
+        quality(Path(tmp))
+    flush_telemetry()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
