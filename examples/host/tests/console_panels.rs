@@ -374,3 +374,44 @@ fn a_completed_thread_is_learned_from_and_its_runbook_written_from_the_page() {
         30,
     );
 }
+
+#[test]
+fn the_console_works_from_the_keyboard_and_fits_a_phone() {
+    let script = "agents:\n  fixer:\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo fixed >> scratch/fix.txt'}}\n    - final: \"## Root Cause\\nThe pool is exhausted.\"\n";
+    let dir = home("Review", script);
+    let server = server::start(dir.path(), TOKEN);
+    let addr = server.addr.clone();
+    let b = Browser::start();
+    b.resize(390, 844);
+    sign_in(&b, &addr, "Grace");
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &alert("k1"),
+    );
+    assert_eq!(status, 202);
+    // Keyboard only: Enter on the thread's link opens it, Enter on Approve approves.
+    let link = b.wait("tr[data-thread='thread-1'] a", 30);
+    b.keys(&link, "\u{E007}");
+    let approve = b.wait(".approval button.approve", 30);
+    b.keys(&approve, "\u{E007}");
+    b.until(
+        "return document.getElementById('status')?.textContent === 'completed'",
+        60,
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".sre/workspace/scratch/fix.txt")).unwrap(),
+        "fixed\n"
+    );
+    // On a phone's width nothing runs off the side: the thread, then the list.
+    // (A long unbroken line, like the alert's JSON in the task, overflowed before.)
+    let fits = "const d = document.documentElement; return d.scrollWidth <= d.clientWidth";
+    b.until(fits, 10);
+    b.screenshot(&shots().join("phone-thread.png"));
+    b.goto(&format!("http://{addr}/#/"));
+    b.wait("tr[data-thread='thread-1']", 15);
+    b.until(fits, 10);
+    b.screenshot(&shots().join("phone-list.png"));
+}

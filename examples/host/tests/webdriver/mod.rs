@@ -211,6 +211,20 @@ impl Browser {
         );
     }
 
+    /// Resize the window (a phone's screen: 390 x 844).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.checked(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        );
+    }
+
+    /// Send keys (WebDriver key codes, e.g. `\u{E007}` for Enter) to an element, focusing it.
+    pub fn keys(&self, element: &str, keys: &str) {
+        self.type_text(element, keys);
+    }
+
     /// Wait until `script` returns true. A script error counts as "not yet"
     /// (the page may be between two renders) and is shown if it never holds.
     pub fn until(&self, script: &str, secs: u64) {
