@@ -381,8 +381,10 @@ impl TypedTool for UpdateTool {
     }
 
     fn annotations(&self) -> ToolAnnotations {
-        // Writes only the session's pinned state; the same update twice leaves the same state.
-        ToolAnnotations::idempotent_write()
+        // It changes nothing outside the run: it writes the session's own notes, which live in
+        // the harness (as a handoff does). So a read-only agent may keep notes, a review-mode
+        // agent is not asked about them, and the same update twice leaves the same state.
+        ToolAnnotations::read_only()
     }
 
     fn restore(&self, session_id: &str, args: UpdateArgs) {

@@ -14,28 +14,6 @@ use std::process::{Command, Stdio};
 use common::*;
 use serde_json::Value;
 
-fn events(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
-fn of_type<'a>(events: &'a [Value], ty: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["kind"]["type"] == ty).collect()
-}
-
-/// The answer of the last `finished` event of agent `agent`.
-fn answer(events: &[Value], agent: &str) -> String {
-    of_type(events, "finished")
-        .into_iter()
-        .rev()
-        .find(|e| e["agent"] == agent)
-        .and_then(|e| e["kind"]["answer"].as_str())
-        .unwrap_or_else(|| panic!("no answer of {agent}"))
-        .to_string()
-}
-
 #[test]
 fn validate_prints_the_reference_team_and_warns_about_the_post_tool_use_block() {
     let (code, stdout, stderr) = output(sre().arg("validate").arg(team_home()));

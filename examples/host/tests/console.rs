@@ -7,11 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
 
 mod common;
+mod console_kit;
 mod server;
 mod webdriver;
 
-use std::path::PathBuf;
-
+use console_kit::{fixer_home, shots};
 use serde_json::json;
 use server::{TOKEN, http, json_of};
 use webdriver::Browser;
@@ -28,22 +28,10 @@ const XSS_TITLE: &str =
 /// A home: `fixer` in review mode (a plan says so) prints markup, then writes (which needs
 /// approval), then takes the `last` step.
 fn home(last: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let h = dir.path();
-    std::fs::create_dir_all(h.join("agents")).unwrap();
-    std::fs::write(
-        h.join("agents/fixer.yaml"),
-        "kind: ExtendedAgent\nspec:\n  name: fixer\n  system_prompt: You fix checkout.\n  tools: [Bash]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        h.join("plans.yaml"),
-        "kind: IncidentFilter\nmetadata: {name: checkout}\nspec:\n  incidentPlatform: Prometheus\n  impactedService: checkout\n  handlingAgent: fixer\n  agentMode: Review\n",
-    )
-    .unwrap();
-    std::fs::write(
-        h.join("script.yaml"),
-        format!(
+    fixer_home(
+        "[Bash]",
+        "Review",
+        &format!(
             r###"agents:
   fixer:
     - tool_calls:
@@ -54,8 +42,6 @@ fn home(last: &str) -> tempfile::TempDir {
 "###
         ),
     )
-    .unwrap();
-    dir
 }
 
 fn alert(fingerprint: &str) -> Vec<u8> {
@@ -63,27 +49,7 @@ fn alert(fingerprint: &str) -> Vec<u8> {
 }
 
 fn alert_named(fingerprint: &str, name: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "version": "4", "status": "firing", "receiver": "sre", "groupKey": fingerprint,
-        "alerts": [{"status": "firing",
-                    "labels": {"alertname": name, "severity": "critical", "service": "checkout"},
-                    "annotations": {"summary": XSS_TITLE}, "startsAt": "2026-11-30T08:00:00Z",
-                    "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint}]
-    }))
-    .unwrap()
-}
-
-fn shots() -> PathBuf {
-    common::repo().join("target/console-screenshots")
-}
-
-/// Sign in through the form.
-fn sign_in(b: &Browser, addr: &str) {
-    b.goto(&format!("http://{addr}/"));
-    let field = b.wait("#token", 30);
-    b.type_text(&field, TOKEN);
-    b.click_on("form.login button", 5);
-    b.wait("table", 15);
+    console_kit::alert(fingerprint, name, XSS_TITLE)
 }
 
 #[test]
@@ -97,7 +63,7 @@ fn a_webhook_becomes_a_live_thread_approved_in_the_page_and_markup_stays_text() 
     b.type_text(&b.wait("#token", 30), "wrong-token");
     b.click_on("form.login button", 5);
     b.wait("[role=alert]", 10);
-    sign_in(&b, &addr);
+    console_kit::sign_in(&b, &addr, "");
     let (status, _) = http(
         &addr,
         "POST",
@@ -216,7 +182,7 @@ fn a_denial_with_a_reason_from_the_page_reaches_the_agent() {
     let server = server::start(dir.path(), TOKEN);
     let addr = server.addr.clone();
     let b = Browser::start();
-    sign_in(&b, &addr);
+    console_kit::sign_in(&b, &addr, "");
     let (status, _) = http(
         &addr,
         "POST",
@@ -279,7 +245,7 @@ fn a_dropped_stream_resumes_without_losing_or_repeating_a_step() {
     let mut server = server::start_on(dir.path(), TOKEN, &[], &listen);
     let addr = server.addr.clone();
     let b = Browser::start();
-    sign_in(&b, &addr);
+    console_kit::sign_in(&b, &addr, "");
     let (status, _) = http(
         &addr,
         "POST",
@@ -344,7 +310,7 @@ fn an_on_demand_hook_switched_on_in_the_page_runs_for_that_thread_only() {
     let server = server::start(dir.path(), TOKEN);
     let addr = server.addr.clone();
     let b = Browser::start();
-    sign_in(&b, &addr);
+    console_kit::sign_in(&b, &addr, "");
     for (f, name) in [("f4", "CheckoutErrors"), ("f5", "CheckoutLatency")] {
         let (status, _) = http(
             &addr,
@@ -419,7 +385,7 @@ fn a_subagents_steps_nest_under_the_call_that_started_it() {
     let server = server::start(h, TOKEN);
     let addr = server.addr.clone();
     let b = Browser::start();
-    sign_in(&b, &addr);
+    console_kit::sign_in(&b, &addr, "");
     let (status, _) = http(
         &addr,
         "POST",

@@ -12,11 +12,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
 
 mod common;
+mod console_kit;
 mod server;
 mod webdriver;
 
 use std::time::{Duration, Instant};
 
+use console_kit::{fixer_home, sign_in};
 use serde_json::{Value, json};
 use server::{TOKEN, http, json_of};
 use webdriver::Browser;
@@ -24,33 +26,9 @@ use webdriver::Browser;
 const TURNS: usize = 10;
 const CALLS: usize = 100;
 
-fn alert() -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "version": "4", "status": "firing", "receiver": "sre", "groupKey": "g1",
-        "alerts": [{"status": "firing",
-                    "labels": {"alertname": "CheckoutErrors", "severity": "critical", "service": "checkout"},
-                    "annotations": {"summary": "checkout 5xx above 5%"}, "startsAt": "2026-11-30T08:00:00Z",
-                    "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "f1"}]
-    }))
-    .unwrap()
-}
-
 /// `fixer` makes TURNS turns of CALLS calls each (updates of its pinned state: real tool
 /// calls that run in the process), then answers.
 fn home() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let h = dir.path();
-    std::fs::create_dir_all(h.join("agents")).unwrap();
-    std::fs::write(
-        h.join("agents/fixer.yaml"),
-        "kind: ExtendedAgent\nspec:\n  name: fixer\n  system_prompt: You fix checkout.\n  tools: [update_investigation_state]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        h.join("plans.yaml"),
-        "kind: IncidentFilter\nmetadata: {name: checkout}\nspec:\n  incidentPlatform: Prometheus\n  impactedService: checkout\n  handlingAgent: fixer\n  agentMode: Autonomous\n",
-    )
-    .unwrap();
     let mut script = String::from("model: {context_window: 2000000}\nagents:\n  fixer:\n");
     for turn in 0..TURNS {
         script.push_str("    - tool_calls:\n");
@@ -61,15 +39,7 @@ fn home() -> tempfile::TempDir {
         }
     }
     script.push_str("    - final: \"## Root Cause\\nchecked everything\"\n");
-    std::fs::write(h.join("script.yaml"), script).unwrap();
-    dir
-}
-
-fn sign_in(b: &Browser, addr: &str) {
-    b.goto(&format!("http://{addr}/"));
-    b.type_text(&b.wait("#token", 30), TOKEN);
-    b.click_on("form.login button", 5);
-    b.wait("table", 15);
+    fixer_home("[update_investigation_state]", "Autonomous", &script)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -82,7 +52,7 @@ fn figures_first_step_after_a_webhook_a_2000_event_thread_and_the_page_weight() 
     let server = server::start(dir.path(), TOKEN);
     let addr = server.addr.clone();
     let b = Browser::start();
-    sign_in(&b, &addr);
+    sign_in(&b, &addr, "");
 
     // 1. A page open on the thread the alert will start; the webhook; its first step.
     b.goto(&format!("http://{addr}/#/thread/thread-1"));
@@ -93,7 +63,7 @@ fn figures_first_step_after_a_webhook_a_2000_event_thread_and_the_page_weight() 
         "POST",
         "/webhooks/alertmanager",
         Some(TOKEN),
-        &alert(),
+        &console_kit::alert("f1", "CheckoutErrors", "checkout 5xx above 5%"),
     );
     assert_eq!(status, 202);
     b.until(

@@ -7,60 +7,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
 
 mod common;
+mod console_kit;
 mod server;
 mod webdriver;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use console_kit::{fixer_home, shots, sign_in};
 use serde_json::{Value, json};
 use server::{TOKEN, http, json_of};
 use webdriver::Browser;
 
 const PRICES: &str = "model: {pricing: {input_per_mtok: 3.0, output_per_mtok: 15.0, cache_read_per_mtok: 0.3, cache_write_per_mtok: 3.75}}\n";
-
-fn shots() -> PathBuf {
-    common::repo().join("target/console-screenshots")
-}
-
-fn alert(fingerprint: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "version": "4", "status": "firing", "receiver": "sre", "groupKey": fingerprint,
-        "alerts": [{"status": "firing",
-                    "labels": {"alertname": "CheckoutErrors", "severity": "critical", "service": "checkout"},
-                    "annotations": {"summary": "checkout 5xx above 5%"}, "startsAt": "2026-11-30T08:00:00Z",
-                    "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint}]
-    }))
-    .unwrap()
-}
-
-/// A home with `fixer` (shell and the pinned state) handling checkout alerts in `mode`.
-fn home(mode: &str, script: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let h = dir.path();
-    std::fs::create_dir_all(h.join("agents")).unwrap();
-    std::fs::write(
-        h.join("agents/fixer.yaml"),
-        "kind: ExtendedAgent\nspec:\n  name: fixer\n  system_prompt: You fix checkout.\n  tools: [Bash, update_investigation_state]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        h.join("plans.yaml"),
-        format!("kind: IncidentFilter\nmetadata: {{name: checkout-plan}}\nspec:\n  incidentPlatform: Prometheus\n  impactedService: checkout\n  handlingAgent: fixer\n  agentMode: {mode}\n"),
-    )
-    .unwrap();
-    std::fs::write(h.join("script.yaml"), script).unwrap();
-    dir
-}
-
-/// Sign in through the form, giving `name`.
-fn sign_in(b: &Browser, addr: &str, name: &str) {
-    b.goto(&format!("http://{addr}/"));
-    b.type_text(&b.wait("#token", 30), TOKEN);
-    b.type_text(&b.wait("#name", 5), name);
-    b.click_on("form.login button", 5);
-    b.wait("table", 15);
-}
 
 /// A file the browser downloaded into `dir`, once it is complete.
 fn downloaded(dir: &Path, name: &str) -> String {
@@ -103,7 +62,7 @@ fn an_edited_write_is_approved_by_name_with_state_cost_chart_and_downloads() {
     - final: "## Root Cause\nThe pool is **exhausted** <img src=x onerror=alert(1)>.\n\n## Recommended Actions\n- raise `pool_size`"
 "###
     );
-    let dir = home("Review", &script);
+    let dir = fixer_home("[Bash, update_investigation_state]", "Review", &script);
     let server = server::start(dir.path(), TOKEN);
     let addr = server.addr.clone();
     let b = Browser::start();
@@ -122,7 +81,7 @@ fn an_edited_write_is_approved_by_name_with_state_cost_chart_and_downloads() {
         "POST",
         "/webhooks/alertmanager",
         Some(TOKEN),
-        &alert("p1"),
+        &console_kit::alert("p1", "CheckoutErrors", "checkout 5xx above 5%"),
     );
     assert_eq!(status, 202);
     b.click_on("tr[data-thread='thread-1'] a", 30);
@@ -217,7 +176,7 @@ fn an_edited_write_is_approved_by_name_with_state_cost_chart_and_downloads() {
 #[test]
 fn an_offloaded_output_shows_its_preview_and_the_whole_is_served_on_demand() {
     let script = "agents:\n  fixer:\n    - tool_calls:\n        - {tool: shell, args: {command: 'seq 1 5000'}}\n    - final: counted\n";
-    let dir = home("Autonomous", script);
+    let dir = fixer_home("[Bash, update_investigation_state]", "Autonomous", script);
     let server = server::start(dir.path(), TOKEN);
     let addr = server.addr.clone();
     let whole: String = (1..=5000).map(|n| format!("{n}\n")).collect();
@@ -226,7 +185,7 @@ fn an_offloaded_output_shows_its_preview_and_the_whole_is_served_on_demand() {
         "POST",
         "/webhooks/alertmanager",
         Some(TOKEN),
-        &alert("o1"),
+        &console_kit::alert("o1", "CheckoutErrors", "checkout 5xx above 5%"),
     );
     assert_eq!(status, 202);
     // The full stream carries the whole output; the preview stream leaves it out, sized.
@@ -322,7 +281,7 @@ fn an_offloaded_output_shows_its_preview_and_the_whole_is_served_on_demand() {
 #[test]
 fn a_completed_thread_is_learned_from_and_its_runbook_written_from_the_page() {
     let script = "agents:\n  fixer:\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo pool max 20'}}\n    - final: \"## Root Cause\\nThe pool (max 20) is exhausted.\"\n  memory-learner:\n    - when: {prompt_contains: [\"extract what is worth remembering\"]}\n      expect: {prompt_contains: [\"pool max 20\"]}\n      final: '{\"symptoms\": [\"checkout 5xx\"], \"steps_that_worked\": [\"compare connections with the pool max\"], \"root_cause\": \"checkout pool exhausted at 20\", \"pitfalls\": []}'\n    - when: {prompt_contains: [\"You write runbooks\"]}\n      final: '{\"title\": \"Checkout pool exhausted\", \"markdown\": \"## Symptoms\\n- checkout 5xx\\n\\n## Fix\\nRaise the pool.\"}'\n";
-    let dir = home("Autonomous", script);
+    let dir = fixer_home("[Bash, update_investigation_state]", "Autonomous", script);
     let server = server::start_full(dir.path(), TOKEN, &[], "127.0.0.1:0", &["--learn"]);
     let addr = server.addr.clone();
     // Not before it is done.
@@ -339,7 +298,7 @@ fn a_completed_thread_is_learned_from_and_its_runbook_written_from_the_page() {
         "POST",
         "/webhooks/alertmanager",
         Some(TOKEN),
-        &alert("l1"),
+        &console_kit::alert("l1", "CheckoutErrors", "checkout 5xx above 5%"),
     );
     assert_eq!(status, 202);
     let b = Browser::start();
@@ -378,7 +337,7 @@ fn a_completed_thread_is_learned_from_and_its_runbook_written_from_the_page() {
 #[test]
 fn the_console_works_from_the_keyboard_and_fits_a_phone() {
     let script = "agents:\n  fixer:\n    - tool_calls:\n        - {tool: shell, args: {command: 'echo fixed >> scratch/fix.txt'}}\n    - final: \"## Root Cause\\nThe pool is exhausted.\"\n";
-    let dir = home("Review", script);
+    let dir = fixer_home("[Bash, update_investigation_state]", "Review", script);
     let server = server::start(dir.path(), TOKEN);
     let addr = server.addr.clone();
     let b = Browser::start();
@@ -389,7 +348,7 @@ fn the_console_works_from_the_keyboard_and_fits_a_phone() {
         "POST",
         "/webhooks/alertmanager",
         Some(TOKEN),
-        &alert("k1"),
+        &console_kit::alert("k1", "CheckoutErrors", "checkout 5xx above 5%"),
     );
     assert_eq!(status, 202);
     // Keyboard only: Enter on the thread's link opens it, Enter on Approve approves.

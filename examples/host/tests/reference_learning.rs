@@ -11,46 +11,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
 
 mod common;
+mod pglab;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
+use pglab::Lab;
 use serde_json::Value;
 use sre_memory::MarkdownMemory;
-
-fn lab_script() -> PathBuf {
-    repo().join("examples/team/lab/postgres-lab.sh")
-}
-
-/// A lab, stopped when dropped.
-struct Lab(PathBuf);
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(lab_script()).arg("stop").arg(&self.0).status();
-    }
-}
-
-fn start_lab(dir: &Path, port: u16, workspace: &Path) -> Lab {
-    let out = Command::new(lab_script())
-        .arg("start")
-        .arg(dir)
-        .arg(port.to_string())
-        .arg(workspace)
-        .output()
-        .unwrap();
-    let lab = Lab(dir.to_path_buf());
-    assert!(
-        out.status.success(),
-        "the lab did not start:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The remediation script ends sessions idle for more than 5 s.
-    std::thread::sleep(Duration::from_secs(6));
-    lab
-}
 
 /// Turns, estimated tokens (prompt + output) and tool calls of the analyst in a run.
 fn figures(events: &[Value]) -> (u64, u64, usize) {
@@ -100,11 +69,7 @@ fn investigate(
     );
     let wall = started.elapsed();
     assert_eq!(code, 0, "stderr:\n{stderr}");
-    let events = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (events, stderr, wall)
+    (events(&stdout), stderr, wall)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,7 +79,7 @@ async fn a_second_incident_starts_from_what_the_first_taught() {
 
     // 1. The first incident, investigated in full; then learned from, and a runbook.
     let port = free_port();
-    let lab = start_lab(&dir.path().join("lab1"), port, &workspace);
+    let lab = Lab::start(&dir.path().join("lab1"), port, &workspace);
     let (first, stderr, first_wall) = investigate(
         dir.path(),
         &workspace,
@@ -248,7 +213,7 @@ async fn a_second_incident_starts_from_what_the_first_taught() {
     //    short path only if the lessons are in the prompt, and its `expect` checks the
     //    deprecated advice is not shown and the conflict is.
     let port = free_port();
-    let _lab = start_lab(&dir.path().join("lab2"), port, &workspace);
+    let _lab = Lab::start(&dir.path().join("lab2"), port, &workspace);
     let (second, _, second_wall) = investigate(dir.path(), &workspace, port, "incident-2", &[]);
     let said = |events: &[Value]| {
         events

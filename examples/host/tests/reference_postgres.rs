@@ -10,44 +10,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may
 
 mod common;
+mod pglab;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
+use pglab::{Lab, psql};
 use serde_json::Value;
-
-fn lab_script() -> PathBuf {
-    repo().join("examples/team/lab/postgres-lab.sh")
-}
-
-/// The lab, stopped when dropped (the test passing or not).
-struct Lab {
-    dir: PathBuf,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(lab_script())
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
-    }
-}
-
-fn psql(port: u16, user: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-X", "-At", "-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-U", user, "-d", "orders", "-c", sql])
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn tool_outputs(events: &[Value]) -> Vec<(String, String)> {
     let mut commands = std::collections::HashMap::new();
@@ -82,40 +51,16 @@ fn printed(output: &str) -> &str {
     output.split_once('\n').map_or("", |(_, rest)| rest).trim()
 }
 
-fn start_lab(dir: &Path, port: u16, workspace: &Path) -> Lab {
-    let out = Command::new(lab_script())
-        .arg("start")
-        .arg(dir)
-        .arg(port.to_string())
-        .arg(workspace)
-        .output()
-        .unwrap();
-    let lab = Lab {
-        dir: dir.to_path_buf(),
-    };
-    assert!(
-        out.status.success(),
-        "the lab did not start:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lab
-}
-
 #[test]
 fn postgres_analyst_finds_the_exhausted_pool_remediates_and_verifies_on_a_real_server() {
     let dir = tempfile::tempdir().unwrap();
     let workspace = dir.path().join("ws");
     let port = free_port();
-    let _lab = start_lab(&dir.path().join("lab"), port, &workspace);
-    // (The workers went idle as the lab's start ended.)
-    let started = Instant::now();
+    let _lab = Lab::start(&dir.path().join("lab"), port, &workspace);
     // The pool really is exhausted for the application.
     assert!(
         psql(port, "orders_app", "SELECT 1").contains("remaining connection slots are reserved")
     );
-    // The remediation script ends sessions idle for more than 5 s.
-    std::thread::sleep(Duration::from_secs(6).saturating_sub(started.elapsed()));
     let script = std::fs::read_to_string(repo().join("examples/scripts/team-postgres-lab.yaml"))
         .unwrap()
         .replace("@PORT@", &port.to_string());
@@ -136,10 +81,7 @@ fn postgres_analyst_finds_the_exhausted_pool_remediates_and_verifies_on_a_real_s
     );
     let wall = ran.elapsed();
     assert_eq!(code, 0, "stderr:\n{stderr}");
-    let events: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = events(&stdout);
     let calls = tool_outputs(&events);
     let find = |needle: &str| -> Vec<&str> {
         calls
@@ -168,10 +110,7 @@ fn postgres_analyst_finds_the_exhausted_pool_remediates_and_verifies_on_a_real_s
         ["terminated 17 sessions idle in transaction for more than 5 s"]
     );
     // The restart was refused before it ran.
-    let refused: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["kind"]["type"] == "tool_refused")
-        .collect();
+    let refused = of_type(&events, "tool_refused");
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(
         refused[0]["kind"]["reason"]
@@ -189,12 +128,7 @@ fn postgres_analyst_finds_the_exhausted_pool_remediates_and_verifies_on_a_real_s
     assert_eq!(by_hook("command-allowlist"), calls.len());
     assert_eq!(by_hook("audit"), calls.len());
     // The answer's figures are the ones measured, and it passed the quality gate.
-    let answer = events
-        .iter()
-        .rev()
-        .find(|e| e["kind"]["type"] == "finished" && e["agent"] == "postgres-analyst")
-        .and_then(|e| e["kind"]["answer"].as_str())
-        .unwrap();
+    let answer = answer(&events, "postgres-analyst");
     for figure in [
         "idle in transaction|17",
         "active|1",

@@ -235,10 +235,13 @@ impl Team {
     /// their source): nothing is filed twice when a finished run is resumed.
     pub async fn learn(&self, session_id: &str) -> Result<sre_memory::LearnReport, HostError> {
         let topics = sre_memory::LearnTopics::default();
-        let source = format!("source={session_id} ");
         for topic in [&topics.incidents, &topics.steps, &topics.pitfalls] {
-            let path = self.memory.root().join(format!("{topic}.md"));
-            if std::fs::read_to_string(&path).is_ok_and(|text| text.contains(&source)) {
+            let learned = self.memory.read(topic).await.is_ok_and(|file| {
+                file.document
+                    .entries()
+                    .any(|e| e.meta.source.as_deref() == Some(session_id))
+            });
+            if learned {
                 return Ok(sre_memory::LearnReport {
                     lessons: sre_memory::Lessons::default(),
                     filed: Vec::new(),

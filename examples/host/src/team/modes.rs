@@ -18,11 +18,9 @@ fn annotations(input: &HookInput) -> Option<ToolAnnotations> {
     }
 }
 
-/// Whether the call leaves the world as it is: a read-only call, or an update of the
-/// session's own pinned investigation state (the agent's notes, kept in the harness).
+/// Whether the call leaves the world as it is (its tool says it is read-only).
 fn leaves_the_world(input: &HookInput) -> bool {
-    input.tool_name() == Some(sre_context::PINNED_TOOL)
-        || annotations(input).is_some_and(|a| a.read_only)
+    annotations(input).is_some_and(|a| a.read_only)
 }
 
 /// Blocks every call that is not read-only (`agent_type: ReadOnly`).

@@ -129,3 +129,27 @@ pub fn output(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The JSON lines of `sre run --json`.
+pub fn events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The events of kind `ty`.
+pub fn of_type<'a>(events: &'a [serde_json::Value], ty: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["kind"]["type"] == ty).collect()
+}
+
+/// The answer of the last `finished` event of agent `agent`.
+pub fn answer(events: &[serde_json::Value], agent: &str) -> String {
+    of_type(events, "finished")
+        .into_iter()
+        .rev()
+        .find(|e| e["agent"] == agent)
+        .and_then(|e| e["kind"]["answer"].as_str())
+        .unwrap_or_else(|| panic!("no answer of {agent}"))
+        .to_string()
+}
