@@ -173,7 +173,12 @@ pub async fn write_runbook(
     doc.push_str(body);
     doc.push('\n');
     store
-        .ingest(&format!("runbook-{}", slug(&title)), &doc)
+        // Named by title and session: another investigation's runbook of the same title is
+        // a file of its own, never replaced (two writers need no lock to stay apart).
+        .ingest(
+            &format!("runbook-{}-{}", slug(&title), slug(session_id)),
+            &doc,
+        )
         .await
 }
 

@@ -99,7 +99,15 @@ async fn an_investigation_becomes_an_indexed_runbook() {
         .unwrap();
     assert_eq!(
         path,
-        "knowledge/runbook-checkout-5xx-from-db-pool-exhaustion.md"
+        "knowledge/runbook-checkout-5xx-from-db-pool-exhaustion-sess-8.md"
+    );
+    // Another investigation's runbook of the same title does not replace it.
+    let other = write_runbook(&store, &model(answer), "sess-9", &transcript())
+        .await
+        .unwrap();
+    assert_eq!(
+        other,
+        "knowledge/runbook-checkout-5xx-from-db-pool-exhaustion-sess-9.md"
     );
     let text = std::fs::read_to_string(dir.path().join(&path)).unwrap();
     assert!(text.starts_with("# Checkout 5xx from DB pool exhaustion\n\n<!-- runbook source=sess-8 created=2026-11-01T10:00:00Z -->\n\n## Symptoms"), "{text}");

@@ -322,7 +322,7 @@ fn a_completed_thread_is_learned_from_and_its_runbook_written_from_the_page() {
         "return document.getElementById('say').textContent.startsWith('runbook: ')",
         30,
     );
-    let runbook = memory.join("knowledge/runbook-checkout-pool-exhausted.md");
+    let runbook = memory.join("knowledge/runbook-checkout-pool-exhausted-thread-1.md");
     let text = std::fs::read_to_string(&runbook).unwrap();
     assert!(
         text.starts_with("# Checkout pool exhausted\n") && text.contains("source=thread-1"),

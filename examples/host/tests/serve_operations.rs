@@ -273,3 +273,110 @@ fn payloads_pagerduty() -> Vec<u8> {
     }}))
     .unwrap()
 }
+
+#[test]
+fn a_lesson_a_stop_cut_short_is_learned_at_the_next_start() {
+    let dir = home();
+    let h = dir.path();
+    let script = std::fs::read_to_string(h.join("script.yaml")).unwrap();
+    std::fs::write(
+        h.join("script.yaml"),
+        format!("{script}  memory-learner:\n    - when: {{prompt_contains: [\"extract what is worth remembering\"]}}\n      final: '{{\"symptoms\": [\"5xx\"], \"steps_that_worked\": [\"fix in scratch\"], \"root_cause\": \"checkout broke\", \"pitfalls\": []}}'\n"),
+    )
+    .unwrap();
+    let mut server = start_full(h, TOKEN, &[], "127.0.0.1:0", &["--learn"]);
+    let addr = server.addr.clone();
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/webhooks/alertmanager",
+        Some(TOKEN),
+        &firing(),
+    );
+    assert_eq!(status, 202);
+    // (The home's plan asks before the write.)
+    wait_for(&addr, "thread-1", "parked");
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/api/approvals/apr-1/approve",
+        Some(TOKEN),
+        b"",
+    );
+    assert_eq!(status, 200);
+    wait_for(&addr, "thread-1", "completed");
+    follow(&addr, "thread-1").until(|l| l.contains("\"learned\""));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    // As if the stop had come mid-lesson: its end, and what it filed, are gone.
+    let db = rusqlite::Connection::open(h.join(".sre/data/incidents.db")).unwrap();
+    let cut = db
+        .execute(
+            "DELETE FROM thread_events WHERE json_type(event, '$.learned') IS NOT NULL",
+            [],
+        )
+        .unwrap();
+    assert_eq!(cut, 1);
+    drop(db);
+    let memory = h.join(".sre/workspace/memory");
+    for topic in ["incidents.md", "debugging.md"] {
+        std::fs::remove_file(memory.join(topic)).unwrap();
+    }
+    // The next start takes the lesson up, and files it once.
+    let mut server = start_full(h, TOKEN, &[], "127.0.0.1:0", &["--learn"]);
+    follow(&server.addr, "thread-1").until(|l| l.contains("\"learned\""));
+    let incidents = std::fs::read_to_string(memory.join("incidents.md")).unwrap();
+    assert_eq!(
+        incidents.matches("source=thread-1").count(),
+        1,
+        "{incidents}"
+    );
+    assert!(
+        server
+            .log
+            .lock()
+            .unwrap()
+            .contains("taking up 1 lesson(s) a stop cut short")
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    // Learned: the start after that has nothing to take up.
+    let mut server = start_full(h, TOKEN, &[], "127.0.0.1:0", &["--learn"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!server.log.lock().unwrap().contains("lesson(s)"));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[test]
+fn request_bodies_that_are_not_objects_and_misleading_names_are_refused() {
+    let dir = home();
+    let mut server = start(dir.path(), TOKEN);
+    let addr = server.addr.clone();
+    for body in [
+        &b"\"please deny this\""[..],
+        b"[{\"input\": {\"command\": \"rm -rf /\"}}]",
+        b"5",
+        b"null",
+    ] {
+        let (status, text) = http(
+            &addr,
+            "POST",
+            "/api/approvals/apr-1/approve",
+            Some(TOKEN),
+            body,
+        );
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains("must be a JSON object"), "{text}");
+    }
+    let (status, text) = http(
+        &addr,
+        "POST",
+        "/api/approvals/apr-1/approve",
+        Some(TOKEN),
+        "{\"by\": \"Zoe \u{202e}live\"}".as_bytes(),
+    );
+    assert_eq!(status, 400, "{text}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}

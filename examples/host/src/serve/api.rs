@@ -193,16 +193,23 @@ pub(super) fn check_api(
 }
 
 /// A request's JSON body; an empty one is `{}`.
+/// A request body: a JSON object (an empty body is `{}`). Any other JSON is refused, so that
+/// a field cannot go unread (an array holding an `input`, a string instead of a reason).
 fn json_body(body: &[u8]) -> Result<Value, Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        error(
+    match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(error(
             StatusCode::BAD_REQUEST,
             format!("the body is not JSON: {e}"),
-        )
-    })
+        )),
+    }
 }
 
 /// The non-blank string field `key` of a request body; 400 with `missing` otherwise (or
@@ -632,6 +639,12 @@ async fn deny(
     .await
 }
 
+/// Invisible characters that change how the text around them reads (bidirectional
+/// overrides and isolates, zero-width marks): a name holding one could pose as another.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// Who decides (`by`): a name of at most 100 characters without control characters, or
 /// none. With one API token for everybody, it is what a person calls themselves.
 fn decider(args: &Value) -> Result<Option<String>, Response> {
@@ -641,10 +654,13 @@ fn decider(args: &Value) -> Result<Option<String>, Response> {
             let name = name.trim();
             if name.is_empty() {
                 Ok(None)
-            } else if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            } else if name.chars().count() > 100
+                || name.chars().any(|c| c.is_control() || is_format_char(c))
+            {
                 Err(error(
                     StatusCode::BAD_REQUEST,
-                    "`by` must be a name of at most 100 characters, without control characters",
+                    "`by` must be a name of at most 100 characters, without control or \
+                     direction-changing characters",
                 ))
             } else {
                 Ok(Some(name.to_string()))

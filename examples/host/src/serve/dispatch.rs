@@ -165,6 +165,27 @@ impl Dispatcher {
         Ok(n)
     }
 
+    /// With `--learn`: the lessons a stop cut short (begun, never finished) are learned now.
+    /// Called once at start; the number taken up.
+    pub async fn resume_learning(&self) -> Result<usize, String> {
+        if !self.inner.learn {
+            return Ok(0);
+        }
+        let store = self.inner.store.clone();
+        let unfinished = blocking(move || store.unfinished_lessons()).await?;
+        let mut n = 0;
+        for (thread, session) in unfinished {
+            let (store, tid) = (self.inner.store.clone(), thread.clone());
+            let Some(record) = blocking(move || store.thread(&tid)).await? else {
+                continue;
+            };
+            let team = team_for(&self.inner, &record.mode).await?;
+            learn_from(&self.inner, team, &thread, &session);
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Every `every` until shutdown: start the scheduled tasks that are due, then run
     /// [`Dispatcher::recover`].
     pub fn watch(
@@ -490,6 +511,15 @@ async fn drive(inner: &Inner, id: &str) -> Result<(), String> {
     match (result, last) {
         (Ok(_), Some(o)) => match o.cause {
             StopCause::Completed => {
+                if let (true, Some(session)) = (inner.learn, &last_session) {
+                    // Logged before the thread is done: a lesson a stop cuts short is taken
+                    // up at the next start (`resume_learning`).
+                    inner.events.record(
+                        id,
+                        serde_json::json!({"thread": id, "learning": {"session": session}}),
+                    );
+                    inner.events.flush().await;
+                }
                 set(inner, id, ThreadStatus::Completed, false, o.answer, None).await?;
                 if let (true, Some(session)) = (inner.learn, &last_session) {
                     learn_from(inner, team.clone(), id, session);

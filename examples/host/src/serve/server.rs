@@ -107,6 +107,10 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     if recovered > 0 {
         eprintln!("taking up {recovered} thread(s) left queued or running");
     }
+    let lessons = dispatcher.resume_learning().await?;
+    if lessons > 0 {
+        eprintln!("taking up {lessons} lesson(s) a stop cut short");
+    }
     eprintln!("listening on {}", listener.local_addr()?);
     // No wakeup is lost: decisions from the CLI, retries, runs that parked while decided.
     dispatcher.watch(std::time::Duration::from_secs(1), scheduler);

@@ -42,6 +42,9 @@ pub trait EventLog: Send + Sync {
         session: &str,
         call: &str,
     ) -> Result<Option<String>, StoreError>;
+    /// Lessons begun and not finished (a `learning` event without a `learned` one after it,
+    /// the server stopped between): `(thread, session)`.
+    fn unfinished_lessons(&self) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 /// The cost a model call event reports (the agent's own calls and auxiliary ones).
@@ -148,6 +151,23 @@ impl EventLog for SqliteStore {
             )
             .optional()
             .map(Option::flatten)
+        })
+    }
+
+    fn unfinished_lessons(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.with(|c| {
+            // Damaged rows (not JSON) are passed over.
+            let mut q = c.prepare_cached(
+                "SELECT b.thread, json_extract(b.event, '$.learning.session') FROM thread_events b \
+                 WHERE CASE WHEN json_valid(b.event) \
+                   THEN json_type(b.event, '$.learning.session') = 'text' ELSE 0 END \
+                 AND NOT EXISTS (SELECT 1 FROM thread_events d WHERE d.thread = b.thread \
+                   AND d.seq > b.seq AND CASE WHEN json_valid(d.event) \
+                   THEN json_type(d.event, '$.learned') IS NOT NULL ELSE 0 END) \
+                 ORDER BY b.thread, b.seq",
+            )?;
+            let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
         })
     }
 

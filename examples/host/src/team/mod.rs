@@ -260,7 +260,7 @@ impl Team {
     }
 
     /// Turn session `session_id` into a runbook in the memory's knowledge files
-    /// (`knowledge/runbook-<title>.md`, listed in the index); the file's path.
+    /// (`knowledge/runbook-<title>-<session>.md`, listed in the index); the file's path.
     pub async fn write_runbook(&self, session_id: &str) -> Result<PathBuf, HostError> {
         let said = self.said(session_id).await?;
         let name = sre_memory::write_runbook(&self.memory, self.scribe.as_ref(), session_id, &said)
