@@ -12,6 +12,7 @@
 //! | `shell`, `python` | one [`Executor`]: scrubbed env, timeout, bounded output, rlimits, Landlock, group kill |
 //! | Python function tools | [`PythonFunctionTool`]: a declared function run in a persistent worker with the same confinement |
 //! | `git_live_commit`, `git_log`, `git_diff`, `git_checkout` | point-in-time git with the `git` binary |
+//! | `prefix_report` | where two model request bodies stop sharing a cacheable prefix (opt-in: [`ToolSet::prefix_report`]) |
 //!
 //! Large results go through [`OffloadStore`] (an [`sre_core::OutputOffload`]).
 //!
@@ -54,6 +55,7 @@ pub mod git;
 pub mod list;
 pub mod namespace;
 pub mod offload;
+pub mod prefix;
 pub mod python;
 pub mod quota;
 pub mod readonly;
@@ -71,6 +73,7 @@ pub use find::Find;
 pub use git::{Git, GitCheckout, GitDiff, GitLiveCommit, GitLog};
 pub use list::List;
 pub use offload::{OffloadConfig, OffloadStore};
+pub use prefix::PrefixReportTool;
 pub use python::{
     ParamSpec, ParamType, PythonEnv, PythonFunctionSpec, PythonFunctionTool, PythonToolConfig,
 };

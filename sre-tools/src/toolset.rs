@@ -10,6 +10,7 @@ use crate::files::{EditFile, ReadFile, ReadLimits, WriteFile};
 use crate::find::Find;
 use crate::git::{Git, GitCheckout, GitDiff, GitLiveCommit, GitLog};
 use crate::list::List;
+use crate::prefix::PrefixReportTool;
 use crate::search::{Grep, GrepLimits};
 use crate::shell::{Python, Shell};
 use crate::workspace::Workspace;
@@ -23,6 +24,7 @@ pub struct ToolSet {
     grep: GrepLimits,
     read_only: bool,
     process_tools: bool,
+    prefix_report: bool,
 }
 
 impl ToolSet {
@@ -35,6 +37,7 @@ impl ToolSet {
             grep: GrepLimits::default(),
             read_only: false,
             process_tools: true,
+            prefix_report: false,
         }
     }
 
@@ -68,6 +71,13 @@ impl ToolSet {
         self
     }
 
+    /// Include `prefix_report` (prompt-cache diagnostics on request bodies; default false,
+    /// as few agents investigate model requests).
+    pub fn prefix_report(mut self, on: bool) -> Self {
+        self.prefix_report = on;
+        self
+    }
+
     /// The executor these settings give.
     pub fn executor(&self) -> Executor {
         Executor::new(self.ws.clone(), self.exec.clone())
@@ -85,6 +95,9 @@ impl ToolSet {
             wrap(typed_tool(Find::new(ws.clone())))?,
             wrap(typed_tool(List::new(ws.clone())))?,
         ];
+        if self.prefix_report {
+            tools.push(wrap(typed_tool(PrefixReportTool::new(ws.clone())))?);
+        }
         if !self.read_only {
             tools.push(wrap(typed_tool(WriteFile::new(ws.clone())))?);
             tools.push(wrap(typed_tool(EditFile::new(ws.clone())))?);

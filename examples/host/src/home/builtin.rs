@@ -15,6 +15,7 @@ pub const BUILTIN_TOOLS: &[(&str, &[&str])] = &[
     ("git_log", &[]),
     ("git_diff", &[]),
     ("git_checkout", &[]),
+    ("prefix_report", &[]),
     ("remember", &[]),
     ("update_investigation_state", &[]),
 ];

@@ -166,6 +166,7 @@ pub(super) async fn assemble(mut home: AgentHome, options: TeamOptions) -> Resul
     let builtin_for = |network: Network| -> Result<BTreeMap<String, Arc<dyn Tool>>, HostError> {
         let mut tools: BTreeMap<String, Arc<dyn Tool>> = ToolSet::new(workspace.clone())
             .exec_config(exec_config(options.namespaces, network, &home.root))
+            .prefix_report(true)
             .build()?
             .into_iter()
             .map(|t| (t.spec().name.clone(), t))

@@ -1,0 +1,57 @@
+//! `sre-lab`: the local systems the reference agents of `examples/team` investigate, where
+//! one of them must speak a provider's wire format (the prompt-cache regression's gateway
+//! traffic). See `examples/team/lab/`.
+
+mod gateway;
+mod prefix_cache;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sre-lab", about = "Local systems for the reference agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Lab,
+}
+
+#[derive(Subcommand)]
+enum Lab {
+    /// Two weeks of an LLM gateway's traffic: each request built by the gateway version
+    /// deployed at its time, sent through sre-core's OpenAI provider to a local server that
+    /// caches prompt prefixes; writes OUT/requests.jsonl and OUT/bodies/NNNN.json.
+    GatewayTraffic {
+        /// The gateway's git repository.
+        #[arg(long)]
+        repo: PathBuf,
+        /// Its deploy history (JSONL: version, commit, deployed_at).
+        #[arg(long)]
+        deploys: PathBuf,
+        /// The incoming requests (JSONL: time, route, tenant, question).
+        #[arg(long)]
+        requests: PathBuf,
+        /// Where to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
+        Lab::GatewayTraffic {
+            repo,
+            deploys,
+            requests,
+            out,
+        } => gateway::traffic(&repo, &deploys, &requests, &out).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sre-lab: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
