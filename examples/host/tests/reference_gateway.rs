@@ -382,6 +382,7 @@ fn the_no_push_hook_refuses_pushes_and_nothing_else() {
         ("git log; /usr/bin/git --no-pager push", true),
         ("bash -c 'git status && git push'", true),
         ("eval git push", true),
+        ("GIT_SSH=x timeout 5 env -i git push", true),
         ("git 'unterminated", true),
         ("git commit -m 'push the fix; git push later'", false),
         ("echo git push", false),

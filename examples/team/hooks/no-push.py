@@ -7,6 +7,8 @@ import sys
 
 # git's options that take a value before the subcommand (`git -C repo push`).
 VALUED = {"-C", "-c", "--git-dir", "--work-tree", "--namespace"}
+# Commands that run the command after them.
+WRAPPERS = {"sudo", "env", "command", "exec", "time", "nohup", "nice", "xargs", "timeout"}
 
 
 def commands(command: str) -> list[list[str]]:
@@ -28,18 +30,27 @@ def pushes(command: str) -> bool:
     except ValueError:
         return True  # cannot tell: refuse
     for words in parts:
-        for i, w in enumerate(words):
-            name = w.rsplit("/", 1)[-1]
-            # A command line inside another: `bash -c '...'`, `eval ...`.
-            if name in ("sh", "bash") and words[i + 1:i + 2] == ["-c"]:
-                inner = words[i + 2:i + 3]
-            else:
-                inner = words[i + 1:] if name == "eval" else []
-            if inner and pushes(" ".join(inner)):
+        # The command word: after variable assignments and wrappers (`sudo`, `env`...).
+        wrapped = False
+        while words and (
+            "=" in words[0]
+            or words[0].rsplit("/", 1)[-1] in WRAPPERS
+            or (wrapped and (words[0].startswith("-") or words[0][:1].isdigit()))
+        ):
+            wrapped = wrapped or words[0].rsplit("/", 1)[-1] in WRAPPERS
+            words = words[1:]
+        if not words:
+            continue
+        name = words[0].rsplit("/", 1)[-1]
+        # A command line inside another: `bash -c '...'`, `eval ...`.
+        if name in ("sh", "bash") and words[1:2] == ["-c"]:
+            if words[2:3] and pushes(words[2]):
                 return True
-            if name != "git":
-                continue
-            rest = words[i + 1:]
+        elif name == "eval":
+            if pushes(" ".join(words[1:])):
+                return True
+        elif name == "git":
+            rest = words[1:]
             while rest and rest[0].startswith("-"):
                 rest = rest[2:] if rest[0] in VALUED else rest[1:]
             if rest and rest[0] == "push":
