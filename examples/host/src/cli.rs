@@ -91,6 +91,11 @@ pub enum Command {
         /// the pitfalls go into the workspace's memory for the next ones.
         #[arg(long)]
         learn: bool,
+        /// Run the scheduler as if it were this time (RFC 3339) at start; the clock then
+        /// runs on from there. Replays a day of scheduled tasks (a demo, a test); the
+        /// threads' own timestamps stay the real time.
+        #[arg(long, value_name = "TIME")]
+        clock: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// The approval requests of `Review` agents (`sre run --approve durable`, `sre serve`).
     Approvals {
@@ -261,6 +266,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
             no_namespaces,
             cache_dir,
             learn,
+            clock,
         } => {
             let token = match crate::remote::read_token(token_file.as_deref()) {
                 Ok(t) => t,
@@ -290,6 +296,7 @@ pub async fn main_with(cli: Cli) -> ExitCode {
                 cache_dir: cache_dir
                     .or_else(|| std::env::var_os("SRE_CACHE_DIR").map(PathBuf::from)),
                 learn,
+                clock,
             };
             match crate::serve::serve(options).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -186,12 +186,13 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// Every `every` until shutdown: start the scheduled tasks that are due, then run
-    /// [`Dispatcher::recover`].
+    /// Every `every` until shutdown: start the scheduled tasks that are due (at the time
+    /// now + `clock_offset`), then run [`Dispatcher::recover`].
     pub fn watch(
         &self,
         every: std::time::Duration,
         scheduler: Option<Arc<crate::schedule::Scheduler>>,
+        clock_offset: chrono::Duration,
     ) {
         let this = self.clone();
         tokio::spawn(async move {
@@ -202,7 +203,7 @@ impl Dispatcher {
                 }
                 if let Some(s) = &scheduler {
                     let s = s.clone();
-                    match blocking(move || s.tick(chrono::Utc::now())).await {
+                    match blocking(move || s.tick(chrono::Utc::now() + clock_offset)).await {
                         Ok(opened) => opened.into_iter().for_each(|id| this.submit(id)),
                         Err(e) => eprintln!("scheduler: {e}"),
                     }

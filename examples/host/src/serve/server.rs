@@ -37,6 +37,8 @@ pub struct ServeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Learn from every investigation that completes (into the workspace's memory).
     pub learn: bool,
+    /// The scheduler's time at start, when not now (`--clock`).
+    pub clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Serve until Ctrl-C or SIGTERM. Prints `listening on ADDR` on stderr once bound.
@@ -113,7 +115,10 @@ pub async fn serve(o: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     }
     eprintln!("listening on {}", listener.local_addr()?);
     // No wakeup is lost: decisions from the CLI, retries, runs that parked while decided.
-    dispatcher.watch(std::time::Duration::from_secs(1), scheduler);
+    let clock_offset = o
+        .clock
+        .map_or(chrono::Duration::zero(), |at| at - chrono::Utc::now());
+    dispatcher.watch(std::time::Duration::from_secs(1), scheduler, clock_offset);
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

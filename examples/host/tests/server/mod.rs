@@ -80,18 +80,25 @@ pub fn start_full(
     listen: &str,
     args: &[&str],
 ) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sre"))
-        .args([
-            "serve",
-            home.to_str().unwrap(),
-            "--listen",
-            listen,
-            "--script",
-        ])
-        .arg(home.join("script.yaml"))
-        .args(args)
-        .env("SRE_API_TOKEN", token)
-        .envs(env.iter().copied())
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sre"));
+    cmd.args([
+        "serve",
+        home.to_str().unwrap(),
+        "--listen",
+        listen,
+        "--script",
+    ])
+    .arg(home.join("script.yaml"))
+    .args(args)
+    .env("SRE_API_TOKEN", token)
+    .envs(env.iter().copied());
+    start_command(cmd)
+}
+
+/// `sre serve` as `cmd` says (its arguments, environment, token): started, its stderr
+/// read in the background, its address once it listens.
+pub fn start_command(mut cmd: Command) -> Server {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

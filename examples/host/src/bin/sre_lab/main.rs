@@ -1,9 +1,11 @@
-//! `sre-lab`: the local systems the reference agents of `examples/team` investigate, where
-//! one of them must speak a provider's wire format (the prompt-cache regression's gateway
-//! traffic). See `examples/team/lab/`.
+//! `sre-lab`: the local systems the reference agents of `examples/team` investigate where
+//! they must speak a provider's wire format: the prompt-cache regression's gateway traffic,
+//! and the daily LLM-error triage's day of agent sessions. See `examples/team/lab/`.
 
+mod faults;
 mod gateway;
 mod prefix_cache;
+mod ticketbot;
 
 use std::path::PathBuf;
 
@@ -35,6 +37,18 @@ enum Lab {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A day of ticketbot's agent sessions, run by the harness (sre-core's agent loop,
+    /// OpenAI provider and retry layer) against a local provider that injects real faults;
+    /// appends their events, stamped with the time of the day, to OUT.
+    TicketbotDay {
+        /// The day's sessions (JSONL: session_id, time, route, system, task, tools, model,
+        /// stream, timeout_s, max_attempts), from examples/team/lab/ticketbot_day.py.
+        #[arg(long)]
+        sessions: PathBuf,
+        /// The event log to append to.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -46,6 +60,7 @@ async fn main() -> std::process::ExitCode {
             requests,
             out,
         } => gateway::traffic(&repo, &deploys, &requests, &out).await,
+        Lab::TicketbotDay { sessions, out } => ticketbot::day(&sessions, &out).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
