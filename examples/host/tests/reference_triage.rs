@@ -294,7 +294,31 @@ fn the_daily_triage_ranks_traces_and_fixes_then_reports_the_reduction_the_next_d
     let started = Instant::now();
     let run2 = wait_for_run(&s, 2);
     let run2_wall = started.elapsed();
+    // The thread's events, both runs (replayed from its log): tokens and tool calls per run.
+    let seen =
+        server::follow(&s.addr, THREAD).until(|l| l.contains("after the fixes of 2026-11-15"));
     stop(s);
+    let mut runs = [(0u64, 0u64, 0usize); 2];
+    let mut run = 0;
+    for line in seen.lines().filter(|l| l.starts_with('{')) {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let k = &e["kind"];
+        match k["type"].as_str() {
+            Some("model_response") => {
+                runs[run].0 += 1;
+                runs[run].1 += k["usage"]["input_tokens"].as_u64().unwrap()
+                    + k["usage"]["output_tokens"].as_u64().unwrap();
+            }
+            Some("tool_finished") => runs[run].2 += 1,
+            Some("finished") => run = (run + 1).min(1),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        (runs[0].0, runs[0].2, runs[1].0, runs[1].2),
+        (6, 10, 2, 1),
+        "{runs:?}"
+    );
     let report2 = run2["answer"].as_str().unwrap();
     let reduction = (events2 as f64 - events1 as f64) / events1 as f64 * 100.0;
     for figure in [
@@ -327,9 +351,15 @@ fn the_daily_triage_ranks_traces_and_fixes_then_reports_the_reduction_the_next_d
 
     // The figures of this reference agent (offline: the scripted model).
     println!(
-        "reference agent (c) llm-error-triage, offline: a day of {sessions1} sessions run by the harness against the faulty provider in {:.1} s; from `sre serve` started 3 s before 06:00 to the report: run 1 {:.1} s ({events1} error events in 4 clusters, 3 traced to code and fixed), run 2 {:.1} s; error events {events1} -> {events2} ({reduction:+.1}%), failed sessions {failed1} -> {failed2}",
+        "reference agent (c) llm-error-triage, offline: a day of {sessions1} sessions run by the harness against the faulty provider in {:.1} s; from `sre serve` started 3 s before 06:00 to the report: run 1 {:.1} s, {} model turns, {} tool calls, {} tokens (estimated, bytes/4; {events1} error events in 4 clusters, 3 traced to code and fixed), run 2 {:.1} s, {} turns, {} tool call, {} tokens; error events {events1} -> {events2} ({reduction:+.1}%), failed sessions {failed1} -> {failed2}",
         day1_built.as_secs_f64(),
         run1_wall.as_secs_f64(),
+        runs[0].0,
+        runs[0].2,
+        runs[0].1,
         run2_wall.as_secs_f64(),
+        runs[1].0,
+        runs[1].2,
+        runs[1].1,
     );
 }
