@@ -91,10 +91,11 @@ pub enum Command {
         /// the pitfalls go into the workspace's memory for the next ones.
         #[arg(long)]
         learn: bool,
-        /// Run the scheduler as if it were this time (RFC 3339) at start; the clock then
-        /// runs on from there. Replays a day of scheduled tasks (a demo, a test); the
-        /// threads' own timestamps stay the real time.
-        #[arg(long, value_name = "TIME")]
+        /// Run the scheduler as if it were TIME (RFC 3339, e.g. 2026-11-16T05:59:50Z) at
+        /// start; the clock then runs on from there. Replays a morning of scheduled tasks
+        /// (a demo, a test): give it a data folder of its own, since the tasks' state keeps
+        /// the times it ran at. The threads' own timestamps stay the real time.
+        #[arg(long, value_name = "TIME", value_parser = crate::schedule::parse_clock)]
         clock: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// The approval requests of `Review` agents (`sre run --approve durable`, `sre serve`).

@@ -24,6 +24,20 @@ pub struct Scheduler {
     store: Arc<SqliteStore>,
 }
 
+/// A scheduler clock given by hand (`sre serve --clock`): an RFC 3339 time between the
+/// years 1970 and 9999.
+pub fn parse_clock(s: &str) -> Result<DateTime<Utc>, String> {
+    use chrono::Datelike;
+    let t = DateTime::parse_from_rfc3339(s)
+        .map_err(|e| format!("{e}: give an RFC 3339 time such as 2026-11-16T05:59:50Z"))?
+        .with_timezone(&Utc);
+    if (1970..=9999).contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err("the year must be between 1970 and 9999".into())
+    }
+}
+
 /// A name safe in a thread id (and so a session file name).
 pub fn slug(name: &str) -> String {
     name.chars()

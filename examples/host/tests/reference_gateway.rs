@@ -25,21 +25,6 @@ fn lab_script() -> std::path::PathBuf {
     repo().join("examples/team/lab/gateway-lab.sh")
 }
 
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn log(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -161,11 +146,11 @@ fn prompt_cache_analyst_finds_both_causes_and_writes_both_fixes_unpushed() {
             .map(|(_, o)| o.as_str())
             .collect()
     };
-    assert!(
-        of_type(&events, "tool_refused").is_empty(),
-        "{:?}",
-        of_type(&events, "tool_refused")
-    );
+    // The one push was refused before it ran, by the no-push hook.
+    let refused = of_type(&events, "tool_refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let reason = refused[0]["kind"]["reason"].as_str().unwrap();
+    assert!(reason.contains("pushing is not allowed"), "{reason}");
 
     // The answer's figures: each one computed here from the log and the repository.
     let answer = answer(&events, "prompt-cache-analyst");
@@ -243,9 +228,15 @@ fn prompt_cache_analyst_finds_both_causes_and_writes_both_fixes_unpushed() {
     };
     assert_eq!([cached("req-0181"), cached("req-0182")], [1664, 1664]);
     assert_eq!([cached("req-0184"), cached("req-0185")], [1152, 1152]);
-    let reports = outputs_of("prefix_report");
+    // (The two calls run at once: their results come in either order.)
+    let mut reports = outputs_of("prefix_report");
+    reports.sort_by_key(|r| !r.contains("data/bodies/0181.json"));
     assert_eq!(reports.len(), 2);
-    assert!(reports[0].contains("common prefix: 7153 bytes") && answer.contains("7153 bytes"));
+    assert!(
+        reports[0].contains("common prefix: 7153 bytes") && answer.contains("7153 bytes"),
+        "{}",
+        reports[0]
+    );
     assert!(
         reports[0].contains("from after the change.\\n\\n# Context"),
         "{}",
@@ -282,7 +273,11 @@ fn prompt_cache_analyst_finds_both_causes_and_writes_both_fixes_unpushed() {
     assert_eq!(
         git(
             &remote,
-            &["for-each-ref", "--format=%(refname) %(objectname)"]
+            &[
+                "for-each-ref",
+                "--format=%(refname) %(objectname)",
+                "refs/heads"
+            ]
         ),
         format!("refs/heads/main {main_before}")
     );
@@ -376,27 +371,63 @@ fn prompt_cache_analyst_finds_both_causes_and_writes_both_fixes_unpushed() {
 #[test]
 fn the_no_push_hook_refuses_pushes_and_nothing_else() {
     let hook = repo().join("examples/team/hooks/no-push.py");
-    for (command, refused) in [
+    let cases = [
         ("git push origin fix", true),
         ("cd scratch/x && git -C . -c a=b push -u origin fix", true),
         ("git log; /usr/bin/git --no-pager push", true),
         ("bash -c 'git status && git push'", true),
+        ("bash -lc 'git push'", true),
+        ("sh -ec \"cd x; git push\"", true),
+        ("if true; then git push; fi", true),
+        ("{ git push; }", true),
+        ("! git push", true),
+        ("sudo -u dev git push", true),
+        ("env -C dir git push", true),
+        ("timeout -s KILL 30 git push", true),
+        ("GIT=git; $GIT push", true),
+        ("git -c alias.ship=push ship", true),
+        ("git send-pack origin", true),
+        (
+            "python3 -c 'import subprocess; subprocess.run([\"git\", \"push\"])'",
+            true,
+        ),
         ("eval git push", true),
-        ("GIT_SSH=x timeout 5 env -i git push", true),
         ("git 'unterminated", true),
-        ("git commit -m 'push the fix; git push later'", false),
-        ("echo git push", false),
+        ("echo git push", true),
         ("git status", false),
-    ] {
-        let mut child = Command::new(&hook)
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        (
+            "git commit -q -m 'Restore the cacheable prompt prefix'",
+            false,
+        ),
+        (
+            "git clone -q repos/x scratch/x && git -C scratch/x checkout -b fix/y",
+            false,
+        ),
+        ("python3 -m unittest discover -s tests -t .", false),
+    ];
+    for (command, refused) in cases {
         let input = serde_json::json!({"tool_name": "shell", "tool_input": {"command": command}});
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = run_hook(&hook, &input);
         assert_eq!(out.status.code() == Some(2), refused, "{command}: {out:?}");
     }
+    // Python code through ExecutePythonCode.
+    for (code, refused) in [
+        ("import subprocess\nsubprocess.run(['git', 'push'])", true),
+        ("import os; os.system('GIT_DIR=x git push')", true),
+        ("print(sum(range(10)))", false),
+    ] {
+        let input = serde_json::json!({"tool_name": "python", "tool_input": {"code": code}});
+        let out = run_hook(&hook, &input);
+        assert_eq!(out.status.code() == Some(2), refused, "{code}: {out:?}");
+    }
+}
+
+fn run_hook(hook: &Path, input: &Value) -> std::process::Output {
+    let mut child = Command::new(hook)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }

@@ -41,21 +41,6 @@ fn lab(args: &[&str], ws: &Path) {
     );
 }
 
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// One cluster of a day's errors, counted here from the log.
 #[derive(Debug, Default)]
 struct Cluster {
@@ -106,6 +91,19 @@ fn day(log: &Path) -> (usize, BTreeMap<&'static str, Cluster>) {
         }
     }
     (sessions.len(), clusters)
+}
+
+/// Sessions per route (the first part of their ids) of the day in `log`.
+fn routes(log: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in std::fs::read_to_string(log).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        if e["kind"]["type"] == "session_started" {
+            let route = e["session_id"].as_str().unwrap().split('-').next().unwrap();
+            *out.entry(route.to_string()).or_default() += 1;
+        }
+    }
+    out
 }
 
 fn serve(ws: &Path, data: &Path, clock: &str) -> server::Server {
@@ -171,6 +169,7 @@ fn the_daily_triage_ranks_traces_and_fixes_then_reports_the_reduction_the_next_d
     let repo_dir = ws.join("repos/ticketbot");
     let main_before = git(&repo_dir, &["rev-parse", "main"]);
     let (sessions1, day1) = day(&ws.join("logs/2026-11-15.jsonl"));
+    let routes1 = routes(&ws.join("logs/2026-11-15.jsonl"));
 
     // The morning after: the scheduler starts the task at 06:00.
     let s = serve(&ws, &data, "2026-11-16T05:59:57Z");
@@ -198,10 +197,18 @@ fn the_daily_triage_ranks_traces_and_fixes_then_reports_the_reduction_the_next_d
         )
     };
     for figure in [
-        format!("{sessions1} sessions, {events1} error events, {failed1} failed sessions"),
+        format!(
+            "{sessions1} sessions (digest {}, summarize {}, triage {})",
+            routes1["digest"], routes1["summarize"], routes1["triage"]
+        ),
+        format!("{events1} error events, {failed1} failed sessions"),
         row(1, "rate limit", "digest, 02:00"),
-        row(2, "tool schema", "every triage"),
-        row(3, "cut stream", "summarize"),
+        row(
+            2,
+            "tool schema",
+            &format!("all {} triage", routes1["triage"]),
+        ),
+        row(3, "cut stream", "digest, summarize"),
         row(4, "timeout", "summarize"),
         format!(
             "all {} sessions finished after one retry",

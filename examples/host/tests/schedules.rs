@@ -388,3 +388,24 @@ fn a_same_thread_task_never_posts_into_another_tasks_thread() {
         None
     );
 }
+
+#[test]
+fn a_clock_given_by_hand_is_an_rfc3339_time_in_a_sane_year() {
+    use sre_host::schedule::parse_clock;
+    assert_eq!(
+        parse_clock("2026-11-16T07:59:50+02:00").unwrap(),
+        at("2026-11-16T05:59:50Z")
+    );
+    for (bad, says) in [
+        ("garbage", "give an RFC 3339 time such as"),
+        ("2026-11-16T05:59:50", "give an RFC 3339 time such as"),
+        (
+            "0001-01-01T00:00:00Z",
+            "the year must be between 1970 and 9999",
+        ),
+        ("+262142-12-31T23:59:58Z", "give an RFC 3339 time such as"),
+    ] {
+        let e = parse_clock(bad).unwrap_err();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+}

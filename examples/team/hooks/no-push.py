@@ -1,65 +1,51 @@
 #!/usr/bin/env python3
-"""PreToolUse: a command that runs `git push` does not run. Fixes are left on a local branch
-for a person to review (exit 2 + reason: the call is refused)."""
+"""PreToolUse on the command tools: a command or Python code that might run `git push`
+does not run. Fixes stay on a local branch for a person to review (exit 2 + reason: the
+call is refused).
+
+It fails closed: a shell line is refused when it names git (any word holding "git") and
+holds a `push` or `send-pack` word, or an alias to push; a word that is itself a command
+line or code (`bash -lc '...'`, `python3 -c '...'`) is refused when it names both git and
+push; so is Python code (ExecutePythonCode); a line that cannot be parsed is refused. So
+`git stash push` or an `echo` mentioning a push is refused too: rephrase it."""
 import json
+import re
 import shlex
 import sys
 
-# git's options that take a value before the subcommand (`git -C repo push`).
-VALUED = {"-C", "-c", "--git-dir", "--work-tree", "--namespace"}
-# Commands that run the command after them.
-WRAPPERS = {"sudo", "env", "command", "exec", "time", "nohup", "nice", "xargs", "timeout"}
+PUSH_WORDS = {"push", "send-pack"}
 
 
-def commands(command: str) -> list[list[str]]:
-    """The simple commands of a shell line: words split at `;`, `&&`, `||`, `|`, `&`."""
-    lexer = shlex.shlex(command.replace("\n", ";"), posix=True, punctuation_chars=True)
+def words(line: str) -> list[str]:
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
-    out: list[list[str]] = [[]]
-    for token in lexer:
-        if token and set(token) <= set(";&|()"):
-            out.append([])
-        else:
-            out[-1].append(token)
-    return out
+    return list(lexer)
 
 
-def pushes(command: str) -> bool:
+def pushes(line: str, depth: int = 0) -> bool:
+    if depth > 4:
+        return True
     try:
-        parts = commands(command)
+        ws = words(line)
     except ValueError:
         return True  # cannot tell: refuse
-    for words in parts:
-        # The command word: after variable assignments and wrappers (`sudo`, `env`...).
-        wrapped = False
-        while words and (
-            "=" in words[0]
-            or words[0].rsplit("/", 1)[-1] in WRAPPERS
-            or (wrapped and (words[0].startswith("-") or words[0][:1].isdigit()))
-        ):
-            wrapped = wrapped or words[0].rsplit("/", 1)[-1] in WRAPPERS
-            words = words[1:]
-        if not words:
-            continue
-        name = words[0].rsplit("/", 1)[-1]
-        # A command line inside another: `bash -c '...'`, `eval ...`.
-        if name in ("sh", "bash") and words[1:2] == ["-c"]:
-            if words[2:3] and pushes(words[2]):
-                return True
-        elif name == "eval":
-            if pushes(" ".join(words[1:])):
-                return True
-        elif name == "git":
-            rest = words[1:]
-            while rest and rest[0].startswith("-"):
-                rest = rest[2:] if rest[0] in VALUED else rest[1:]
-            if rest and rest[0] == "push":
-                return True
-    return False
+    names_git = any("git" in w.lower() for w in ws)
+    if names_git and any(w in PUSH_WORDS or w.endswith("=push") for w in ws):
+        return True
+    # A word that is a command line or code of its own (`bash -lc '...'`, `python -c`).
+    nested = [w for w in ws if w != line and re.search(r"\w", w) and re.search(r"\s|[;&|(]", w)]
+    return any(code_pushes(w) or pushes(w, depth + 1) for w in nested)
+
+
+def code_pushes(code: str) -> bool:
+    return bool(re.search(r"git", code, re.I) and re.search(r"push|send-pack", code, re.I))
 
 
 context = json.load(sys.stdin)
-if pushes((context.get("tool_input") or {}).get("command", "")):
-    print("blocked: pushing is not allowed; leave the branch for review", file=sys.stderr)
+args = context.get("tool_input") or {}
+command, code = args.get("command"), args.get("code")
+if (isinstance(command, str) and pushes(command)) or (isinstance(code, str) and code_pushes(code)):
+    print("blocked: this may run `git push`; pushing is not allowed, leave the branch for review",
+          file=sys.stderr)
     sys.exit(2)
 sys.exit(0)

@@ -15,10 +15,15 @@
 #                           OpenAI provider to a local server that caches prompt prefixes.
 #   data/bodies/NNNN.json   the body of request req-NNNN as the server received it.
 set -euo pipefail
+# The same commits (and so the same ids) on every machine: no user or system git config,
+# no identity or dates from the environment.
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+unset GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_AUTHOR_DATE GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL GIT_COMMITTER_DATE
 ws="${1:?usage: $0 WORKSPACE}"
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/llm-gateway"
 lab="${SRE_LAB:-sre-lab}"
+[ ! -e "$ws/repos/llm-gateway" ] || { echo "$ws already holds a gateway lab" >&2; exit 2; }
 mkdir -p "$ws/repos" "$ws/data" "$ws/remote"
 ws="$(cd "$ws" && pwd)"
 repo="$ws/repos/llm-gateway"
@@ -64,9 +69,10 @@ v180="$(sha)"
 printf '\n## Alerts\n\n`gateway/alerts.py` pages when a model'\''s prompt-cache hit rate falls below 50%%.\n' >>"$repo/README.md"
 commit "2026-11-11T13:00:00Z" "Ana Lima" "Document the cache alert"
 v181="$(sha)"
+for v in 1.7.0:$v170 1.7.1:$v171 1.8.0:$v180 1.8.1:$v181; do git -C "$repo" tag "v${v%%:*}" "${v#*:}"; done
 git init -q --bare -b main "$ws/remote/llm-gateway.git"
 git -C "$repo" remote add origin "$ws/remote/llm-gateway.git"
-git -C "$repo" push -q origin main
+git -C "$repo" push -q origin main --tags
 
 cat >"$ws/data/deploys.jsonl" <<JSON
 {"version": "v1.7.0", "commit": "$v170", "deployed_at": "2026-10-28T10:00:00Z"}

@@ -10,6 +10,10 @@
 #                                          that injects real faults (`sre-lab ticketbot-day`,
 #                                          SRE_LAB, else on PATH): the harness's own events.
 set -euo pipefail
+# The same commits (and so the same ids) on every machine: no user or system git config,
+# no identity or dates from the environment.
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+unset GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_AUTHOR_DATE GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL GIT_COMMITTER_DATE
 cmd="${1:-}"; ws="${2:-}"
 [ -n "$cmd" ] && [ -n "$ws" ] || { echo "usage: $0 init WORKSPACE | day WORKSPACE DATE" >&2; exit 2; }
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,6 +21,7 @@ src="$here/ticketbot"
 lab="${SRE_LAB:-sre-lab}"
 case "$cmd" in
 init)
+  [ ! -e "$ws/repos/ticketbot" ] || { echo "$ws already holds a ticketbot lab" >&2; exit 2; }
   mkdir -p "$ws/repos" "$ws/logs" "$ws/remote"
   ws="$(cd "$ws" && pwd)"
   repo="$ws/repos/ticketbot"

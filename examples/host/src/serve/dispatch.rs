@@ -196,14 +196,20 @@ impl Dispatcher {
     ) {
         let this = self.clone();
         tokio::spawn(async move {
+            let mut first = true;
             loop {
-                tokio::select! {
-                    _ = this.inner.stop.cancelled() => return,
-                    _ = tokio::time::sleep(every) => {}
+                // The first tick is at once: a task due at start is not a second late.
+                if !std::mem::take(&mut first) {
+                    tokio::select! {
+                        _ = this.inner.stop.cancelled() => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
                 }
                 if let Some(s) = &scheduler {
                     let s = s.clone();
-                    match blocking(move || s.tick(chrono::Utc::now() + clock_offset)).await {
+                    let now = chrono::Utc::now();
+                    let now = now.checked_add_signed(clock_offset).unwrap_or(now);
+                    match blocking(move || s.tick(now)).await {
                         Ok(opened) => opened.into_iter().for_each(|id| this.submit(id)),
                         Err(e) => eprintln!("scheduler: {e}"),
                     }

@@ -153,3 +153,19 @@ pub fn answer(events: &[serde_json::Value], agent: &str) -> String {
         .unwrap_or_else(|| panic!("no answer of {agent}"))
         .to_string()
 }
+
+/// What `git -C repo args...` prints (trimmed); it must succeed.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

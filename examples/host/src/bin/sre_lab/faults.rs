@@ -1,17 +1,18 @@
 //! A local OpenAI-compatible Chat Completions server with the faults a provider really
 //! shows, each from a real cause rather than at random:
 //!
-//! - **400** when a tool's JSON schema is invalid (an `array` without `items`), in the
-//!   provider's words;
-//! - **429** with `retry-after` past 10 requests in one minute of the caller's clock (the
-//!   `x-lab-time` header: the lab replays a day in seconds);
+//! - **400** (`invalid_function_parameters`) when a tool's JSON schema has an `array`
+//!   without `items`, in the provider's words;
+//! - **429** (`rate_limit_exceeded`, with `retry-after`) past 10 requests in one minute of
+//!   the caller's clock (the `x-lab-time` header, as the lab replays a day in seconds;
+//!   without it, the server's own);
 //! - **slow answers** for long prompts (over 2,500 bytes of messages: 1.5 s before the
 //!   first byte), which a short client timeout turns into timeouts;
-//! - **streams cut mid-response** for one request in ten (by a hash of its body), on its
-//!   first attempt only, as a connection reset after the first chunk.
+//! - **streams cut mid-response** for one request in ten (chosen by the SHA-256 of its body,
+//!   so the same day cuts the same streams on every machine), on its first attempt only, as
+//!   a connection reset after the first chunks.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,7 +24,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
+
+use crate::wire::{chat_request, error};
 
 /// Requests per minute of the caller's clock.
 pub const RATE_LIMIT_PER_MINUTE: u64 = 10;
@@ -32,27 +36,16 @@ pub const SLOW_PROMPT_BYTES: usize = 2500;
 /// How slowly.
 pub const SLOW_ANSWER: Duration = Duration::from_millis(1500);
 
+/// The server's state: requests so far, per minute, and the bodies whose stream was cut.
 #[derive(Default)]
 pub struct Faults {
     seq: AtomicU64,
-    /// Requests per minute of the caller's clock.
     minutes: Mutex<HashMap<String, u64>>,
-    /// Bodies whose stream was cut once.
-    cut: Mutex<HashSet<u64>>,
+    cut: Mutex<HashSet<[u8; 32]>>,
 }
 
-fn error(status: StatusCode, message: &str, kind: &str, n: u64) -> Response {
-    (
-        status,
-        [("x-request-id", format!("req_lab_{n:05}"))],
-        axum::Json(
-            json!({"error": {"message": message, "type": kind, "param": null, "code": null}}),
-        ),
-    )
-        .into_response()
-}
-
-/// The first array schema without `items` in a tool's parameters, as the provider names it.
+/// The first `array` schema without `items` in a tool's parameters, named as the provider
+/// names it (`In context=('properties', 'tags'), array schema missing items.`).
 fn invalid_schema(schema: &Value, context: &mut Vec<String>) -> Option<String> {
     if schema["type"] == "array" && schema.get("items").is_none() {
         let path = context
@@ -62,13 +55,27 @@ fn invalid_schema(schema: &Value, context: &mut Vec<String>) -> Option<String> {
             .join(", ");
         return Some(format!("In context=({path}), array schema missing items."));
     }
-    if let Some(props) = schema["properties"].as_object() {
-        for (name, sub) in props {
-            context.extend(["properties".to_string(), name.clone()]);
-            if let Some(e) = invalid_schema(sub, context) {
-                return Some(e);
-            }
-            context.truncate(context.len() - 2);
+    let mut nested: Vec<(Vec<String>, &Value)> = Vec::new();
+    for key in ["properties", "$defs", "definitions"] {
+        for (name, sub) in schema[key].as_object().into_iter().flatten() {
+            nested.push((vec![key.to_string(), name.clone()], sub));
+        }
+    }
+    if schema["items"].is_object() {
+        nested.push((vec!["items".to_string()], &schema["items"]));
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        for (i, sub) in schema[key].as_array().into_iter().flatten().enumerate() {
+            nested.push((vec![key.to_string(), i.to_string()], sub));
+        }
+    }
+    for (path, sub) in nested {
+        let depth = context.len();
+        context.extend(path);
+        let found = invalid_schema(sub, context);
+        context.truncate(depth);
+        if found.is_some() {
+            return found;
         }
     }
     None
@@ -83,6 +90,19 @@ fn prompt_bytes(body: &Value) -> usize {
         .sum()
 }
 
+/// The minute a request counts in: the caller's (`x-lab-time`, RFC 3339) in UTC, else now.
+fn minute_of(headers: &HeaderMap) -> String {
+    let caller = headers
+        .get("x-lab-time")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    caller
+        .unwrap_or_else(chrono::Utc::now)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
 fn chunk(n: u64, model: &str, choices: Value, usage: Option<Value>) -> Bytes {
     let mut c = json!({"id": format!("chatcmpl-lab-{n:05}"), "object": "chat.completion.chunk",
         "created": 0, "model": model, "choices": choices});
@@ -94,35 +114,30 @@ fn chunk(n: u64, model: &str, choices: Value, usage: Option<Value>) -> Bytes {
 
 async fn completions(State(f): State<Arc<Faults>>, headers: HeaderMap, raw: Bytes) -> Response {
     let n = f.seq.fetch_add(1, Ordering::SeqCst) + 1;
-    let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "We could not parse the JSON body of your request.",
-            "invalid_request_error",
-            n,
-        );
+    let id = format!("req_lab_{n:05}");
+    let body = match chat_request(&raw, &id) {
+        Ok(b) => b,
+        Err(r) => return r,
     };
-    let model = body["model"].as_str().unwrap_or("unknown").to_string();
-    for tool in body["tools"].as_array().into_iter().flatten() {
+    let model = body["model"].as_str().unwrap_or_default().to_string();
+    for (i, tool) in body["tools"].as_array().into_iter().flatten().enumerate() {
         if let Some(e) = invalid_schema(&tool["function"]["parameters"], &mut Vec::new()) {
             let name = tool["function"]["name"].as_str().unwrap_or("?");
             let message = format!("Invalid schema for function '{name}': {e}");
+            let param = format!("tools[{i}].function.parameters");
             return error(
                 StatusCode::BAD_REQUEST,
+                &id,
                 &message,
                 "invalid_request_error",
-                n,
+                Some(&param),
+                Some("invalid_function_parameters"),
             );
         }
     }
-    let minute = headers
-        .get("x-lab-time")
-        .and_then(|v| v.to_str().ok())
-        .map(|t| t.chars().take(16).collect::<String>())
-        .unwrap_or_default();
     let used = {
         let mut minutes = f.minutes.lock().await;
-        let used = minutes.entry(minute).or_default();
+        let used = minutes.entry(minute_of(&headers)).or_default();
         *used += 1;
         *used
     };
@@ -130,7 +145,14 @@ async fn completions(State(f): State<Arc<Faults>>, headers: HeaderMap, raw: Byte
         let message = format!(
             "Rate limit reached for {model} in organization org-lab on requests per min (RPM): Limit {RATE_LIMIT_PER_MINUTE}, Used {RATE_LIMIT_PER_MINUTE}, Requested 1. Please try again in 6s."
         );
-        let mut r = error(StatusCode::TOO_MANY_REQUESTS, &message, "requests", n);
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &id,
+            &message,
+            "requests",
+            None,
+            Some("rate_limit_exceeded"),
+        );
         r.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("6"));
         return r;
@@ -143,7 +165,7 @@ async fn completions(State(f): State<Arc<Faults>>, headers: HeaderMap, raw: Byte
         "total_tokens": prompt_bytes(&body) / 4 + 24});
     if body["stream"] != json!(true) {
         return (
-            [("x-request-id", format!("req_lab_{n:05}"))],
+            [("x-request-id", id)],
             axum::Json(json!({"id": format!("chatcmpl-lab-{n:05}"), "object": "chat.completion",
                 "created": 0, "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
@@ -151,10 +173,8 @@ async fn completions(State(f): State<Arc<Faults>>, headers: HeaderMap, raw: Byte
         )
             .into_response();
     }
-    let mut h = DefaultHasher::new();
-    raw.hash(&mut h);
-    let key = h.finish();
-    let cut = key % 10 == 0 && f.cut.lock().await.insert(key);
+    let key: [u8; 32] = Sha256::digest(&raw).into();
+    let cut = key[0] % 10 == 0 && f.cut.lock().await.insert(key);
     let (first, rest) = answer.split_at(answer.len() / 2);
     let mut items: Vec<Result<Bytes, std::io::Error>> = vec![
         Ok(chunk(
@@ -188,43 +208,85 @@ async fn completions(State(f): State<Arc<Faults>>, headers: HeaderMap, raw: Byte
             json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
             None,
         )));
-        items.push(Ok(chunk(n, &model, json!([]), Some(usage))));
+        if body["stream_options"]["include_usage"] == json!(true) {
+            items.push(Ok(chunk(n, &model, json!([]), Some(usage))));
+        }
         items.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
     }
+    let stream = futures::StreamExt::then(futures::stream::iter(items), |item| async move {
+        // The chunks before a cut reach the client first: the cut is mid-response.
+        if item.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        item
+    });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
-        .header("x-request-id", format!("req_lab_{n:05}"))
-        .body(Body::from_stream(futures::StreamExt::then(
-            futures::stream::iter(items),
-            // The chunks before a cut reach the client first: the cut is mid-response.
-            |item| async move {
-                if item.is_err() {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                item
-            },
-        )))
+        .header("x-request-id", &id)
+        .body(Body::from_stream(stream))
         .unwrap_or_else(|_| {
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
+                &id,
                 "response",
                 "server_error",
-                n,
+                None,
+                None,
             )
         })
 }
 
 /// Serve on 127.0.0.1 (a free port); returns the base URL (`http://127.0.0.1:P/v1`).
 pub async fn serve() -> Result<String, String> {
-    let app = Router::new()
-        .route("/v1/chat/completions", post(completions))
-        .with_state(Arc::new(Faults::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("bind: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(format!("http://{addr}/v1"))
+    crate::wire::serve(
+        Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(Arc::new(Faults::default())),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_array_without_items_is_found_wherever_it_is_nested() {
+        let ok = json!({"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}});
+        assert_eq!(invalid_schema(&ok, &mut Vec::new()), None);
+        for (schema, context) in [
+            (
+                json!({"type": "object", "properties": {"tags": {"type": "array"}}}),
+                "'properties', 'tags'",
+            ),
+            (
+                json!({"type": "array", "items": {"type": "object", "properties": {"x": {"type": "array"}}}}),
+                "'items', 'properties', 'x'",
+            ),
+            (
+                json!({"anyOf": [{"type": "string"}, {"type": "array"}]}),
+                "'anyOf', '1'",
+            ),
+            (json!({"$defs": {"T": {"type": "array"}}}), "'$defs', 'T'"),
+        ] {
+            assert_eq!(
+                invalid_schema(&schema, &mut Vec::new()),
+                Some(format!(
+                    "In context=({context}), array schema missing items."
+                )),
+                "{schema}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_counts_in_the_callers_minute_in_utc() {
+        let mut h = HeaderMap::new();
+        h.insert("x-lab-time", "2026-11-15T07:00:59+05:00".parse().unwrap());
+        assert_eq!(minute_of(&h), "2026-11-15T02:00");
+        h.insert("x-lab-time", "garbage".parse().unwrap());
+        let now = || chrono::Utc::now().format("%Y-%m-%dT%H:%M").to_string();
+        let (before, got, after) = (now(), minute_of(&h), now());
+        assert!(got == before || got == after, "{got}");
+    }
 }

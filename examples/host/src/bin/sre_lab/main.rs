@@ -6,6 +6,7 @@ mod faults;
 mod gateway;
 mod prefix_cache;
 mod ticketbot;
+mod wire;
 
 use std::path::PathBuf;
 

@@ -1,10 +1,14 @@
-//! A local OpenAI-compatible Chat Completions server that caches prompt prefixes the way
-//! the provider documents it: a prompt of at least 1,024 tokens is cached in blocks of 128
+//! A local OpenAI-compatible Chat Completions server that caches prompt prefixes by the
+//! provider's documented rules: a prompt of at least 1,024 tokens is cached in blocks of 128
 //! tokens, and a later prompt is served from the cache for as many leading blocks as are
 //! token-for-token identical to a cached prompt's (each block's hash chains every token
 //! before it, so one changed byte early on misses every block after it). Tokens are counted
 //! with the real `o200k_base` tokenizer over the messages as the chat template lays them
-//! out. Every body received is kept, numbered, for the prefix report.
+//! out. One difference, on purpose: entries never expire. A real provider evicts a prefix
+//! after minutes without use; the lab replays an hourly sample of a gateway's traffic, whose
+//! unsampled requests would keep the shared prefix warm. Every body received is kept as
+//! `NNNN.json`, `NNNN` being the request's number, which the response's id carries
+//! (`chatcmpl-lab-NNNN`, `x-request-id: req-NNNN`).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -37,6 +41,7 @@ pub struct PrefixCache {
 }
 
 impl PrefixCache {
+    /// A cache with nothing in it, keeping bodies in `bodies` (created).
     pub fn new(bodies: PathBuf) -> Result<Self, String> {
         std::fs::create_dir_all(&bodies).map_err(|e| format!("{}: {e}", bodies.display()))?;
         Ok(PrefixCache {
@@ -95,61 +100,106 @@ fn chat_template(body: &Value) -> String {
     text
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+async fn completions(State(cache): State<Arc<PrefixCache>>, raw: Bytes) -> Response {
+    let n = cache.seq.fetch_add(1, Ordering::SeqCst) + 1;
+    let request_id = format!("req-{n:04}");
+    let body = match crate::wire::chat_request(&raw, &request_id) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let model = body["model"].as_str().unwrap_or_default();
+    if body["stream"] == json!(true) {
+        let message = "this lab server does not stream";
+        return crate::wire::error(
+            StatusCode::BAD_REQUEST,
+            &request_id,
+            message,
+            "invalid_request_error",
+            Some("stream"),
+            None,
+        );
+    }
+    let path = cache.bodies.join(format!("{n:04}.json"));
+    if let Err(e) = tokio::fs::write(&path, &raw).await {
+        let message = format!("{}: {e}", path.display());
+        return crate::wire::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &request_id,
+            &message,
+            "server_error",
+            None,
+            None,
+        );
+    }
+    let (prompt, cached) = cache.account(model, &body).await;
     (
-        status,
-        axum::Json(json!({"error": {"message": message, "type": "invalid_request_error"}})),
+        [("x-request-id", request_id)],
+        axum::Json(json!({
+            "id": format!("chatcmpl-lab-{n:04}"),
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Noted."}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": 2,
+                "total_tokens": prompt + 2,
+                "prompt_tokens_details": {"cached_tokens": cached}
+            }
+        })),
     )
         .into_response()
 }
 
-async fn completions(State(cache): State<Arc<PrefixCache>>, raw: Bytes) -> Response {
-    let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
-        return error(StatusCode::BAD_REQUEST, "the body is not JSON");
-    };
-    let Some(model) = body["model"].as_str() else {
-        return error(StatusCode::BAD_REQUEST, "`model` is missing");
-    };
-    if body["stream"] == json!(true) {
-        return error(StatusCode::BAD_REQUEST, "this lab server does not stream");
-    }
-    let n = cache.seq.fetch_add(1, Ordering::SeqCst) + 1;
-    let path = cache.bodies.join(format!("{n:04}.json"));
-    if let Err(e) = tokio::fs::write(&path, &raw).await {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("{}: {e}", path.display()),
-        );
-    }
-    let (prompt, cached) = cache.account(model, &body).await;
-    let answer = "Noted.";
-    axum::Json(json!({
-        "id": format!("chatcmpl-lab-{n:04}"),
-        "object": "chat.completion",
-        "created": 0,
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": 2,
-            "total_tokens": prompt + 2,
-            "prompt_tokens_details": {"cached_tokens": cached}
-        }
-    }))
-    .into_response()
-}
-
 /// Serve on 127.0.0.1 (a free port); returns the base URL (`http://127.0.0.1:P/v1`).
 pub async fn serve(cache: PrefixCache) -> Result<String, String> {
-    let app = Router::new()
-        .route("/v1/chat/completions", post(completions))
-        .with_state(Arc::new(cache));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("bind: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(format!("http://{addr}/v1"))
+    crate::wire::serve(
+        Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(Arc::new(cache)),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompt(system: &str, user: &str) -> Value {
+        json!({"model": "m", "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]})
+    }
+
+    #[tokio::test]
+    async fn only_long_prompts_are_cached_and_only_their_identical_leading_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = PrefixCache::new(dir.path().join("b")).unwrap();
+        let long = "the static policy text of every request. ".repeat(200);
+        // The first sight of a prefix caches it; nothing is served from the cache yet.
+        let (p1, c1) = cache.account("m", &prompt(&long, "question one")).await;
+        assert!(p1 >= MIN_CACHEABLE_TOKENS);
+        assert_eq!(c1, 0);
+        // The same prefix again: its whole blocks are served (a multiple of 128, <= prompt).
+        let (p2, c2) = cache.account("m", &prompt(&long, "question two")).await;
+        assert!(
+            c2 >= MIN_CACHEABLE_TOKENS && c2 % BLOCK_TOKENS == 0 && c2 <= p2,
+            "{c2} of {p2}"
+        );
+        // One changed token at the start misses every block after it.
+        let (_, c3) = cache
+            .account("m", &prompt(&format!("X{long}"), "question one"))
+            .await;
+        assert_eq!(c3, 0);
+        // Another model has a cache of its own.
+        assert_eq!(
+            cache
+                .account("other", &prompt(&long, "question one"))
+                .await
+                .1,
+            0
+        );
+        // A short prompt is never cached, however often it is seen.
+        for _ in 0..2 {
+            assert_eq!(cache.account("m", &prompt("short", "q")).await.1, 0);
+        }
+    }
 }

@@ -19,6 +19,7 @@ use sre_core::{
 };
 
 use crate::faults::serve;
+use crate::wire::{read_jsonl, text, time};
 
 /// A tool of ticketbot as the model sees it (the lab's model never calls one).
 struct Declared(ToolSpec);
@@ -57,77 +58,69 @@ impl EventSink for Stamped {
     }
 }
 
-fn text(v: &Value, name: &str, line: usize) -> Result<String, String> {
-    v[name]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| format!("session {line}: `{name}` is missing or not a string"))
-}
-
 /// Run every session of `sessions` (JSONL, in time order) and append their events to `out`.
 pub async fn day(sessions: &Path, out: &Path) -> Result<(), String> {
-    let plan =
-        std::fs::read_to_string(sessions).map_err(|e| format!("{}: {e}", sessions.display()))?;
+    let plan = read_jsonl(sessions)?;
     let base = serve().await?;
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(out)
         .map_err(|e| format!("{}: {e}", out.display()))?;
-    for (i, line) in plan
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let s: Value = serde_json::from_str(line).map_err(|e| format!("session {}: {e}", i + 1))?;
-        let time = text(&s, "time", i + 1)?;
-        let start = DateTime::parse_from_rfc3339(&time)
-            .map_err(|e| format!("session {}: time: {e}", i + 1))?
-            .with_timezone(&Utc);
-        let mut config = OpenAiConfig::new(base.clone(), text(&s, "model", i + 1)?);
-        config.http.read_timeout = Duration::from_secs_f64(s["timeout_s"].as_f64().unwrap_or(60.0));
-        config
-            .http
-            .headers
-            .push(("x-lab-time".into(), time.clone()));
-        let provider = OpenAiModel::new(config).map_err(|e| e.to_string())?;
+    for (line, s) in plan {
+        let at = format!("{}:{line}", sessions.display());
+        let start = time(&s, "time", &at)?;
+        let mut config = OpenAiConfig::new(base.clone(), text(&s, "model", &at)?);
+        let timeout = s["timeout_s"].as_f64().unwrap_or(60.0);
+        config.http.read_timeout = Duration::try_from_secs_f64(timeout)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .ok_or_else(|| {
+                format!("{at}: `timeout_s` {timeout} is not a positive number of seconds")
+            })?;
+        config.http.headers.push((
+            "x-lab-time".into(),
+            start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ));
+        let provider = OpenAiModel::new(config).map_err(|e| format!("{at}: {e}"))?;
+        let attempts = s["max_attempts"].as_u64().unwrap_or(3);
+        let max_attempts = u32::try_from(attempts)
+            .ok()
+            .filter(|a| (1..=20).contains(a))
+            .ok_or_else(|| format!("{at}: `max_attempts` {attempts} is not between 1 and 20"))?;
         // The attempts are ticketbot's; the waits are cut short (a day replays in seconds).
         let policy = RetryPolicy {
-            max_attempts: s["max_attempts"].as_u64().unwrap_or(3) as u32,
+            max_attempts,
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(20),
             max_elapsed: Duration::from_secs(600),
             jitter: false,
         };
         let model = Arc::new(RetryModel::new(Arc::new(provider)).with_policy(policy));
-        let tools: Vec<Arc<dyn Tool>> = s["tools"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|t| -> Arc<dyn Tool> {
-                Arc::new(Declared(ToolSpec {
-                    name: t["name"].as_str().unwrap_or_default().to_string(),
-                    description: t["description"].as_str().unwrap_or_default().to_string(),
-                    input_schema: t["input_schema"].clone(),
-                }))
-            })
-            .collect();
+        let mut tools: Vec<Arc<dyn Tool>> = Vec::new();
+        for t in s["tools"].as_array().into_iter().flatten() {
+            tools.push(Arc::new(Declared(ToolSpec {
+                name: text(t, "name", &format!("{at}: a tool"))?,
+                description: t["description"].as_str().unwrap_or_default().to_string(),
+                input_schema: t["input_schema"].clone(),
+            })));
+        }
         let agent = AgentLoop::builder(model)
-            .name(text(&s, "route", i + 1)?)
-            .system_prompt(text(&s, "system", i + 1)?)
+            .name(text(&s, "route", &at)?)
+            .system_prompt(text(&s, "system", &at)?)
             .tools(tools)
             .streaming(s["stream"] == json!(true))
             .max_turns(2)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{at}: {e}"))?;
         let sink = Arc::new(Stamped {
             start,
             real: Instant::now(),
             events: Mutex::new(Vec::new()),
         });
-        let session = Session::new(text(&s, "session_id", i + 1)?).with_events(sink.clone());
+        let session = Session::new(text(&s, "session_id", &at)?).with_events(sink.clone());
         // A failed session is part of the day: its events say why.
-        let _ = agent.run(&session, &text(&s, "task", i + 1)?).await;
+        let _ = agent.run(&session, &text(&s, "task", &at)?).await;
         let events = sink.events.lock().map(|e| e.clone()).unwrap_or_default();
         for e in events {
             writeln!(log, "{e}").map_err(|e| e.to_string())?;
