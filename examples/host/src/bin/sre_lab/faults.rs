@@ -117,7 +117,7 @@ async fn completions(State(f): State<Arc<Faults>>, headers: HeaderMap, raw: Byte
     let id = format!("req_lab_{n:05}");
     let body = match chat_request(&raw, &id) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let model = body["model"].as_str().unwrap_or_default().to_string();
     for (i, tool) in body["tools"].as_array().into_iter().flatten().enumerate() {
@@ -174,7 +174,7 @@ async fn completions(State(f): State<Arc<Faults>>, headers: HeaderMap, raw: Byte
             .into_response();
     }
     let key: [u8; 32] = Sha256::digest(&raw).into();
-    let cut = key[0] % 10 == 0 && f.cut.lock().await.insert(key);
+    let cut = key[0].is_multiple_of(10) && f.cut.lock().await.insert(key);
     let (first, rest) = answer.split_at(answer.len() / 2);
     let mut items: Vec<Result<Bytes, std::io::Error>> = vec![
         Ok(chunk(

@@ -105,7 +105,7 @@ async fn completions(State(cache): State<Arc<PrefixCache>>, raw: Bytes) -> Respo
     let request_id = format!("req-{n:04}");
     let body = match crate::wire::chat_request(&raw, &request_id) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let model = body["model"].as_str().unwrap_or_default();
     if body["stream"] == json!(true) {

@@ -29,16 +29,16 @@ pub fn error(
 }
 
 /// The body of a Chat Completions request, or the 400 OpenAI answers when it is not one.
-pub fn chat_request(raw: &[u8], request_id: &str) -> Result<Value, Response> {
+pub fn chat_request(raw: &[u8], request_id: &str) -> Result<Value, Box<Response>> {
     let invalid = |message: &str| {
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             request_id,
             message,
             "invalid_request_error",
             None,
             None,
-        )
+        ))
     };
     let body: Value = serde_json::from_slice(raw)
         .map_err(|_| invalid("We could not parse the JSON body of your request."))?;
