@@ -26,7 +26,9 @@ fn validate_prints_the_reference_team_and_warns_about_the_post_tool_use_block() 
         "agent DatadogObservabilityExpert (Autonomous, \"Datadog Observability Expert\")",
         "  connectors: datadog-mcp",
         "agent postgres-analyst (Autonomous, \"PostgreSQL Analyst\")",
-        "ok: 5 agents,",
+        "agent prompt-cache-analyst (Autonomous, \"Prompt Cache Analyst\")",
+        "agent llm-error-triage (Autonomous, \"LLM Error Triage\")",
+        "ok: 7 agents,",
     ] {
         assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
     }
