@@ -17,15 +17,21 @@ import sre_harness as sh
 from sre_harness import (
     DEFAULT_TIMEOUT,
     Agent,
+    Anthropic,
     Approver,
+    AzureOpenAI,
     ArgumentError,
     Cancelled,
     ConfigError,
     Hook,
     HookError,
     Home,
+    Model,
     ModelError,
+    OpenAI,
     Outcome,
+    ProviderError,
+    RetryPolicy,
     RunStream,
     SessionError,
     SreHarnessError,
@@ -97,6 +103,31 @@ def one_agent(tmp: Path) -> Outcome:
     return outcome
 
 
+class Oncall(Model):
+    """A model of your own (your client, your gateway): here, one that answers from rules."""
+
+    name = "oncall-rules"
+    context_window = 16_000
+
+    def complete(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        if "quota" in str(request["messages"]):
+            raise ProviderError(429, "slow down", retry_after=1.0)
+        return {"content": [{"type": "text", "text": "restart the pod"}], "usage": {"input_tokens": 10, "output_tokens": 3}}
+
+
+def models(tmp: Path) -> None:
+    print(Agent(model=Oncall(), session_dir=tmp / "m", cost_cap_usd=1.0).run_sync("checkout is down").answer)
+    # Providers configured here, not from the environment (not called in this offline tour).
+    retry = RetryPolicy(max_attempts=3, initial_backoff=0.2)
+    for provider in (
+        OpenAI("gpt-4.1", api_key="sk-...", retry=retry),
+        OpenAI("llama3", base_url="http://127.0.0.1:11434/v1", retry=None),
+        Anthropic("claude-sonnet-4-5", api_key="sk-ant-..."),
+        AzureOpenAI("https://my-resource.openai.azure.com", "prod-gpt41", api_key="...", api_version="2024-10-21"),
+    ):
+        print(type(provider).__name__, Agent(model=provider, session_dir=tmp / "p").name)
+
+
 def a_home(tmp: Path) -> None:
     home: Home = load(REPO / "examples/team", script="turns:\n  - final: nothing expires\n", workspace=tmp / "ws", only=["postgres-analyst"])
     print(sorted(home), home.on_demand_hooks)
@@ -120,6 +151,7 @@ def main() -> int:
     tools_and_errors()
     with tempfile.TemporaryDirectory() as tmp:
         one_agent(Path(tmp))
+        models(Path(tmp))
         a_home(Path(tmp))
         quality(Path(tmp))
     flush_telemetry()

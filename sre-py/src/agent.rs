@@ -55,7 +55,10 @@ impl Agent {
 #[pymethods]
 impl Agent {
     /// Build an agent. Exactly one model source: `script` (ScriptedModel YAML/JSON text),
-    /// `script_path` (a script file) or `model_from_env` (provider from the environment).
+    /// `script_path` (a script file), `model_from_env` (provider from the environment),
+    /// `model_spec` (a provider configured explicitly, JSON) or `py_model` (an
+    /// `sre_harness.Model`). `cost_cap_usd` / `cost_cap_tokens` stop the run (cause
+    /// `cost_cap_reached`) once the agent tree has spent that much.
     #[new]
     #[pyo3(signature = (
         *,
@@ -65,6 +68,10 @@ impl Agent {
         script = None,
         script_path = None,
         model_from_env = false,
+        model_spec = None,
+        py_model = None,
+        cost_cap_usd = None,
+        cost_cap_tokens = None,
         workspace = None,
         mounts = Vec::new(),
         workspace_tools = true,
@@ -85,6 +92,10 @@ impl Agent {
         script: Option<String>,
         script_path: Option<PathBuf>,
         model_from_env: bool,
+        model_spec: Option<String>,
+        py_model: Option<Bound<'_, PyAny>>,
+        cost_cap_usd: Option<f64>,
+        cost_cap_tokens: Option<u64>,
         workspace: Option<PathBuf>,
         mounts: Vec<(String, bool)>,
         workspace_tools: bool,
@@ -100,7 +111,13 @@ impl Agent {
         let rt = crate::runtime()?;
         // Providers build HTTP clients; give them the runtime's context.
         let _guard = rt.enter();
-        let model = model_from(script, script_path, model_from_env)?;
+        let model = model_from(
+            script,
+            script_path,
+            model_from_env,
+            model_spec,
+            py_model.as_ref(),
+        )?;
 
         let mut all_tools: Vec<Arc<dyn Tool>> = Vec::new();
         let mut all_hooks: Vec<Arc<dyn Hook>> = Vec::new();
@@ -112,6 +129,19 @@ impl Agent {
             .max_turns(max_turns)
             .tool_concurrency(tool_concurrency)
             .streaming(streaming);
+        if cost_cap_usd.is_some() || cost_cap_tokens.is_some() {
+            if let Some(usd) = cost_cap_usd
+                && !(usd.is_finite() && usd > 0.0)
+            {
+                return Err(ConfigError::new_err(format!(
+                    "cost_cap_usd must be a positive amount, got {usd}"
+                )));
+            }
+            builder = builder.cost_cap(sre_core::CostCap {
+                max_tokens: cost_cap_tokens,
+                max_usd: cost_cap_usd,
+            });
+        }
         let mut workspace_root: Option<PathBuf> = None;
         if let Some(root) = workspace {
             let mut wb = Workspace::builder(&root);
@@ -285,12 +315,18 @@ pub(crate) fn model_from(
     script: Option<String>,
     script_path: Option<PathBuf>,
     from_env: bool,
+    spec: Option<String>,
+    python: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Arc<dyn Model>> {
-    let given =
-        usize::from(script.is_some()) + usize::from(script_path.is_some()) + usize::from(from_env);
+    let given = usize::from(script.is_some())
+        + usize::from(script_path.is_some())
+        + usize::from(from_env)
+        + usize::from(spec.is_some())
+        + usize::from(python.is_some());
     if given != 1 {
         return Err(ConfigError::new_err(
-            "give exactly one model source: script=..., script_path=... or model='env'",
+            "give exactly one model source: model='env', a provider (sre_harness.OpenAI(...), \
+             Anthropic, AzureOpenAI), an sre_harness.Model, script=... or script_path=...",
         ));
     }
     if let Some(text) = script {
@@ -298,6 +334,12 @@ pub(crate) fn model_from(
     }
     if let Some(path) = script_path {
         return Ok(Arc::new(ScriptedModel::from_file(path).map_err(core_err)?));
+    }
+    if let Some(spec) = spec {
+        return crate::model::provider_from_spec(&spec);
+    }
+    if let Some(python) = python {
+        return Ok(Arc::new(crate::model::PyModel::from_py(python)?));
     }
     match sre_core::providers::from_env().map_err(core_err)? {
         Some(model) => Ok(model),

@@ -25,6 +25,8 @@ use crate::hook::PyApprover;
     script = None,
     script_path = None,
     model_from_env = false,
+    model_spec = None,
+    py_model = None,
     approver = None,
     cache_dir = None,
     only = None,
@@ -37,6 +39,8 @@ pub fn load_home(
     script: Option<String>,
     script_path: Option<PathBuf>,
     model_from_env: bool,
+    model_spec: Option<String>,
+    py_model: Option<Bound<'_, PyAny>>,
     approver: Option<Bound<'_, PyAny>>,
     cache_dir: Option<PathBuf>,
     only: Option<Vec<String>>,
@@ -44,11 +48,19 @@ pub fn load_home(
     let rt = crate::runtime()?;
     let home = AgentHome::load(&dir).map_err(|errors| ConfigError::new_err(errors.to_string()))?;
     let mut warnings: Vec<String> = home.warnings.iter().map(ToString::to_string).collect();
-    let models = if model_from_env && script.is_none() && script_path.is_none() {
+    let only_env =
+        script.is_none() && script_path.is_none() && model_spec.is_none() && py_model.is_none();
+    let models = if model_from_env && only_env {
         ModelSource::Environment
     } else {
         let _guard = rt.enter();
-        ModelSource::Fixed(model_from(script, script_path, model_from_env)?)
+        ModelSource::Fixed(model_from(
+            script,
+            script_path,
+            model_from_env,
+            model_spec,
+            py_model.as_ref(),
+        )?)
     };
     let mut options = TeamOptions::new(&workspace, models);
     options.cache_dir = cache_dir;

@@ -32,6 +32,7 @@ pub mod agent;
 pub mod errors;
 pub mod home;
 pub mod hook;
+pub mod model;
 mod py_thread;
 pub mod quality;
 pub mod tool;

@@ -26,6 +26,7 @@ from ._native import (
 from ._agent import Agent, Outcome, RunStream
 from ._hooks import Approver, Hook, hook
 from ._home import Home, load
+from ._model import Anthropic, AzureOpenAI, Model, OpenAI, ProviderError, RetryPolicy
 from ._quality import evaluate, record, replay
 from ._schema import ArgumentError
 from ._tools import DEFAULT_TIMEOUT, Tool, ToolResult, tool
@@ -39,6 +40,8 @@ _atexit.register(flush_telemetry)
 
 __all__ = [
     "Agent",
+    "Anthropic",
+    "AzureOpenAI",
     "Approver",
     "ArgumentError",
     "Cancelled",
@@ -47,8 +50,12 @@ __all__ = [
     "Hook",
     "Home",
     "HookError",
+    "Model",
     "ModelError",
+    "OpenAI",
     "Outcome",
+    "ProviderError",
+    "RetryPolicy",
     "RunStream",
     "SessionError",
     "SreHarnessError",

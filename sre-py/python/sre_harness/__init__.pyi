@@ -42,6 +42,8 @@ DEFAULT_TIMEOUT: float
 
 __all__ = [
     "Agent",
+    "Anthropic",
+    "AzureOpenAI",
     "Approver",
     "ArgumentError",
     "Cancelled",
@@ -50,8 +52,12 @@ __all__ = [
     "Hook",
     "Home",
     "HookError",
+    "Model",
     "ModelError",
+    "OpenAI",
     "Outcome",
+    "ProviderError",
+    "RetryPolicy",
     "RunStream",
     "SessionError",
     "SreHarnessError",
@@ -190,6 +196,99 @@ class RunStream:
     async def __aenter__(self) -> RunStream: ...
     async def __aexit__(self, *exc: Any) -> None: ...
 
+class RetryPolicy:
+    max_attempts: int
+    initial_backoff: float
+    max_backoff: float
+    max_elapsed: float
+    jitter: bool
+    def __init__(
+        self,
+        max_attempts: int = 5,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        max_elapsed: float = 120.0,
+        jitter: bool = True,
+    ) -> None: ...
+
+class OpenAI:
+    model: str
+    api_key: Optional[str]
+    base_url: str
+    responses: bool
+    headers: Optional[Mapping[str, str]]
+    timeout: Optional[float]
+    connect_timeout: Optional[float]
+    prompt_cache_key: Optional[str]
+    retry: Optional[RetryPolicy]
+    def __init__(
+        self,
+        model: str,
+        api_key: Optional[str] = None,
+        base_url: str = "https://api.openai.com/v1",
+        responses: bool = False,
+        headers: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        prompt_cache_key: Optional[str] = None,
+        retry: Optional[RetryPolicy] = ...,
+    ) -> None: ...
+
+class Anthropic:
+    model: str
+    api_key: str
+    base_url: str
+    headers: Optional[Mapping[str, str]]
+    timeout: Optional[float]
+    connect_timeout: Optional[float]
+    retry: Optional[RetryPolicy]
+    def __init__(
+        self,
+        model: str,
+        api_key: str,
+        base_url: str = "https://api.anthropic.com",
+        headers: Optional[Mapping[str, str]] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        retry: Optional[RetryPolicy] = ...,
+    ) -> None: ...
+
+class AzureOpenAI:
+    endpoint: str
+    deployment: str
+    api_key: str
+    api_version: Optional[str]
+    model: Optional[str]
+    responses: bool
+    timeout: Optional[float]
+    retry: Optional[RetryPolicy]
+    def __init__(
+        self,
+        endpoint: str,
+        deployment: str,
+        api_key: str,
+        api_version: Optional[str] = None,
+        model: Optional[str] = None,
+        responses: bool = False,
+        timeout: Optional[float] = None,
+        retry: Optional[RetryPolicy] = ...,
+    ) -> None: ...
+
+class ProviderError(Exception):
+    status: int
+    retry_after: Optional[float]
+    def __init__(self, status: int, message: str, retry_after: Optional[float] = None) -> None: ...
+
+class Model:
+    name: str
+    context_window: int
+    provider: str
+    input_per_mtok: float
+    output_per_mtok: float
+    def complete(self, request: Dict[str, Any]) -> Union[Dict[str, Any], str, Awaitable[Union[Dict[str, Any], str]]]: ...
+
+ModelChoice = Union[None, str, OpenAI, Anthropic, AzureOpenAI, Model]
+
 class Agent:
     tools: List[Tool]
     hooks: List[Hook]
@@ -198,7 +297,7 @@ class Agent:
     def __init__(
         self,
         *,
-        model: Optional[str] = None,
+        model: ModelChoice = None,
         script: Optional[str] = None,
         script_path: Optional[_PathLike] = None,
         system_prompt: str = "",
@@ -216,6 +315,8 @@ class Agent:
         approver: Optional[Union[Approver, Callable[[HookContext, str], Union[bool, Awaitable[bool]]]]] = None,
         hook_config: Optional[_PathLike] = None,
         full_outputs: bool = False,
+        cost_cap_usd: Optional[float] = None,
+        cost_cap_tokens: Optional[int] = None,
     ) -> None: ...
     @property
     def name(self) -> str: ...
@@ -251,7 +352,7 @@ class Home:
 def load(
     dir: _PathLike,
     *,
-    model: Optional[str] = None,
+    model: ModelChoice = None,
     script: Optional[str] = None,
     script_path: Optional[_PathLike] = None,
     workspace: Optional[_PathLike] = None,

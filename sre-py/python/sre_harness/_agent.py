@@ -16,6 +16,7 @@ from typing import Any, Callable, Deque, Dict, Generator, Iterable, List, Mappin
 
 from . import _native
 from ._hooks import Approver, Hook
+from ._model import Model, Provider, _model_args
 from ._native import Cancelled, ConfigError
 from ._runtime import register_loop, unregister_loop
 from ._tools import Tool
@@ -94,14 +95,19 @@ class Agent:
     settings ``.json``: command, script and prompt hooks) that run before the Python hooks.
 
     The model is exactly one of: ``script`` (ScriptedModel YAML/JSON text),
-    ``script_path`` (a script file), or ``model="env"`` (a provider chosen from the
-    environment: ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY`` ...).
+    ``script_path`` (a script file), ``model="env"`` (a provider chosen from the
+    environment: ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY`` ...), a provider configured
+    here (:class:`OpenAI`, :class:`Anthropic`, :class:`AzureOpenAI`, each with its
+    :class:`RetryPolicy`), or a :class:`Model` implemented in Python.
+
+    ``cost_cap_usd`` / ``cost_cap_tokens`` stop a run (cause ``cost_cap_reached``) once the
+    agent and its subagents have spent that much; the outcome's ``usage`` is the ledger.
     """
 
     def __init__(
         self,
         *,
-        model: Optional[str] = None,
+        model: Union[None, str, Provider, Model] = None,
         script: Optional[str] = None,
         script_path: Optional[PathLike] = None,
         system_prompt: str = "",
@@ -119,9 +125,10 @@ class Agent:
         approver: Optional[Union[Approver, Callable[[Dict[str, Any], str], Any]]] = None,
         hook_config: Optional[PathLike] = None,
         full_outputs: bool = False,
+        cost_cap_usd: Optional[float] = None,
+        cost_cap_tokens: Optional[int] = None,
     ) -> None:
-        if model not in (None, "env"):
-            raise ConfigError(f"model must be 'env' or None (use script= / script_path= for a scripted model), got {model!r}")
+        model_args = _model_args(model)
         self.tools: List[Tool] = [t if isinstance(t, Tool) else Tool.from_function(t) for t in tools]
         for h in hooks:
             if not isinstance(h, Hook):
@@ -144,7 +151,6 @@ class Agent:
             system_prompt=system_prompt,
             script=script,
             script_path=os.fspath(script_path) if script_path is not None else None,
-            model_from_env=model == "env",
             workspace=os.fspath(workspace) if workspace is not None else None,
             mounts=_mounts(mounts),
             workspace_tools=workspace_tools,
@@ -156,6 +162,9 @@ class Agent:
             streaming=streaming,
             approver=None if approver is None else approver if isinstance(approver, Approver) else Approver(approver),
             hook_config=os.fspath(hook_config) if hook_config is not None else None,
+            cost_cap_usd=cost_cap_usd,
+            cost_cap_tokens=cost_cap_tokens,
+            **model_args,
         )
 
     @classmethod

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Unio
 from . import _native
 from ._agent import Agent, PathLike, _Scratch
 from ._hooks import Approver
+from ._model import Model, Provider, _model_args
 
 
 class Home:
@@ -89,7 +90,7 @@ class Home:
 def load(
     dir: PathLike,
     *,
-    model: Optional[str] = None,
+    model: Union[None, str, Provider, Model] = None,
     script: Optional[str] = None,
     script_path: Optional[PathLike] = None,
     workspace: Optional[PathLike] = None,
@@ -100,16 +101,17 @@ def load(
     """Load the agent home ``dir`` and assemble its agents.
 
     The model is exactly one of ``script`` / ``script_path`` (a ScriptedModel script,
-    offline) or ``model="env"`` (a provider from the environment; an agent's
-    ``llm_model_name`` picks its model). ``workspace`` defaults to a new temporary
+    offline), ``model="env"`` (a provider from the environment; an agent's
+    ``llm_model_name`` picks its model), a provider configured here
+    (``sre_harness.OpenAI(...)``, ``Anthropic``, ``AzureOpenAI``) or a
+    :class:`sre_harness.Model` of your own, for every agent. ``workspace`` defaults to a new temporary
     directory; repositories are cloned there, memory and transcripts live there.
     ``approver`` answers approval requests (``Review`` agents, ``ask`` hooks); without one
     they are denied. ``only`` assembles just these agents (and those they hand off to or
     use as tools). Every error of the files is raised at once as a ``ConfigError`` naming
     file:line:column and the field.
     """
-    if model not in (None, "env"):
-        raise _native.ConfigError(f"model must be 'env' or None (use script= / script_path= for a scripted model), got {model!r}")
+    model_args = _model_args(model)
     # A temporary workspace unless told where: removed once neither the home nor any of its
     # agents is held any more.
     scratch = None
@@ -123,8 +125,8 @@ def load(
         workspace=os.fspath(workspace),
         script=script,
         script_path=os.fspath(script_path) if script_path is not None else None,
-        model_from_env=model == "env",
         approver=approver,
+        **model_args,
         cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
         only=list(only) if only is not None else None,
     )
