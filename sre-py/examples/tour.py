@@ -34,6 +34,7 @@ from sre_harness import (
     RetryPolicy,
     RunStream,
     SessionError,
+    SessionStore,
     SreHarnessError,
     Tool,
     ToolError,
@@ -115,8 +116,23 @@ class Oncall(Model):
         return {"content": [{"type": "text", "text": "restart the pod"}], "usage": {"input_tokens": 10, "output_tokens": 3}}
 
 
+class Memory(SessionStore):
+    """Transcripts in a dict (a real store commits to a database before returning)."""
+
+    def __init__(self) -> None:
+        self.sessions: Dict[str, List[Dict[str, Any]]] = {}
+
+    def load(self, session_id: str) -> List[Dict[str, Any]]:
+        return list(self.sessions.get(session_id, []))
+
+    def append(self, session_id: str, records: List[Dict[str, Any]]) -> None:
+        self.sessions.setdefault(session_id, []).extend(records)
+
+
 def models(tmp: Path) -> None:
-    print(Agent(model=Oncall(), session_dir=tmp / "m", cost_cap_usd=1.0).run_sync("checkout is down").answer)
+    store = Memory()
+    print(Agent(model=Oncall(), session_store=store, cost_cap_usd=1.0).run_sync("checkout is down").answer)
+    print(len(store.sessions), "session kept by the Python store")
     # Providers configured here, not from the environment (not called in this offline tour).
     retry = RetryPolicy(max_attempts=3, initial_backoff=0.2)
     for provider in (

@@ -58,7 +58,8 @@ impl Agent {
     /// `script_path` (a script file), `model_from_env` (provider from the environment),
     /// `model_spec` (a provider configured explicitly, JSON) or `py_model` (an
     /// `sre_harness.Model`). `cost_cap_usd` / `cost_cap_tokens` stop the run (cause
-    /// `cost_cap_reached`) once the agent tree has spent that much.
+    /// `cost_cap_reached`) once the agent tree has spent that much. `py_store` (an
+    /// `sre_harness.SessionStore`) keeps the transcripts instead of `session_dir`'s files.
     #[new]
     #[pyo3(signature = (
         *,
@@ -72,6 +73,7 @@ impl Agent {
         py_model = None,
         cost_cap_usd = None,
         cost_cap_tokens = None,
+        py_store = None,
         workspace = None,
         mounts = Vec::new(),
         workspace_tools = true,
@@ -96,6 +98,7 @@ impl Agent {
         py_model: Option<Bound<'_, PyAny>>,
         cost_cap_usd: Option<f64>,
         cost_cap_tokens: Option<u64>,
+        py_store: Option<Bound<'_, PyAny>>,
         workspace: Option<PathBuf>,
         mounts: Vec<(String, bool)>,
         workspace_tools: bool,
@@ -189,11 +192,14 @@ impl Agent {
         if let Some(t) = crate::tool::timeout_from(hook_timeout, "hook_timeout")? {
             builder = builder.hook_timeout(t);
         }
-        let store = JsonlSessionStore::new(&session_dir).map_err(core_err)?;
+        let store: Arc<dyn sre_core::SessionStore> = match py_store {
+            Some(py) => Arc::new(crate::store::PySessionStore::from_py(&py)?),
+            None => Arc::new(JsonlSessionStore::new(&session_dir).map_err(core_err)?),
+        };
         let inner = builder
             .tools(all_tools)
             .hooks(all_hooks)
-            .session_store(Arc::new(store))
+            .session_store(store)
             .build()
             .map_err(core_err)?;
         Ok(Agent {

@@ -35,6 +35,7 @@ pub mod hook;
 pub mod model;
 mod py_thread;
 pub mod quality;
+pub mod store;
 pub mod tool;
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();

@@ -28,6 +28,7 @@ from ._hooks import Approver, Hook, hook
 from ._home import Home, load
 from ._model import Anthropic, AzureOpenAI, Model, OpenAI, ProviderError, RetryPolicy
 from ._quality import evaluate, record, replay
+from ._store import SessionStore
 from ._schema import ArgumentError
 from ._tools import DEFAULT_TIMEOUT, Tool, ToolResult, tool
 from ._native import flush_telemetry
@@ -58,6 +59,7 @@ __all__ = [
     "RetryPolicy",
     "RunStream",
     "SessionError",
+    "SessionStore",
     "SreHarnessError",
     "Tool",
     "ToolError",

@@ -60,6 +60,7 @@ __all__ = [
     "RetryPolicy",
     "RunStream",
     "SessionError",
+    "SessionStore",
     "SreHarnessError",
     "Tool",
     "ToolError",
@@ -289,6 +290,10 @@ class Model:
 
 ModelChoice = Union[None, str, OpenAI, Anthropic, AzureOpenAI, Model]
 
+class SessionStore:
+    def load(self, session_id: str) -> Union[List[Dict[str, Any]], Awaitable[List[Dict[str, Any]]]]: ...
+    def append(self, session_id: str, records: List[Dict[str, Any]]) -> Union[None, Awaitable[None]]: ...
+
 class Agent:
     tools: List[Tool]
     hooks: List[Hook]
@@ -317,6 +322,7 @@ class Agent:
         full_outputs: bool = False,
         cost_cap_usd: Optional[float] = None,
         cost_cap_tokens: Optional[int] = None,
+        session_store: Optional[SessionStore] = None,
     ) -> None: ...
     @property
     def name(self) -> str: ...

@@ -17,6 +17,7 @@ from typing import Any, Callable, Deque, Dict, Generator, Iterable, List, Mappin
 from . import _native
 from ._hooks import Approver, Hook
 from ._model import Model, Provider, _model_args
+from ._store import SessionStore
 from ._native import Cancelled, ConfigError
 from ._runtime import register_loop, unregister_loop
 from ._tools import Tool
@@ -100,6 +101,9 @@ class Agent:
     here (:class:`OpenAI`, :class:`Anthropic`, :class:`AzureOpenAI`, each with its
     :class:`RetryPolicy`), or a :class:`Model` implemented in Python.
 
+    ``session_store`` (a :class:`SessionStore`) keeps the transcripts instead of
+    ``session_dir``'s JSON-lines files.
+
     ``cost_cap_usd`` / ``cost_cap_tokens`` stop a run (cause ``cost_cap_reached``) once the
     agent and its subagents have spent that much; the outcome's ``usage`` is the ledger.
     """
@@ -127,8 +131,11 @@ class Agent:
         full_outputs: bool = False,
         cost_cap_usd: Optional[float] = None,
         cost_cap_tokens: Optional[int] = None,
+        session_store: Optional[SessionStore] = None,
     ) -> None:
         model_args = _model_args(model)
+        if session_store is not None and not isinstance(session_store, SessionStore):
+            raise ConfigError(f"session_store must be an sre_harness.SessionStore, got {session_store!r}")
         self.tools: List[Tool] = [t if isinstance(t, Tool) else Tool.from_function(t) for t in tools]
         for h in hooks:
             if not isinstance(h, Hook):
@@ -164,6 +171,7 @@ class Agent:
             hook_config=os.fspath(hook_config) if hook_config is not None else None,
             cost_cap_usd=cost_cap_usd,
             cost_cap_tokens=cost_cap_tokens,
+            py_store=session_store,
             **model_args,
         )
 

@@ -39,6 +39,7 @@ class Agent:
         py_model: Optional[Any] = None,
         cost_cap_usd: Optional[float] = None,
         cost_cap_tokens: Optional[int] = None,
+        py_store: Optional[Any] = None,
         workspace: Optional[Union[str, PathLike[str]]] = None,
         mounts: Sequence[Tuple[str, bool]] = ...,
         workspace_tools: bool = True,
