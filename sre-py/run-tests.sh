@@ -10,7 +10,7 @@
 # symbols the extension uses, as auditwheel would). A fresh venv ($SRE_PY_WHEEL_VENV,
 # default sre-py/.venv-wheel, recreated each run) gets the wheel and the test dependencies
 # (pytest, cryptography, pydantic, and mypy, which checks the examples) and runs pytest
-# from outside the source tree. Exits non-zero when anything fails.
+# against it. Exits non-zero when anything fails.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,6 +38,7 @@ echo "sre-py: built $(basename "$wheel") in $(( $(date +%s) - start )) s"
 "$python" -m venv --clear "$clean"
 "$clean/bin/python" -m pip install "${pip_quiet[@]}" "$wheel" "pytest>=7" "cryptography>=41" "pydantic>=2" "mypy>=1.10,<2"
 
-# From outside the source tree, so `import sre_harness` can only be the installed wheel.
-cd "$(mktemp -d)"
-SRE_PY_WHEEL="$(basename "$wheel")" "$clean/bin/python" -m pytest "$here/tests" -q -p no:cacheprovider --rootdir "$here" "$@"
+# `import sre_harness` can only be the installed wheel's: the sources are under python/,
+# which is not on the path (a test checks where the package came from).
+cd "$here"
+SRE_PY_WHEEL="$(basename "$wheel")" "$clean/bin/python" -m pytest -q -p no:cacheprovider "${@:-tests}"

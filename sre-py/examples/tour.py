@@ -20,12 +20,15 @@ from sre_harness import (
     Anthropic,
     Approver,
     AzureOpenAI,
+    Budget,
     ArgumentError,
     Cancelled,
     ConfigError,
     Hook,
     HookError,
     Home,
+    Layer,
+    Memory,
     Model,
     ModelError,
     OpenAI,
@@ -116,7 +119,7 @@ class Oncall(Model):
         return {"content": [{"type": "text", "text": "restart the pod"}], "usage": {"input_tokens": 10, "output_tokens": 3}}
 
 
-class Memory(SessionStore):
+class DictStore(SessionStore):
     """Transcripts in a dict (a real store commits to a database before returning)."""
 
     def __init__(self) -> None:
@@ -129,8 +132,27 @@ class Memory(SessionStore):
         self.sessions.setdefault(session_id, []).extend(records)
 
 
+class Shift(Layer):
+    """Who is on call, in every prompt of the agent."""
+
+    name = "on-call"
+
+    def render(self, session_id: str, agent: str) -> str:
+        return "On call: Ana (primary), Ben (secondary)."
+
+
+def context(tmp: Path) -> None:
+    memory = Memory(tmp / "memory")
+    memory.remember("pg-orders allows 20 connections, 3 for superusers", topic="postgres")
+    agent = Agent(
+        script="turns:\n  - final: memory and context are in the prompt\n", memory=memory, pinned_state=True,
+        budget=Budget(prune_at=0.5), layers=[Shift()], subagents=10, session_dir=tmp / "c",
+    )
+    print(agent.run_sync("What do we know about pg-orders?").answer, memory.retrieve("connections")[0][2])
+
+
 def models(tmp: Path) -> None:
-    store = Memory()
+    store = DictStore()
     print(Agent(model=Oncall(), session_store=store, cost_cap_usd=1.0).run_sync("checkout is down").answer)
     print(len(store.sessions), "session kept by the Python store")
     # Providers configured here, not from the environment (not called in this offline tour).
@@ -168,6 +190,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         one_agent(Path(tmp))
         models(Path(tmp))
+        context(Path(tmp))
         a_home(Path(tmp))
         quality(Path(tmp))
     flush_telemetry()

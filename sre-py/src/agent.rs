@@ -60,6 +60,9 @@ impl Agent {
     /// `sre_harness.Model`). `cost_cap_usd` / `cost_cap_tokens` stop the run (cause
     /// `cost_cap_reached`) once the agent tree has spent that much. `py_store` (an
     /// `sre_harness.SessionStore`) keeps the transcripts instead of `session_dir`'s files.
+    /// The other parts ([`crate::parts::Parts`]): `memory`, `pinned_state`, `budget` (JSON),
+    /// `repositories` (name, root), `topology` (a file), `layers` (`sre_harness.Layer`s),
+    /// `offload` (needs a workspace), `subagent_turns` (offers subagents).
     #[new]
     #[pyo3(signature = (
         *,
@@ -74,6 +77,14 @@ impl Agent {
         cost_cap_usd = None,
         cost_cap_tokens = None,
         py_store = None,
+        memory = None,
+        pinned_state = false,
+        budget = None,
+        repositories = Vec::new(),
+        topology = None,
+        layers = Vec::new(),
+        offload = false,
+        subagent_turns = None,
         workspace = None,
         mounts = Vec::new(),
         workspace_tools = true,
@@ -99,6 +110,14 @@ impl Agent {
         cost_cap_usd: Option<f64>,
         cost_cap_tokens: Option<u64>,
         py_store: Option<Bound<'_, PyAny>>,
+        memory: Option<PyRef<'_, crate::parts::Memory>>,
+        pinned_state: bool,
+        budget: Option<String>,
+        repositories: Vec<(String, PathBuf)>,
+        topology: Option<PathBuf>,
+        layers: Vec<Bound<'_, PyAny>>,
+        offload: bool,
+        subagent_turns: Option<u32>,
         workspace: Option<PathBuf>,
         mounts: Vec<(String, bool)>,
         workspace_tools: bool,
@@ -162,9 +181,29 @@ impl Agent {
             if workspace_tools {
                 all_tools.extend(ws.tools().map_err(tools_err)?);
             }
+            if offload {
+                // Outputs past 16 KiB go to files under the workspace; the model sees a
+                // preview and where to read the rest.
+                let store =
+                    sre_tools::OffloadStore::new(ws.clone(), sre_tools::OffloadConfig::default())
+                        .map_err(tools_err)?;
+                builder = builder.offload(Arc::new(store));
+            }
         } else if !mounts.is_empty() {
             return Err(ConfigError::new_err("mounts need a workspace root"));
+        } else if offload {
+            return Err(ConfigError::new_err("offload needs a workspace root"));
         }
+        builder = crate::parts::Parts {
+            memory,
+            pinned_state,
+            budget,
+            repositories,
+            topology,
+            layers,
+            subagent_turns,
+        }
+        .apply(builder, &mut all_tools)?;
         for tool in &tools {
             all_tools.push(Arc::new(PyTool::from_py(tool)?));
         }

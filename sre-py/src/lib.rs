@@ -33,6 +33,7 @@ pub mod errors;
 pub mod home;
 pub mod hook;
 pub mod model;
+pub mod parts;
 mod py_thread;
 pub mod quality;
 pub mod store;
@@ -103,6 +104,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<agent::Agent>()?;
     m.add_class::<agent::RunHandle>()?;
+    m.add_class::<parts::Memory>()?;
     m.add_function(wrap_pyfunction!(home::load_home, m)?)?;
     m.add_class::<home::TeamHandle>()?;
     m.add_function(wrap_pyfunction!(tool::call_tool, m)?)?;

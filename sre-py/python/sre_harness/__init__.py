@@ -31,7 +31,8 @@ from ._quality import evaluate, record, replay
 from ._store import SessionStore
 from ._schema import ArgumentError
 from ._tools import DEFAULT_TIMEOUT, Tool, ToolResult, tool
-from ._native import flush_telemetry
+from ._native import Memory, flush_telemetry
+from ._parts import Budget, Layer
 
 import atexit as _atexit
 
@@ -44,6 +45,7 @@ __all__ = [
     "Anthropic",
     "AzureOpenAI",
     "Approver",
+    "Budget",
     "ArgumentError",
     "Cancelled",
     "ConfigError",
@@ -51,6 +53,8 @@ __all__ = [
     "Hook",
     "Home",
     "HookError",
+    "Layer",
+    "Memory",
     "Model",
     "ModelError",
     "OpenAI",

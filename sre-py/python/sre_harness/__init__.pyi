@@ -21,6 +21,7 @@ from typing import (
 )
 
 from ._native import (
+    Memory as Memory,
     Cancelled as Cancelled,
     ConfigError as ConfigError,
     HookError as HookError,
@@ -45,6 +46,7 @@ __all__ = [
     "Anthropic",
     "AzureOpenAI",
     "Approver",
+    "Budget",
     "ArgumentError",
     "Cancelled",
     "ConfigError",
@@ -52,6 +54,8 @@ __all__ = [
     "Hook",
     "Home",
     "HookError",
+    "Layer",
+    "Memory",
     "Model",
     "ModelError",
     "OpenAI",
@@ -290,6 +294,24 @@ class Model:
 
 ModelChoice = Union[None, str, OpenAI, Anthropic, AzureOpenAI, Model]
 
+class Layer:
+    name: str
+    dynamic: bool
+    def render(self, session_id: str, agent: str) -> str: ...
+
+class Budget:
+    context_window: Optional[int]
+    prune_at: float
+    prune_target: float
+    compact_at: float
+    def __init__(
+        self,
+        context_window: Optional[int] = None,
+        prune_at: float = 0.6,
+        prune_target: float = 0.4,
+        compact_at: float = 0.8,
+    ) -> None: ...
+
 class SessionStore:
     def load(self, session_id: str) -> Union[List[Dict[str, Any]], Awaitable[List[Dict[str, Any]]]]: ...
     def append(self, session_id: str, records: List[Dict[str, Any]]) -> Union[None, Awaitable[None]]: ...
@@ -323,6 +345,14 @@ class Agent:
         cost_cap_usd: Optional[float] = None,
         cost_cap_tokens: Optional[int] = None,
         session_store: Optional[SessionStore] = None,
+        memory: Optional[Memory] = None,
+        pinned_state: bool = False,
+        budget: Optional[Budget] = None,
+        repositories: Optional[Mapping[str, _PathLike]] = None,
+        topology: Optional[_PathLike] = None,
+        layers: Sequence[Layer] = (),
+        offload: bool = False,
+        subagents: Optional[int] = None,
     ) -> None: ...
     @property
     def name(self) -> str: ...

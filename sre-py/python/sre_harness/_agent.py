@@ -18,6 +18,7 @@ from . import _native
 from ._hooks import Approver, Hook
 from ._model import Model, Provider, _model_args
 from ._store import SessionStore
+from ._parts import Budget, Layer
 from ._native import Cancelled, ConfigError
 from ._runtime import register_loop, unregister_loop
 from ._tools import Tool
@@ -104,6 +105,14 @@ class Agent:
     ``session_store`` (a :class:`SessionStore`) keeps the transcripts instead of
     ``session_dir``'s JSON-lines files.
 
+    Context: ``memory`` (an :class:`sre_harness.Memory`: the ``remember`` tool,
+    ``#remember`` commands and the knowledge map in the prompt), ``pinned_state`` (the
+    ``update_investigation_state`` tool and its layer, kept through compaction), ``budget``
+    (a :class:`Budget`: pruning and compaction), ``repositories`` (name -> folder, with
+    their ``AGENTS.md``), ``topology`` (a topology file), ``layers`` (:class:`Layer`\ s of
+    your own), ``offload`` (large tool outputs to files in the workspace) and
+    ``subagents`` (offer the ``spawn_subagents`` tool, each subagent at most that many turns).
+
     ``cost_cap_usd`` / ``cost_cap_tokens`` stop a run (cause ``cost_cap_reached``) once the
     agent and its subagents have spent that much; the outcome's ``usage`` is the ledger.
     """
@@ -132,8 +141,19 @@ class Agent:
         cost_cap_usd: Optional[float] = None,
         cost_cap_tokens: Optional[int] = None,
         session_store: Optional[SessionStore] = None,
+        memory: Optional["_native.Memory"] = None,
+        pinned_state: bool = False,
+        budget: Optional[Budget] = None,
+        repositories: Optional[Mapping[str, PathLike]] = None,
+        topology: Optional[PathLike] = None,
+        layers: Sequence[Layer] = (),
+        offload: bool = False,
+        subagents: Optional[int] = None,
     ) -> None:
         model_args = _model_args(model)
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise ConfigError(f"layers must be sre_harness.Layer objects, got {layer!r}")
         if session_store is not None and not isinstance(session_store, SessionStore):
             raise ConfigError(f"session_store must be an sre_harness.SessionStore, got {session_store!r}")
         self.tools: List[Tool] = [t if isinstance(t, Tool) else Tool.from_function(t) for t in tools]
@@ -172,6 +192,14 @@ class Agent:
             cost_cap_usd=cost_cap_usd,
             cost_cap_tokens=cost_cap_tokens,
             py_store=session_store,
+            memory=memory,
+            pinned_state=pinned_state,
+            budget=budget._spec() if budget is not None else None,
+            repositories=[(str(k), os.fspath(v)) for k, v in (repositories or {}).items()],
+            topology=os.fspath(topology) if topology is not None else None,
+            layers=list(layers),
+            offload=offload,
+            subagent_turns=subagents,
             **model_args,
         )
 
