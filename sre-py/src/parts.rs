@@ -19,6 +19,9 @@ use sre_memory::{MarkdownMemory, RememberTool};
 
 use crate::errors::{ConfigError, SreHarnessError};
 
+/// One retrieved entry: id, file, text, note (e.g. that it is deprecated).
+type Hit = (String, String, String, Option<String>);
+
 /// Markdown memory (sre-memory): topic files with provenance and timestamps, an index
 /// the agent sees, staleness review and snapshots.
 #[pyclass(module = "sre_harness._native", frozen)]
@@ -64,12 +67,7 @@ impl Memory {
 
     /// Entries matching `query`, best first: `(id, path, text, note)` tuples.
     #[pyo3(signature = (query, limit = 5))]
-    fn retrieve(
-        &self,
-        py: Python<'_>,
-        query: String,
-        limit: usize,
-    ) -> PyResult<Vec<(String, String, String, Option<String>)>> {
+    fn retrieve(&self, py: Python<'_>, query: String, limit: usize) -> PyResult<Vec<Hit>> {
         let m = self.inner.clone();
         let hits = block(py, async move { m.retrieve(&query, limit).await })?;
         Ok(hits
