@@ -62,7 +62,8 @@ impl Agent {
     /// `sre_harness.SessionStore`) keeps the transcripts instead of `session_dir`'s files.
     /// The other parts ([`crate::parts::Parts`]): `memory`, `pinned_state`, `budget` (JSON),
     /// `repositories` (name, root), `topology` (a file), `layers` (`sre_harness.Layer`s),
-    /// `offload` (needs a workspace), `subagent_turns` (offers subagents).
+    /// `offload` (needs a workspace), `subagent_turns` (offers subagents). `mcp_config`
+    /// (JSON) or `mcp_path` (a YAML/JSON file): sre-mcp connectors, connected here.
     #[new]
     #[pyo3(signature = (
         *,
@@ -85,6 +86,8 @@ impl Agent {
         layers = Vec::new(),
         offload = false,
         subagent_turns = None,
+        mcp_config = None,
+        mcp_path = None,
         workspace = None,
         mounts = Vec::new(),
         workspace_tools = true,
@@ -99,6 +102,7 @@ impl Agent {
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         session_dir: PathBuf,
         name: String,
         system_prompt: String,
@@ -118,6 +122,8 @@ impl Agent {
         layers: Vec<Bound<'_, PyAny>>,
         offload: bool,
         subagent_turns: Option<u32>,
+        mcp_config: Option<String>,
+        mcp_path: Option<PathBuf>,
         workspace: Option<PathBuf>,
         mounts: Vec<(String, bool)>,
         workspace_tools: bool,
@@ -207,6 +213,29 @@ impl Agent {
         for tool in &tools {
             all_tools.push(Arc::new(PyTool::from_py(tool)?));
         }
+        // MCP connectors: connected now (the GIL released), every one or an error; kept
+        // alive with the agent.
+        let mut keep: Option<Arc<dyn std::any::Any + Send + Sync>> = None;
+        let config = match (mcp_config, mcp_path) {
+            (Some(json), None) => Some(sre_mcp::McpConfig::from_json_str(&json)),
+            (None, Some(path)) => Some(sre_mcp::McpConfig::from_path(path)),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new_err(
+                    "give mcp_config or mcp_path, not both",
+                ));
+            }
+        };
+        if let Some(config) = config {
+            let mcp = config
+                .and_then(sre_mcp::McpConnectors::new)
+                .map_err(|e| ConfigError::new_err(format!("mcp: {e}")))?;
+            let connected = py
+                .detach(|| rt.block_on(mcp.connect_all()))
+                .map_err(|e| SreHarnessError::new_err(format!("mcp: {e}")))?;
+            all_tools.extend(connected);
+            keep = Some(Arc::new(mcp));
+        }
         if let Some(path) = hook_config {
             // Configured hooks (YAML agent definitions or Claude Code settings JSON) run
             // first, then the Python hooks; prompt hooks are judged by the agent's model.
@@ -244,7 +273,7 @@ impl Agent {
         Ok(Agent {
             inner,
             session_dir,
-            _keep: None,
+            _keep: keep,
         })
     }
 

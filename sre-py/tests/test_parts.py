@@ -129,3 +129,55 @@ def test_the_budget_prunes_a_long_investigation(tmp_path: Path) -> None:
     assert any(a["tokens_after"] < a["tokens_before"] for a in actions), actions
     with pytest.raises(sh.ConfigError, match="budget"):
         sh.Agent(model=Recorder([]), budget=sh.Budget(prune_at=2.0))
+
+
+# A real MCP server (stdio, newline-delimited JSON-RPC 2.0), small enough to read whole.
+MCP_SERVER = r'''
+import json, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" not in msg:
+        continue  # a notification
+    method, result = msg["method"], None
+    if method == "initialize":
+        result = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "inventory", "version": "1.0"}}
+    elif method == "tools/list":
+        result = {"tools": [{"name": "owner_of", "description": "The team owning a service.",
+                             "inputSchema": {"type": "object", "properties": {"service": {"type": "string"}},
+                                             "required": ["service"]}}]}
+    elif method == "tools/call":
+        service = msg["params"]["arguments"]["service"]
+        result = {"content": [{"type": "text", "text": f"{service} is owned by team-payments"}], "isError": False}
+    elif method == "ping":
+        result = {}
+    reply = {"jsonrpc": "2.0", "id": msg["id"]}
+    if result is None:
+        reply["error"] = {"code": -32601, "message": f"no method {method}"}
+    else:
+        reply["result"] = result
+    print(json.dumps(reply), flush=True)
+'''
+
+
+def test_mcp_connectors_bring_their_tools(tmp_path: Path) -> None:
+    import sys
+
+    server = tmp_path / "inventory.py"
+    server.write_text(MCP_SERVER)
+    config = {"connectors": [{"name": "inventory", "transport": "stdio", "command": sys.executable, "args": [str(server)]}]}
+    model = Recorder([{"name": "mcp__inventory__owner_of", "input": {"service": "checkout"}}])
+    agent = sh.Agent(model=model, mcp=config, session_dir=tmp_path / "s")
+    assert "mcp__inventory__owner_of" in {t["name"] for t in agent.tool_specs}
+    assert agent.run_sync("who owns checkout?").answer == "done"
+    assert "checkout is owned by team-payments" in json.dumps(model.requests[-1]["messages"][-1])
+    # The same from a YAML file; and a connector that does not come up is an error.
+    (tmp_path / "mcp.yaml").write_text(
+        f"connectors:\n  - name: inventory\n    transport: stdio\n    command: {sys.executable}\n    args: [{server}]\n"
+    )
+    assert "mcp__inventory__owner_of" in {t["name"] for t in sh.Agent(model=Recorder([]), mcp=tmp_path / "mcp.yaml").tool_specs}
+    broken = {"connectors": [{"name": "gone", "transport": "stdio", "command": str(tmp_path / "missing")}]}
+    with pytest.raises(sh.SreHarnessError, match="mcp: .*gone"):
+        sh.Agent(model=Recorder([]), mcp=broken)
+    with pytest.raises(sh.ConfigError, match="mcp: "):
+        sh.Agent(model=Recorder([]), mcp={"connectors": [{"name": "x", "transport": "stdio"}]})

@@ -353,6 +353,7 @@ class Agent:
         layers: Sequence[Layer] = (),
         offload: bool = False,
         subagents: Optional[int] = None,
+        mcp: Union[None, _PathLike, Mapping[str, Any]] = None,
     ) -> None: ...
     @property
     def name(self) -> str: ...

@@ -60,6 +60,8 @@ class Agent:
         layers: Sequence[Any] = ...,
         offload: bool = False,
         subagent_turns: Optional[int] = None,
+        mcp_config: Optional[str] = None,
+        mcp_path: Optional[Union[str, PathLike[str]]] = None,
         workspace: Optional[Union[str, PathLike[str]]] = None,
         mounts: Sequence[Tuple[str, bool]] = ...,
         workspace_tools: bool = True,
