@@ -413,7 +413,7 @@ pub(crate) fn model_from(
         return crate::model::provider_from_spec(&spec);
     }
     if let Some(python) = python {
-        return Ok(Arc::new(crate::model::PyModel::from_py(python)?));
+        return crate::model::python_model(python);
     }
     match sre_core::providers::from_env().map_err(core_err)? {
         Some(model) => Ok(model),

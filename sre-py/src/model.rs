@@ -157,7 +157,7 @@ struct ProviderSpec {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RetrySpec {
+pub(crate) struct RetrySpec {
     max_attempts: u32,
     initial_backoff_s: f64,
     max_backoff_s: f64,
@@ -254,22 +254,38 @@ pub fn provider_from_spec(json: &str) -> PyResult<Arc<dyn Model>> {
             )));
         }
     };
-    Ok(match spec.retry {
-        None => model,
-        Some(r) => {
-            if r.max_attempts == 0 {
-                return Err(ConfigError::new_err(
-                    "retry: max_attempts must be at least 1",
-                ));
-            }
-            let policy = RetryPolicy {
-                max_attempts: r.max_attempts,
-                initial_backoff: seconds(r.initial_backoff_s, "retry.initial_backoff")?,
-                max_backoff: seconds(r.max_backoff_s, "retry.max_backoff")?,
-                max_elapsed: seconds(r.max_elapsed_s, "retry.max_elapsed")?,
-                jitter: r.jitter,
-            };
-            Arc::new(RetryModel::new(model).with_policy(policy))
-        }
-    })
+    with_retry(model, spec.retry)
+}
+
+/// `model` behind the retry layer when `retry` says how; as it is otherwise.
+pub(crate) fn with_retry(
+    model: Arc<dyn Model>,
+    retry: Option<RetrySpec>,
+) -> PyResult<Arc<dyn Model>> {
+    let Some(r) = retry else {
+        return Ok(model);
+    };
+    if r.max_attempts == 0 {
+        return Err(ConfigError::new_err(
+            "retry: max_attempts must be at least 1",
+        ));
+    }
+    let policy = RetryPolicy {
+        max_attempts: r.max_attempts,
+        initial_backoff: seconds(r.initial_backoff_s, "retry.initial_backoff")?,
+        max_backoff: seconds(r.max_backoff_s, "retry.max_backoff")?,
+        max_elapsed: seconds(r.max_elapsed_s, "retry.max_elapsed")?,
+        jitter: r.jitter,
+    };
+    Ok(Arc::new(RetryModel::new(model).with_policy(policy)))
+}
+
+/// A Python model, behind the retry layer when its `retry` (JSON of a `RetryPolicy`) is set.
+pub fn python_model(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Model>> {
+    let retry: Option<String> = obj.getattr("_retry_spec")?.call0()?.extract()?;
+    let retry = retry
+        .map(|json| serde_json::from_str::<RetrySpec>(&json))
+        .transpose()
+        .map_err(|e| ConfigError::new_err(format!("retry: {e}")))?;
+    with_retry(Arc::new(PyModel::from_py(obj)?), retry)
 }

@@ -87,6 +87,35 @@ def test_a_model_that_fails_or_answers_nonsense_fails_the_run_with_a_clear_error
         sh.Agent(model=Nonsense(), session_dir=tmp_path / "b").run_sync("hi")
 
 
+def test_a_python_models_provider_errors_are_retried_by_its_retry_policy(tmp_path: Path) -> None:
+    class Flaky(sh.Model):
+        retry = sh.RetryPolicy(max_attempts=3, initial_backoff=0.01, jitter=False)
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def complete(self, request: Dict[str, Any]) -> str:
+            self.calls += 1
+            if self.calls < 3:
+                raise sh.ProviderError(503, "overloaded", retry_after=0.01)
+            return "third time"
+
+    model = Flaky()
+    events: List[Dict[str, Any]] = []
+    outcome = sh.Agent(model=model, session_dir=tmp_path / "a").run_sync("hi", on_event=events.append)
+    assert outcome.answer == "third time" and model.calls == 3
+    assert [e["kind"]["attempt"] for e in events if e["kind"]["type"] == "model_retry"] == [1, 2]
+    # A status that is not retried fails at once.
+    class Refused(sh.Model):
+        retry = sh.RetryPolicy(max_attempts=3, initial_backoff=0.01)
+
+        def complete(self, request: Dict[str, Any]) -> str:
+            raise sh.ProviderError(400, "bad request")
+
+    with pytest.raises(sh.ModelError, match="HTTP 400: bad request"):
+        sh.Agent(model=Refused(), session_dir=tmp_path / "b").run_sync("hi")
+
+
 def test_the_cost_cap_stops_the_run_and_says_what_was_spent(tmp_path: Path) -> None:
     agent = sh.Agent(model=Calculator(), tools=[add], session_dir=tmp_path, cost_cap_tokens=500)
     outcome = agent.run_sync("What is 2 + 40?")

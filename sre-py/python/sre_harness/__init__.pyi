@@ -290,6 +290,7 @@ class Model:
     provider: str
     input_per_mtok: float
     output_per_mtok: float
+    retry: Optional[RetryPolicy]
     def complete(self, request: Dict[str, Any]) -> Union[Dict[str, Any], str, Awaitable[Union[Dict[str, Any], str]]]: ...
 
 ModelChoice = Union[None, str, OpenAI, Anthropic, AzureOpenAI, Model]

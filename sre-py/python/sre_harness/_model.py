@@ -160,7 +160,8 @@ class Model:
 
     ``complete`` runs on a Python thread of its own (an ``async def`` one in its own event
     loop there), so a blocking client is fine. An exception fails the call; raise
-    :class:`ProviderError` with the provider's status to have a retry layer retry it.
+    :class:`ProviderError` with the provider's status, and set ``retry`` to a
+    :class:`RetryPolicy`, to have sre-core's retry layer retry it.
     """
 
     #: Shown in events and telemetry.
@@ -172,6 +173,12 @@ class Model:
     #: Prices in US dollars per million tokens, for the usage ledger and the cost cap.
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
+    #: Retry calls that raise :class:`ProviderError` with a retryable status (429, 5xx...)
+    #: through sre-core's retry layer; ``None``: no retry.
+    retry: Optional[RetryPolicy] = None
+
+    def _retry_spec(self) -> Optional[str]:
+        return None if self.retry is None else json.dumps(self.retry._spec())
 
     def complete(self, request: Request) -> Union[Response, str, Any]:
         raise NotImplementedError("implement Model.complete(request) -> response dict")
