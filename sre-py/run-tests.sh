@@ -41,4 +41,9 @@ echo "sre-py: built $(basename "$wheel") in $(( $(date +%s) - start )) s"
 # `import sre_harness` can only be the installed wheel's: the sources are under python/,
 # which is not on the path (a test checks where the package came from).
 cd "$here"
-SRE_PY_WHEEL="$(basename "$wheel")" "$clean/bin/python" -m pytest -q -p no:cacheprovider "${@:-tests}"
+# The whole suite unless the arguments name tests (paths); options alone keep it whole.
+targets=(tests)
+for arg in "$@"; do
+    case "$arg" in -*) ;; *) targets=() ;; esac
+done
+SRE_PY_WHEEL="$(basename "$wheel")" "$clean/bin/python" -m pytest -q -p no:cacheprovider "${targets[@]}" "$@"

@@ -112,6 +112,7 @@ class Oncall(Model):
 
     name = "oncall-rules"
     context_window = 16_000
+    input_per_mtok, output_per_mtok = 0.5, 1.5
 
     def complete(self, request: Dict[str, Any]) -> Dict[str, Any]:
         if "quota" in str(request["messages"]):

@@ -158,12 +158,31 @@ impl Agent {
             .tool_concurrency(tool_concurrency)
             .streaming(streaming);
         if cost_cap_usd.is_some() || cost_cap_tokens.is_some() {
-            if let Some(usd) = cost_cap_usd
-                && !(usd.is_finite() && usd > 0.0)
-            {
-                return Err(ConfigError::new_err(format!(
-                    "cost_cap_usd must be a positive amount, got {usd}"
-                )));
+            if let Some(usd) = cost_cap_usd {
+                if !(usd.is_finite() && usd > 0.0) {
+                    return Err(ConfigError::new_err(format!(
+                        "cost_cap_usd must be a positive amount, got {usd}"
+                    )));
+                }
+                let p = &judge.info().pricing;
+                if [
+                    p.input_per_mtok,
+                    p.output_per_mtok,
+                    p.cache_read_per_mtok,
+                    p.cache_write_per_mtok,
+                ]
+                .iter()
+                .all(|price| *price == 0.0)
+                {
+                    return Err(ConfigError::new_err(format!(
+                        "cost_cap_usd: model `{}` has no prices, so its calls cost nothing and the \
+                         cap would never stop a run (give the model its prices, or use cost_cap_tokens)",
+                        judge.info().name
+                    )));
+                }
+            }
+            if cost_cap_tokens == Some(0) {
+                return Err(ConfigError::new_err("cost_cap_tokens must be at least 1"));
             }
             builder = builder.cost_cap(sre_core::CostCap {
                 max_tokens: cost_cap_tokens,

@@ -120,7 +120,9 @@ impl From<sre_core::Error> for PyErrData {
             E::Model(_) => ErrorKind::Model,
             E::ToolFatal { .. } => ErrorKind::Tool,
             E::Config(_) | E::Parse { .. } => ErrorKind::Config,
-            E::Session { .. } | E::UnfinishedRun { .. } | E::Io { .. } => ErrorKind::Session,
+            E::Session { .. } | E::UnfinishedRun { .. } | E::SessionBusy { .. } | E::Io { .. } => {
+                ErrorKind::Session
+            }
             E::Hook { .. } => ErrorKind::Hook,
             _ => ErrorKind::Other,
         };

@@ -29,15 +29,21 @@ pub struct PyModel {
 }
 
 impl PyModel {
-    /// From an `sre_harness.Model` (`name`, `context_window`, `provider`, prices, `_invoke`).
+    /// From an `sre_harness.Model` (`name`, `context_window`, `max_output_tokens`,
+    /// `provider`, prices, `_invoke`).
     pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
         let name: String = obj.getattr("name")?.extract()?;
-        let window: u64 = obj.getattr("context_window")?.extract()?;
-        if window == 0 {
-            return Err(ConfigError::new_err(format!(
-                "model `{name}`: context_window must be positive"
-            )));
-        }
+        let label = name.clone();
+        let count = |attr: &str| -> PyResult<u64> {
+            obj.getattr(attr)?
+                .extract::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    ConfigError::new_err(format!("model `{label}`: {attr} must be a positive int"))
+                })
+        };
+        let window = count("context_window")?;
         let mut info = ModelInfo::new(name, window);
         let price = |attr: &str| -> PyResult<f64> {
             let p: f64 = obj.getattr(attr)?.extract()?;
@@ -51,6 +57,9 @@ impl PyModel {
         };
         info.pricing.input_per_mtok = price("input_per_mtok")?;
         info.pricing.output_per_mtok = price("output_per_mtok")?;
+        info.pricing.cache_read_per_mtok = price("cache_read_per_mtok")?;
+        info.pricing.cache_write_per_mtok = price("cache_write_per_mtok")?;
+        info.max_output_tokens = count("max_output_tokens")?;
         Ok(PyModel {
             info,
             provider: obj.getattr("provider")?.extract()?,
@@ -71,6 +80,9 @@ struct Answer {
     status: Option<u16>,
     #[serde(default)]
     retry_after_ms: Option<u64>,
+    /// The connection failed or timed out (retryable).
+    #[serde(default)]
+    transport: bool,
 }
 
 #[async_trait]
@@ -108,6 +120,7 @@ impl Model for PyModel {
             })?;
         match (answer.response, answer.error) {
             (Some(r), None) => Ok(r),
+            (_, Some(message)) if answer.transport => Err(ModelError::Transport { message }),
             (_, Some(message)) => Err(match answer.status {
                 Some(status) => ModelError::Status {
                     status,

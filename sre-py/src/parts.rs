@@ -154,7 +154,7 @@ impl ContextLayer for PyLayer {
         match answer {
             Ok((true, text)) => Ok(text),
             Ok((false, why)) | Err(why) => {
-                Err(sre_core::Error::Config(format!("layer `{name}`: {why}")))
+                Err(sre_core::Error::Context(format!("layer `{name}`: {why}")))
             }
         }
     }
@@ -216,8 +216,24 @@ impl Parts<'_> {
                 .map_err(|e| ConfigError::new_err(format!("topology {}: {e}", path.display())))?;
             builder = builder.layer(Arc::new(layer));
         }
+        let mut names = std::collections::BTreeSet::new();
         for layer in &self.layers {
-            builder = builder.layer(Arc::new(PyLayer::from_py(layer)?));
+            let layer = PyLayer::from_py(layer)?;
+            // Ours: the system prompt and the layers this crate adds.
+            let taken = [
+                "system",
+                "knowledge-map",
+                "repositories",
+                "topology",
+                "investigation-state",
+            ];
+            if taken.contains(&layer.name.as_str()) || !names.insert(layer.name.clone()) {
+                return Err(ConfigError::new_err(format!(
+                    "layer name `{}` is taken (by another layer, or by the harness)",
+                    layer.name
+                )));
+            }
+            builder = builder.layer(Arc::new(layer));
         }
         let pinned = self.pinned_state.then(PinnedState::new);
         if let Some(p) = &pinned {

@@ -1,7 +1,8 @@
 //! [`PySessionStore`]: an [`sre_core::SessionStore`] whose transcripts live wherever a
 //! Python object keeps them (`sre_harness.SessionStore`: `load` and `append`, sync or
 //! async). Records cross as the serde JSON of [`SessionRecord`]; one writer per session
-//! in this process is enforced here (a store shared by processes locks in its own way).
+//! of a store in this process is enforced here, across every agent given that store (a
+//! store shared by processes keeps their writers apart in its own way).
 
 use std::sync::Arc;
 
@@ -17,12 +18,25 @@ pub struct PySessionStore {
     locks: LocalLocks,
 }
 
+/// The lock table of each Python store object (held, so that its identity is never
+/// reused), shared by every agent given that store.
+static LOCKS: std::sync::Mutex<Vec<(Py<PyAny>, LocalLocks)>> = std::sync::Mutex::new(Vec::new());
+
 impl PySessionStore {
     /// From an `sre_harness.SessionStore` (its `_invoke(op, session_id, records_json)`).
     pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let mut table = LOCKS.lock().unwrap_or_else(|p| p.into_inner());
+        let locks = match table.iter().find(|(o, _)| o.is(obj)) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = LocalLocks::default();
+                table.push((obj.clone().unbind(), l.clone()));
+                l
+            }
+        };
         Ok(PySessionStore {
             invoke: Arc::new(obj.getattr("_invoke")?.unbind()),
-            locks: LocalLocks::default(),
+            locks,
         })
     }
 

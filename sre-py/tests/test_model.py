@@ -117,12 +117,76 @@ def test_a_python_models_provider_errors_are_retried_by_its_retry_policy(tmp_pat
 
 
 def test_the_cost_cap_stops_the_run_and_says_what_was_spent(tmp_path: Path) -> None:
-    agent = sh.Agent(model=Calculator(), tools=[add], session_dir=tmp_path, cost_cap_tokens=500)
+    agent = sh.Agent(model=Calculator(), tools=[add], session_dir=tmp_path / "a", cost_cap_tokens=500)
     outcome = agent.run_sync("What is 2 + 40?")
     assert outcome.cause == "cost_cap_reached", outcome.cause_detail
     assert outcome.turns == 1
+    # In dollars: one call costs 1000 x $2 + 100 x $8 per million = $0.0028.
+    agent = sh.Agent(model=Calculator(), tools=[add], session_dir=tmp_path / "b", cost_cap_usd=0.002)
+    outcome = agent.run_sync("What is 2 + 40?")
+    assert outcome.cause == "cost_cap_reached" and outcome.turns == 1, outcome.cause_detail
+    assert outcome.usage["agents"]["agent"]["cost_usd"] == pytest.approx(0.0028)
     with pytest.raises(sh.ConfigError, match="cost_cap_usd must be a positive amount"):
         sh.Agent(model=Calculator(), cost_cap_usd=-1.0)
+    with pytest.raises(sh.ConfigError, match="has no prices"):
+        sh.Agent(model=sh.Model(), cost_cap_usd=1.0)
+    for bad in (0, -1, True):
+        with pytest.raises(sh.ConfigError, match="cost_cap_tokens must be a positive int"):
+            sh.Agent(model=Calculator(), cost_cap_tokens=bad)
+
+
+def test_an_async_model_keeps_one_event_loop_across_calls(tmp_path: Path) -> None:
+    class Stateful(sh.Model):
+        def __init__(self) -> None:
+            self.loops: List[int] = []
+
+        async def complete(self, request: Dict[str, Any]) -> Dict[str, Any]:
+            self.loops.append(id(asyncio.get_running_loop()))
+            if len(self.loops) < 3:
+                call = {"type": "tool_use", "id": f"c{len(self.loops)}", "name": "add", "input": {"a": 1, "b": 1}}
+                return {"content": [call]}
+            return {"content": [{"type": "text", "text": "ok"}]}
+
+    model = Stateful()
+    assert sh.Agent(model=model, tools=[add], session_dir=tmp_path / "a").run_sync("go").answer == "ok"
+    assert len(model.loops) == 3 and len(set(model.loops)) == 1
+    # Under asyncio, the application's own loop.
+    model = Stateful()
+
+    async def main() -> int:
+        await sh.Agent(model=model, tools=[add], session_dir=tmp_path / "b").run("go")
+        return id(asyncio.get_running_loop())
+
+    app_loop = asyncio.run(main())
+    assert len(model.loops) == 3 and set(model.loops) == {app_loop}
+
+
+def test_answers_with_unknown_keys_or_impossible_counts_are_refused(tmp_path: Path) -> None:
+    for answer, says in [
+        ({"content": [], "usgae": {}}, "keys it should not: \\['usgae'\\]"),
+        ({"content": [], "usage": {"input_tokens": 2**64}}, "usage.input_tokens"),
+        ({"content": [], "usage": {"input_tokens": True}}, "usage.input_tokens"),
+    ]:
+        class Odd(sh.Model):
+            def complete(self, request: Dict[str, Any], answer: Dict[str, Any] = answer) -> Dict[str, Any]:
+                return answer
+
+        with pytest.raises(sh.ModelError, match=says):
+            sh.Agent(model=Odd(), session_dir=tmp_path / says[:5]).run_sync("hi")
+
+
+def test_connection_errors_are_transport_errors_the_retry_layer_retries(tmp_path: Path) -> None:
+    class Flaky(sh.Model):
+        retry = sh.RetryPolicy(max_attempts=2, initial_backoff=0.01, jitter=False)
+        calls = 0
+
+        def complete(self, request: Dict[str, Any]) -> str:
+            type(self).calls += 1
+            if type(self).calls == 1:
+                raise ConnectionResetError("peer reset")
+            return "second try"
+
+    assert sh.Agent(model=Flaky(), session_dir=tmp_path).run_sync("hi").answer == "second try"
 
 
 def test_bad_model_choices_are_config_errors() -> None:
@@ -130,15 +194,19 @@ def test_bad_model_choices_are_config_errors() -> None:
         sh.Agent(model="gpt-4.1")  # type: ignore[arg-type]
     with pytest.raises(sh.ConfigError, match="exactly one model source"):
         sh.Agent(model=Calculator(), script="turns: []")
-    with pytest.raises(sh.ConfigError, match="retry: max_attempts must be at least 1"):
-        sh.Agent(model=sh.OpenAI("gpt-4.1", retry=sh.RetryPolicy(max_attempts=0)))
+    with pytest.raises(sh.ConfigError, match="RetryPolicy: max_attempts must be an int from 1 to 100"):
+        sh.RetryPolicy(max_attempts=0)
+    with pytest.raises(sh.ConfigError, match="RetryPolicy: initial_backoff must be a positive number"):
+        sh.RetryPolicy(initial_backoff=float("nan"))
+    with pytest.raises(sh.ConfigError, match="retry must be an sre_harness.RetryPolicy"):
+        sh.Agent(model=sh.OpenAI("gpt-4.1", retry={"max_attempts": 2}))  # type: ignore[arg-type]
     with pytest.raises(sh.ConfigError, match="timeout must be a positive number of seconds"):
         sh.Agent(model=sh.OpenAI("gpt-4.1", timeout=-1))
 
     class NoWindow(sh.Model):
         context_window = 0
 
-    with pytest.raises(sh.ConfigError, match="context_window must be positive"):
+    with pytest.raises(sh.ConfigError, match="context_window must be a positive int"):
         sh.Agent(model=NoWindow())
 
 
@@ -176,6 +244,7 @@ class Provider:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture
@@ -206,7 +275,7 @@ def test_an_openai_provider_with_its_key_headers_and_retry_policy(tmp_path: Path
     server = serve([RATE_LIMITED, (200, {}, chat("all good"))])
     model = sh.OpenAI("gpt-4.1", api_key="sk-test", base_url=server.url + "/v1",
                       headers={"OpenAI-Organization": "org-1"},
-                      retry=sh.RetryPolicy(max_attempts=3, initial_backoff=0.01, jitter=False))
+                      retry=sh.RetryPolicy(max_attempts=3, initial_backoff=0.01, max_elapsed=10, jitter=False))
     events: List[Dict[str, Any]] = []
     outcome = sh.Agent(model=model, session_dir=tmp_path).run_sync("status?", on_event=events.append)
     assert outcome.answer == "all good"

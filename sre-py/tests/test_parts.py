@@ -81,8 +81,24 @@ def test_layers_repositories_with_agents_md_and_a_python_layer(tmp_path: Path) -
     blocks = system_text(model.requests[0])
     assert "make test" in blocks["repositories"]
     assert blocks["on-call"] == "On call for sre: Ana (session s-1)"
-    with pytest.raises(sh.SreHarnessError, match="layer `broken`: KeyError"):
+    with pytest.raises(sh.SreHarnessError, match="layer `broken`: KeyError") as failed:
         sh.Agent(model=Recorder([]), layers=[Broken()], session_dir=tmp_path / "t").run_sync("hi")
+    assert not isinstance(failed.value, sh.ConfigError)
+    with pytest.raises(sh.ConfigError, match="layer name `repositories` is taken"):
+        Taken = type("Taken", (OnCall,), {"name": "repositories"})
+        sh.Agent(model=Recorder([]), layers=[Taken()])
+    with pytest.raises(sh.ConfigError, match="layer name `on-call` is taken"):
+        sh.Agent(model=Recorder([]), layers=[OnCall(), OnCall()])
+
+    class Async(sh.Layer):
+        name = "async-layer"
+
+        async def render(self, session_id: str, agent: str) -> str:
+            return "rendered on a loop"
+
+    model = Recorder([])
+    sh.Agent(model=model, layers=[Async()], session_dir=tmp_path / "u").run_sync("hi")
+    assert system_text(model.requests[0])["async-layer"] == "rendered on a loop"
     with pytest.raises(sh.ConfigError, match="layers must be sre_harness.Layer"):
         sh.Agent(model=Recorder([]), layers=["text"])  # type: ignore[list-item]
 
@@ -92,7 +108,7 @@ def test_pinned_state_offload_and_subagents_are_offered(tmp_path: Path) -> None:
     (ws / "logs").mkdir(parents=True)
     (ws / "logs" / "app.log").write_text("ERROR pool exhausted\n" * 3000)
     model = Recorder([
-        {"name": "update_investigation_state", "input": {"hypotheses": [{"id": "h1", "text": "pool exhausted", "status": "open"}]}},
+        {"name": "update_investigation_state", "input": {"hypotheses": [{"id": "h1", "statement": "pool exhausted", "status": "open"}]}},
         {"name": "read_file", "input": {"path": "logs/app.log", "limit": 3000}},
     ])
     events: List[Dict[str, Any]] = []
@@ -102,8 +118,10 @@ def test_pinned_state_offload_and_subagents_are_offered(tmp_path: Path) -> None:
     assert {"update_investigation_state", "spawn_subagents", "read_file"} <= names
     outcome = agent.run_sync("why?", on_event=events.append)
     assert outcome.answer == "done"
-    # The pinned state is in the prompt after the update.
-    assert "pool exhausted" in str(model.requests[2])
+    # The pinned state is in the prompt after the update (not only in the model's own call).
+    shown = [b["text"] for m in model.requests[2]["messages"] for b in m["content"] if b["type"] == "text"]
+    shown += [b["text"] for b in model.requests[2]["system"]]
+    assert any("pool exhausted" in t and "h1" in t for t in shown), shown
     # The large output was offloaded: the model saw a preview, Python was not sent it whole.
     (read,) = [e["kind"] for e in events if e["kind"]["type"] == "tool_finished" and e["kind"].get("output_bytes", 0) > 50_000]
     assert read["output"] is None
@@ -127,8 +145,9 @@ def test_the_budget_prunes_a_long_investigation(tmp_path: Path) -> None:
     actions = [e["kind"] for e in events if e["kind"]["type"] == "budget_action"]
     assert actions, "the budget never acted"
     assert any(a["tokens_after"] < a["tokens_before"] for a in actions), actions
-    with pytest.raises(sh.ConfigError, match="budget"):
-        sh.Agent(model=Recorder([]), budget=sh.Budget(prune_at=2.0))
+    for bad in (dict(prune_at=2.0), dict(prune_at=float("nan")), dict(context_window=0), dict(prune_target=0.7)):
+        with pytest.raises(sh.ConfigError, match="Budget: "):
+            sh.Budget(**bad)  # type: ignore[arg-type]
 
 
 # A real MCP server (stdio, newline-delimited JSON-RPC 2.0), small enough to read whole.

@@ -93,9 +93,12 @@ def test_a_python_store_survives_kill_9_and_the_run_resumes_from_it(tmp_path: Pa
         time.sleep(0.05)
     run.send_signal(signal.SIGKILL)
     run.wait()
-    # What the store kept: the task and the model's call, not its result.
-    kept = [r["record"] for r in records(tmp_path / "sessions.db")]
-    assert "task" in kept and "tool_result" not in json.dumps(kept), kept
+    # What the store kept: the task and the model's message asking for the call, no result
+    # (a read-only call needs no started record: it is safe to run again).
+    rows = records(tmp_path / "sessions.db")
+    kept = [r["record"] for r in rows]
+    assert kept == ["start", "task", "message"], kept
+    assert "wait_for_go" in json.dumps(rows[-1])
     (tmp_path / "go").write_text("")
     resumed = subprocess.run([sys.executable, "agent.py", str(tmp_path), "resume"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=120)
@@ -106,6 +109,42 @@ def test_a_python_store_survives_kill_9_and_the_run_resumes_from_it(tmp_path: Pa
     after = records(tmp_path / "sessions.db")
     assert len(after) > len(kept)
     assert "go given" in json.dumps(after)
+
+
+def test_two_agents_sharing_a_store_do_not_write_one_session_at_once(tmp_path: Path) -> None:
+    import threading
+
+    class Memory(sh.SessionStore):
+        def __init__(self) -> None:
+            self.sessions: Dict[str, List[Dict[str, Any]]] = {}
+
+        def load(self, session_id: str) -> List[Dict[str, Any]]:
+            return list(self.sessions.get(session_id, []))
+
+        def append(self, session_id: str, records: List[Dict[str, Any]]) -> None:
+            self.sessions.setdefault(session_id, []).extend(records)
+
+    release = threading.Event()
+
+    @sh.tool(description="Wait.")
+    def hold() -> str:
+        release.wait(30)
+        return "held"
+
+    store = Memory()
+    script = "turns:\n  - tool_calls:\n      - {tool: hold, args: {}}\n  - final: done\n"
+    first = sh.Agent(script=script, tools=[hold], session_store=store, session_dir=tmp_path / "a")
+    second = sh.Agent(script=script, tools=[hold], session_store=store, session_dir=tmp_path / "b")
+    result: Dict[str, Any] = {}
+    t = threading.Thread(target=lambda: result.update(o=first.run_sync("go", session_id="shared")))
+    t.start()
+    while "hold" not in json.dumps(store.sessions.get("shared", [])):
+        time.sleep(0.02)
+    with pytest.raises(sh.SessionError, match="busy|another run"):
+        second.run_sync("go too", session_id="shared")
+    release.set()
+    t.join(30)
+    assert result["o"].answer == "done"
 
 
 def test_a_store_that_fails_fails_the_run_with_a_session_error(tmp_path: Path) -> None:
@@ -120,6 +159,13 @@ def test_a_store_that_fails_fails_the_run_with_a_session_error(tmp_path: Path) -
         def load(self, session_id: str) -> List[Dict[str, Any]]:
             return [{"record": "nonsense"}]
 
+    class NotDicts(sh.SessionStore):
+        def load(self, session_id: str) -> List[Dict[str, Any]]:
+            return ["text"]  # type: ignore[list-item]
+
+        def append(self, session_id: str, records: List[Dict[str, Any]]) -> None:
+            pass
+
         def append(self, session_id: str, records: List[Dict[str, Any]]) -> None:
             pass
 
@@ -128,6 +174,9 @@ def test_a_store_that_fails_fails_the_run_with_a_session_error(tmp_path: Path) -
         agent.run_sync("hi")
     agent = sh.Agent(script="turns:\n  - final: x\n", session_store=Garbage(), session_dir=tmp_path / "b")
     with pytest.raises(sh.SessionError, match="record 0 is not a session record"):
+        agent.run_sync("hi")
+    agent = sh.Agent(script="turns:\n  - final: x\n", session_store=NotDicts(), session_dir=tmp_path / "c")
+    with pytest.raises(sh.SessionError, match="must return a list of dicts"):
         agent.run_sync("hi")
     with pytest.raises(sh.ConfigError, match="session_store must be an sre_harness.SessionStore"):
         sh.Agent(script="turns: []", session_store=object())  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """Type stubs of `sre_harness`."""
 
 import os
+from dataclasses import dataclass
 from typing import (
     Any,
     AsyncIterator,
@@ -201,6 +202,7 @@ class RunStream:
     async def __aenter__(self) -> RunStream: ...
     async def __aexit__(self, *exc: Any) -> None: ...
 
+@dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int
     initial_backoff: float
@@ -216,6 +218,7 @@ class RetryPolicy:
         jitter: bool = True,
     ) -> None: ...
 
+@dataclass(frozen=True)
 class OpenAI:
     model: str
     api_key: Optional[str]
@@ -239,6 +242,7 @@ class OpenAI:
         retry: Optional[RetryPolicy] = ...,
     ) -> None: ...
 
+@dataclass(frozen=True)
 class Anthropic:
     model: str
     api_key: str
@@ -258,6 +262,7 @@ class Anthropic:
         retry: Optional[RetryPolicy] = ...,
     ) -> None: ...
 
+@dataclass(frozen=True)
 class AzureOpenAI:
     endpoint: str
     deployment: str
@@ -290,6 +295,9 @@ class Model:
     provider: str
     input_per_mtok: float
     output_per_mtok: float
+    cache_read_per_mtok: float
+    cache_write_per_mtok: float
+    max_output_tokens: int
     retry: Optional[RetryPolicy]
     def complete(self, request: Dict[str, Any]) -> Union[Dict[str, Any], str, Awaitable[Union[Dict[str, Any], str]]]: ...
 
@@ -298,8 +306,9 @@ ModelChoice = Union[None, str, OpenAI, Anthropic, AzureOpenAI, Model]
 class Layer:
     name: str
     dynamic: bool
-    def render(self, session_id: str, agent: str) -> str: ...
+    def render(self, session_id: str, agent: str) -> Union[str, Awaitable[str]]: ...
 
+@dataclass(frozen=True)
 class Budget:
     context_window: Optional[int]
     prune_at: float

@@ -156,6 +156,11 @@ class Agent:
         mcp: Union[None, PathLike, Mapping[str, Any]] = None,
     ) -> None:
         model_args = _model_args(model)
+        for field, value in (("cost_cap_tokens", cost_cap_tokens), ("subagents", subagents)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{field} must be a positive int, got {value!r}")
+        if budget is not None and not isinstance(budget, Budget):
+            raise ConfigError(f"budget must be an sre_harness.Budget, got {budget!r}")
         for layer in layers:
             if not isinstance(layer, Layer):
                 raise ConfigError(f"layers must be sre_harness.Layer objects, got {layer!r}")
@@ -205,7 +210,7 @@ class Agent:
             layers=list(layers),
             offload=offload,
             subagent_turns=subagents,
-            mcp_config=json.dumps(mcp) if isinstance(mcp, Mapping) else None,
+            mcp_config=json.dumps(mcp, default=os.fspath) if isinstance(mcp, Mapping) else None,
             mcp_path=os.fspath(mcp) if mcp is not None and not isinstance(mcp, Mapping) else None,
             **model_args,
         )

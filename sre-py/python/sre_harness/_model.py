@@ -12,14 +12,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import json
+import math
+import os
 import traceback
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ._native import ConfigError
+from ._runtime import LoopThread, run_owned
+
+# Token counts a Python model may report (beyond, a float would lose them anyway).
+_MAX_TOKENS = 2**53
 
 Request = Dict[str, Any]
 Response = Dict[str, Any]
@@ -27,8 +32,9 @@ Response = Dict[str, Any]
 
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
-    """How a provider's failed calls are retried (429, 5xx, 408, transport errors), with
-    exponential backoff that honours the provider's ``retry-after``."""
+    """How a provider's failed calls are retried (408, 409, 429, 5xx including 529, and
+    transport errors), with exponential backoff that honours the provider's
+    ``retry-after``. A retried call may be billed twice."""
 
     #: Attempts in all, the first included.
     max_attempts: int = 5
@@ -41,6 +47,14 @@ class RetryPolicy:
     #: Randomise each backoff to 50-100 % of its value.
     jitter: bool = True
 
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or not 1 <= self.max_attempts <= 100:
+            raise ConfigError(f"RetryPolicy: max_attempts must be an int from 1 to 100, got {self.max_attempts!r}")
+        for name in ("initial_backoff", "max_backoff", "max_elapsed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ConfigError(f"RetryPolicy: {name} must be a positive number of seconds, got {v!r}")
+
     def _spec(self) -> Dict[str, Any]:
         return {
             "max_attempts": self.max_attempts,
@@ -49,6 +63,14 @@ class RetryPolicy:
             "max_elapsed_s": self.max_elapsed,
             "jitter": self.jitter,
         }
+
+
+def _retry(retry: Any) -> Optional[Dict[str, Any]]:
+    if retry is None:
+        return None
+    if not isinstance(retry, RetryPolicy):
+        raise ConfigError(f"retry must be an sre_harness.RetryPolicy or None, got {retry!r}")
+    return retry._spec()
 
 
 def _headers(headers: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
@@ -66,7 +88,8 @@ class _Provider:
 @dataclasses.dataclass(frozen=True)
 class OpenAI(_Provider):
     """An OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Ollama...): Chat Completions,
-    or the Responses API with ``responses=True``."""
+    or the Responses API with ``responses=True``. Without ``api_key``, OpenAI's own
+    endpoint takes ``OPENAI_API_KEY`` from the environment; others are sent no key."""
 
     model: str
     api_key: Optional[str] = dataclasses.field(default=None, repr=False)
@@ -83,11 +106,14 @@ class OpenAI(_Provider):
     retry: Optional[RetryPolicy] = RetryPolicy()
 
     def _spec(self) -> str:
+        key = self.api_key
+        if key is None and self.base_url == "https://api.openai.com/v1":
+            key = os.environ.get("OPENAI_API_KEY")
         return json.dumps({
-            "kind": "openai", "model": self.model, "api_key": self.api_key, "base_url": self.base_url,
+            "kind": "openai", "model": self.model, "api_key": key, "base_url": self.base_url,
             "responses": self.responses, "headers": _headers(self.headers), "timeout_s": self.timeout,
             "connect_timeout_s": self.connect_timeout, "prompt_cache_key": self.prompt_cache_key,
-            "retry": self.retry._spec() if self.retry else None,
+            "retry": _retry(self.retry),
         })
 
 
@@ -107,7 +133,7 @@ class Anthropic(_Provider):
         return json.dumps({
             "kind": "anthropic", "model": self.model, "api_key": self.api_key, "base_url": self.base_url,
             "headers": _headers(self.headers), "timeout_s": self.timeout,
-            "connect_timeout_s": self.connect_timeout, "retry": self.retry._spec() if self.retry else None,
+            "connect_timeout_s": self.connect_timeout, "retry": _retry(self.retry),
         })
 
 
@@ -131,7 +157,7 @@ class AzureOpenAI(_Provider):
             "kind": "azure", "endpoint": self.endpoint, "deployment": self.deployment,
             "api_key": self.api_key, "api_version": self.api_version, "model": self.model,
             "responses": self.responses, "timeout_s": self.timeout,
-            "retry": self.retry._spec() if self.retry else None,
+            "retry": _retry(self.retry),
         })
 
 
@@ -153,13 +179,16 @@ class Model:
     (``[{role, content: [blocks]}]``; blocks are ``{"type": "text", "text"}``,
     ``{"type": "tool_use", "id", "name", "input"}`` and ``{"type": "tool_result",
     "tool_use_id", "content", "is_error"}``), ``max_output_tokens``, ``temperature``,
-    ``agent`` and ``session_id``. The answer is a dict: ``content`` (text and ``tool_use``
+    ``agent`` and ``session_id`` (``temperature`` only when the agent sets one). The answer is a dict: ``content`` (text and ``tool_use``
     blocks), ``stop_reason`` (``end_turn``, ``tool_use``, ``max_tokens``; default from the
     content) and optionally ``usage`` (``input_tokens``, ``output_tokens``,
-    ``cache_read_tokens``, ``cache_write_tokens``) and ``request_id``; or just a string.
+    ``cache_read_tokens``, ``cache_write_tokens``; ``input_tokens`` counts the uncached
+    ones only) and ``request_id``; or just a string. Any other key is an error.
 
-    ``complete`` runs on a Python thread of its own (an ``async def`` one in its own event
-    loop there), so a blocking client is fine. An exception fails the call; raise
+    ``complete`` runs on a Python thread (not always the same one, and calls of
+    subagents may overlap), so a blocking client is fine if it is thread-safe. An ``async
+    def complete`` runs on the application's event loop under ``Agent.run``, else on one
+    loop of the model's own, so an async client keeps its connections across calls. An exception fails the call; raise
     :class:`ProviderError` with the provider's status, and set ``retry`` to a
     :class:`RetryPolicy`, to have sre-core's retry layer retry it.
     """
@@ -173,12 +202,17 @@ class Model:
     #: Prices in US dollars per million tokens, for the usage ledger and the cost cap.
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
+    cache_read_per_mtok: float = 0.0
+    cache_write_per_mtok: float = 0.0
+    #: The most tokens one answer may hold (the request's ``max_output_tokens``).
+    max_output_tokens: int = 8192
     #: Retry calls that raise :class:`ProviderError` with a retryable status (429, 5xx...)
     #: through sre-core's retry layer; ``None``: no retry.
     retry: Optional[RetryPolicy] = None
 
     def _retry_spec(self) -> Optional[str]:
-        return None if self.retry is None else json.dumps(self.retry._spec())
+        spec = _retry(self.retry)
+        return None if spec is None else json.dumps(spec)
 
     def complete(self, request: Request) -> Union[Response, str, Any]:
         raise NotImplementedError("implement Model.complete(request) -> response dict")
@@ -187,21 +221,27 @@ class Model:
         """Called by the harness: the request as JSON in, ``{"response"}`` or ``{"error"}``
         out. Never raises."""
         try:
-            result = self.complete(json.loads(request_json))
+            request = json.loads(request_json)
+            result = self.complete(request)
             if inspect.isawaitable(result):
-                result = asyncio.run(_awaited(result))
+                if "_sre_loop" not in self.__dict__:
+                    self.__dict__["_sre_loop"] = LoopThread(f"sre-harness-model-{self.name}")
+                result = run_owned(result, request.get("session_id"), self.__dict__["_sre_loop"])
             return json.dumps({"response": _response(result)})
         except ProviderError as e:
-            retry_ms = None if e.retry_after is None else int(max(0.0, e.retry_after) * 1000)
-            return json.dumps({"error": str(e), "status": int(e.status), "retry_after_ms": retry_ms})
+            status = e.status if isinstance(e.status, int) and 100 <= e.status <= 599 else 500
+            wait = e.retry_after
+            retry_ms = None
+            if isinstance(wait, (int, float)) and math.isfinite(wait):
+                retry_ms = int(min(max(0.0, wait), 3600.0) * 1000)
+            return json.dumps({"error": str(e), "status": status, "retry_after_ms": retry_ms})
+        except (ConnectionError, TimeoutError) as e:
+            # The connection failed or timed out: a transport error, retried by the layer.
+            return json.dumps({"error": f"{type(e).__name__}: {e}", "transport": True})
         except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
             tb = traceback.extract_tb(e.__traceback__)
             where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
             return json.dumps({"error": f"{type(e).__name__}: {e}{where}"})
-
-
-async def _awaited(result: Any) -> Any:
-    return await result
 
 
 def _response(result: Any) -> Response:
@@ -210,6 +250,9 @@ def _response(result: Any) -> Response:
         result = {"content": [{"type": "text", "text": result}]}
     if not isinstance(result, Mapping):
         raise TypeError(f"Model.complete must return a dict or a str, not {type(result).__name__}")
+    unknown = set(result) - {"content", "stop_reason", "usage", "request_id"}
+    if unknown:
+        raise TypeError(f"the response has keys it should not: {sorted(unknown)} (content, stop_reason, usage, request_id)")
     content = result.get("content")
     if not isinstance(content, list):
         raise TypeError("the response's `content` must be a list of blocks")
@@ -222,8 +265,8 @@ def _response(result: Any) -> Response:
         stop = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
     usage = {"input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0}
     for k, v in (result.get("usage") or {}).items():
-        if k not in usage or not isinstance(v, int) or v < 0:
-            raise TypeError(f"usage.{k}: expected a count of tokens (one of {sorted(usage)})")
+        if k not in usage or isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_TOKENS:
+            raise TypeError(f"usage.{k}: expected a count of tokens from 0 to 2**53 (keys: {sorted(usage)})")
         usage[k] = v
     known = ("end_turn", "tool_use", "max_tokens", "stop_sequence")
     return {

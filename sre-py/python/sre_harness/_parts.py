@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import math
 import traceback
-from typing import Optional, Tuple
+from typing import Awaitable, Optional, Tuple, Union
+
+from ._native import ConfigError
+from ._runtime import LoopThread, run_owned
 
 
 class Layer:
@@ -14,17 +19,25 @@ class Layer:
     :meth:`render`. ``dynamic = True`` when its text can change during a session (it is
     then rendered again each turn, after the static layers so the cached prefix holds)."""
 
-    #: Its name in the prompt and in events (``repositories``, ``topology``... are taken).
+    #: Its name in the prompt and in events (``system``, ``repositories``, ``topology``,
+    #: ``knowledge-map`` and ``investigation-state`` are taken).
     name: str = "python-layer"
     dynamic: bool = False
 
-    def render(self, session_id: str, agent: str) -> str:
+    def render(self, session_id: str, agent: str) -> Union[str, Awaitable[str]]:
+        """The layer's text for this session (sync, or ``async def``: it then runs on the
+        application's loop under ``Agent.run``, else on one loop of the layer's own).
+        A render that fails or hangs holds the run up: keep it quick."""
         raise NotImplementedError("implement Layer.render(session_id, agent) -> str")
 
     def _invoke(self, session_id: str, agent: str) -> Tuple[bool, str]:
         """Called by the harness: ``(True, text)`` or ``(False, why)``; never raises."""
         try:
             text = self.render(session_id, agent)
+            if inspect.isawaitable(text):
+                if "_sre_loop" not in self.__dict__:
+                    self.__dict__["_sre_loop"] = LoopThread(f"sre-harness-layer-{self.name}")
+                text = run_owned(text, session_id, self.__dict__["_sre_loop"])
             if not isinstance(text, str):
                 return False, f"render must return a str, not {type(text).__name__}"
             return True, text
@@ -45,6 +58,17 @@ class Budget:
     prune_at: float = 0.6
     prune_target: float = 0.4
     compact_at: float = 0.8
+
+    def __post_init__(self) -> None:
+        w = self.context_window
+        if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 1024):
+            raise ConfigError(f"Budget: context_window must be an int of at least 1024 tokens, got {w!r}")
+        for name in ("prune_at", "prune_target", "compact_at"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= 1:
+                raise ConfigError(f"Budget: {name} must be a fraction in (0, 1], got {v!r}")
+        if not self.prune_target < self.prune_at <= self.compact_at:
+            raise ConfigError("Budget: expected prune_target < prune_at <= compact_at")
 
     def _spec(self) -> str:
         return json.dumps(dataclasses.asdict(self))

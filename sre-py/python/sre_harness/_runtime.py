@@ -51,3 +51,38 @@ def run_awaitable(aw: Awaitable[Any], session_id: Optional[str], timeout: Option
             raise TimeoutError(f"{what} did not finish within {timeout:.3f} s") from None
 
     return asyncio.run(_bounded())
+
+
+class LoopThread:
+    """An event loop of its own on a daemon thread, for an object's coroutines when no
+    application loop runs the session (``run_sync``): the same loop call after call, so a
+    client holding connections keeps working across calls."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._lock = threading.Lock()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name=self._name, daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+
+def run_owned(aw: Awaitable[Any], session_id: Optional[str], owner: LoopThread) -> Any:
+    """Run `aw` on the session's application loop when it has one (``Agent.run``), else on
+    `owner`'s own loop; from a non-event-loop thread."""
+    loop = None
+    if session_id is not None:
+        with _LOCK:
+            loop = _LOOPS.get(session_id)
+    if loop is None or not loop.is_running() or loop.is_closed():
+        loop = owner.loop()
+
+    async def _wrapped() -> Any:
+        return await aw
+
+    return asyncio.run_coroutine_threadsafe(_wrapped(), loop).result()

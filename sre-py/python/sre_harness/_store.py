@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import traceback
 from typing import Any, Dict, List, Optional
+
+from ._runtime import LoopThread, run_owned
 
 Record = Dict[str, Any]
 
@@ -20,7 +21,11 @@ class SessionStore:
     when it returns (commit, fsync): a run resumed after a crash (``agent.resume_sync``)
     continues from what ``load`` returns, and a tool call recorded as started but not
     finished is not run again unless it is safe to repeat. One run writes a session at a
-    time in this process; a store shared by processes must keep their writers apart.
+    time in this process (across every agent given the same store); a store shared by
+    processes must keep their writers apart. Calls come on Python threads, not always the
+    same one: open a connection per call, or make it thread-safe (``sqlite3.connect(...,
+    check_same_thread=False)`` behind a lock). ``async def`` methods run on the
+    application's loop under ``Agent.run``, else on one loop of the store's own.
     """
 
     def load(self, session_id: str) -> List[Record]:
@@ -39,10 +44,12 @@ class SessionStore:
             else:
                 result = self.append(session_id, json.loads(records_json or "[]"))
             if inspect.isawaitable(result):
-                result = asyncio.run(_awaited(result))
+                if "_sre_loop" not in self.__dict__:
+                    self.__dict__["_sre_loop"] = LoopThread("sre-harness-store")
+                result = run_owned(result, session_id, self.__dict__["_sre_loop"])
             if op == "load":
-                if not isinstance(result, list):
-                    raise TypeError(f"SessionStore.load must return a list, not {type(result).__name__}")
+                if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+                    raise TypeError("SessionStore.load must return a list of dicts")
                 return json.dumps({"records": result})
             return json.dumps({"ok": True})
         except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
@@ -50,6 +57,3 @@ class SessionStore:
             where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
             return json.dumps({"error": f"{type(e).__name__}: {e}{where}"})
 
-
-async def _awaited(result: Any) -> Any:
-    return await result
