@@ -308,6 +308,26 @@ impl Agent {
         self.session_dir.clone()
     }
 
+    /// Shut down what the agent connected: its MCP connectors (child processes ended,
+    /// sessions closed), or a loaded home's team. Idempotent; a run still going loses
+    /// those tools.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(keep) = self._keep.clone() else {
+            return Ok(());
+        };
+        let rt = crate::runtime()?;
+        py.detach(|| {
+            rt.block_on(async {
+                if let Some(mcp) = keep.downcast_ref::<sre_mcp::McpConnectors>() {
+                    mcp.shutdown().await;
+                } else if let Some(team) = keep.downcast_ref::<sre_host::team::Team>() {
+                    team.shutdown().await;
+                }
+            })
+        });
+        Ok(())
+    }
+
     /// The tool specs offered to the model (JSON list of `{name, description, input_schema}`),
     /// sorted by name.
     fn tool_specs_json(&self) -> PyResult<String> {

@@ -5,6 +5,7 @@ output offload and subagents. A Python model reads what the loop sends it."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -179,6 +180,17 @@ for line in sys.stdin:
 '''
 
 
+def running(script: Path) -> bool:
+    """Whether a process runs `script` (read from /proc)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if str(script).encode() in (proc / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def test_mcp_connectors_bring_their_tools(tmp_path: Path) -> None:
     import sys
 
@@ -195,6 +207,16 @@ def test_mcp_connectors_bring_their_tools(tmp_path: Path) -> None:
         f"connectors:\n  - name: inventory\n    transport: stdio\n    command: {sys.executable}\n    args: [{server}]\n"
     )
     assert "mcp__inventory__owner_of" in {t["name"] for t in sh.Agent(model=Recorder([]), mcp=tmp_path / "mcp.yaml").tool_specs}
+    # Closing ends the server's process (a copy of the server, to tell its process apart).
+    scoped_server = tmp_path / "scoped.py"
+    scoped_server.write_text(MCP_SERVER)
+    scoped_config = {"connectors": [{"name": "inventory", "transport": "stdio", "command": sys.executable, "args": [scoped_server]}]}
+    with sh.Agent(model=Recorder([]), mcp=scoped_config) as scoped:
+        assert scoped.tool_specs and running(scoped_server)
+    deadline = time.monotonic() + 10
+    while running(scoped_server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(scoped_server)
     broken = {"connectors": [{"name": "gone", "transport": "stdio", "command": str(tmp_path / "missing")}]}
     with pytest.raises(sh.SreHarnessError, match="mcp: .*gone"):
         sh.Agent(model=Recorder([]), mcp=broken)

@@ -231,6 +231,18 @@ class Agent:
     def name(self) -> str:
         return str(self._native.name)
 
+    def close(self) -> None:
+        """Shut down what the agent connected (its MCP connectors' processes and sessions;
+        for an agent of a loaded home, the home's). Also done by ``with Agent(...) as a:``.
+        Without it they end when the agent is collected, or with the process."""
+        self._native.close()
+
+    def __enter__(self) -> "Agent":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     @property
     def tool_specs(self) -> List[Dict[str, Any]]:
         """Tools offered to the model: ``[{"name", "description", "input_schema"}]``, by name."""
