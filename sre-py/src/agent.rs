@@ -62,7 +62,8 @@ impl Agent {
     /// `sre_harness.SessionStore`) keeps the transcripts instead of `session_dir`'s files.
     /// The other parts ([`crate::parts::Parts`]): `memory`, `pinned_state`, `budget` (JSON),
     /// `repositories` (name, root), `topology` (a file), `layers` (`sre_harness.Layer`s),
-    /// `offload` (needs a workspace), `subagent_turns` (offers subagents). `mcp_config`
+    /// `offload` (needs a workspace), `subagent_turns` (offers subagents), `skills` (a
+    /// folder of `SKILL.md` folders). `mcp_config`
     /// (JSON) or `mcp_path` (a YAML/JSON file): sre-mcp connectors, connected here.
     #[new]
     #[pyo3(signature = (
@@ -86,6 +87,7 @@ impl Agent {
         layers = Vec::new(),
         offload = false,
         subagent_turns = None,
+        skills = None,
         mcp_config = None,
         mcp_path = None,
         workspace = None,
@@ -122,6 +124,7 @@ impl Agent {
         layers: Vec<Bound<'_, PyAny>>,
         offload: bool,
         subagent_turns: Option<u32>,
+        skills: Option<PathBuf>,
         mcp_config: Option<String>,
         mcp_path: Option<PathBuf>,
         workspace: Option<PathBuf>,
@@ -227,6 +230,7 @@ impl Agent {
             topology,
             layers,
             subagent_turns,
+            skills,
         }
         .apply(builder, &mut all_tools)?;
         for tool in &tools {
@@ -252,6 +256,17 @@ impl Agent {
             let connected = py
                 .detach(|| rt.block_on(mcp.connect_all()))
                 .map_err(|e| SreHarnessError::new_err(format!("mcp: {e}")))?;
+            // The connectors layer: what is connected, how, and with how many tools.
+            builder = builder.layer(Arc::new(sre_context::ConnectorsLayer::new(
+                mcp.connectors().iter().map(|c| {
+                    let prefix = format!("mcp__{}__", c.name());
+                    let tools = connected
+                        .iter()
+                        .filter(|t| t.spec().name.starts_with(&prefix))
+                        .count();
+                    sre_context::Connector::new(c.name(), c.config().transport.kind(), tools)
+                }),
+            )));
             all_tools.extend(connected);
             keep = Some(Arc::new(mcp));
         }

@@ -186,6 +186,8 @@ pub struct Parts<'py> {
     pub layers: Vec<Bound<'py, PyAny>>,
     /// Offer subagents, each with at most this many turns.
     pub subagent_turns: Option<u32>,
+    /// A folder of skills (`<folder>/SKILL.md` each): the catalog layer and `activate_skill`.
+    pub skills: Option<PathBuf>,
 }
 
 impl Parts<'_> {
@@ -256,6 +258,20 @@ impl Parts<'_> {
                 budget = budget.with_pinned(p);
             }
             builder = builder.budget(Arc::new(budget));
+        }
+        if let Some(root) = self.skills {
+            let loaded = sre_context::load_skills(&root, &root.display().to_string())
+                .map_err(|e| ConfigError::new_err(format!("skills: {e}")))?;
+            if loaded.is_empty() {
+                return Err(ConfigError::new_err(format!(
+                    "skills: no `<folder>/SKILL.md` in {}",
+                    root.display()
+                )));
+            }
+            let skills = sre_context::Skills::new(loaded)
+                .map_err(|e| ConfigError::new_err(format!("skills: {e}")))?;
+            tools.push(skills.activation_tool().map_err(core)?);
+            builder = builder.layer(skills.layer());
         }
         if let Some(turns) = self.subagent_turns {
             builder = builder.subagents(SubagentOptions {

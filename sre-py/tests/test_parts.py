@@ -201,6 +201,8 @@ def test_mcp_connectors_bring_their_tools(tmp_path: Path) -> None:
     agent = sh.Agent(model=model, mcp=config, session_dir=tmp_path / "s")
     assert "mcp__inventory__owner_of" in {t["name"] for t in agent.tool_specs}
     assert agent.run_sync("who owns checkout?").answer == "done"
+    # The prompt says what is connected.
+    assert "inventory" in system_text(model.requests[0])["connectors"]
     assert "checkout is owned by team-payments" in json.dumps(model.requests[-1]["messages"][-1])
     # The same from a YAML file; and a connector that does not come up is an error.
     (tmp_path / "mcp.yaml").write_text(
@@ -222,3 +224,19 @@ def test_mcp_connectors_bring_their_tools(tmp_path: Path) -> None:
         sh.Agent(model=Recorder([]), mcp=broken)
     with pytest.raises(sh.ConfigError, match="mcp: "):
         sh.Agent(model=Recorder([]), mcp={"connectors": [{"name": "x", "transport": "stdio"}]})
+
+
+def test_skills_from_a_folder_of_skill_md(tmp_path: Path) -> None:
+    skills = tmp_path / "skills"
+    (skills / "pool-triage").mkdir(parents=True)
+    (skills / "pool-triage" / "SKILL.md").write_text(
+        "---\nname: pool-triage\ndescription: Diagnose connection-pool exhaustion. Do not load for disk alerts.\n---\n"
+        "1. Count sessions by state.\n2. Compare with max_connections.\n"
+    )
+    model = Recorder([{"name": "activate_skill", "input": {"name": "pool-triage"}}])
+    agent = sh.Agent(model=model, skills=skills, session_dir=tmp_path / "s")
+    assert agent.run_sync("the pool is exhausted").answer == "done"
+    assert "Diagnose connection-pool exhaustion" in system_text(model.requests[0])["skills"]
+    assert "Compare with max_connections" in json.dumps(model.requests[1]["messages"][-1])
+    with pytest.raises(sh.ConfigError, match="skills: no `<folder>/SKILL.md`"):
+        sh.Agent(model=Recorder([]), skills=tmp_path / "s")

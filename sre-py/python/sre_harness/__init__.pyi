@@ -363,6 +363,7 @@ class Agent:
         layers: Sequence[Layer] = (),
         offload: bool = False,
         subagents: Optional[int] = None,
+        skills: Optional[_PathLike] = None,
         mcp: Union[None, _PathLike, Mapping[str, Any]] = None,
     ) -> None: ...
     @property

@@ -113,9 +113,13 @@ class Agent:
     your own), ``offload`` (large tool outputs to files in the workspace) and
     ``subagents`` (offer the ``spawn_subagents`` tool, each subagent at most that many turns).
 
+    ``skills``: a folder of skills (``<folder>/SKILL.md`` each, Claude Code's format): their
+    catalog in the prompt and the ``activate_skill`` tool that loads one's instructions.
+
     ``mcp``: MCP connectors (sre-mcp's configuration, ``{"connectors": [...]}``, or a
     YAML/JSON file of it), connected when the agent is built; their tools are
-    ``mcp__<connector>__<tool>``. A connector that does not come up is an error.
+    ``mcp__<connector>__<tool>``, and the prompt lists the connectors. A connector that does
+    not come up is an error.
 
     ``cost_cap_usd`` / ``cost_cap_tokens`` stop a run (cause ``cost_cap_reached``) once the
     agent and its subagents have spent that much; the outcome's ``usage`` is the ledger.
@@ -153,6 +157,7 @@ class Agent:
         layers: Sequence[Layer] = (),
         offload: bool = False,
         subagents: Optional[int] = None,
+        skills: Optional[PathLike] = None,
         mcp: Union[None, PathLike, Mapping[str, Any]] = None,
     ) -> None:
         model_args = _model_args(model)
@@ -210,6 +215,7 @@ class Agent:
             layers=list(layers),
             offload=offload,
             subagent_turns=subagents,
+            skills=os.fspath(skills) if skills is not None else None,
             mcp_config=json.dumps(mcp, default=os.fspath) if isinstance(mcp, Mapping) else None,
             mcp_path=os.fspath(mcp) if mcp is not None and not isinstance(mcp, Mapping) else None,
             **model_args,

@@ -60,6 +60,7 @@ class Agent:
         layers: Sequence[Any] = ...,
         offload: bool = False,
         subagent_turns: Optional[int] = None,
+        skills: Optional[Union[str, PathLike[str]]] = None,
         mcp_config: Optional[str] = None,
         mcp_path: Optional[Union[str, PathLike[str]]] = None,
         workspace: Optional[Union[str, PathLike[str]]] = None,
