@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -121,24 +120,10 @@ fn prompt_cache_analyst_finds_both_causes_and_writes_both_fixes_unpushed() {
     let wall = ran.elapsed();
     assert_eq!(code, 0, "stderr:\n{stderr}");
     let events = events(&stdout);
-    let mut names = BTreeMap::new();
-    let mut calls: Vec<(String, String)> = Vec::new();
-    for e in &events {
-        let k = &e["kind"];
-        match k["type"].as_str() {
-            Some("tool_started") => {
-                names.insert(
-                    k["id"].as_str().unwrap().to_string(),
-                    k["name"].as_str().unwrap().to_string(),
-                );
-            }
-            Some("tool_finished") => calls.push((
-                names[k["id"].as_str().unwrap()].clone(),
-                k["output"].as_str().unwrap_or_default().to_string(),
-            )),
-            _ => {}
-        }
-    }
+    let calls: Vec<(String, String)> = finished_calls(&events)
+        .into_iter()
+        .map(|c| (c.name, c.output))
+        .collect();
     let outputs_of = |tool: &str| -> Vec<&str> {
         calls
             .iter()

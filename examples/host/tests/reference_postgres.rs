@@ -16,35 +16,6 @@ use std::time::Instant;
 
 use common::*;
 use pglab::{Lab, psql};
-use serde_json::Value;
-
-fn tool_outputs(events: &[Value]) -> Vec<(String, String)> {
-    let mut commands = std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for e in events {
-        let k = &e["kind"];
-        match k["type"].as_str() {
-            Some("tool_started") => {
-                commands.insert(
-                    k["id"].as_str().unwrap().to_string(),
-                    k["input"]["command"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            }
-            Some("tool_finished") => out.push((
-                commands
-                    .get(k["id"].as_str().unwrap())
-                    .cloned()
-                    .unwrap_or_default(),
-                k["output"].as_str().unwrap_or_default().to_string(),
-            )),
-            _ => {}
-        }
-    }
-    out
-}
 
 /// What a command printed, its status line left out.
 fn printed(output: &str) -> &str {
@@ -82,7 +53,16 @@ fn postgres_analyst_finds_the_exhausted_pool_remediates_and_verifies_on_a_real_s
     let wall = ran.elapsed();
     assert_eq!(code, 0, "stderr:\n{stderr}");
     let events = events(&stdout);
-    let calls = tool_outputs(&events);
+    // (command, output) of each call that ran.
+    let calls: Vec<(String, String)> = finished_calls(&events)
+        .into_iter()
+        .map(|c| {
+            (
+                c.input["command"].as_str().unwrap_or_default().to_string(),
+                c.output,
+            )
+        })
+        .collect();
     let find = |needle: &str| -> Vec<&str> {
         calls
             .iter()

@@ -10,13 +10,11 @@
 #                                          that injects real faults (`sre-lab ticketbot-day`,
 #                                          SRE_LAB, else on PATH): the harness's own events.
 set -euo pipefail
-# The same commits (and so the same ids) on every machine: no user or system git config,
-# no identity or dates from the environment.
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
-unset GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_AUTHOR_DATE GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL GIT_COMMITTER_DATE
 cmd="${1:-}"; ws="${2:-}"
 [ -n "$cmd" ] && [ -n "$ws" ] || { echo "usage: $0 init WORKSPACE | day WORKSPACE DATE" >&2; exit 2; }
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=git-repo.sh
+. "$here/git-repo.sh"
 src="$here/ticketbot"
 lab="${SRE_LAB:-sre-lab}"
 case "$cmd" in
@@ -25,14 +23,7 @@ init)
   mkdir -p "$ws/repos" "$ws/logs" "$ws/remote"
   ws="$(cd "$ws" && pwd)"
   repo="$ws/repos/ticketbot"
-  git init -q -b main "$repo"
-  git -C "$repo" config user.name "Ticketbot Team"
-  git -C "$repo" config user.email "ticketbot@example.com"
-  commit() { # DATE AUTHOR MESSAGE
-    git -C "$repo" add -A
-    GIT_AUTHOR_DATE="$1" GIT_COMMITTER_DATE="$1" git -C "$repo" -c user.name="$2" \
-      -c user.email="$(echo "$2" | tr 'A-Z ' 'a-z.')@example.com" commit -q -m "$3"
-  }
+  new_repo "$repo" "Ticketbot Team" "ticketbot@example.com"
   mkdir -p "$repo/ticketbot" "$repo/tests"
   : >"$repo/ticketbot/__init__.py"
   : >"$repo/tests/__init__.py"
@@ -40,12 +31,12 @@ init)
   sed -e '/^TAG_TICKET = {/,/^}/d' -e 's/\[LOOKUP_TICKET\] if route == "summarize" else \[LOOKUP_TICKET, TAG_TICKET\]/[LOOKUP_TICKET]/' \
     "$src/tools.py" >"$repo/ticketbot/tools.py"
   printf '# ticketbot\n\nSummarizes and triages support tickets with an LLM agent.\nTests: `python3 -m unittest discover -s tests -t .`\n' >"$repo/README.md"
-  commit "2026-10-05T09:00:00Z" "Dana Reyes" "ticketbot: ticket summaries for the support console"
+  commit "$repo" "2026-10-05T09:00:00Z" "Dana Reyes" "ticketbot: ticket summaries for the support console"
   cp "$src/batch.py" "$repo/ticketbot/batch.py"
-  commit "2026-10-19T14:30:00Z" "Omar Haddad" "Nightly digest of open tickets at 02:00"
+  commit "$repo" "2026-10-19T14:30:00Z" "Omar Haddad" "Nightly digest of open tickets at 02:00"
   cp "$src/tools.py" "$repo/ticketbot/tools.py"
   cp "$src/test_routes.py" "$repo/tests/test_routes.py"
-  commit "2026-11-03T11:15:00Z" "Dana Reyes" "Triage route: the agent tags new tickets"
+  commit "$repo" "2026-11-03T11:15:00Z" "Dana Reyes" "Triage route: the agent tags new tickets"
   git init -q --bare -b main "$ws/remote/ticketbot.git"
   git -C "$repo" remote add origin "$ws/remote/ticketbot.git"
   git -C "$repo" push -q origin main

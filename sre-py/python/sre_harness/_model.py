@@ -17,11 +17,10 @@ import inspect
 import json
 import math
 import os
-import traceback
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ._native import ConfigError
-from ._runtime import LoopThread, run_owned
+from ._runtime import await_owned, describe
 
 # Token counts a Python model may report (beyond, a float would lose them anyway).
 _MAX_TOKENS = 2**53
@@ -224,9 +223,7 @@ class Model:
             request = json.loads(request_json)
             result = self.complete(request)
             if inspect.isawaitable(result):
-                if "_sre_loop" not in self.__dict__:
-                    self.__dict__["_sre_loop"] = LoopThread(f"sre-harness-model-{self.name}")
-                result = run_owned(result, request.get("session_id"), self.__dict__["_sre_loop"])
+                result = await_owned(self, result, request.get("session_id"), f"sre-harness-model-{self.name}")
             return json.dumps({"response": _response(result)})
         except ProviderError as e:
             status = e.status if isinstance(e.status, int) and 100 <= e.status <= 599 else 500
@@ -239,9 +236,7 @@ class Model:
             # The connection failed or timed out: a transport error, retried by the layer.
             return json.dumps({"error": f"{type(e).__name__}: {e}", "transport": True})
         except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
-            tb = traceback.extract_tb(e.__traceback__)
-            where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
-            return json.dumps({"error": f"{type(e).__name__}: {e}{where}"})
+            return json.dumps({"error": describe(e)})
 
 
 def _response(result: Any) -> Response:

@@ -7,11 +7,10 @@ import dataclasses
 import inspect
 import json
 import math
-import traceback
 from typing import Awaitable, Optional, Tuple, Union
 
 from ._native import ConfigError
-from ._runtime import LoopThread, run_owned
+from ._runtime import await_owned, describe
 
 
 class Layer:
@@ -35,16 +34,12 @@ class Layer:
         try:
             text = self.render(session_id, agent)
             if inspect.isawaitable(text):
-                if "_sre_loop" not in self.__dict__:
-                    self.__dict__["_sre_loop"] = LoopThread(f"sre-harness-layer-{self.name}")
-                text = run_owned(text, session_id, self.__dict__["_sre_loop"])
+                text = await_owned(self, text, session_id, f"sre-harness-layer-{self.name}")
             if not isinstance(text, str):
                 return False, f"render must return a str, not {type(text).__name__}"
             return True, text
         except Exception as e:  # noqa: BLE001 - every failure becomes the layer's error
-            tb = traceback.extract_tb(e.__traceback__)
-            where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
-            return False, f"{type(e).__name__}: {e}{where}"
+            return False, describe(e)
 
 
 @dataclasses.dataclass(frozen=True)

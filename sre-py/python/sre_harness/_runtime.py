@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import traceback
 from typing import Any, Awaitable, Dict, Optional
 
 # Event loop of each session run from asyncio (`Agent.run` / `Agent.stream`): coroutine
@@ -86,3 +87,19 @@ def run_owned(aw: Awaitable[Any], session_id: Optional[str], owner: LoopThread) 
         return await aw
 
     return asyncio.run_coroutine_threadsafe(_wrapped(), loop).result()
+
+
+def await_owned(owner: Any, aw: Awaitable[Any], session_id: Optional[str], name: str) -> Any:
+    """:func:`run_owned` with `owner`'s own loop, made on first use (subclasses of the
+    package's base classes need not call ``super().__init__``)."""
+    loop = owner.__dict__.get("_sre_loop")
+    if loop is None:
+        loop = owner.__dict__["_sre_loop"] = LoopThread(name)
+    return run_owned(aw, session_id, loop)
+
+
+def describe(e: BaseException) -> str:
+    """An exception as a callback's error says it: type, message, where it was raised."""
+    tb = traceback.extract_tb(e.__traceback__)
+    where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
+    return f"{type(e).__name__}: {e}{where}"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
-import traceback
 from typing import Any, Dict, List, Optional
 
-from ._runtime import LoopThread, run_owned
+from ._runtime import await_owned, describe
 
 Record = Dict[str, Any]
 
@@ -44,16 +43,12 @@ class SessionStore:
             else:
                 result = self.append(session_id, json.loads(records_json or "[]"))
             if inspect.isawaitable(result):
-                if "_sre_loop" not in self.__dict__:
-                    self.__dict__["_sre_loop"] = LoopThread("sre-harness-store")
-                result = run_owned(result, session_id, self.__dict__["_sre_loop"])
+                result = await_owned(self, result, session_id, "sre-harness-store")
             if op == "load":
                 if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
                     raise TypeError("SessionStore.load must return a list of dicts")
                 return json.dumps({"records": result})
             return json.dumps({"ok": True})
         except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
-            tb = traceback.extract_tb(e.__traceback__)
-            where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
-            return json.dumps({"error": f"{type(e).__name__}: {e}{where}"})
+            return json.dumps({"error": describe(e)})
 

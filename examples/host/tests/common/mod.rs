@@ -169,3 +169,37 @@ pub fn git(repo: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// A tool call that finished, from a run's events: its name, its input, its output.
+pub struct FinishedCall {
+    /// The tool's name.
+    pub name: String,
+    /// The call's input.
+    pub input: serde_json::Value,
+    /// What it returned (empty when the event left it out).
+    pub output: String,
+}
+
+/// The tool calls of `events` that finished, in the order they finished.
+pub fn finished_calls(events: &[serde_json::Value]) -> Vec<FinishedCall> {
+    let mut started = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for e in events {
+        let k = &e["kind"];
+        match k["type"].as_str() {
+            Some("tool_started") => {
+                started.insert(k["id"].to_string(), (k["name"].clone(), k["input"].clone()));
+            }
+            Some("tool_finished") => {
+                let (name, input) = started.remove(&k["id"].to_string()).unwrap_or_default();
+                out.push(FinishedCall {
+                    name: name.as_str().unwrap_or_default().to_string(),
+                    input,
+                    output: k["output"].as_str().unwrap_or_default().to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
