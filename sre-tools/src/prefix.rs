@@ -225,6 +225,10 @@ mod tests {
         let e = tool.report(&args("sub", "b.json")).unwrap_err();
         assert!(e.to_string().contains("not a file"), "{e}");
         assert!(tool.report(&args("../x", "b.json")).is_err());
+        let huge = vec![b' '; (MAX_BODY_BYTES + 1) as usize];
+        std::fs::write(dir.path().join("huge.json"), huge).unwrap();
+        let e = tool.report(&args("huge.json", "b.json")).unwrap_err();
+        assert!(e.to_string().contains("is over 16 MiB"), "{e}");
     }
 
     #[test]
