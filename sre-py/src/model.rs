@@ -189,6 +189,17 @@ fn seconds(s: f64, what: &str) -> PyResult<Duration> {
         })
 }
 
+/// The read and connect timeouts `spec` asks for, on `http`.
+fn timeouts(spec: &ProviderSpec, http: &mut HttpSettings) -> PyResult<()> {
+    if let Some(t) = spec.timeout_s {
+        http.read_timeout = seconds(t, "timeout")?;
+    }
+    if let Some(t) = spec.connect_timeout_s {
+        http.connect_timeout = seconds(t, "connect_timeout")?;
+    }
+    Ok(())
+}
+
 fn http_settings(spec: &ProviderSpec, default_base: &str) -> PyResult<HttpSettings> {
     let mut http = HttpSettings::new(
         spec.base_url
@@ -196,12 +207,7 @@ fn http_settings(spec: &ProviderSpec, default_base: &str) -> PyResult<HttpSettin
             .unwrap_or_else(|| default_base.to_string()),
     );
     http.headers = spec.headers.clone();
-    if let Some(t) = spec.timeout_s {
-        http.read_timeout = seconds(t, "timeout")?;
-    }
-    if let Some(t) = spec.connect_timeout_s {
-        http.connect_timeout = seconds(t, "connect_timeout")?;
-    }
+    timeouts(spec, &mut http)?;
     Ok(http)
 }
 
@@ -253,12 +259,15 @@ pub fn provider_from_spec(json: &str) -> PyResult<Arc<dyn Model>> {
                 api_key: required(&spec.api_key, "api_key", "Azure OpenAI")?.to_string(),
                 model: spec.model.clone(),
             };
+            // The deployment's own URL and key header, with the timeouts asked for.
             if spec.responses {
-                Arc::new(
-                    ResponsesModel::new(azure.responses_config().map_err(core)?).map_err(core)?,
-                )
+                let mut c = azure.responses_config().map_err(core)?;
+                timeouts(&spec, &mut c.http)?;
+                Arc::new(ResponsesModel::new(c).map_err(core)?)
             } else {
-                Arc::new(OpenAiModel::new(azure.chat_config().map_err(core)?).map_err(core)?)
+                let mut c = azure.chat_config().map_err(core)?;
+                timeouts(&spec, &mut c.http)?;
+                Arc::new(OpenAiModel::new(c).map_err(core)?)
             }
         }
         other => {

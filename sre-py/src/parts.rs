@@ -38,6 +38,9 @@ impl Memory {
     /// Open (or create) the memory in `dir`.
     #[new]
     fn new(dir: PathBuf) -> PyResult<Self> {
+        if dir.as_os_str().is_empty() {
+            return Err(ConfigError::new_err("Memory: give the folder it lives in"));
+        }
         Ok(Memory {
             inner: MarkdownMemory::open(dir).map_err(memory_err)?,
         })

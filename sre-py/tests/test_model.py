@@ -131,7 +131,7 @@ def test_the_cost_cap_stops_the_run_and_says_what_was_spent(tmp_path: Path) -> N
     with pytest.raises(sh.ConfigError, match="has no prices"):
         sh.Agent(model=sh.Model(), cost_cap_usd=1.0)
     for bad in (0, -1, True):
-        with pytest.raises(sh.ConfigError, match="cost_cap_tokens must be a positive int"):
+        with pytest.raises(sh.ConfigError, match="cost_cap_tokens must be an int from 1"):
             sh.Agent(model=Calculator(), cost_cap_tokens=bad)
 
 
@@ -322,3 +322,56 @@ def test_a_loaded_home_runs_on_a_python_model(tmp_path: Path) -> None:
 
     team = sh.load(home, model=Fixed(), workspace=tmp_path / "ws")
     assert team["a"].run_sync("go").answer == "answered by a"
+
+
+def test_an_azure_deployment_honours_its_timeout(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts, never answers
+    try:
+        model = sh.AzureOpenAI(f"http://127.0.0.1:{silent.getsockname()[1]}", "prod", api_key="k",
+                               api_version="2024-10-21", timeout=0.5, retry=None)
+        started = time.monotonic()
+        with pytest.raises(sh.ModelError, match="timed out"):
+            sh.Agent(model=model, session_dir=tmp_path).run_sync("hi")
+        assert time.monotonic() - started < 10
+        with pytest.raises(sh.ConfigError, match="timeout must be a positive number of seconds"):
+            sh.Agent(model=sh.AzureOpenAI("http://127.0.0.1:1", "prod", api_key="k", timeout=-1))
+    finally:
+        silent.close()
+
+
+def test_arguments_of_the_wrong_kind_are_config_errors_that_name_them() -> None:
+    class Unnamed(sh.Model):
+        name = None  # type: ignore[assignment]
+
+    class PricedInText(sh.Model):
+        input_per_mtok = "2"  # type: ignore[assignment]
+
+    script = "turns:\n  - final: x\n"
+    cases: List[Tuple[Dict[str, Any], str]] = [
+        ({"cost_cap_tokens": 10**30}, "cost_cap_tokens must be an int from 1"),
+        ({"subagents": 2**40}, "subagents must be an int from 1"),
+        ({"max_turns": -1}, "max_turns must be an int from 1"),
+        ({"cost_cap_usd": "1"}, "cost_cap_usd must be a number"),
+        ({"memory": "mem/"}, "memory must be an sre_harness.Memory"),
+        ({"offload": "yes"}, "offload must be True or False"),
+        ({"repositories": [("x", "/tmp")]}, "repositories must map names to folders"),
+        ({"layers": 5}, "layers must be a list"),
+        ({"mcp": [1, 2]}, "mcp must be a configuration dict or a file path"),
+        ({"mcp": {"connectors": [object()]}}, "mcp: the configuration must hold only JSON values"),
+    ]
+    for kwargs, says in cases:
+        with pytest.raises(sh.ConfigError, match=says):
+            sh.Agent(script=script, **kwargs)
+    with pytest.raises(sh.ConfigError, match="Model.name must be a str"):
+        sh.Agent(model=Unnamed())
+    with pytest.raises(sh.ConfigError, match="Model.input_per_mtok must be a price"):
+        sh.Agent(model=PricedInText())
+    with pytest.raises(sh.ConfigError, match="headers must map names to values"):
+        sh.Agent(model=sh.OpenAI("gpt-4.1", headers=[("a", "b")]))  # type: ignore[arg-type]
+    with pytest.raises(sh.ConfigError, match="Memory: give the folder"):
+        sh.Memory("")

@@ -89,6 +89,13 @@ def _mounts(mounts: Union[None, Mapping[str, Any], Iterable[Any]]) -> List[Tuple
     return out
 
 
+def _mcp_json(config: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(config, default=os.fspath)
+    except TypeError as e:
+        raise ConfigError(f"mcp: the configuration must hold only JSON values and paths: {e}") from None
+
+
 class Agent:
     """An agent: a model, a system prompt, tools (workspace and Python), hooks, and a
     session store (JSON-lines transcripts in `session_dir`, default a new temp dir).
@@ -161,14 +168,29 @@ class Agent:
         mcp: Union[None, PathLike, Mapping[str, Any]] = None,
     ) -> None:
         model_args = _model_args(model)
-        for field, value in (("cost_cap_tokens", cost_cap_tokens), ("subagents", subagents)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{field} must be a positive int, got {value!r}")
-        if budget is not None and not isinstance(budget, Budget):
-            raise ConfigError(f"budget must be an sre_harness.Budget, got {budget!r}")
+        for field, value, most in (("cost_cap_tokens", cost_cap_tokens, 2**63 - 1), ("subagents", subagents, 10_000),
+                                   ("max_turns", max_turns, 100_000), ("tool_concurrency", tool_concurrency, 1024)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most):
+                raise ConfigError(f"{field} must be an int from 1 to {most}, got {value!r}")
+        if cost_cap_usd is not None and (isinstance(cost_cap_usd, bool) or not isinstance(cost_cap_usd, (int, float))):
+            raise ConfigError(f"cost_cap_usd must be a number of dollars, got {cost_cap_usd!r}")
+        for field, value, kind in (("budget", budget, Budget), ("memory", memory, _native.Memory)):
+            if value is not None and not isinstance(value, kind):
+                raise ConfigError(f"{field} must be an sre_harness.{kind.__name__}, got {value!r}")
+        for field, flag in (("pinned_state", pinned_state), ("offload", offload), ("workspace_tools", workspace_tools)):
+            if not isinstance(flag, bool):
+                raise ConfigError(f"{field} must be True or False, got {flag!r}")
+        if repositories is not None and not isinstance(repositories, Mapping):
+            raise ConfigError(f"repositories must map names to folders, got {repositories!r}")
+        if mcp is not None and not isinstance(mcp, (Mapping, str, os.PathLike)):
+            raise ConfigError(f"mcp must be a configuration dict or a file path, got {mcp!r}")
+        if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+            raise ConfigError(f"layers must be a list of sre_harness.Layer objects, got {layers!r}")
         for layer in layers:
             if not isinstance(layer, Layer):
                 raise ConfigError(f"layers must be sre_harness.Layer objects, got {layer!r}")
+            if not isinstance(layer.name, str) or not isinstance(layer.dynamic, bool):
+                raise ConfigError(f"a layer's name must be a str and dynamic a bool, got {layer.name!r}, {layer.dynamic!r}")
         if session_store is not None and not isinstance(session_store, SessionStore):
             raise ConfigError(f"session_store must be an sre_harness.SessionStore, got {session_store!r}")
         self.tools: List[Tool] = [t if isinstance(t, Tool) else Tool.from_function(t) for t in tools]
@@ -216,7 +238,7 @@ class Agent:
             offload=offload,
             subagent_turns=subagents,
             skills=os.fspath(skills) if skills is not None else None,
-            mcp_config=json.dumps(mcp, default=os.fspath) if isinstance(mcp, Mapping) else None,
+            mcp_config=_mcp_json(mcp) if isinstance(mcp, Mapping) else None,
             mcp_path=os.fspath(mcp) if mcp is not None and not isinstance(mcp, Mapping) else None,
             **model_args,
         )

@@ -73,6 +73,8 @@ def _retry(retry: Any) -> Optional[Dict[str, Any]]:
 
 
 def _headers(headers: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
+    if headers is not None and not isinstance(headers, Mapping):
+        raise ConfigError(f"headers must map names to values, got {headers!r}")
     return [(str(k), str(v)) for k, v in (headers or {}).items()]
 
 
@@ -284,6 +286,17 @@ def _model_args(model: Any) -> Dict[str, Any]:
     if isinstance(model, _Provider):
         return {"model_spec": model._spec()}
     if isinstance(model, Model):
+        for attr in ("name", "provider"):
+            if not isinstance(getattr(model, attr), str):
+                raise ConfigError(f"Model.{attr} must be a str, got {getattr(model, attr)!r}")
+        for attr in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok"):
+            v = getattr(model, attr)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"Model.{attr} must be a price in dollars per million tokens, got {v!r}")
+        for attr in ("context_window", "max_output_tokens"):
+            v = getattr(model, attr)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v < 2**63:
+                raise ConfigError(f"Model.{attr} must be a positive int, got {v!r}")
         return {"py_model": model}
     raise ConfigError(
         "model must be 'env', a provider (sre_harness.OpenAI, Anthropic, AzureOpenAI) or an "
