@@ -24,10 +24,25 @@ const PRICES: &str = "model: {pricing: {input_per_mtok: 3.0, output_per_mtok: 15
 /// A file the browser downloaded into `dir`, once it is complete.
 fn downloaded(dir: &Path, name: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last: Option<String> = None;
     loop {
-        if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
-            return text;
+        // Chromium may show the file before it has written it: done is non-empty, the same
+        // on two reads 100 ms apart, and no `.crdownload` beside it.
+        let partial = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
+            })
+            .unwrap_or(false);
+        let text = std::fs::read_to_string(dir.join(name)).ok();
+        if let Some(t) = &text
+            && !t.is_empty()
+            && !partial
+            && last.as_ref() == Some(t)
+        {
+            return t.clone();
         }
+        last = text;
         assert!(
             Instant::now() < deadline,
             "no {name} downloaded; {dir:?} has {:?}",
