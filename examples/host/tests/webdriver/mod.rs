@@ -87,11 +87,20 @@ impl Browser {
                          "--disable-dev-shm-usage", "--window-size=1280,900"]
             }
         }}});
-        let r = request(&addr, "POST", "/session", Some(&caps)).expect("a session");
-        let session = r["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {r}"))
-            .to_string();
+        // A Chromium that exits while starting (seen on a loaded 2-core machine, with other
+        // browsers starting in parallel tests) is tried again, up to three times.
+        let mut attempt = 0;
+        let session = loop {
+            attempt += 1;
+            let r = request(&addr, "POST", "/session", Some(&caps)).expect("a session");
+            match r["value"]["sessionId"].as_str() {
+                Some(id) => break id.to_string(),
+                None if attempt < 3 && r["value"]["error"] == "session not created" => {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                None => panic!("no session after {attempt} attempts: {r}"),
+            }
+        };
         Browser {
             driver,
             addr,
